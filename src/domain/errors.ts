@@ -1,0 +1,122 @@
+/**
+ * Typed domain errors with stable codes. Services map `code` to their API responses; the message is
+ * for humans and may change, the code may not.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  /** Whether repeating the same operation on a fresh unit of work may succeed. */
+  readonly retryable: boolean = false;
+
+  constructor(message: string, readonly details: Readonly<Record<string, unknown>> = {}) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toJSON() {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class ValidationFailed extends DomainError {
+  readonly code = 'VALIDATION_FAILED';
+  constructor(readonly field: string, readonly reason: string, details: Record<string, unknown> = {}) {
+    super(`${field}: ${reason}`, { field, reason, ...details });
+  }
+}
+
+export class NotFound extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(readonly entity: string, readonly key: string) {
+    super(`${entity} ${key} was not found`, { entity, key });
+  }
+}
+
+export class LimitReached extends DomainError {
+  readonly code = 'LIMIT_REACHED';
+  constructor(readonly limit: string, readonly max: number) {
+    super(`the ${limit} limit of ${max} is reached`, { limit, max });
+  }
+}
+
+export class DiscriminatorsExhausted extends DomainError {
+  readonly code = 'DISCRIMINATORS_EXHAUSTED';
+  constructor(readonly username: string) {
+    super(`every discriminator of "${username}" is taken; choose another username`, { username });
+  }
+}
+
+/** A block in either direction. Deliberately silent about which side blocked. */
+export class UserBlocked extends DomainError {
+  readonly code = 'USER_BLOCKED';
+  constructor() {
+    super('this user cannot be reached');
+  }
+}
+
+export class SelfRelationship extends DomainError {
+  readonly code = 'SELF_RELATIONSHIP';
+  constructor() {
+    super('a user cannot befriend or block themself');
+  }
+}
+
+export class AlreadyFriends extends DomainError {
+  readonly code = 'ALREADY_FRIENDS';
+  constructor() {
+    super('these users are already friends');
+  }
+}
+
+export class NoPendingRequest extends DomainError {
+  readonly code = 'NO_PENDING_REQUEST';
+  constructor(readonly direction: 'incoming' | 'outgoing') {
+    super(`there is no ${direction} friend request to act on`, { direction });
+  }
+}
+
+export class NotFriends extends DomainError {
+  readonly code = 'NOT_FRIENDS';
+  constructor() {
+    super('these users are not friends');
+  }
+}
+
+export class NotBlocked extends DomainError {
+  readonly code = 'NOT_BLOCKED';
+  constructor() {
+    super('this user is not blocked');
+  }
+}
+
+/** Two writers met on the same rows (deadlock, serialization failure, unique race). Safe to retry. */
+export class ConcurrencyConflict extends DomainError {
+  readonly code = 'CONCURRENCY_CONFLICT';
+  override readonly retryable = true;
+  constructor(reason: string) {
+    super(`concurrent update conflict: ${reason}`, { reason });
+  }
+}
+
+/** A uniqueness rule the database enforces that a domain check did not catch first. */
+export class AlreadyExists extends DomainError {
+  readonly code = 'ALREADY_EXISTS';
+  constructor(readonly constraint: string) {
+    super(`a row with the same unique key already exists (${constraint})`, { constraint });
+  }
+}
+
+export class DatabaseUnavailable extends DomainError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  override readonly retryable = true;
+  constructor(reason: string) {
+    super(`the database is unavailable: ${reason}`, { reason });
+  }
+}
+
+export class OperationTimedOut extends DomainError {
+  readonly code = 'OPERATION_TIMED_OUT';
+  override readonly retryable = true;
+  constructor(reason: string) {
+    super(`the operation timed out: ${reason}`, { reason });
+  }
+}

@@ -1,0 +1,183 @@
+import {
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Enum,
+  Index,
+  OneToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
+import { AggregateRoot } from '../../domain/events';
+import { type ProfileChanges, validateProfile } from '../../domain/identity/username';
+import { nextSnowflake } from '../../domain/snowflake';
+import { entityManagerOf } from '../../db/unit-of-work';
+import { UserPresence, type PresenceUpdate } from './UserPresence';
+import { UserRepository } from './UserRepository';
+import type { RelationshipRepository } from './RelationshipRepository';
+import type { Relationship } from './Relationship';
+
+export enum PremiumType {
+  NONE = 'NONE',
+  NITRO_CLASSIC = 'NITRO_CLASSIC',
+  NITRO = 'NITRO',
+  NITRO_BASIC = 'NITRO_BASIC',
+}
+
+export interface NewUser {
+  username: string;
+  discriminator: string;
+  displayName?: string | null;
+  premiumType?: PremiumType;
+}
+
+/**
+ * A CRYB account. (username, discriminator) is unique without regard to case: the index is on
+ * lower("username"), so "Alice#0001" and "alice#0001" cannot both exist.
+ */
+@Entity({ repository: () => UserRepository })
+@Index({
+  name: 'User_username_discriminator_unique',
+  expression: 'create unique index "User_username_discriminator_unique" on "User" (lower("username"), "discriminator")',
+})
+@Check({ name: 'user_discriminator_check', expression: `"discriminator" ~ '^[0-9]{4}$' and "discriminator" <> '0000'` })
+export class User extends AggregateRoot {
+  [EntityRepositoryType]?: UserRepository;
+
+  @PrimaryKey({ type: 'bigint', autoincrement: false })
+  id: string = nextSnowflake();
+
+  @Property({ length: 32 })
+  username: string;
+
+  @Property({ columnType: 'char(4)' })
+  discriminator: string;
+
+  @Property({ length: 32, nullable: true })
+  displayName: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  avatar: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  banner: string | null = null;
+
+  @Property({ length: 190, nullable: true })
+  bio: string | null = null;
+
+  @Property({ length: 40, nullable: true })
+  pronouns: string | null = null;
+
+  @Enum({ items: () => PremiumType, default: PremiumType.NONE })
+  premiumType: PremiumType & Opt = PremiumType.NONE;
+
+  /** Discord's public user flags bitfield. */
+  @Property({ type: 'integer', default: 0 })
+  flags: number & Opt = 0;
+
+  @Property({ defaultRaw: 'now()' })
+  createdAt: Date & Opt = new Date();
+
+  @Property({ defaultRaw: 'now()', onUpdate: () => new Date() })
+  updatedAt: Date & Opt = new Date();
+
+  @OneToOne({ entity: () => UserPresence, mappedBy: 'user', ref: true })
+  presence!: Ref<UserPresence>;
+
+  /** Use `em.getRepository(User).register()`: it allocates the discriminator under a lock. */
+  constructor(props: NewUser) {
+    super();
+    this.username = props.username;
+    this.discriminator = props.discriminator;
+    this.displayName = props.displayName ?? null;
+    this.premiumType = props.premiumType ?? PremiumType.NONE;
+    this.presence = ref(new UserPresence(this));
+  }
+
+  get tag(): string {
+    return `${this.username}#${this.discriminator}`;
+  }
+
+  get isPremium(): boolean {
+    return this.premiumType !== PremiumType.NONE;
+  }
+
+  /** The public user object, as events and other users see it. */
+  toPublic() {
+    return {
+      id: this.id,
+      username: this.username,
+      discriminator: this.discriminator,
+      displayName: this.displayName,
+      avatar: this.avatar,
+      banner: this.banner,
+      bio: this.bio,
+      pronouns: this.pronouns,
+      premiumType: this.premiumType,
+      flags: this.flags,
+    };
+  }
+
+  /** Changes profile fields (null clears one); the caller flushes. */
+  updateProfile(changes: ProfileChanges): void {
+    const valid = validateProfile(changes);
+    let changed = false;
+    for (const [key, value] of Object.entries(valid) as [keyof ProfileChanges, string | null][]) {
+      if (this[key] !== value) {
+        this[key] = value;
+        changed = true;
+      }
+    }
+    if (changed) this.userChanged();
+  }
+
+  /** @internal used by the repository when the username or discriminator changes. */
+  userChanged(): void {
+    this.recordEvent('USER_UPDATE', { user: this.toPublic() }, { userIds: [this.id] });
+  }
+
+  // Operations below need queries or locks; each runs and commits its own unit of work.
+
+  changeUsername(username: string): Promise<User> {
+    return entityManagerOf(this).getRepository(User).changeUsername(this, username);
+  }
+
+  setPresence(update: PresenceUpdate): Promise<UserPresence> {
+    return entityManagerOf(this).getRepository(User).setPresence(this, update);
+  }
+
+  sendFriendRequest(to: User | string): Promise<Relationship> {
+    return this.relationships().sendFriendRequest(this, to);
+  }
+
+  acceptFriendRequest(from: User): Promise<Relationship> {
+    return this.relationships().acceptFriendRequest(this, from);
+  }
+
+  declineFriendRequest(from: User): Promise<void> {
+    return this.relationships().declineFriendRequest(this, from);
+  }
+
+  cancelFriendRequest(to: User): Promise<void> {
+    return this.relationships().cancelFriendRequest(this, to);
+  }
+
+  removeFriend(friend: User): Promise<void> {
+    return this.relationships().removeFriend(this, friend);
+  }
+
+  block(target: User): Promise<Relationship> {
+    return this.relationships().block(this, target);
+  }
+
+  unblock(target: User): Promise<void> {
+    return this.relationships().unblock(this, target);
+  }
+
+  private relationships(): RelationshipRepository {
+    return entityManagerOf(this).getRepository<Relationship>('Relationship') as RelationshipRepository;
+  }
+}

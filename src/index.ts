@@ -1,0 +1,28 @@
+/**
+ * @cryb/database: the public API. Entities carry the domain methods; repositories hold the rules
+ * that need a query or a lock; src/domain holds the pure rules (no ORM).
+ */
+export * from './domain/errors';
+export * from './domain/events';
+export { LIMITS } from './domain/limits';
+export { SnowflakeGenerator, nextSnowflake, snowflakeTimestamp, snowflakeAt, isSnowflake, compareSnowflakes, CRYB_EPOCH_MS } from './domain/snowflake';
+export { validateUsername, parseTag, usernameKey, validateProfile, type ProfileChanges } from './domain/identity/username';
+export { RelationshipStatus, RelationshipType } from './domain/identity/relationships';
+
+export { ENTITIES } from './entities';
+export { User, PremiumType, type NewUser } from './entities/user/User';
+export { UserRepository, type Registration } from './entities/user/UserRepository';
+export { UserPresence, PresenceStatus, type PresenceUpdate, type Activity, type CustomStatus } from './entities/user/UserPresence';
+export { Relationship } from './entities/user/Relationship';
+export { RelationshipRepository, type RelationshipView } from './entities/user/RelationshipRepository';
+export { DomainEvent } from './entities/events/DomainEvent';
+export { EventConsumer } from './entities/events/EventConsumer';
+export { DomainEventRepository, EVENTS_CHANNEL, type DeliveredEvent, type PollOptions, type PruneOptions } from './entities/events/DomainEventRepository';
+
+export { createOrm, migrate, type CrybOrm } from './db/orm';
+export { crybConfig, resolveDatabaseUrl, type CrybOrmOptions } from './db/config';
+export { CrybNamingStrategy } from './db/naming';
+export { transact, unitOfWork, commit, entityManagerOf, lockKeys, type TransactOptions } from './db/unit-of-work';
+export { translateDatabaseError } from './db/errors';
+export { listenForEvents, type EventListener } from './db/event-listener';
+export { EmbeddedServer, projectEmbeddedServer, DEFAULT_EMBEDDED_PORT } from './db/embedded-server';

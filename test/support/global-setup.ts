@@ -1,0 +1,67 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import type { TestProject } from 'vitest/node';
+import { EmbeddedServer, freePort } from '../../src/db/embedded-server';
+import { createOrm, migrate } from '../../src/db/orm';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminUrl: string;
+    templateDatabase: string;
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * One PostgreSQL for the run: DATABASE_URL's server when set, else a throwaway embedded cluster.
+ * The real migrations build a template database once; every test file clones it.
+ */
+export default async function setup(project: TestProject) {
+  let server: EmbeddedServer | undefined;
+  let adminUrl: string;
+  if (process.env.DATABASE_URL) {
+    adminUrl = withDatabase(process.env.DATABASE_URL, 'postgres');
+    console.log(`[tests] using DATABASE_URL's server (${new URL(adminUrl).host})`);
+  } else {
+    const port = await freePort();
+    server = new EmbeddedServer({
+      baseDir: mkdtempSync(join(tmpdir(), 'cryb-test-pg-')),
+      port,
+      // Durability is not under test; speed is welcome. Race tests need many connections.
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+      log: () => undefined,
+    });
+    await server.start();
+    adminUrl = server.url;
+    console.log(`[tests] started a throwaway embedded PostgreSQL on port ${port}`);
+  }
+
+  const templateDatabase = `cryb_template_${process.pid}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists "${templateDatabase}"`);
+  await admin.query(`create database "${templateDatabase}"`);
+  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2 });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close(true);
+  }
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDatabase', templateDatabase);
+
+  return async () => {
+    const leftovers = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`cryb_t_${process.pid}_%`]);
+    for (const { datname } of leftovers.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+    await admin.query(`drop database if exists "${templateDatabase}" with (force)`);
+    await admin.end();
+    await server?.destroy();
+  };
+}
