@@ -8,6 +8,7 @@ export { LIMITS } from './domain/limits';
 export { SnowflakeGenerator, nextSnowflake, snowflakeTimestamp, snowflakeAt, isSnowflake, compareSnowflakes, CRYB_EPOCH_MS } from './domain/snowflake';
 export { validateUsername, parseTag, usernameKey, validateProfile, type ProfileChanges } from './domain/identity/username';
 export { RelationshipStatus, RelationshipType } from './domain/identity/relationships';
+export * from './domain/permissions';
 
 export { ENTITIES } from './entities';
 export { User, PremiumType, type NewUser } from './entities/user/User';

@@ -1,0 +1,4 @@
+/** Discord's permission model, pure (no ORM): flags, the algorithm, implicit rules, hierarchy. */
+export * from './flags';
+export * from './compute';
+export * from './hierarchy';
