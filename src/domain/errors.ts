@@ -120,3 +120,26 @@ export class OperationTimedOut extends DomainError {
     super(`the operation timed out: ${reason}`, { reason });
   }
 }
+
+/** The actor lacks one or more permissions (Discord's names, e.g. `MANAGE_ROLES`) for what they tried. */
+export class MissingPermission extends DomainError {
+  readonly code = 'MISSING_PERMISSION';
+  /** Every missing permission, in bit order. */
+  readonly permissions: readonly string[];
+  /** The first missing permission. */
+  readonly permission: string;
+  constructor(permissions: string | readonly string[], details: Record<string, unknown> = {}) {
+    const list = typeof permissions === 'string' ? [permissions] : [...permissions];
+    super(`missing permission${list.length === 1 ? '' : 's'} ${list.join(', ')}`, { permissions: list, ...details });
+    this.permissions = list;
+    this.permission = list[0] ?? '';
+  }
+}
+
+/** The role hierarchy forbids the action: the target is the owner, the actor themself, or not below the actor. */
+export class HierarchyViolation extends DomainError {
+  readonly code = 'HIERARCHY_VIOLATION';
+  constructor(readonly action: string, readonly reason: string, details: Record<string, unknown> = {}) {
+    super(`cannot ${action}: ${reason}`, { action, reason, ...details });
+  }
+}
