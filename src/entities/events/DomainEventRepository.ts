@@ -60,7 +60,7 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
     const filters: string[] = [];
     const params: unknown[] = [consumerName(consumer)];
     if (types?.length) {
-      filters.push('and e."type" = any(?::text[])');
+      filters.push('and e."type" = any(array[?]::text[])');
       params.push(types);
     }
     if (options.serverId) {

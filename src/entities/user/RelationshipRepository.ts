@@ -1,9 +1,10 @@
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { SelfRelationship } from '../../domain/errors';
+import { NotFound, SelfRelationship } from '../../domain/errors';
 import { orderedPair, RelationshipStatus, RelationshipType } from '../../domain/identity/relationships';
 import { lockKeys, transact } from '../../db/unit-of-work';
 import { Relationship, type FriendCounts } from './Relationship';
 import { User } from './User';
+import { snowflakeArg, userIdOf } from '../../domain/identity/ids';
 
 export interface RelationshipView {
   userId: string;
@@ -20,6 +21,7 @@ type Transition = (relationship: Relationship, actor: User, friends: () => Promi
  */
 export class RelationshipRepository extends EntityRepository<Relationship> {
   async sendFriendRequest(from: User, to: User | string): Promise<Relationship> {
+    if (typeof to !== 'string') userIdOf(to); // a tag or a user; anything else is refused before any query
     return transact(this.em, async (tx) => {
       const target = typeof to === 'string' ? await tx.getRepository(User).findByTagOrFail(to) : to;
       return this.applyTo(tx, from, target, async (rel, actor, friends) => rel.requestFrom(tx.getReference(User, actor.id, { wrapped: true }), await friends()));
@@ -51,10 +53,13 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
   }
 
   private async applyTo(tx: EntityManager, actor: User, other: User, transition: Transition): Promise<Relationship> {
-    if (actor.id === other.id) throw new SelfRelationship();
-    const [a, b] = orderedPair(actor.id, other.id);
+    const actorId = userIdOf(actor);
+    const otherId = userIdOf(other);
+    if (actorId === otherId) throw new SelfRelationship();
+    const [a, b] = orderedPair(actorId, otherId);
     await lockKeys(tx, [`relationships:${a}`, `relationships:${b}`]);
     const existing = await tx.findOne(Relationship, { userA: a, userB: b }, { refresh: true });
+    if (!existing) await this.assertUsersExist(tx, [a, b]); // a stored row implies both (foreign keys cascade)
     const relationship = existing ?? new Relationship(tx.getReference(User, a), tx.getReference(User, b));
     const friends = async () => this.friendCounts(tx, [a, b]);
     await transition(relationship, actor, friends);
@@ -63,12 +68,19 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
     return relationship;
   }
 
+  private async assertUsersExist(tx: EntityManager, userIds: string[]): Promise<void> {
+    const rows: { id: string }[] = await tx.execute('select "id"::text as "id" from "User" where "id" = any(array[?]::bigint[])', [userIds]);
+    const found = new Set(rows.map((r) => r.id));
+    const missing = userIds.find((id) => !found.has(id));
+    if (missing) throw new NotFound('User', missing);
+  }
+
   private async friendCounts(tx: EntityManager, userIds: string[]): Promise<FriendCounts> {
     const rows: { id: string; friends: string }[] = await tx.execute(
       `select u.id::text as id,
               (select count(*) from "Relationship" r where r."userAId" = u.id and r.status = 'FRIENDS')
             + (select count(*) from "Relationship" r where r."userBId" = u.id and r.status = 'FRIENDS') as friends
-         from unnest(?::bigint[]) as u(id)`,
+         from unnest(array[?]::bigint[]) as u(id)`,
       [userIds],
     );
     return Object.fromEntries(rows.map((r) => [r.id, Number(r.friends)]));
@@ -77,6 +89,7 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
   // Queries, each from the point of view of one user.
 
   async relationshipsOf(userId: string): Promise<RelationshipView[]> {
+    snowflakeArg(userId);
     const rows = await this.em.find(Relationship, { $or: [{ userA: userId }, { userB: userId }] });
     return rows
       .map((r) => ({ userId: r.otherThan(userId).id, type: r.typeFor(userId), since: r.since }))
@@ -84,6 +97,7 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
   }
 
   async friendIds(userId: string): Promise<string[]> {
+    snowflakeArg(userId);
     const rows: { id: string }[] = await this.em.execute(
       `select "userBId"::text as id from "Relationship" where "userAId" = ? and status = 'FRIENDS'
        union all
@@ -117,13 +131,13 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
 
   /** True when either side blocks the other; messaging and DMs ask this. */
   async isBlockedEitherWay(userId: string, otherId: string): Promise<boolean> {
-    const [a, b] = orderedPair(userId, otherId);
+    const [a, b] = orderedPair(snowflakeArg(userId), snowflakeArg(otherId, 'otherId'));
     const row = await this.em.findOne(Relationship, { userA: a, userB: b });
     return !!row && (row.aBlocksB || row.bBlocksA);
   }
 
-  statusBetween(userId: string, otherId: string): Promise<RelationshipStatus> {
-    const [a, b] = orderedPair(userId, otherId);
+  async statusBetween(userId: string, otherId: string): Promise<RelationshipStatus> {
+    const [a, b] = orderedPair(snowflakeArg(userId), snowflakeArg(otherId, 'otherId'));
     return this.em.findOne(Relationship, { userA: a, userB: b }).then((r) => r?.status ?? RelationshipStatus.NONE);
   }
 }

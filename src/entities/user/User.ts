@@ -36,7 +36,10 @@ export interface NewUser {
 
 /**
  * A CRYB account. (username, discriminator) is unique without regard to case: the index is on
- * lower("username"), so "Alice#0001" and "alice#0001" cannot both exist.
+ * lower("username"), so "Alice#0001" and "alice#0001" cannot both exist. Allocation, lookups by tag
+ * and renames all compare names with that same lower(), so they always agree with the index; for
+ * letters outside ASCII, what lower() folds depends on the database's collation (the C locale of
+ * the embedded server folds ASCII only; a UTF-8 locale folds "Ñ" to "ñ" too). Names are stored NFC.
  */
 @Entity({ repository: () => UserRepository })
 @Index({

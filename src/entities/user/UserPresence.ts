@@ -2,6 +2,7 @@ import { Entity, Enum, OneToOne, type Opt, PrimaryKeyProp, Property, type Ref, r
 import { AggregateRoot } from '../../domain/events';
 import { ValidationFailed } from '../../domain/errors';
 import { LIMITS } from '../../domain/limits';
+import { checkText } from '../../domain/identity/username';
 import type { User } from './User';
 
 export enum PresenceStatus {
@@ -33,15 +34,33 @@ export interface PresenceUpdate {
 }
 
 const ACTIVITY_TYPES = new Set(['PLAYING', 'STREAMING', 'LISTENING', 'WATCHING', 'CUSTOM', 'COMPETING']);
+const UPDATE_FIELDS = new Set(['status', 'customStatus', 'activities']);
+const CUSTOM_STATUS_FIELDS = new Set(['text', 'emoji', 'expiresAt']);
+const ACTIVITY_FIELDS = new Set(['type', 'name', 'url', 'details', 'state']);
 
 function boundedText(field: string, value: unknown, max: number): string | null {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'string' || [...value].length > max) throw new ValidationFailed(field, `must be a string of at most ${max} characters`);
-  return value;
+  return checkText(field, value, max);
 }
 
-function validatePresenceUpdate(input: PresenceUpdate): PresenceUpdate {
-  if (typeof input !== 'object' || input === null) throw new ValidationFailed('presence', 'must be an object');
+function plainObject(field: string, value: unknown, allowed: ReadonlySet<string>): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
+  const unknown = Object.keys(value).filter((key) => !allowed.has(key));
+  if (unknown.length) throw new ValidationFailed(field, `has unknown fields: ${unknown.join(', ')}`, { unknown });
+  return value as Record<string, unknown>;
+}
+
+/** An ISO 8601 instant; anything Date cannot represent is refused rather than thrown as a RangeError. */
+function instant(field: string, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const text = boundedText(field, value, 40)!;
+  const time = Date.parse(text);
+  if (!Number.isFinite(time)) throw new ValidationFailed(field, 'must be an ISO 8601 date and time');
+  return new Date(time).toISOString();
+}
+
+function validatePresenceUpdate(update: unknown): PresenceUpdate {
+  const input = plainObject('presence', update, UPDATE_FIELDS) as PresenceUpdate;
   const out: PresenceUpdate = {};
   if (input.status !== undefined) {
     if (!Object.values(PresenceStatus).includes(input.status as PresenceStatus)) {
@@ -50,26 +69,26 @@ function validatePresenceUpdate(input: PresenceUpdate): PresenceUpdate {
     out.status = input.status;
   }
   if (input.customStatus !== undefined) {
-    const c = input.customStatus;
-    if (c !== null && (typeof c !== 'object' || Array.isArray(c))) throw new ValidationFailed('customStatus', 'must be an object or null');
+    const c = input.customStatus === null ? null : plainObject('customStatus', input.customStatus, CUSTOM_STATUS_FIELDS);
     out.customStatus =
       c === null
         ? null
         : {
             text: boundedText('customStatus.text', c.text, LIMITS.customStatus.max),
             emoji: boundedText('customStatus.emoji', c.emoji, 64),
-            expiresAt: c.expiresAt == null ? null : new Date(boundedText('customStatus.expiresAt', c.expiresAt, 40)!).toISOString(),
+            expiresAt: instant('customStatus.expiresAt', c.expiresAt),
           };
   }
   if (input.activities !== undefined) {
     if (!Array.isArray(input.activities) || input.activities.length > LIMITS.activities.max) {
       throw new ValidationFailed('activities', `must be an array of at most ${LIMITS.activities.max}`);
     }
-    out.activities = input.activities.map((a, i) => {
-      if (typeof a !== 'object' || a === null || !ACTIVITY_TYPES.has(a.type)) throw new ValidationFailed(`activities[${i}].type`, 'is not a known activity type');
+    out.activities = input.activities.map((item: unknown, i) => {
+      const a = plainObject(`activities[${i}]`, item, ACTIVITY_FIELDS);
+      if (typeof a.type !== 'string' || !ACTIVITY_TYPES.has(a.type)) throw new ValidationFailed(`activities[${i}].type`, 'is not a known activity type');
       return {
-        type: a.type,
-        name: boundedText(`activities[${i}].name`, a.name, 128) ?? '',
+        type: a.type as Activity['type'],
+        name: checkText(`activities[${i}].name`, a.name, 128, { min: 1 }),
         url: boundedText(`activities[${i}].url`, a.url, 512),
         details: boundedText(`activities[${i}].details`, a.details, 128),
         state: boundedText(`activities[${i}].state`, a.state, 128),

@@ -1,10 +1,12 @@
-import { LockMode, raw } from '@mikro-orm/core';
+import { LockMode } from '@mikro-orm/core';
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
 import { DiscriminatorsExhausted, NotFound, ValidationFailed } from '../../domain/errors';
-import { parseTag, pickFreeDiscriminator, usernameKey, validateProfile, validateUsername } from '../../domain/identity/username';
-import { lockKeys, transact } from '../../db/unit-of-work';
+import { parseTag, pickFreeDiscriminator, validateProfile, validateUsername } from '../../domain/identity/username';
+import { isSnowflake } from '../../domain/snowflake';
+import { userIdOf } from '../../domain/identity/ids';
+import { transact } from '../../db/unit-of-work';
 import { type NewUser, PremiumType, User } from './User';
-import type { PresenceUpdate, UserPresence } from './UserPresence';
+import { type PresenceUpdate, UserPresence } from './UserPresence';
 
 export interface Registration {
   username: string;
@@ -38,33 +40,50 @@ export class UserRepository extends EntityRepository<User> {
    * new one otherwise. The user row is locked so two renames of one user cannot interleave.
    */
   async changeUsername(user: User, newUsername: string): Promise<User> {
+    const id = userIdOf(user);
     const username = validateUsername(newUsername);
     return transact(this.em, async (tx) => {
-      const fresh = await tx.findOneOrFail(User, user.id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE, failHandler: () => new NotFound('User', user.id) });
+      const fresh = await tx.findOneOrFail(User, id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE, failHandler: () => new NotFound('User', id) });
       if (fresh.username === username) return fresh;
-      if (usernameKey(fresh.username) === usernameKey(username)) {
-        fresh.username = username; // a change of case keeps the same (name, discriminator) key
-      } else {
-        fresh.discriminator = await this.allocateDiscriminator(tx, username, fresh.discriminator);
-        fresh.username = username;
-      }
+      // The user's own row does not count as taken, so a change of case (same key in the database)
+      // keeps the discriminator, as does a new name under which it is free.
+      fresh.discriminator = await this.allocateDiscriminator(tx, username, { preferred: fresh.discriminator, exceptUserId: fresh.id });
+      fresh.username = username;
       fresh.userChanged();
       return fresh;
     });
   }
 
+  /**
+   * Applies a presence change to the stored presence, read fresh under a row lock: a presence this
+   * EntityManager loaded earlier may be stale, and comparing against it could skip a real change.
+   */
   async setPresence(user: User, update: PresenceUpdate): Promise<UserPresence> {
+    const id = userIdOf(user);
     return transact(this.em, async (tx) => {
-      const fresh = await tx.findOneOrFail(User, user.id, { populate: ['presence'], failHandler: () => new NotFound('User', user.id) });
-      const presence = fresh.presence.getEntity();
+      let presence = await tx.findOne(UserPresence, { user: id }, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!presence) {
+        // Every registration creates the presence; a user inserted by other means gets one here.
+        const owner = await tx.findOneOrFail(User, id, { failHandler: () => new NotFound('User', id) });
+        presence = new UserPresence(owner);
+        tx.persist(presence);
+      }
       presence.apply(update);
       return presence;
     });
   }
 
-  findByTag(tag: string): Promise<User | null> {
+  /**
+   * Finds "name#0001". The name matches as the unique index does, by the database's lower(), so a
+   * lookup never disagrees with what registration and renames consider taken.
+   */
+  async findByTag(tag: string): Promise<User | null> {
     const { username, discriminator } = parseTag(tag);
-    return this.em.findOne(User, { [raw('lower("username")')]: usernameKey(username), discriminator } as never);
+    const rows: { id: string }[] = await this.em.execute(
+      'select "id"::text as "id" from "User" where lower("username") = lower(?) and "discriminator" = ?',
+      [username, discriminator],
+    );
+    return rows.length ? this.em.findOne(User, { id: rows[0].id }) : null;
   }
 
   async findByTagOrFail(tag: string): Promise<User> {
@@ -74,17 +93,27 @@ export class UserRepository extends EntityRepository<User> {
   }
 
   async findOneOrNotFound(id: string): Promise<User> {
+    if (!isSnowflake(id)) throw new NotFound('User', String(id));
     const user = await this.em.findOne(User, { id });
     if (!user) throw new NotFound('User', id);
     return user;
   }
 
-  private async allocateDiscriminator(tx: EntityManager, username: string, preferred?: string): Promise<string> {
-    const key = usernameKey(username);
-    await lockKeys(tx, [`username:${key}`]);
-    const rows: { discriminator: string }[] = await tx.execute('select "discriminator" from "User" where lower("username") = ?', [key]);
-    const discriminator = pickFreeDiscriminator(new Set(rows.map((r) => r.discriminator)), preferred);
+  /**
+   * Picks a free discriminator for `username` under a lock on the name. "The same name" is decided
+   * by the database's lower(), the expression of the unique index: computing it in JavaScript
+   * instead disagrees with PostgreSQL for non-ASCII letters under some collations (the C locale
+   * lowers ASCII only), and then allocation misses taken discriminators and the index refuses them.
+   */
+  private async allocateDiscriminator(tx: EntityManager, username: string, options: { preferred?: string; exceptUserId?: string } = {}): Promise<string> {
+    await tx.execute(`select pg_advisory_xact_lock(hashtextextended('username:' || lower(?), 0))`, [username]);
+    const rows: { discriminator: string }[] = await tx.execute(
+      'select "discriminator" from "User" where lower("username") = lower(?) and "id" <> ?',
+      [username, options.exceptUserId ?? '0'],
+    );
+    const discriminator = pickFreeDiscriminator(new Set(rows.map((r) => r.discriminator)), options.preferred);
     if (!discriminator) throw new DiscriminatorsExhausted(username);
     return discriminator;
   }
 }
+

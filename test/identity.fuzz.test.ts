@@ -1,0 +1,268 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { commit } from '../src/db/unit-of-work';
+import {
+  AlreadyFriends,
+  DomainError,
+  NotFound,
+  SelfRelationship,
+  UserBlocked,
+  ValidationFailed,
+} from '../src/domain/errors';
+import { LIMITS } from '../src/domain/limits';
+import { User } from '../src/entities/user/User';
+import { useTestDatabase } from './support/db';
+
+const db = useTestDatabase();
+
+type ErrorClass = abstract new (...args: never[]) => DomainError;
+
+/** One generated bad input: what it is, the operation, and the errors it may give. */
+interface Case {
+  family: string;
+  input: unknown;
+  run: (em: EntityManager, me: User) => Promise<unknown>;
+  allowed: ErrorClass[];
+}
+
+let alice: User;
+let carol: User;
+let dave: User;
+
+beforeAll(async () => {
+  const em = db().fork();
+  const repo = em.getRepository(User);
+  alice = await repo.register({ username: 'FuzzAlice' });
+  await repo.register({ username: 'FuzzBob' });
+  carol = await repo.register({ username: 'FuzzCarol' });
+  dave = await repo.register({ username: 'FuzzDave' });
+  await carol.block(alice); // a request between them is refused whoever asks
+  await alice.sendFriendRequest(dave);
+  await dave.acceptFriendRequest(alice);
+});
+
+// ---- generators ---------------------------------------------------------------------------------
+
+const validName = fc.stringMatching(/^[a-z][a-z0-9_]{2,20}$/).filter((s) => s !== 'here');
+const insertAt = (text: string, insert: string, at: number) => {
+  const i = 1 + (at % (text.length - 1)); // strictly inside, where trimming cannot remove it
+  return text.slice(0, i) + insert + text.slice(i);
+};
+const codePoint = (ranges: [number, number][]) => fc.oneof(...ranges.map(([min, max]) => fc.integer({ min, max }))).map((n) => String.fromCharCode(n));
+/** Control and invisible characters: C0, DEL and C1, zero-width and bidi controls, BOM. */
+const controlChar = codePoint([
+  [0x00, 0x1f],
+  [0x7f, 0x9f],
+  [0x200b, 0x200f],
+  [0x202a, 0x202e],
+  [0x2060, 0x2064],
+  [0xfeff, 0xfeff],
+]);
+const loneSurrogate = codePoint([[0xd800, 0xdfff]]);
+const wrongType = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.boolean(),
+  fc.bigInt(),
+  fc.object({ maxDepth: 1 }),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.constant(new Date(0)),
+);
+/** Text longer than `max` code points that trimming cannot shorten. */
+const overlong = (max: number) =>
+  fc.string({ unit: fc.constantFrom('a', 'Z', '9', 'é', '漢', '😀', '_'), minLength: max + 1, maxLength: max + 40 });
+
+const badUsername = fc.oneof(
+  fc.constantFrom('', ' ', '   ', '\t', '\n \n', '\u00a0\u3000'),
+  fc.string({ unit: fc.constantFrom('a', 'Q', '1', '漢', '😀'), minLength: 0, maxLength: 1 }),
+  overlong(LIMITS.username.max),
+  fc.tuple(fc.constantFrom('everyone', 'here'), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), fc.constantFrom('', ' ', '  ')).map(
+    ([name, upper, pad]) => pad + [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('') + pad,
+  ),
+  fc.tuple(validName, fc.constantFrom('@', '#', ':', '```'), fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  fc.tuple(validName, controlChar, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  fc.tuple(validName, loneSurrogate, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  fc.tuple(validName, fc.constantFrom('  ', ' \u00a0', '\u3000\u3000'), fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  wrongType,
+);
+
+const badDiscriminator = fc.oneof(
+  fc.constantFrom('0000', '1', '12', '123', '12345', 'abcd', '', ' 123', '１２３４', '-001', '12.3', '0x1f'),
+  fc.string({ maxLength: 6 }).filter((s) => !/^[0-9]{4}$/.test(s) || s === '0000'),
+);
+const goodDiscriminator = fc.integer({ min: 1, max: 9999 }).map((n) => String(n).padStart(4, '0'));
+const unknownName = fc.stringMatching(/^zz[a-z0-9]{3,20}$/);
+const randomCase = (text: string) =>
+  fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }).map((upper) => [...text].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+const unknownId = fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }).map(String);
+
+function profileText(field: 'displayName' | 'avatar' | 'banner' | 'bio' | 'pronouns') {
+  const max = { displayName: LIMITS.displayName.max, avatar: 512, banner: 512, bio: LIMITS.bio.max, pronouns: LIMITS.pronouns.max }[field];
+  const control = field === 'bio' ? controlChar.filter((c) => c !== '\n') : controlChar;
+  return fc.oneof(
+    overlong(max),
+    fc.tuple(validName, control, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+    fc.tuple(validName, loneSurrogate, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+    fc.oneof(fc.integer(), fc.boolean(), fc.object({ maxDepth: 1 }), fc.array(fc.string(), { maxLength: 2 })),
+    ...(field === 'displayName' ? [fc.constantFrom('', '   ', '\u3000')] : []),
+  );
+}
+const profileField = fc.constantFrom('displayName', 'avatar', 'banner', 'bio', 'pronouns') as fc.Arbitrary<'displayName' | 'avatar' | 'banner' | 'bio' | 'pronouns'>;
+const badProfile = fc.oneof(
+  profileField.chain((field) => profileText(field).map((value) => ({ [field]: value }))),
+  // One bad field next to good ones: nothing at all may be applied.
+  profileField.chain((field) => profileText(field).map((value) => ({ bio: 'a good bio', [field]: value }))),
+  fc.string({ minLength: 1, maxLength: 12 })
+    .filter((k) => !['displayName', 'avatar', 'banner', 'bio', 'pronouns'].includes(k))
+    .map((k) => ({ [k]: 'x' })),
+  fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.string(), fc.array(fc.string(), { maxLength: 2 })),
+);
+
+const badText = (max: number) =>
+  fc.oneof(
+    overlong(max),
+    fc.tuple(validName, controlChar, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+    fc.tuple(validName, loneSurrogate, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+    fc.oneof(fc.integer(), fc.boolean(), fc.object({ maxDepth: 1 })),
+  );
+const badDate = fc.oneof(
+  fc.string({ maxLength: 40 }).filter((s) => !Number.isFinite(Date.parse(s))),
+  fc.constantFrom('2024-13-01T00:00:00Z', '+275760-09-14T00:00:00Z', '-271821-04-19T00:00:00Z', 'tomorrow', 'NaN'),
+  fc.oneof(fc.integer(), fc.boolean(), fc.object({ maxDepth: 1 })),
+);
+const activity = { type: 'PLAYING', name: 'game' };
+const badPresence = fc.oneof(
+  fc.oneof(fc.string({ maxLength: 10 }).filter((s) => !['ONLINE', 'IDLE', 'DND', 'INVISIBLE', 'OFFLINE'].includes(s)), fc.constantFrom('online', 'Idle', 'AWAY'), wrongType.filter((v) => v !== undefined)).map(
+    (status) => ({ status }),
+  ),
+  fc.oneof(fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 2 })).map((customStatus) => ({ customStatus })),
+  badText(LIMITS.customStatus.max).map((text) => ({ customStatus: { text, emoji: null, expiresAt: null } })),
+  badText(64).map((emoji) => ({ customStatus: { text: 'ok', emoji, expiresAt: null } })),
+  badDate.map((expiresAt) => ({ customStatus: { text: 'ok', emoji: null, expiresAt } })),
+  fc.oneof(fc.string(), fc.integer(), fc.object({ maxDepth: 1 }).filter((o) => !Array.isArray(o))).map((activities) => ({ activities })),
+  fc.integer({ min: LIMITS.activities.max + 1, max: 12 }).map((n) => ({ activities: Array.from({ length: n }, () => activity) })),
+  fc.string({ maxLength: 10 }).filter((t) => !['PLAYING', 'STREAMING', 'LISTENING', 'WATCHING', 'CUSTOM', 'COMPETING'].includes(t)).map((type) => ({ activities: [{ type, name: 'x' }] })),
+  fc.oneof(badText(128), fc.constantFrom('', null, undefined)).map((name) => ({ activities: [{ type: 'PLAYING', name }] })),
+  wrongType.filter((v) => v !== undefined && v !== null).map((item) => ({ activities: [item] })),
+  fc.string({ minLength: 1, maxLength: 10 }).filter((k) => !['status', 'customStatus', 'activities'].includes(k)).map((k) => ({ [k]: 'ONLINE' })),
+  fc.oneof(fc.constant(null), fc.integer(), fc.string(), fc.array(fc.string(), { maxLength: 2 })),
+);
+
+const badRegistration = fc.oneof(
+  badUsername.map((username) => ({ username })),
+  fc.tuple(validName, profileText('displayName')).map(([username, displayName]) => ({ username, displayName })),
+  fc.tuple(validName, fc.oneof(fc.string({ maxLength: 12 }).filter((p) => !['NONE', 'NITRO_CLASSIC', 'NITRO', 'NITRO_BASIC'].includes(p)), fc.integer(), fc.boolean())).map(
+    ([username, premiumType]) => ({ username, premiumType }),
+  ),
+  fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.string(), fc.array(fc.string(), { maxLength: 2 })),
+);
+
+const badTag = fc.oneof(
+  validName, // no discriminator at all
+  fc.tuple(validName, badDiscriminator).map(([n, d]) => `${n}#${d}`),
+  fc.tuple(badUsername.filter((u): u is string => typeof u === 'string' && !u.includes('#')), goodDiscriminator).map(([n, d]) => `${n}#${d}`),
+  wrongType,
+);
+
+const ofFamily = (family: string, allowed: ErrorClass[], run: (input: any) => Case['run']) => (input: unknown): Case => ({ family, input, allowed, run: run(input) });
+
+const cases: fc.Arbitrary<Case> = fc.oneof(
+  badRegistration.map(ofFamily('register', [ValidationFailed], (input) => (em) => em.getRepository(User).register(input))),
+  badUsername.map(ofFamily('changeUsername', [ValidationFailed], (name) => (_em, me) => me.changeUsername(name))),
+  badTag.map(ofFamily('sendFriendRequest: malformed tag or not a user', [ValidationFailed], (tag) => (_em, me) => me.sendFriendRequest(tag))),
+  fc.tuple(unknownName, goodDiscriminator).map(([n, d]) => `${n}#${d}`).map(ofFamily('sendFriendRequest: unknown tag', [NotFound], (tag) => (_em, me) => me.sendFriendRequest(tag))),
+  fc.oneof(
+    randomCase('FuzzAlice').map((n) => ({ kind: 'own tag', tag: () => `${n}#${alice.discriminator}` })),
+    fc.constant({ kind: 'self', tag: () => null }),
+  ).map(
+    ofFamily('sendFriendRequest: self', [SelfRelationship], (input) => (_em, me) => me.sendFriendRequest(input.tag() ?? me)),
+  ),
+  fc.constantFrom('carol', 'dave').chain((who) => randomCase(who === 'carol' ? 'FuzzCarol' : 'FuzzDave').map((n) => ({ who, n }))).map(
+    ofFamily('sendFriendRequest: blocked or already friends', [UserBlocked, AlreadyFriends], (input: { who: string; n: string }) => (_em, me) =>
+      me.sendFriendRequest(`${input.n}#${input.who === 'carol' ? carol.discriminator : dave.discriminator}`),
+    ),
+  ),
+  fc.tuple(unknownId, fc.constantFrom('request to', 'request from', 'accept', 'block', 'rename', 'presence')).map(
+    ofFamily('unknown user', [NotFound], ([id, op]: [string, string]) => (em, me) => {
+      const ghost = em.getReference(User, id);
+      switch (op) {
+        case 'request to':
+          return me.sendFriendRequest(ghost);
+        case 'request from':
+          return ghost.sendFriendRequest(me);
+        case 'accept':
+          return me.acceptFriendRequest(ghost);
+        case 'block':
+          return me.block(ghost);
+        case 'rename':
+          return ghost.changeUsername('ghostname');
+        default:
+          return ghost.setPresence({ status: 'ONLINE' });
+      }
+    }),
+  ),
+  badProfile.map(
+    ofFamily('updateProfile', [ValidationFailed], (profile) => async (em, me) => {
+      me.updateProfile(profile);
+      await commit(em);
+    }),
+  ),
+  badPresence.map(ofFamily('setPresence', [ValidationFailed], (update) => (_em, me) => me.setPresence(update))),
+);
+
+/** Row counts of the identity tables and Alice's own rows: any write would change one of them. */
+async function snapshot() {
+  const [row] = await db().sql(
+    `select (select count(*) from "User")::int as users, (select count(*) from "UserPresence")::int as presences,
+            (select count(*) from "Relationship")::int as relationships, (select count(*) from "DomainEvent")::int as events,
+            (select row_to_json(u) from "User" u where id = $1) as alice,
+            (select row_to_json(p) from "UserPresence" p where "userId" = $1) as presence`,
+    [alice.id],
+  );
+  return row;
+}
+
+const describeInput = (input: unknown) => {
+  try {
+    return JSON.stringify(input, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(input);
+  } catch {
+    return String(input);
+  }
+};
+
+describe('1,000 generated bad inputs to the identity methods', () => {
+  it('each gives a typed domain error, never a raw database error, and writes nothing', async () => {
+    let tried = 0;
+    const byFamily = new Map<string, number>();
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(cases, async (c) => {
+        tried++;
+        byFamily.set(c.family, (byFamily.get(c.family) ?? 0) + 1);
+        const em = db().fork();
+        const me = await em.findOneOrFail(User, alice.id);
+        let error: unknown;
+        try {
+          await c.run(em, me);
+        } catch (e) {
+          error = e;
+        }
+        const label = `${c.family}: ${describeInput(c.input)} -> ${error === undefined ? 'no error' : `${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`}`;
+        expect(error, label).toBeInstanceOf(DomainError);
+        expect(
+          c.allowed.some((type) => error instanceof type),
+          label,
+        ).toBe(true);
+        expect(await snapshot(), label).toEqual(before);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(tried).toBeGreaterThanOrEqual(1000);
+    // Every family was exercised, not just the easy ones.
+    expect([...byFamily.keys()].sort()).toHaveLength(9);
+    for (const [family, n] of byFamily) expect(n, family).toBeGreaterThanOrEqual(40);
+  });
+});
