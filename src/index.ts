@@ -25,5 +25,6 @@ export { crybConfig, resolveDatabaseUrl, type CrybOrmOptions } from './db/config
 export { CrybNamingStrategy } from './db/naming';
 export { transact, unitOfWork, commit, entityManagerOf, lockKeys, type TransactOptions } from './db/unit-of-work';
 export { translateDatabaseError } from './db/errors';
-export { listenForEvents, type EventListener } from './db/event-listener';
+export { listenForEvents, type EventListener, type ListenOptions } from './db/event-listener';
+export { consumeEvents, type ConsumeOptions, type ConsumeResult, type ConsumeContext, type EventBatchHandler } from './db/event-consumer';
 export { EmbeddedServer, projectEmbeddedServer, DEFAULT_EMBEDDED_PORT } from './db/embedded-server';

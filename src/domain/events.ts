@@ -58,7 +58,14 @@ export interface RecordedEvent {
 
 const PENDING_EVENTS = Symbol('pendingDomainEvents');
 
-type WithPendingEvents = { [PENDING_EVENTS]?: RecordedEvent[] };
+/** A recorded event and when it was recorded, process-wide, so one flush writes events in the order they happened. */
+interface PendingEvent extends RecordedEvent {
+  readonly order: number;
+}
+
+type WithPendingEvents = { [PENDING_EVENTS]?: PendingEvent[] };
+
+let recordingOrder = 0;
 
 /**
  * Base of every aggregate that emits events. The pending list lives under a symbol and is created
@@ -67,7 +74,7 @@ type WithPendingEvents = { [PENDING_EVENTS]?: RecordedEvent[] };
 export abstract class AggregateRoot {
   protected recordEvent(type: DomainEventType, payload: Record<string, unknown>, scope: EventScope = {}): void {
     const self = this as WithPendingEvents;
-    (self[PENDING_EVENTS] ??= []).push({ type, payload, scope });
+    (self[PENDING_EVENTS] ??= []).push({ type, payload, scope, order: ++recordingOrder });
   }
 }
 
@@ -82,4 +89,19 @@ export function takeRecordedEvents(entity: object): RecordedEvent[] {
 
 export function peekRecordedEvents(entity: object): readonly RecordedEvent[] {
   return (entity as WithPendingEvents)[PENDING_EVENTS] ?? [];
+}
+
+/**
+ * Gives back events taken by `takeRecordedEvents` that were not written after all (their flush
+ * failed before it changed the aggregate), ahead of any recorded since. For the persistence layer.
+ */
+export function restoreRecordedEvents(entity: object, events: readonly RecordedEvent[]): void {
+  if (events.length === 0) return;
+  const self = entity as WithPendingEvents;
+  self[PENDING_EVENTS] = [...(events as PendingEvent[]), ...(self[PENDING_EVENTS] ?? [])];
+}
+
+/** Sorts events taken from several aggregates into the order they were recorded in. */
+export function inRecordingOrder<T extends RecordedEvent>(events: T[]): T[] {
+  return events.sort((a, b) => ((a as unknown as PendingEvent).order ?? 0) - ((b as unknown as PendingEvent).order ?? 0));
 }

@@ -1,0 +1,202 @@
+/**
+ * What the transactional outbox costs a message-send-like unit of work.
+ *
+ * One unit of work = fork an EntityManager, load one aggregate, change it through a domain method that
+ * records one event, flush. Variant "events" runs it with the outbox recorder (the package's config);
+ * variant "no-events" runs the very same code on an ORM built with `subscribers: []`, so the flush
+ * writes the change alone. Both run in the same process, against the same scratch database, in
+ * interleaved rounds so that drift (autovacuum, caches, CPU boost) hits both alike.
+ *
+ *   npx tsx bench/events-overhead.ts            # embedded server (started when needed), or DATABASE_URL
+ *   BENCH_ROUNDS=10 BENCH_OPS=400 BENCH_CONCURRENCY=8 npx tsx bench/events-overhead.ts
+ *
+ * Prints one JSON object. The scratch database is created, migrated and dropped by the run.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { MikroORM } from '@mikro-orm/core';
+import { Client } from 'pg';
+import { crybConfig, resolveDatabaseUrl } from '../src/db/config';
+import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
+import { User } from '../src/entities/user/User';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+interface Samples {
+  latenciesMs: number[];
+  elapsedMs: number;
+  ops: number;
+}
+
+/** The unit of work under test: what a "send message" request does to one aggregate. */
+async function unitOfWork(orm: CrybOrm, userId: string, n: number): Promise<void> {
+  const em = orm.em.fork();
+  const user = await em.findOneOrFail(User, userId);
+  user.updateProfile({ bio: `message ${n} ${randomBytes(6).toString('hex')}` });
+  await em.flush();
+}
+
+/** `ops` units of work on `workers` concurrent connections, each worker on its own user (no row contention). */
+async function runBatch(orm: CrybOrm, userIds: string[], ops: number, workers: number, into: Samples): Promise<void> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (;;) {
+        const n = next++;
+        if (n >= ops) return;
+        const t0 = performance.now();
+        await unitOfWork(orm, userIds[w], n);
+        into.latenciesMs.push(performance.now() - t0);
+      }
+    }),
+  );
+  into.elapsedMs += performance.now() - started;
+  into.ops += ops;
+}
+
+function summary(samples: Samples) {
+  const sorted = [...samples.latenciesMs].sort((a, b) => a - b);
+  return {
+    opsPerSec: Math.round((samples.ops / samples.elapsedMs) * 1000),
+    p50Ms: round3(percentile(sorted, 50)),
+    p99Ms: round3(percentile(sorted, 99)),
+    iterations: samples.ops,
+  };
+}
+
+async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: Record<'events' | 'noEvents', string[]>, workers: number) {
+  const samples = { events: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples, noEvents: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples };
+  const scratch = { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples;
+  await runBatch(variants.events, users.events, WARMUP, workers, scratch);
+  await runBatch(variants.noEvents, users.noEvents, WARMUP, workers, scratch);
+  const roundRatios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which variant goes first, so neither always runs on the warmer cache; pair each
+    // round's two runs, so load from other processes on the machine hits both alike.
+    const order: ('events' | 'noEvents')[] = round % 2 === 0 ? ['events', 'noEvents'] : ['noEvents', 'events'];
+    const elapsed = { events: 0, noEvents: 0 };
+    for (const variant of order) {
+      const before = samples[variant].elapsedMs;
+      await runBatch(variants[variant], users[variant], OPS_PER_ROUND, workers, samples[variant]);
+      elapsed[variant] = samples[variant].elapsedMs - before;
+    }
+    roundRatios.push(elapsed.events / elapsed.noEvents);
+  }
+  const events = summary(samples.events);
+  const noEvents = summary(samples.noEvents);
+  const sortedRatios = [...roundRatios].sort((a, b) => a - b);
+  return {
+    workers,
+    events,
+    noEvents,
+    // > 1 means the outbox makes the unit of work slower by that factor (total time, all rounds).
+    overheadRatio: round3(noEvents.opsPerSec / events.opsPerSec),
+    // The same per paired round; the median resists bursts of load from other processes.
+    medianRoundRatio: round3(percentile(sortedRatios, 50)),
+    roundRatioRange: [round3(sortedRatios[0]), round3(sortedRatios[sortedRatios.length - 1])],
+    p50Ratio: round3(events.p50Ms / noEvents.p50Ms),
+  };
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => console.error(line);
+  const baseUrl = await resolveDatabaseUrl(log);
+  const adminUrl = withDatabase(baseUrl, 'postgres');
+  const scratchName = `cryb_bench_events_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database "${scratchName}"`);
+  const url = withDatabase(baseUrl, scratchName);
+  const poolSize = Math.max(CONCURRENCY, 1) + 2;
+  let withEvents: CrybOrm | undefined;
+  let withoutEvents: CrybOrm | undefined;
+  try {
+    withEvents = await createOrm({ clientUrl: url, poolSize });
+    await migrate(withEvents);
+    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize }), subscribers: [] })) as CrybOrm;
+
+    const users = { events: [] as string[], noEvents: [] as string[] };
+    for (const variant of ['events', 'noEvents'] as const) {
+      for (let i = 0; i < Math.max(CONCURRENCY, 1); i++) {
+        const user = await withEvents.em.fork().getRepository(User).register({ username: `bench_${variant}_${i}` });
+        users[variant].push(user.id);
+      }
+    }
+    const variants = { events: withEvents, noEvents: withoutEvents };
+    if (process.env.BENCH_EXPERIMENT_NO_NOTIFY === '1') {
+      // Diagnosis only: how much of the overhead is the NOTIFY trigger rather than the outbox row.
+      await withEvents.em.fork().execute(`alter table "DomainEvent" disable trigger "DomainEvent_notify"`);
+    }
+
+    const serial = await measure(variants, users, 1);
+    const concurrent = CONCURRENCY > 1 ? await measure(variants, users, CONCURRENCY) : null;
+
+    // Check the variants did what they claim: one event per "events" unit of work, none from the other.
+    const probe = new Client({ connectionString: url });
+    await probe.connect();
+    const counts = await probe.query<{ type: string; n: string; users: string }>(
+      `select "type", count(*)::text as n, count(distinct "userIds"[1])::text as users from "DomainEvent" group by "type" order by "type"`,
+    );
+    const noEventUsers = await probe.query<{ n: string }>(`select count(*)::text as n from "DomainEvent" where "userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE'`, [
+      users.noEvents,
+    ]);
+    const version = await probe.query<{ server_version: string }>(`show server_version`);
+    await probe.end();
+
+    const cpuList = cpus();
+    console.log(
+      JSON.stringify(
+        {
+          benchmark: 'events-overhead',
+          unitOfWork: 'fork, findOne(User), user.updateProfile({ bio }) recording one USER_UPDATE, flush',
+          goal: 'overhead ratio under 1.2',
+          serial,
+          concurrent,
+          loadAverageAtEnd: loadavg().map(round3),
+          rounds: ROUNDS,
+          opsPerRoundPerVariant: OPS_PER_ROUND,
+          warmupPerVariant: WARMUP,
+          eventsWritten: Object.fromEntries(counts.rows.map((r) => [r.type, Number(r.n)])),
+          eventsFromNoEventsVariant: Number(noEventUsers.rows[0].n),
+          machine: {
+            cpus: cpuList.length,
+            cpuModel: cpuList[0]?.model ?? 'unknown',
+            node: process.version,
+            postgres: version.rows[0].server_version,
+            server: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded',
+          },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await withoutEvents?.close(true);
+    await withEvents?.close(true);
+    await admin.query(`drop database if exists "${scratchName}" with (force)`);
+    await admin.end();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
