@@ -1,20 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GeneratedCacheAdapter, type MetadataProvider, type Constructor } from '@mikro-orm/core';
+import { GeneratedCacheAdapter, MetadataProvider, type EntityMetadata, type IConfiguration } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { SeedManager } from '@mikro-orm/seeder';
 import { ENTITIES } from '../entities';
 import { DomainEventRecorder } from './event-recorder';
 import { CrybNamingStrategy } from './naming';
-import { projectEmbeddedServer } from './embedded-server';
+import { EMBEDDED_DATABASE, projectEmbeddedServer } from './embedded-server';
 
 /** src/ when running TypeScript, dist/src/ when running the compiled package. */
 const SOURCE_DIR = resolve(__dirname, '..');
 const RUNNING_TYPESCRIPT = __filename.endsWith('.ts');
 const METADATA_CACHE = resolve(SOURCE_DIR, '..', 'metadata.json');
 
-export const EMBEDDED_DATABASE = 'cryb';
+export { EMBEDDED_DATABASE };
 
 export interface CrybOrmOptions {
   /** postgresql:// URL; defaults to DATABASE_URL, else the embedded server (started on demand). */
@@ -24,12 +24,41 @@ export interface CrybOrmOptions {
   debug?: boolean;
 }
 
+/**
+ * ts-morph's metadata provider, loaded only when an entity's cached metadata (temp/, keyed by a
+ * hash of its source file) is missing or stale. Loading ts-morph (and the TypeScript compiler it
+ * carries) costs about half a second, which every CLI command and test file would otherwise pay.
+ */
+class LazyTsMorphMetadataProvider extends MetadataProvider {
+  private delegate?: MetadataProvider;
+
+  override useCache(): boolean {
+    return this.config.get('metadataCache').enabled ?? true;
+  }
+
+  loadEntityMetadata(meta: EntityMetadata, name: string): void {
+    this.delegate ??= new (loadTsMorphProvider())(this.config);
+    this.delegate.loadEntityMetadata(meta, name);
+  }
+}
+
+function loadTsMorphProvider(): new (config: IConfiguration) => MetadataProvider {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@mikro-orm/reflection') as { TsMorphMetadataProvider: new (config: IConfiguration) => MetadataProvider }).TsMorphMetadataProvider;
+  } catch (error) {
+    const why = RUNNING_TYPESCRIPT ? 'running TypeScript needs' : `${METADATA_CACHE} is missing, so this needs`;
+    throw new Error(
+      `${why} @mikro-orm/reflection, which cannot be loaded (${(error as Error).message.split('\n')[0]}); ` +
+        '`npm run build` writes the metadata cache the compiled package uses instead',
+    );
+  }
+}
+
 function metadataOptions(): Partial<Options> {
   if (RUNNING_TYPESCRIPT || !existsSync(METADATA_CACHE)) {
     // ts-morph reads the types (Opt, Ref<T>, unions) that decorators alone cannot express.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { TsMorphMetadataProvider } = require('@mikro-orm/reflection') as { TsMorphMetadataProvider: Constructor<MetadataProvider> };
-    return { metadataProvider: TsMorphMetadataProvider, metadataCache: { enabled: true, options: { cacheDir: resolve(process.cwd(), 'temp') } } };
+    return { metadataProvider: LazyTsMorphMetadataProvider, metadataCache: { enabled: true, options: { cacheDir: resolve(process.cwd(), 'temp') } } };
   }
   // The compiled package carries the metadata ts-morph produced at build time, so it needs no TypeScript.
   return {

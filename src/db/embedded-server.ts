@@ -1,14 +1,17 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, chownSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, chownSync, accessSync, constants, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
 export const DEFAULT_EMBEDDED_PORT = 54329;
+
+/** The database the project's scripts use on the embedded server. */
+export const EMBEDDED_DATABASE = 'cryb';
 
 export interface EmbeddedServerOptions {
   /** Folder holding the cluster (`data/`) and its log; created on first start. */
@@ -97,8 +100,8 @@ export class EmbeddedServer {
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: EmbeddedServerOptions) {
-    this.dataDir = join(options.baseDir, 'data');
-    this.logFile = join(options.baseDir, 'postgres.log');
+    this.dataDir = resolve(options.baseDir, 'data');
+    this.logFile = resolve(options.baseDir, 'postgres.log');
     this.log = options.log ?? ((line) => console.error(line));
   }
 
@@ -115,53 +118,109 @@ export class EmbeddedServer {
     if (!existsSync(pidFile)) return { running: false };
     const [pidLine, , , portLine] = readFileSync(pidFile, 'utf8').split('\n');
     const pid = Number(pidLine);
-    if (!isPostgresProcess(pid)) return { running: false };
+    if (!isPostmasterOf(pid, this.dataDir)) return { running: false };
     return { running: true, pid, port: Number(portLine) };
   }
 
-  /** Starts the server, initialising the cluster first if needed. Returns a line saying what it did. */
+  /**
+   * Starts the server, initialising the cluster first if needed, and returns one line saying what
+   * it did. Safe to call when it is already running (from this process or another one), after a
+   * crash left a stale postmaster.pid, and as root (the server then runs as `postgres`).
+   */
   async start(): Promise<string> {
-    const { port } = this.options;
-    const as = runAs();
     const bin = await binaries();
+    const as = runAs();
+    return this.withStartLock(() => this.startLocked(bin, as));
+  }
+
+  private async startLocked(bin: Binaries, as: RunAs): Promise<string> {
+    const { port } = this.options;
     const current = await this.status();
     if (current.running) {
       if (current.port !== port) {
         throw new Error(`the embedded server in ${this.dataDir} is already running on port ${current.port}, not ${port}; stop it first (npm run db:stop)`);
       }
-      return `embedded PostgreSQL already running on port ${port} (pid ${current.pid})`;
+      return `embedded PostgreSQL already running on port ${port} (pid ${current.pid}); data in ${this.dataDir}`;
     }
     if (!(await portIsFree(port))) {
       throw new Error(`port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
     }
-    let initialised = '';
+    const notes: string[] = [];
     if (!existsSync(join(this.dataDir, 'PG_VERSION'))) {
       await this.initialise(bin, as);
-      initialised = 'initialised and ';
+      notes.push('initialised');
     }
     const pidFile = join(this.dataDir, 'postmaster.pid');
     if (existsSync(pidFile)) {
-      // The pid file names a process that is gone (or is not postgres): a crash left it behind.
+      // status() said no server of this cluster runs: the file names a process that is gone, or
+      // one that is not this cluster's postmaster (a reused pid). A crash left it behind.
       rmSync(pidFile);
-      this.log(`removed a stale postmaster.pid left by a server that is no longer running`);
+      notes.push('removed a stale postmaster.pid left by a server that is no longer running');
     }
     const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...this.options.settings };
     const postgresOptions = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v === '' ? "''" : v}`)].join(' ');
-    try {
-      await run(bin.pg_ctl, ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile, '-o', postgresOptions], { ...as, env: { ...process.env, LC_ALL: 'C' } });
-    } catch (error) {
-      const tail = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').split('\n').slice(-8).join('\n') : '';
-      throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(bin.pg_ctl, ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile, '-o', postgresOptions], { ...as, env: { ...process.env, LC_ALL: 'C' } });
+        break;
+      } catch (error) {
+        const tail = this.logTail();
+        // After a kill -9 of the postmaster its children linger for a moment, still attached to the
+        // old shared memory; PostgreSQL refuses to start until they have gone. Wait for them.
+        if (/pre-existing shared memory block .* is still in use/.test(tail) && attempt < 40) {
+          await sleep(250);
+          continue;
+        }
+        throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`);
+      }
     }
-    return `embedded PostgreSQL ${initialised}started on port ${port} (data in ${this.dataDir})`;
+    const who = as.uid === undefined ? '' : ' as the postgres system user (PostgreSQL refuses to run as root)';
+    const done = notes.length ? ` (${notes.join('; ')})` : '';
+    return `embedded PostgreSQL started on port ${port}${who}; data in ${this.dataDir}${done}`;
   }
 
   async stop(): Promise<string> {
     const current = await this.status();
-    if (!current.running) return `embedded PostgreSQL is not running (data in ${this.dataDir})`;
+    if (!current.running) return `embedded PostgreSQL is not running; nothing to stop (data in ${this.dataDir})`;
     const bin = await binaries();
     await run(bin.pg_ctl, ['stop', '-w', '-m', 'fast', '-D', this.dataDir], { ...runAs() });
-    return `embedded PostgreSQL stopped (pid ${current.pid}); data kept in ${this.dataDir}`;
+    return `embedded PostgreSQL stopped (was pid ${current.pid}); data kept in ${this.dataDir}`;
+  }
+
+  private logTail(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').split('\n').slice(-8).join('\n') : '';
+  }
+
+  /**
+   * Serialises starts of one cluster, across processes and within one: two commands that find the
+   * server stopped at the same moment must not both start it (nor remove the other's pid file).
+   * The lock is a file holding the owner's pid; a lock whose owner died is taken over.
+   */
+  private async withStartLock<T>(work: () => Promise<T>): Promise<T> {
+    mkdirSync(this.options.baseDir, { recursive: true });
+    const lock = join(this.options.baseDir, 'start.lock');
+    const token = `${process.pid} ${randomUUID()}`;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        writeFileSync(lock, token, { flag: 'wx' });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const owner = Number(readFileIfExists(lock).split(' ')[0]);
+        if (!processExists(owner)) {
+          rmSync(lock, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`);
+        await sleep(100);
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      if (readFileIfExists(lock) === token) rmSync(lock, { force: true });
+    }
   }
 
   /** Creates a database on the running server unless it exists. */
@@ -203,18 +262,37 @@ export class EmbeddedServer {
   }
 }
 
-function isPostgresProcess(pid: number): boolean {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function readFileIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function processExists(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
-  } catch {
-    try {
-      process.kill(pid, 0);
-      return true; // no /proc (macOS): trust the signal check
-    } catch {
-      return false;
-    }
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether `pid` is the postmaster of the cluster in `dataDir` (not merely some live process). */
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!processExists(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no /proc (macOS): trust the signal check
+  }
+  // pg_ctl starts it as `postgres -D <dataDir> ...`; a reused pid shows another command line.
+  return cmdline.split('\0').includes(dataDir);
 }
 
 /**

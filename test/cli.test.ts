@@ -1,0 +1,220 @@
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * The mikro-orm CLI (through the documented tsx wrapper) and the package's db:* scripts, run as
+ * child processes against databases this file creates, checked by their exit codes and by what
+ * they leave in the database.
+ */
+
+const ROOT = resolve(__dirname, '..');
+const SRC_MIGRATIONS = join(ROOT, 'src', 'migrations');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const execute = promisify(execFile);
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const adminUrl = inject('adminUrl');
+const runTag = inject('templateDatabase').split('_').pop();
+const withDatabase = (database: string) => Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
+const created: string[] = [];
+const folders: string[] = [];
+
+async function admin<T>(work: (client: Client) => Promise<T>, url = adminUrl): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An empty database; its name matches the pattern global teardown sweeps up after a crash. */
+async function emptyDatabase(label: string): Promise<string> {
+  const name = `cryb_t_${runTag}_cli_${label}_${Math.random().toString(36).slice(2, 8)}`;
+  await admin((c) => c.query(`create database "${name}"`));
+  created.push(name);
+  return withDatabase(name);
+}
+
+const sql = <T = Record<string, unknown>>(url: string, text: string) => admin(async (c) => (await c.query(text)).rows as T[], url);
+const tables = async (url: string) =>
+  (await sql<{ t: string }>(url, `select table_name as t from information_schema.tables where table_schema = 'public' order by 1`)).map((r) => r.t);
+const applied = async (url: string) => (await sql<{ name: string }>(url, `select name from mikro_orm_migrations order by id`)).map((r) => r.name);
+const count = async (url: string, table: string) => Number((await sql<{ n: string }>(url, `select count(*) as n from "${table}"`))[0].n);
+const migrationNames = (folder: string) =>
+  readdirSync(folder)
+    .filter((f) => /^Migration.*\.ts$/.test(f) && !f.endsWith('.d.ts'))
+    .map((f) => f.replace(/\.ts$/, ''))
+    .sort();
+
+/**
+ * Under the project's git-ignored temp/, not the system temp dir: a migration file imports
+ * '@mikro-orm/migrations', which resolves from the file's own folder up to node_modules.
+ */
+function tempFolder(prefix: string): string {
+  mkdirSync(join(ROOT, 'temp'), { recursive: true });
+  const folder = mkdtempSync(join(ROOT, 'temp', prefix));
+  folders.push(folder);
+  return folder;
+}
+
+/** A copy of the real migrations (with their snapshot), so nothing a command writes lands in src/. */
+function copyOfMigrations(): string {
+  const folder = tempFolder('cryb-cli-migrations-');
+  cpSync(SRC_MIGRATIONS, folder, { recursive: true });
+  return folder;
+}
+
+function environment(url: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('MIKRO_ORM_') || key === 'CRYB_DEBUG_SQL') delete env[key];
+  return { ...env, DATABASE_URL: url, MIKRO_ORM_NO_COLOR: '1', NO_COLOR: '1', ...extra };
+}
+
+async function spawn(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+  return execute(file, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+/** `tsx ./node_modules/@mikro-orm/cli/cli <args>`: what `npm run mikro-orm -- <args>` runs. */
+const mikroOrm = (args: string[], env: NodeJS.ProcessEnv) => spawn(TSX, ['./node_modules/@mikro-orm/cli/cli', ...args], env);
+const npmRun = (script: string, env: NodeJS.ProcessEnv) => spawn('npm', ['run', '-s', script], env);
+
+/** Exit code 0, with the output shown when it is not. */
+function succeeded(outcome: Outcome): Outcome {
+  expect(outcome.code, `${outcome.stdout}\n${outcome.stderr}`).toBe(0);
+  return outcome;
+}
+
+beforeAll(() => {
+  expect(existsSync(TSX)).toBe(true);
+});
+
+afterAll(async () => {
+  await admin(async (c) => {
+    for (const name of created) await c.query(`drop database if exists "${name}" with (force)`);
+  });
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+describe('mikro-orm CLI through the tsx wrapper', () => {
+  it('migration:create, up, list, check, down --to 0, up again, seeder:run and debug', async () => {
+    const url = await emptyDatabase('orm');
+    const srcBefore = readdirSync(SRC_MIGRATIONS);
+
+    // migration:create into an empty folder diffs the entities against the empty database.
+    const fresh = tempFolder('cryb-cli-create-');
+    const create = succeeded(await mikroOrm(['migration:create'], environment(url, { MIKRO_ORM_MIGRATIONS_PATH: fresh, MIKRO_ORM_MIGRATIONS_PATH_TS: fresh })));
+    const createdName = /(Migration\d+)\.ts successfully created/.exec(create.stdout)?.[1];
+    expect(createdName, create.stdout).toBeDefined();
+    const generated = readFileSync(join(fresh, `${createdName}.ts`), 'utf8');
+    expect(generated).toContain('create table "User"');
+    expect(generated).toContain('"userId" bigint not null');
+    expect(existsSync(join(fresh, '.snapshot-cryb.json'))).toBe(true);
+    expect(readdirSync(SRC_MIGRATIONS)).not.toContain(`${createdName}.ts`);
+    expect(readdirSync(SRC_MIGRATIONS).filter((f) => !srcBefore.includes(f) && f.startsWith(createdName!))).toEqual([]);
+    expect(await tables(url)).toEqual([]); // creating a migration runs nothing
+
+    // The real migrations, from a copy.
+    const migrations = copyOfMigrations();
+    const names = migrationNames(migrations);
+    expect(names.length).toBeGreaterThan(0);
+    const env = environment(url, { MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations });
+
+    const up = succeeded(await mikroOrm(['migration:up'], env));
+    expect(up.stdout).toContain('Successfully migrated up to the latest version');
+    expect(await applied(url)).toEqual(names);
+    expect(await tables(url)).toEqual(expect.arrayContaining(['User', 'UserPresence', 'Relationship', 'mikro_orm_migrations']));
+
+    const list = succeeded(await mikroOrm(['migration:list'], env));
+    for (const name of names) expect(list.stdout).toContain(name);
+
+    // No drift: the entities against the snapshot, and against the schema the migrations built.
+    expect(succeeded(await mikroOrm(['migration:check'], env)).stdout).toContain('No changes required, schema is up-to-date');
+    const checkDatabase = { ...env, MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' };
+    expect(succeeded(await mikroOrm(['migration:check'], checkDatabase)).stdout).toContain('No changes required, schema is up-to-date');
+    // ...and the check does catch drift.
+    await sql(url, `alter table "User" drop column "bio"`);
+    const drifted = await mikroOrm(['migration:check'], checkDatabase);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toContain('Changes detected');
+
+    const down = succeeded(await mikroOrm(['migration:down', '--to', '0'], env));
+    expect(down.stdout).toContain('Successfully migrated down');
+    expect(await tables(url)).toEqual(['mikro_orm_migrations']);
+    expect(await applied(url)).toEqual([]);
+    // The hand-written migrations' down() ran too.
+    expect(await sql(url, `select proname from pg_proc where proname like 'cryb\\_%'`)).toEqual([]);
+
+    succeeded(await mikroOrm(['migration:up'], env));
+    expect(await applied(url)).toEqual(names);
+    expect(succeeded(await mikroOrm(['migration:check'], checkDatabase)).stdout).toContain('No changes required');
+
+    const seed = succeeded(await mikroOrm(['seeder:run'], env));
+    expect(seed.stdout).toContain('Seeder DatabaseSeeder successfully executed');
+    expect(await count(url, 'User')).toBeGreaterThan(0);
+    expect(await count(url, 'Relationship')).toBeGreaterThan(0);
+
+    const debug = succeeded(await mikroOrm(['debug'], env));
+    expect(debug.stdout).toContain('mikro-orm.config.ts (found)');
+    expect(debug.stdout).toContain('database connection successful');
+
+    expect(readdirSync(SRC_MIGRATIONS).filter((f) => !srcBefore.includes(f) && f.startsWith(createdName!))).toEqual([]);
+  }, 180_000);
+});
+
+describe('npm run db:* scripts', () => {
+  it('db:migrate:deploy, db:migrate:check, db:seed, db:reset, db:migrate; db:push on an empty database', async () => {
+    const url = await emptyDatabase('npm');
+    const env = environment(url);
+    const names = migrationNames(SRC_MIGRATIONS);
+
+    succeeded(await npmRun('db:migrate:deploy', env));
+    expect(await applied(url)).toEqual(names);
+
+    const check = succeeded(await npmRun('db:migrate:check', env));
+    expect(check.stdout.match(/No changes required, schema is up-to-date/g)).toHaveLength(2);
+
+    succeeded(await npmRun('db:seed', env));
+    const seeded = await count(url, 'User');
+    expect(seeded).toBeGreaterThan(0);
+
+    // db:reset drops everything in the schema, not only what the entities know about.
+    await sql(url, `create table "Leftover" (id int)`);
+    await sql(url, `insert into "User" (id, username, discriminator) values (1, 'Marker', '0001')`);
+    const reset = succeeded(await npmRun('db:reset', env));
+    expect(reset.stdout).toContain(`applied ${names.length} migrations`);
+    expect(reset.stdout).toContain('seeded with DatabaseSeeder');
+    expect(await tables(url)).not.toContain('Leftover');
+    expect(await sql(url, `select id from "User" where username = 'Marker'`)).toEqual([]);
+    expect(await applied(url)).toEqual(names);
+    expect(await count(url, 'User')).toBe(seeded);
+
+    // db:migrate on an up-to-date schema: creates nothing, applies nothing (into a copy, never src/).
+    const migrations = copyOfMigrations();
+    const migrate = succeeded(await npmRun('db:migrate', { ...env, MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations }));
+    expect(migrate.stdout).toContain('No changes required, schema is up-to-date');
+    expect(migrationNames(migrations)).toEqual(names);
+
+    // db:push: the entities' schema without migrations, for prototyping.
+    const pushed = await emptyDatabase('push');
+    succeeded(await npmRun('db:push', environment(pushed)));
+    const pushedTables = await tables(pushed);
+    expect(pushedTables).toEqual(expect.arrayContaining(['User', 'UserPresence', 'Relationship']));
+    expect(pushedTables).not.toContain('mikro_orm_migrations');
+    const noDrift = await mikroOrm(['migration:check'], environment(pushed, { MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' }));
+    expect(succeeded(noDrift).stdout).toContain('No changes required');
+  }, 180_000);
+});
