@@ -143,3 +143,11 @@ export class HierarchyViolation extends DomainError {
     super(`cannot ${action}: ${reason}`, { action, reason, ...details });
   }
 }
+
+/** The actor is not a member of the server it acts in (or the server does not exist). */
+export class NotAMember extends DomainError {
+  readonly code = 'NOT_A_MEMBER';
+  constructor(readonly serverId: string) {
+    super('you are not a member of this server', { serverId });
+  }
+}

@@ -1,10 +1,39 @@
+import { Channel } from './channel/Channel';
+import { PermissionOverwrite } from './channel/PermissionOverwrite';
 import { DomainEvent } from './events/DomainEvent';
 import { EventConsumer } from './events/EventConsumer';
+import { AuditLogEntry } from './server/AuditLogEntry';
+import { Ban } from './server/Ban';
+import { Emoji } from './server/Emoji';
+import { Invite } from './server/Invite';
+import { MemberRole } from './server/MemberRole';
+import { Role } from './server/Role';
+import { Server } from './server/Server';
+import { ServerMember } from './server/ServerMember';
+import { Sticker } from './server/Sticker';
 import { Relationship } from './user/Relationship';
 import { User } from './user/User';
 import { UserPresence } from './user/UserPresence';
 
 export { DomainEvent, EventConsumer, Relationship, User, UserPresence };
+export { AuditLogEntry, Ban, Channel, Emoji, Invite, MemberRole, PermissionOverwrite, Role, Server, ServerMember, Sticker };
 
 /** Every entity, listed explicitly so discovery never depends on a folder scan. */
-export const ENTITIES = [User, UserPresence, Relationship, DomainEvent, EventConsumer];
+export const ENTITIES = [
+  User,
+  UserPresence,
+  Relationship,
+  DomainEvent,
+  EventConsumer,
+  Server,
+  ServerMember,
+  Role,
+  MemberRole,
+  Channel,
+  PermissionOverwrite,
+  Invite,
+  Ban,
+  AuditLogEntry,
+  Emoji,
+  Sticker,
+];

@@ -1,0 +1,84 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NotAMember } from '../../domain/errors';
+import {
+  assertPermissions,
+  channelKindOf,
+  computeEffectivePermissions,
+  isTimedOut,
+  type ComputePermissionsInput,
+  type PermissionName,
+  type RankedMember,
+  PermissionFlags,
+} from '../../domain/permissions';
+import { CHANNEL_TYPE_NUMBERS, type Channel } from '../channel/Channel';
+import { Role } from './Role';
+import type { Server } from './Server';
+import { ServerMember } from './ServerMember';
+
+/**
+ * What one member may do in one server, loaded fresh inside the operation's transaction. Domain
+ * operations ask it before they act, so a caller cannot forget a permission check.
+ */
+export class ServerAccess {
+  constructor(
+    readonly server: Server,
+    readonly member: ServerMember,
+    readonly roles: readonly Role[],
+    readonly everyone: Role,
+    readonly now: Date = new Date(),
+  ) {}
+
+  get userId(): string {
+    return this.member.user.id;
+  }
+
+  get isOwner(): boolean {
+    return this.server.isOwner(this.userId);
+  }
+
+  private input(channel?: Channel): ComputePermissionsInput {
+    return {
+      serverId: this.server.id,
+      ownerId: this.server.owner.id,
+      memberId: this.userId,
+      everyone: this.everyone.permissions,
+      roles: this.roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, permissions: r.permissions })),
+      overwrites: channel ? channel.overwrites.getItems().map((o) => o.toInput()) : [],
+    };
+  }
+
+  /** Effective permissions at server level, or in a channel (its overwrites must be loaded). */
+  permissions(channel?: Channel): bigint {
+    return computeEffectivePermissions(this.input(channel), {
+      channelType: channel ? channelKindOf(CHANNEL_TYPE_NUMBERS[channel.type]) : undefined,
+      timedOut: isTimedOut(this.member.timedOutUntil, this.now),
+    });
+  }
+
+  has(permission: PermissionName, channel?: Channel): boolean {
+    return (this.permissions(channel) & PermissionFlags[permission]) !== 0n;
+  }
+
+  /** Throws MissingPermission naming every permission lacking. */
+  require(permissions: PermissionName | PermissionName[], channel?: Channel): void {
+    const required = (Array.isArray(permissions) ? permissions : [permissions]).reduce((bits, name) => bits | PermissionFlags[name], 0n);
+    assertPermissions(this.permissions(channel), required, channel ? { channelId: channel.id } : {});
+  }
+
+  /** The actor as the hierarchy rules see them. */
+  get rank(): RankedMember {
+    return rankOf(this.member.user.id, this.roles);
+  }
+}
+
+export function rankOf(userId: string, roles: readonly Role[]): RankedMember {
+  return { id: userId, roles: roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, position: r.position, managed: r.managed })) };
+}
+
+/** Loads the actor's membership, roles and the server's @everyone role; NotAMember when absent. */
+export async function loadServerAccess(em: EntityManager, serverId: string, userId: string): Promise<ServerAccess> {
+  const member = await em.findOne(ServerMember, { server: serverId, user: userId }, { populate: ['roles', 'server'], refresh: true });
+  if (!member) throw new NotAMember(serverId);
+  const everyone = await em.findOneOrFail(Role, { id: serverId }, { refresh: true });
+  return new ServerAccess(member.server.getEntity(), member, member.roles.getItems(), everyone);
+}
