@@ -151,3 +151,32 @@ export class NotAMember extends DomainError {
     super('you are not a member of this server', { serverId });
   }
 }
+
+/** An invite that does not exist, has expired or is used up (deliberately one code for all three). */
+export class InviteInvalid extends DomainError {
+  readonly code = 'INVITE_INVALID';
+  constructor(readonly reason: 'unknown' | 'expired' | 'used_up') {
+    super('this invite is invalid or has expired', { reason });
+  }
+}
+
+export class UserBanned extends DomainError {
+  readonly code = 'USER_BANNED';
+  constructor(readonly serverId: string) {
+    super('you are banned from this server', { serverId });
+  }
+}
+
+export class AlreadyMember extends DomainError {
+  readonly code = 'ALREADY_MEMBER';
+  constructor(readonly serverId: string) {
+    super('already a member of this server', { serverId });
+  }
+}
+
+export class OwnerCannotLeave extends DomainError {
+  readonly code = 'OWNER_CANNOT_LEAVE';
+  constructor(readonly serverId: string) {
+    super('the owner must transfer ownership before leaving', { serverId });
+  }
+}

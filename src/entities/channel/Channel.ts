@@ -94,6 +94,17 @@ export class Channel extends AggregateRoot {
     return this.type === ChannelType.GUILD_CATEGORY;
   }
 
+  /** @internal */ created(): void {
+    this.recordEvent('CHANNEL_CREATE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+  }
+  /** @internal also for overwrite changes: Discord sends the channel with its overwrites. */
+  updated(): void {
+    this.recordEvent('CHANNEL_UPDATE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+  }
+  /** @internal */ deleted(): void {
+    this.recordEvent('CHANNEL_DELETE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+  }
+
   toPublic() {
     return {
       id: this.id,

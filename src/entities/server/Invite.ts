@@ -72,6 +72,13 @@ export class Invite extends AggregateRoot {
     this.expiresAt = this.maxAge > 0 ? new Date(this.createdAt.getTime() + this.maxAge * 1000) : null;
   }
 
+  /** @internal */ created(): void {
+    this.recordEvent('INVITE_CREATE', { invite: this.toPublic() }, { serverId: this.server.id, channelId: this.channel.id });
+  }
+  /** @internal */ deleted(): void {
+    this.recordEvent('INVITE_DELETE', { code: this.code, serverId: this.server.id, channelId: this.channel.id }, { serverId: this.server.id, channelId: this.channel.id });
+  }
+
   toPublic() {
     return {
       code: this.code,

@@ -71,6 +71,16 @@ export class Role extends AggregateRoot {
     return this.id === this.server.id;
   }
 
+  /** @internal */ created(): void {
+    this.recordEvent('GUILD_ROLE_CREATE', { serverId: this.server.id, role: this.toPublic() }, { serverId: this.server.id });
+  }
+  /** @internal */ updated(): void {
+    this.recordEvent('GUILD_ROLE_UPDATE', { serverId: this.server.id, role: this.toPublic() }, { serverId: this.server.id });
+  }
+  /** @internal */ deleted(): void {
+    this.recordEvent('GUILD_ROLE_DELETE', { serverId: this.server.id, roleId: this.id }, { serverId: this.server.id });
+  }
+
   toPublic() {
     return {
       id: this.id,

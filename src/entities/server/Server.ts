@@ -70,6 +70,27 @@ export class Server extends AggregateRoot {
     );
   }
 
+  /** @internal */ updated(): void {
+    this.recordEvent('GUILD_UPDATE', { server: this.toPublic() }, { serverId: this.id });
+  }
+  /** @internal */ deleted(): void {
+    this.recordEvent('GUILD_DELETE', { id: this.id }, { serverId: this.id });
+  }
+  /** @internal */ banAdded(userId: string, reason: string | null): void {
+    this.recordEvent('GUILD_BAN_ADD', { serverId: this.id, userId, reason }, { serverId: this.id, userIds: [userId] });
+  }
+  /** @internal */ banRemoved(userId: string): void {
+    this.recordEvent('GUILD_BAN_REMOVE', { serverId: this.id, userId }, { serverId: this.id, userIds: [userId] });
+  }
+  /** @internal the server's full emoji list after a change, as Discord sends it. */
+  emojisUpdated(emojis: { toPublic(): Record<string, unknown> }[]): void {
+    this.recordEvent('GUILD_EMOJIS_UPDATE', { serverId: this.id, emojis: emojis.map((e) => e.toPublic()) }, { serverId: this.id });
+  }
+  /** @internal the server's full sticker list after a change. */
+  stickersUpdated(stickers: { toPublic(): Record<string, unknown> }[]): void {
+    this.recordEvent('GUILD_STICKERS_UPDATE', { serverId: this.id, stickers: stickers.map((s) => s.toPublic()) }, { serverId: this.id });
+  }
+
   toPublic() {
     return {
       id: this.id,

@@ -43,6 +43,17 @@ export class ServerMember extends AggregateRoot {
     this.user = ref(user);
   }
 
+  // Event recorders, called by the operations that change a membership (one place per event type).
+  /** @internal */ joined(): void {
+    this.recordEvent('GUILD_MEMBER_ADD', { member: this.toPublic() }, { serverId: this.server.id, userIds: [this.user.id] });
+  }
+  /** @internal */ updated(): void {
+    this.recordEvent('GUILD_MEMBER_UPDATE', { member: this.toPublic() }, { serverId: this.server.id, userIds: [this.user.id] });
+  }
+  /** @internal */ removed(reason: 'leave' | 'kick' | 'ban'): void {
+    this.recordEvent('GUILD_MEMBER_REMOVE', { serverId: this.server.id, userId: this.user.id, reason }, { serverId: this.server.id, userIds: [this.user.id] });
+  }
+
   toPublic() {
     return {
       serverId: this.server.id,
