@@ -1,8 +1,11 @@
 /**
- * What the transactional outbox costs a message-send-like unit of work.
- *
- * One unit of work = fork an EntityManager, load one aggregate, change it through a domain method that
- * records one event, flush. Variant "events" runs it with the outbox recorder (the package's config);
+ * What the transactional outbox costs a unit of work, for two shapes of unit of work:
+ * - "messageLike": the write shape of a message send until the Message entity exists: fork, load the
+ *   channel, insert one content row that records one event (an AuditLogEntry with the text in its
+ *   JSON), set the channel's lastMessageId, flush (one INSERT and one UPDATE);
+ * - "profileUpdate": the lightest write there is, the worst case for relative overhead: fork, load a
+ *   user, updateProfile (one UPDATE) recording USER_UPDATE, flush.
+ * Variant "events" runs it with the outbox recorder (the package's config);
  * variant "no-events" runs the very same code on an ORM built with `subscribers: []`, so the flush
  * writes the change alone. Both run in the same process, against the same scratch database, in
  * interleaved rounds so that drift (autovacuum, caches, CPU boost) hits both alike.
@@ -19,6 +22,10 @@ import { Client } from 'pg';
 import { crybConfig, resolveDatabaseUrl } from '../src/db/config';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { User } from '../src/entities/user/User';
+import { Channel, ChannelType } from '../src/entities/channel/Channel';
+import { Server } from '../src/entities/server/Server';
+import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEntry';
+import { nextSnowflake } from '../src/domain/snowflake';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
@@ -45,16 +52,37 @@ interface Samples {
   ops: number;
 }
 
-/** The unit of work under test: what a "send message" request does to one aggregate. */
-async function unitOfWork(orm: CrybOrm, userId: string, n: number): Promise<void> {
-  const em = orm.em.fork();
-  const user = await em.findOneOrFail(User, userId);
-  user.updateProfile({ bio: `message ${n} ${randomBytes(6).toString('hex')}` });
-  await em.flush();
+/** What one worker writes to: its own user, server and channel, so workers never contend for a row. */
+interface Slot {
+  userId: string;
+  serverId: string;
+  channelId: string;
 }
 
-/** `ops` units of work on `workers` concurrent connections, each worker on its own user (no row contention). */
-async function runBatch(orm: CrybOrm, userIds: string[], ops: number, workers: number, into: Samples): Promise<void> {
+type UnitOfWork = (orm: CrybOrm, slot: Slot, n: number) => Promise<void>;
+
+const UNITS_OF_WORK: Record<'messageLike' | 'profileUpdate', UnitOfWork> = {
+  async messageLike(orm, slot, n) {
+    const em = orm.em.fork();
+    const channel = await em.findOneOrFail(Channel, slot.channelId);
+    const content = `message ${n} ${randomBytes(24).toString('hex')}`;
+    const entry = new AuditLogEntry(em.getReference(Server, slot.serverId), em.getReference(User, slot.userId), AuditLogAction.MESSAGE_PIN, nextSnowflake(), [
+      { key: 'content', new: content },
+    ], null);
+    em.persist(entry);
+    channel.lastMessageId = entry.id;
+    await em.flush();
+  },
+  async profileUpdate(orm, slot, n) {
+    const em = orm.em.fork();
+    const user = await em.findOneOrFail(User, slot.userId);
+    user.updateProfile({ bio: `message ${n} ${randomBytes(6).toString('hex')}` });
+    await em.flush();
+  },
+};
+
+/** `ops` units of work on `workers` concurrent connections, each worker on its own slot (no row contention). */
+async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: number, into: Samples, unitOfWork: UnitOfWork): Promise<void> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -63,7 +91,7 @@ async function runBatch(orm: CrybOrm, userIds: string[], ops: number, workers: n
         const n = next++;
         if (n >= ops) return;
         const t0 = performance.now();
-        await unitOfWork(orm, userIds[w], n);
+        await unitOfWork(orm, slots[w], n);
         into.latenciesMs.push(performance.now() - t0);
       }
     }),
@@ -82,11 +110,11 @@ function summary(samples: Samples) {
   };
 }
 
-async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: Record<'events' | 'noEvents', string[]>, workers: number) {
+async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: Record<'events' | 'noEvents', Slot[]>, workers: number, unitOfWork: UnitOfWork) {
   const samples = { events: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples, noEvents: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples };
   const scratch = { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples;
-  await runBatch(variants.events, users.events, WARMUP, workers, scratch);
-  await runBatch(variants.noEvents, users.noEvents, WARMUP, workers, scratch);
+  await runBatch(variants.events, users.events, WARMUP, workers, scratch, unitOfWork);
+  await runBatch(variants.noEvents, users.noEvents, WARMUP, workers, scratch, unitOfWork);
   const roundRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which variant goes first, so neither always runs on the warmer cache; pair each
@@ -95,7 +123,7 @@ async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: 
     const elapsed = { events: 0, noEvents: 0 };
     for (const variant of order) {
       const before = samples[variant].elapsedMs;
-      await runBatch(variants[variant], users[variant], OPS_PER_ROUND, workers, samples[variant]);
+      await runBatch(variants[variant], users[variant], OPS_PER_ROUND, workers, samples[variant], unitOfWork);
       elapsed[variant] = samples[variant].elapsedMs - before;
     }
     roundRatios.push(elapsed.events / elapsed.noEvents);
@@ -133,11 +161,13 @@ async function main(): Promise<void> {
     await migrate(withEvents);
     withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize }), subscribers: [] })) as CrybOrm;
 
-    const users = { events: [] as string[], noEvents: [] as string[] };
+    const users = { events: [] as Slot[], noEvents: [] as Slot[] };
     for (const variant of ['events', 'noEvents'] as const) {
       for (let i = 0; i < Math.max(CONCURRENCY, 1); i++) {
         const user = await withEvents.em.fork().getRepository(User).register({ username: `bench_${variant}_${i}` });
-        users[variant].push(user.id);
+        const server = await withEvents.em.fork().getRepository(Server).createServer(user, { name: `bench ${variant} ${i}` });
+        const channel = await withEvents.em.fork().findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
+        users[variant].push({ userId: user.id, serverId: server.id, channelId: channel.id });
       }
     }
     const variants = { events: withEvents, noEvents: withoutEvents };
@@ -146,8 +176,12 @@ async function main(): Promise<void> {
       await withEvents.em.fork().execute(`alter table "DomainEvent" disable trigger "DomainEvent_notify"`);
     }
 
-    const serial = await measure(variants, users, 1);
-    const concurrent = CONCURRENCY > 1 ? await measure(variants, users, CONCURRENCY) : null;
+    const results: Record<string, unknown> = {};
+    for (const [name, unitOfWork] of Object.entries(UNITS_OF_WORK)) {
+      const serial = await measure(variants, users, 1, unitOfWork);
+      const concurrent = CONCURRENCY > 1 ? await measure(variants, users, CONCURRENCY, unitOfWork) : null;
+      results[name] = { serial, concurrent };
+    }
 
     // Check the variants did what they claim: one event per "events" unit of work, none from the other.
     const probe = new Client({ connectionString: url });
@@ -155,9 +189,11 @@ async function main(): Promise<void> {
     const counts = await probe.query<{ type: string; n: string; users: string }>(
       `select "type", count(*)::text as n, count(distinct "userIds"[1])::text as users from "DomainEvent" group by "type" order by "type"`,
     );
-    const noEventUsers = await probe.query<{ n: string }>(`select count(*)::text as n from "DomainEvent" where "userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE'`, [
-      users.noEvents,
-    ]);
+    const noEventUsers = await probe.query<{ n: string }>(
+      `select count(*)::text as n from "DomainEvent"
+        where ("userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE') or ("serverId" = any($2::bigint[]) and "type" = 'GUILD_AUDIT_LOG_ENTRY_CREATE')`,
+      [users.noEvents.map((s) => s.userId), users.noEvents.map((s) => s.serverId)],
+    );
     const version = await probe.query<{ server_version: string }>(`show server_version`);
     await probe.end();
 
@@ -166,10 +202,12 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           benchmark: 'events-overhead',
-          unitOfWork: 'fork, findOne(User), user.updateProfile({ bio }) recording one USER_UPDATE, flush',
-          goal: 'overhead ratio under 1.2',
-          serial,
-          concurrent,
+          unitsOfWork: {
+            messageLike: 'fork, findOne(Channel), insert one content row recording one event, set channel.lastMessageId, flush',
+            profileUpdate: 'fork, findOne(User), user.updateProfile({ bio }) recording one USER_UPDATE, flush',
+          },
+          goal: 'overhead ratio under 1.2 on a message-send-like unit of work',
+          ...results,
           loadAverageAtEnd: loadavg().map(round3),
           rounds: ROUNDS,
           opsPerRoundPerVariant: OPS_PER_ROUND,

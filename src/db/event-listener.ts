@@ -18,7 +18,7 @@ export interface EventListener {
  * next timed poll, so delivery never depends on them.
  */
 export interface ListenOptions {
-  /** Called with each notification's payload (the highest event id its transaction inserted: a hint). */
+  /** Called with each notification's payload (the id of an event that committed: a hint only). */
   onNotification?: (payload: string) => void;
 }
 
