@@ -10,6 +10,7 @@ import { DomainEvent } from '../src/entities/events/DomainEvent';
 import { type DeliveredEvent, type DomainEventRepository, EVENTS_CHANNEL } from '../src/entities/events/DomainEventRepository';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { deliverable, registerLatest } from './support/events';
 
 const db = useTestDatabase({ poolSize: 10 });
 
@@ -66,25 +67,6 @@ function collector(done: (all: DeliveredEvent[]) => boolean) {
   };
 }
 
-/**
- * Waits until `id` is below the delivery horizon. The horizon is the oldest transaction running
- * anywhere on the server (other test files included), so delivery is prompt but not immediate.
- */
-async function deliverable(id: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const [{ horizon }] = await db().sql<{ horizon: string }>(`select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)::text as horizon`);
-    if (BigInt(horizon) > BigInt(id)) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`event ${id} never became deliverable`);
-}
-
-/** Registers a consumer after every event that exists now, once those are all past the horizon. */
-async function registerLatest(name: string): Promise<void> {
-  const [{ id }] = await db().sql<{ id: string | null }>(`select max(id)::text as id from "DomainEvent"`);
-  if (id) await deliverable(id);
-  await events().registerConsumer(name, { from: 'latest' });
-}
 
 describe('NOTIFY wake-up', () => {
   it('a waiting listener wakes when an event commits', async () => {
@@ -161,7 +143,7 @@ describe('NOTIFY wake-up', () => {
 
   it('consumeEvents with LISTEN delivers an event committed while it waits, with a wait far longer than the test', async () => {
     const alice = await newUser();
-    await registerLatest('listen-consumer');
+    await registerLatest(db(), 'listen-consumer');
     const controller = new AbortController();
     const c = collector((all) => all.some((e) => e.payload.user && (e.payload.user as { bio: string }).bio === 'pushed'));
     const loop = consumeEvents(db().orm, 'listen-consumer', c.handler, { idleMs: 10 * 60_000, signal: controller.signal });
@@ -188,7 +170,7 @@ describe('NOTIFY wake-up', () => {
 describe('delivery without LISTEN', () => {
   it('consumeEvents with listen: false delivers by polling alone', async () => {
     const alice = await newUser();
-    await registerLatest('poll-only');
+    await registerLatest(db(), 'poll-only');
     const controller = new AbortController();
     const c = collector((all) => all.length >= 3);
     const loop = consumeEvents(db().orm, 'poll-only', c.handler, { idleMs: 20, listen: false, signal: controller.signal, batchSize: 2 });
@@ -202,7 +184,7 @@ describe('delivery without LISTEN', () => {
   });
 
   it('a listening consumer still delivers an event whose notification never came (trigger bypassed)', async () => {
-    await registerLatest('lost-notify');
+    await registerLatest(db(), 'lost-notify');
     const controller = new AbortController();
     const c = collector((all) => all.length >= 1);
     const loop = consumeEvents(db().orm, 'lost-notify', c.handler, { idleMs: 50, signal: controller.signal });
@@ -216,7 +198,7 @@ describe('delivery without LISTEN', () => {
   });
 
   it('a handler that throws leaves its batch unacknowledged; a restarted consumer gets it again', async () => {
-    await registerLatest('crashy');
+    await registerLatest(db(), 'crashy');
     const ids = [await insertEvent('MESSAGE_CREATE', null, 'a'), await insertEvent('MESSAGE_UPDATE', null, 'b')];
     const before = await events().cursorOf('crashy');
     await expect(
@@ -241,7 +223,7 @@ describe('delivery without LISTEN', () => {
   });
 
   it('transactional: the handler’s own writes commit with the acknowledgement, or neither does', async () => {
-    await registerLatest('tx-consumer');
+    await registerLatest(db(), 'tx-consumer');
     const id = await insertEvent('GUILD_CREATE', null, 'tx');
     const alice = await newUser();
     await expect(
@@ -276,7 +258,7 @@ describe('delivery without LISTEN', () => {
 
 describe('poll filters', () => {
   it('types and serverId select events; the cursor still bounds them', async () => {
-    await registerLatest('filters');
+    await registerLatest(db(), 'filters');
     const s1 = '100000000000000001';
     const s2 = '100000000000000002';
     const created = [
@@ -288,7 +270,7 @@ describe('poll filters', () => {
     ] as const;
     const ids: string[] = [];
     for (const [i, e] of created.entries()) ids.push(await insertEvent(e.type, e.server, `f${i}`));
-    await deliverable(ids[ids.length - 1]);
+    await deliverable(db(), ids[ids.length - 1]);
     const poll = (options: Parameters<DomainEventRepository['poll']>[1]) => events().poll('filters', options).then((r) => r.map((e) => e.id));
 
     expect(await poll({})).toEqual(ids);
@@ -311,7 +293,7 @@ describe('poll filters', () => {
   });
 
   it('consumeEvents passes the filters through', async () => {
-    await registerLatest('filtered-loop');
+    await registerLatest(db(), 'filtered-loop');
     const server = '100000000000000009';
     const ids = [
       await insertEvent('MESSAGE_CREATE', server, 'want'),

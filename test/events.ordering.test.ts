@@ -6,6 +6,7 @@ import { DomainEvent } from '../src/entities/events/DomainEvent';
 import type { DeliveredEvent, DomainEventRepository } from '../src/entities/events/DomainEventRepository';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { deliverable, registerLatest } from './support/events';
 
 const db = useTestDatabase({ poolSize: 10 });
 
@@ -39,25 +40,6 @@ async function idOfBio(bio: string): Promise<string> {
   return rows[0].id;
 }
 
-/**
- * Waits until `id` is below the delivery horizon. The horizon is the oldest transaction running
- * anywhere on the server (other test files included), so delivery is prompt but not immediate.
- */
-async function deliverable(id: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const [{ horizon }] = await db().sql<{ horizon: string }>(`select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)::text as horizon`);
-    if (BigInt(horizon) > BigInt(id)) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`event ${id} never became deliverable`);
-}
-
-/** Registers a consumer after every event that exists now, once those are all past the horizon. */
-async function registerLatest(name: string): Promise<void> {
-  const [{ id }] = await db().sql<{ id: string | null }>(`select max(id)::text as id from "DomainEvent"`);
-  if (id) await deliverable(id);
-  await events().registerConsumer(name, { from: 'latest' });
-}
 
 /** A consumer as a service runs it: poll, remember, ack; asserting ids only ever grow. */
 class RecordingConsumer {
@@ -96,7 +78,7 @@ describe('commit-safe delivery order', () => {
   it('a long transaction holding an earlier id: the later commit waits, and nothing is skipped once the long one commits', async () => {
     const user = await newUser();
     const consumer = new RecordingConsumer('order-raw');
-    await registerLatest(consumer.name);
+    await registerLatest(db(), consumer.name);
 
     // The long transaction inserts its event first, so its id is the smaller one, and holds.
     const long = await rawClient();
@@ -130,7 +112,7 @@ describe('commit-safe delivery order', () => {
     const alice = await newUser();
     const bob = await newUser();
     const consumer = new RecordingConsumer('order-orm');
-    await registerLatest(consumer.name);
+    await registerLatest(db(), consumer.name);
 
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -160,7 +142,7 @@ describe('commit-safe delivery order', () => {
     const alice = await newUser();
     const bob = await newUser();
     const consumer = new RecordingConsumer('order-late-insert');
-    await registerLatest(consumer.name);
+    await registerLatest(db(), consumer.name);
 
     const long = await rawClient();
     await long.query('begin');
@@ -186,7 +168,7 @@ describe('commit-safe delivery order', () => {
     const alice = await newUser();
     const carol = await newUser();
     const consumer = new RecordingConsumer('order-rollback');
-    await registerLatest(consumer.name);
+    await registerLatest(db(), consumer.name);
 
     const rolledBack = await rawClient();
     await rolledBack.query('begin');
@@ -210,11 +192,11 @@ describe('commit-safe delivery order', () => {
 
   it('consumers are independent and resume from their acknowledged cursor after a restart', async () => {
     const alice = await newUser();
-    await registerLatest('resume-a');
-    await registerLatest('resume-b');
+    await registerLatest(db(), 'resume-a');
+    await registerLatest(db(), 'resume-b');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await changeBio(alice.id, `resume ${i}`));
-    await deliverable(ids[4]);
+    await deliverable(db(), ids[4]);
 
     const firstTwo = await events().poll('resume-a', { limit: 2 });
     expect(firstTwo.map((e) => e.id)).toEqual(ids.slice(0, 2));

@@ -4,6 +4,7 @@ import { ValidationFailed } from '../src/domain/errors';
 import { DomainEvent } from '../src/entities/events/DomainEvent';
 import type { DomainEventRepository } from '../src/entities/events/DomainEventRepository';
 import { useTestDatabase } from './support/db';
+import { deliverable } from './support/events';
 
 const db = useTestDatabase({ poolSize: 5 });
 
@@ -23,18 +24,6 @@ async function remaining(): Promise<string[]> {
   return (await db().sql<{ id: string }>(`select id::text as id from "DomainEvent" order by id`)).map((r) => r.id);
 }
 
-/**
- * Waits until `id` is below the delivery horizon. The horizon is the oldest transaction running
- * anywhere on the server (other test files included), so delivery is prompt but not immediate.
- */
-async function deliverable(id: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const [{ horizon }] = await db().sql<{ horizon: string }>(`select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)::text as horizon`);
-    if (BigInt(horizon) > BigInt(id)) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`event ${id} never became deliverable`);
-}
 
 describe('retention', () => {
   it('prune deletes what every registered consumer acknowledged and what is older than maxAge, and nothing else', async () => {
@@ -66,7 +55,7 @@ describe('retention', () => {
     expect(await events().prune({ maxAgeMs: DAY })).toBe(3); // ids[2..4]
     expect(await remaining()).toEqual([ids[5]]);
     // The remaining consumer still reads what it had not acknowledged.
-    await deliverable(ids[5]);
+    await deliverable(db(), ids[5]);
     expect((await events().poll('fast')).map((e) => e.id)).toEqual([ids[5]]);
 
     // maxAge 0 deletes everything older than now, read or not.
