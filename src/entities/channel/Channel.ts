@@ -1,5 +1,7 @@
 import { Check, Collection, Entity, EntityRepositoryType, Enum, Index, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
+import { ValidationFailed } from '../../domain/errors';
+import { MIN_BITRATE, maxBitrate, validateChannelName, validateIntegerIn } from '../../domain/servers';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { Server } from '../server/Server';
 import { ChannelRepository } from './ChannelRepository';
@@ -25,6 +27,18 @@ export const CHANNEL_TYPE_NUMBERS: Record<ChannelType, number> = {
 };
 
 export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE]);
+
+/** Channel types that carry a topic. */
+export const TOPIC_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT, ChannelType.GUILD_FORUM]);
+
+/** Channel field limits (DESIGN.md section 10). */
+export const CHANNEL_LIMITS = {
+  topic: 1024,
+  slowmode: 21_600,
+  voiceUserLimit: 99,
+  stageUserLimit: 10_000,
+  defaultBitrate: 64_000,
+} as const;
 
 @Entity({ repository: () => ChannelRepository })
 @Index({ name: 'Channel_serverId_position_index', properties: ['server', 'position'] })
@@ -92,6 +106,49 @@ export class Channel extends AggregateRoot {
 
   get isCategory(): boolean {
     return this.type === ChannelType.GUILD_CATEGORY;
+  }
+
+  // Field rules: each validates its input (ValidationFailed naming the field) before it changes anything.
+
+  rename(name: unknown): void {
+    this.name = validateChannelName(name);
+  }
+
+  /** Text, announcement and forum channels only; null or '' clears it. At most 1024 characters. */
+  setTopic(topic: unknown): void {
+    if (topic === null || topic === '') {
+      this.topic = null;
+      return;
+    }
+    if (!TOPIC_CHANNEL_TYPES.has(this.type)) throw new ValidationFailed('topic', `a ${this.type} channel has no topic`);
+    if (typeof topic !== 'string') throw new ValidationFailed('topic', 'must be a string');
+    if ([...topic].length > CHANNEL_LIMITS.topic) throw new ValidationFailed('topic', `must be at most ${CHANNEL_LIMITS.topic} characters`, { max: CHANNEL_LIMITS.topic });
+    this.topic = topic;
+  }
+
+  setNsfw(nsfw: unknown): void {
+    if (typeof nsfw !== 'boolean') throw new ValidationFailed('nsfw', 'must be a boolean');
+    if (this.isCategory && nsfw) throw new ValidationFailed('nsfw', 'a category cannot be NSFW');
+    this.nsfw = nsfw;
+  }
+
+  /** Slowmode in seconds, 0-21600; not for categories. */
+  setSlowmode(seconds: unknown): void {
+    if (this.isCategory) throw new ValidationFailed('rateLimitPerUser', 'a category has no slowmode');
+    this.rateLimitPerUser = validateIntegerIn('rateLimitPerUser', seconds, 0, CHANNEL_LIMITS.slowmode);
+  }
+
+  /** Voice and stage channels only: 8000 up to the server's boost tier ceiling. */
+  setBitrate(bitrate: unknown, premiumTier: number): void {
+    if (!this.isVoice) throw new ValidationFailed('bitrate', `a ${this.type} channel has no bitrate`);
+    this.bitrate = validateIntegerIn('bitrate', bitrate, MIN_BITRATE, maxBitrate(premiumTier));
+  }
+
+  /** Voice channels 0-99, stage channels 0-10000 (0 = no limit). */
+  setUserLimit(limit: unknown): void {
+    if (!this.isVoice) throw new ValidationFailed('userLimit', `a ${this.type} channel has no user limit`);
+    const max = this.type === ChannelType.GUILD_STAGE_VOICE ? CHANNEL_LIMITS.stageUserLimit : CHANNEL_LIMITS.voiceUserLimit;
+    this.userLimit = validateIntegerIn('userLimit', limit, 0, max);
   }
 
   /** @internal */ created(): void {

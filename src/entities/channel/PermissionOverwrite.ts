@@ -1,4 +1,5 @@
 import { BigIntType, Entity, Enum, ManyToOne, PrimaryKey, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import { ValidationFailed } from '../../domain/errors';
 import type { Channel } from './Channel';
 
 export enum OverwriteType {
@@ -31,6 +32,13 @@ export class PermissionOverwrite {
     this.channel = ref(channel);
     this.targetId = targetId;
     this.type = type;
+    this.allow = allow;
+    this.deny = deny;
+  }
+
+  /** Replaces allow and deny; a bit may not be both allowed and denied. */
+  set(allow: bigint, deny: bigint): void {
+    if ((allow & deny) !== 0n) throw new ValidationFailed('allow', 'a permission cannot be both allowed and denied', { both: (allow & deny).toString() });
     this.allow = allow;
     this.deny = deny;
   }

@@ -1,9 +1,10 @@
-import { Entity, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import { Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { ValidationFailed } from '../../domain/errors';
 import { LIMITS } from '../../domain/limits';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
+import { AuditLogRepository } from './AuditLogRepository';
 import type { Server } from './Server';
 
 /** Discord's audit log action numbers. */
@@ -54,9 +55,11 @@ export function validateAuditReason(reason: unknown): string | null {
 }
 
 /** One moderation or configuration action, written in the same unit of work as the action. */
-@Entity()
+@Entity({ repository: () => AuditLogRepository })
 @Index({ name: 'AuditLogEntry_serverId_id_index', properties: ['server', 'id'] })
 export class AuditLogEntry extends AggregateRoot {
+  [EntityRepositoryType]?: AuditLogRepository;
+
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   id: string = nextSnowflake();
 

@@ -1,7 +1,8 @@
-import { Check, Entity, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import { Check, Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { AggregateRoot } from '../../domain/events';
 import type { Channel } from '../channel/Channel';
+import { InviteRepository } from './InviteRepository';
 import type { User } from '../user/User';
 import type { Server } from './Server';
 
@@ -22,12 +23,14 @@ export function newInviteCode(length = 10): string {
  * An invite to a server through one of its channels. `uses` only grows by the atomic
  * `UPDATE ... WHERE uses < maxUses` of a join, and the check constraint backs it.
  */
-@Entity()
+@Entity({ repository: () => InviteRepository })
 @Index({ name: 'Invite_serverId_index', properties: ['server'] })
 @Check({ name: 'invite_max_age_check', expression: '"maxAge" >= 0 and "maxAge" <= 604800' })
 @Check({ name: 'invite_max_uses_check', expression: '"maxUses" >= 0 and "maxUses" <= 100' })
 @Check({ name: 'invite_uses_check', expression: '"uses" >= 0 and ("maxUses" = 0 or "uses" <= "maxUses")' })
 export class Invite extends AggregateRoot {
+  [EntityRepositoryType]?: InviteRepository;
+
   @PrimaryKey({ length: 32 })
   code: string = newInviteCode();
 

@@ -1,7 +1,8 @@
-import { BigIntType, Check, Entity, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import { BigIntType, Check, Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { permissionNames } from '../../domain/permissions';
 import { nextSnowflake } from '../../domain/snowflake';
+import { RoleRepository } from './RoleRepository';
 import type { Server } from './Server';
 
 export interface RoleProps {
@@ -18,11 +19,13 @@ export interface RoleProps {
  * A role of a server. The @everyone role has the server's id and position 0. Permissions are a
  * bigint bitfield with Discord's bit values (src/domain/permissions).
  */
-@Entity()
+@Entity({ repository: () => RoleRepository })
 @Index({ name: 'Role_serverId_position_index', properties: ['server', 'position'] })
 @Check({ name: 'role_position_check', expression: '"position" >= 0' })
 @Check({ name: 'role_color_check', expression: '"color" >= 0 and "color" <= 16777215' })
 export class Role extends AggregateRoot {
+  [EntityRepositoryType]?: RoleRepository;
+
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   id: string;
 

@@ -76,8 +76,9 @@ export class Server extends AggregateRoot {
   /** @internal */ deleted(): void {
     this.recordEvent('GUILD_DELETE', { id: this.id }, { serverId: this.id });
   }
-  /** @internal */ banAdded(userId: string, reason: string | null): void {
-    this.recordEvent('GUILD_BAN_ADD', { serverId: this.id, userId, reason }, { serverId: this.id, userIds: [userId] });
+  /** @internal `deleteMessageSeconds`: the ban's message deletion window, for the messaging layer. */
+  banAdded(userId: string, reason: string | null, deleteMessageSeconds = 0): void {
+    this.recordEvent('GUILD_BAN_ADD', { serverId: this.id, userId, reason, deleteMessageSeconds }, { serverId: this.id, userIds: [userId] });
   }
   /** @internal */ banRemoved(userId: string): void {
     this.recordEvent('GUILD_BAN_REMOVE', { serverId: this.id, userId }, { serverId: this.id, userIds: [userId] });

@@ -1,16 +1,24 @@
-import { Collection, Entity, Index, ManyToMany, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import { Collection, Entity, EntityRepositoryType, Index, ManyToMany, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
+import { entityManagerOf } from '../../db/unit-of-work';
+import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
+import type { Ban } from './Ban';
+import type { Invite } from './Invite';
+import type { InviteOptions, InviteRepository } from './InviteRepository';
 import { MemberRole } from './MemberRole';
+import { type BanOptions, type MemberArg, MembershipRepository, type ReasonOption, type UserArg } from './MembershipRepository';
 import { Role } from './Role';
 import type { Server } from './Server';
+import type { ServerChanges, ServerRepository } from './ServerRepository';
 
 /** A user's membership of a server; the relation is the identity (server + user). */
-@Entity()
+@Entity({ repository: () => MembershipRepository })
 @Index({ name: 'ServerMember_serverId_joinedAt_index', properties: ['server', 'joinedAt'] })
 @Index({ name: 'ServerMember_userId_index', properties: ['user'] })
 export class ServerMember extends AggregateRoot {
   [PrimaryKeyProp]?: ['server', 'user'];
+  [EntityRepositoryType]?: MembershipRepository;
 
   @ManyToOne({ entity: 'Server', primary: true, ref: true, deleteRule: 'cascade' })
   server: Ref<Server>;
@@ -52,6 +60,72 @@ export class ServerMember extends AggregateRoot {
   }
   /** @internal */ removed(reason: 'leave' | 'kick' | 'ban'): void {
     this.recordEvent('GUILD_MEMBER_REMOVE', { serverId: this.server.id, userId: this.user.id, reason }, { serverId: this.server.id, userIds: [this.user.id] });
+  }
+
+  // Operations acting as this member; each runs and commits its own unit of work (see the repositories).
+
+  /** Leaves the server (the owner must transfer ownership first). */
+  leave(): Promise<void> {
+    return this.memberships().leave(this.user, this.server.id);
+  }
+
+  kick(target: MemberArg, options: ReasonOption = {}): Promise<void> {
+    return this.memberships().kick(this.user, this.server.id, target, options);
+  }
+
+  ban(target: MemberArg, options: BanOptions): Promise<Ban> {
+    return this.memberships().ban(this.user, this.server.id, target, options);
+  }
+
+  unban(target: UserArg, options: ReasonOption = {}): Promise<void> {
+    return this.memberships().unban(this.user, this.server.id, target, options);
+  }
+
+  /** Times `target` out until `until` (at most 28 days ahead); null lifts the timeout. */
+  timeout(target: MemberArg, until: Date | null, options: ReasonOption = {}): Promise<ServerMember> {
+    return this.memberships().timeout(this.user, this.server.id, target, until, options);
+  }
+
+  /** Sets (or clears, with null) this member's own nickname. */
+  setNickname(nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
+    return this.memberships().setNickname(this.user, this.server.id, this.user, nickname, options);
+  }
+
+  /** Sets (or clears, with null) another member's nickname. */
+  setNicknameOf(target: MemberArg, nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
+    return this.memberships().setNickname(this.user, this.server.id, target, nickname, options);
+  }
+
+  createInvite(channel: Channel | string, options: InviteOptions = {}): Promise<Invite> {
+    return this.invites().createInvite(this.user, channel, options);
+  }
+
+  deleteInvite(code: string, options: ReasonOption = {}): Promise<void> {
+    return this.invites().deleteInvite(this.user, code, options);
+  }
+
+  updateServer(changes: ServerChanges, options: ReasonOption = {}): Promise<Server> {
+    return this.servers().updateServer(this.user, this.server.id, changes, options);
+  }
+
+  transferOwnership(to: MemberArg, options: ReasonOption = {}): Promise<Server> {
+    return this.servers().transferOwnership(this.user, this.server.id, to, options);
+  }
+
+  deleteServer(): Promise<void> {
+    return this.servers().deleteServer(this.user, this.server.id);
+  }
+
+  private memberships(): MembershipRepository {
+    return entityManagerOf(this).getRepository(ServerMember);
+  }
+
+  private invites(): InviteRepository {
+    return entityManagerOf(this).getRepository<Invite>('Invite') as InviteRepository;
+  }
+
+  private servers(): ServerRepository {
+    return entityManagerOf(this).getRepository<Server>('Server') as ServerRepository;
   }
 
   toPublic() {

@@ -19,6 +19,8 @@ import { UserPresence, type PresenceUpdate } from './UserPresence';
 import { UserRepository } from './UserRepository';
 import type { RelationshipRepository } from './RelationshipRepository';
 import type { Relationship } from './Relationship';
+import type { MembershipRepository, ServerArg } from '../server/MembershipRepository';
+import type { ServerMember } from '../server/ServerMember';
 
 export enum PremiumType {
   NONE = 'NONE',
@@ -178,6 +180,20 @@ export class User extends AggregateRoot {
 
   unblock(target: User): Promise<void> {
     return this.relationships().unblock(this, target);
+  }
+
+  /** Joins the server of an invite code (see MembershipRepository.acceptInvite). */
+  acceptInvite(code: string): Promise<ServerMember> {
+    return this.memberships().acceptInvite(this, code);
+  }
+
+  /** Leaves a server (the owner must transfer ownership first). */
+  leaveServer(server: ServerArg): Promise<void> {
+    return this.memberships().leave(this, server);
+  }
+
+  private memberships(): MembershipRepository {
+    return entityManagerOf(this).getRepository<ServerMember>('ServerMember') as MembershipRepository;
   }
 
   private relationships(): RelationshipRepository {
