@@ -6,6 +6,13 @@
 import { DomainError } from '../src/domain/errors';
 import { RelationshipType } from '../src/domain/identity/relationships';
 import { DomainEvent } from '../src/entities/events/DomainEvent';
+import { PermissionFlags } from '../src/domain/permissions';
+import { Channel, ChannelType } from '../src/entities/channel/Channel';
+import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEntry';
+import { Invite } from '../src/entities/server/Invite';
+import { Role } from '../src/entities/server/Role';
+import { Server } from '../src/entities/server/Server';
+import { ServerMember } from '../src/entities/server/ServerMember';
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
 import { createOrm, migrate } from '../src/db/orm';
@@ -65,18 +72,65 @@ async function main(): Promise<void> {
     const view = await relationships.relationshipsOf(nova.id);
     say(`${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`);
 
+    step('A server: invite, join, a role, an overwrite, a kick, the audit log');
+    const server = await orm.em.fork().getRepository(Server).createServer(nova, { name: 'Nova Lounge' });
+    const channels = await orm.em.fork().getRepository(Channel).channelsOf(server.id);
+    const general = channels.find((c) => c.type === ChannelType.GUILD_TEXT)!;
+    say(`${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the @everyone role`);
+    const invite = await orm.em.fork().getRepository(Invite).createInvite(nova, general.id, { maxUses: 5, maxAge: 3600 });
+    say(`${nova.tag} creates invite ${invite.code} (5 uses, 1 hour)`);
+    const rookie = await users().register({ username: 'Vega' });
+    await otherNova.acceptInvite(invite.code);
+    await rookie.acceptInvite(invite.code);
+    say(`${otherNova.tag} and ${rookie.tag} join through it`);
+    const roles = orm.em.fork().getRepository(Role);
+    const moderators = await roles.createRole(nova, server.id, {
+      name: 'Moderators',
+      permissions: PermissionFlags.KICK_MEMBERS | PermissionFlags.MANAGE_MESSAGES | PermissionFlags.VIEW_AUDIT_LOG,
+      color: 0x3498db,
+    });
+    await orm.em.fork().getRepository(Role).assignRole(nova, server.id, otherNova.id, moderators.id, 'trusted friend');
+    say(`${nova.tag} creates the role "${moderators.name}" and gives it to ${otherNova.tag}`);
+    await orm.em.fork().getRepository(Channel).setOverwrite(nova, server.id, general.id, {
+      targetId: server.id,
+      type: 'role',
+      deny: PermissionFlags.MENTION_EVERYONE,
+    });
+    say(`${nova.tag} denies MENTION_EVERYONE to @everyone in #${general.name}`);
+    try {
+      await orm.em.fork().getRepository(ServerMember).kick(rookie, server.id, otherNova, { reason: 'revenge' });
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      say(`${rookie.tag} tries to kick ${otherNova.tag} -> refused: ${error.code} (${error.message})`);
+    }
+    await orm.em.fork().getRepository(ServerMember).kick(otherNova, server.id, rookie, { reason: 'spam in #general' });
+    say(`${otherNova.tag} (a moderator) kicks ${rookie.tag}: "spam in #general"`);
+    const log = await orm.em.fork().getRepository(AuditLogEntry).auditLog(otherNova, server.id, { limit: 10 });
+    say(`the audit log, as ${otherNova.tag} reads it (VIEW_AUDIT_LOG), newest first:`);
+    const who = new Map<string, string>([
+      ...[nova, otherNova, rookie].map((u): [string, string] => [u.id, u.tag]),
+      ...channels.map((c): [string, string] => [c.id, `#${c.name}`]),
+      [moderators.id, `@${moderators.name}`],
+    ]);
+    for (const entry of log) {
+      const target = who.get(entry.targetId ?? '') ?? entry.targetId ?? `invite ${invite.code}`;
+      say(`  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`);
+    }
+
     step('The event stream a gateway consumer received');
-    const names = new Map([nova, otherNova, stranger].map((u) => [u.id, u.tag]));
+    const names = new Map([nova, otherNova, stranger, rookie].map((u) => [u.id, u.tag]));
     const name = (id: unknown) => names.get(String(id)) ?? String(id);
     for (const event of await events.poll(consumer, { limit: 100 })) {
-      const to = (event.userIds ?? []).map(name).join(', ');
+      const to = event.userIds?.length ? event.userIds.map(name).join(', ') : event.serverId ? 'the server' : '';
       const p = event.payload as Record<string, unknown>;
       const detail =
         event.type.startsWith('RELATIONSHIP')
           ? `${name(p.id)} ${RelationshipType[p.type as number] ?? p.type}`
           : event.type === 'PRESENCE_UPDATE'
             ? `${p.status}`
-            : JSON.stringify(p).slice(0, 80);
+            : event.type === 'GUILD_AUDIT_LOG_ENTRY_CREATE'
+              ? `${AuditLogAction[p.actionType as number]}`
+              : JSON.stringify(p).slice(0, 80);
       say(`#${event.id}  ${event.type.padEnd(20)} to ${to.padEnd(12)} ${detail}`);
       await events.ack(consumer, event.id);
     }

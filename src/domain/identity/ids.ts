@@ -13,3 +13,14 @@ export function userIdOf(user: unknown, field = 'user'): string {
   if (!isSnowflake(id)) throw new ValidationFailed(field, 'must be a user');
   return id;
 }
+
+/** What operations accept for "a user" or "a server": the entity, a reference, or the bare id. */
+export type IdArg = { readonly id: string } | string;
+
+/** The id of an IdArg; anything else is refused with ValidationFailed naming `field`. */
+export function idArg(value: unknown, field: string): string {
+  if (typeof value === 'string') return snowflakeArg(value, field);
+  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+  if (!isSnowflake(id)) throw new ValidationFailed(field, 'must be an entity or a snowflake id');
+  return id;
+}

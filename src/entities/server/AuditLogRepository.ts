@@ -1,9 +1,8 @@
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
-import { snowflakeArg, userIdOf } from '../../domain/identity/ids';
+import { idArg, type IdArg, snowflakeArg } from '../../domain/identity/ids';
 import { validateIntegerIn } from '../../domain/servers';
 import { transact } from '../../db/unit-of-work';
-import type { User } from '../user/User';
 import { AuditLogAction, AuditLogEntry } from './AuditLogEntry';
 import { loadServerAccess } from './ServerAccess';
 
@@ -53,8 +52,8 @@ export class AuditLogRepository extends EntityRepository<AuditLogEntry> {
    * One page of the server's audit log, newest first by id, filtered by actor, action type and/or
    * `before` (an entry id). Requires the actor's VIEW_AUDIT_LOG in the server.
    */
-  async auditLog(actor: User, serverId: string, query: AuditLogQuery = {}): Promise<AuditLogEntry[]> {
-    const actorId = userIdOf(actor, 'actor');
+  async auditLog(actor: IdArg, serverId: string, query: AuditLogQuery = {}): Promise<AuditLogEntry[]> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     const q = validateQuery(query);
     return transact(this.em, async (tx) => {

@@ -1,6 +1,6 @@
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
 import { LimitReached, NotFound, ValidationFailed } from '../../domain/errors';
-import { snowflakeArg, userIdOf } from '../../domain/identity/ids';
+import { idArg, type IdArg, snowflakeArg } from '../../domain/identity/ids';
 import { LIMITS } from '../../domain/limits';
 import { EXPRESSION_SLOTS } from '../../domain/servers';
 import { lockKeys, transact } from '../../db/unit-of-work';
@@ -107,8 +107,8 @@ export class EmojiRepository extends EntityRepository<Emoji> {
    * counted separately); the count is read under the server's emoji lock, so concurrent creations
    * cannot overfill a kind.
    */
-  async createEmoji(actor: User, serverId: string, input: NewEmoji, reason?: string | null): Promise<Emoji> {
-    const actorId = userIdOf(actor, 'actor');
+  async createEmoji(actor: IdArg, serverId: string, input: NewEmoji, reason?: string | null): Promise<Emoji> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     objectArg(input, 'emoji');
     const name = validateEmojiName(input.name);
@@ -131,8 +131,8 @@ export class EmojiRepository extends EntityRepository<Emoji> {
   }
 
   /** Renames an emoji and/or sets its allowed roles. An update that changes nothing writes nothing. */
-  async updateEmoji(actor: User, serverId: string, emojiId: string, changes: EmojiUpdate, reason?: string | null): Promise<Emoji> {
-    const actorId = userIdOf(actor, 'actor');
+  async updateEmoji(actor: IdArg, serverId: string, emojiId: string, changes: EmojiUpdate, reason?: string | null): Promise<Emoji> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     snowflakeArg(emojiId, 'emojiId');
     objectArg(changes, 'changes');
@@ -153,8 +153,8 @@ export class EmojiRepository extends EntityRepository<Emoji> {
     });
   }
 
-  async deleteEmoji(actor: User, serverId: string, emojiId: string, reason?: string | null): Promise<void> {
-    const actorId = userIdOf(actor, 'actor');
+  async deleteEmoji(actor: IdArg, serverId: string, emojiId: string, reason?: string | null): Promise<void> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     snowflakeArg(emojiId, 'emojiId');
     const auditReason = validateAuditReason(reason);
@@ -185,8 +185,8 @@ export class EmojiRepository extends EntityRepository<Emoji> {
  */
 export class StickerRepository extends EntityRepository<Sticker> {
   /** Creates a sticker within the slots of the server's boost tier (5/15/30/60), under the server's sticker lock. */
-  async createSticker(actor: User, serverId: string, input: NewSticker, reason?: string | null): Promise<Sticker> {
-    const actorId = userIdOf(actor, 'actor');
+  async createSticker(actor: IdArg, serverId: string, input: NewSticker, reason?: string | null): Promise<Sticker> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     objectArg(input, 'sticker');
     if (input.name === undefined) throw new ValidationFailed('name', 'is required');
@@ -210,8 +210,8 @@ export class StickerRepository extends EntityRepository<Sticker> {
   }
 
   /** Edits name, description and/or tags (the format is fixed at upload). An update that changes nothing writes nothing. */
-  async updateSticker(actor: User, serverId: string, stickerId: string, changes: StickerUpdate, reason?: string | null): Promise<Sticker> {
-    const actorId = userIdOf(actor, 'actor');
+  async updateSticker(actor: IdArg, serverId: string, stickerId: string, changes: StickerUpdate, reason?: string | null): Promise<Sticker> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     snowflakeArg(stickerId, 'stickerId');
     objectArg(changes, 'changes');
@@ -230,8 +230,8 @@ export class StickerRepository extends EntityRepository<Sticker> {
     });
   }
 
-  async deleteSticker(actor: User, serverId: string, stickerId: string, reason?: string | null): Promise<void> {
-    const actorId = userIdOf(actor, 'actor');
+  async deleteSticker(actor: IdArg, serverId: string, stickerId: string, reason?: string | null): Promise<void> {
+    const actorId = idArg(actor, 'actor');
     snowflakeArg(serverId, 'serverId');
     snowflakeArg(stickerId, 'stickerId');
     const auditReason = validateAuditReason(reason);

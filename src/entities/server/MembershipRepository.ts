@@ -11,10 +11,9 @@ import {
   UserBanned,
   ValidationFailed,
 } from '../../domain/errors';
-import { snowflakeArg } from '../../domain/identity/ids';
+import { idArg } from '../../domain/identity/ids';
 import { assertCanActOnMember } from '../../domain/permissions';
 import { MAX_TIMEOUT_MS, validateIntegerIn } from '../../domain/servers';
-import { isSnowflake } from '../../domain/snowflake';
 import { lockKeys, transact } from '../../db/unit-of-work';
 import { User } from '../user/User';
 import { AuditLogAction, AuditLogEntry, validateAuditReason } from './AuditLogEntry';
@@ -51,15 +50,8 @@ export interface BanOptions {
 export const MAX_BAN_DELETE_MESSAGE_SECONDS = 604_800;
 export const NICKNAME_MAX = 32;
 
-function idOf(value: unknown, field: string): string {
-  if (typeof value === 'string') return snowflakeArg(value, field);
-  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
-  if (!isSnowflake(id)) throw new ValidationFailed(field, 'must be an entity or a snowflake id');
-  return id;
-}
-
-export const userIdArg = (user: unknown, field = 'user'): string => idOf(user, field);
-export const serverIdArg = (server: unknown, field = 'server'): string => idOf(server, field);
+export const userIdArg = (user: unknown, field = 'user'): string => idArg(user, field);
+export const serverIdArg = (server: unknown, field = 'server'): string => idArg(server, field);
 
 /** The user id of the member acted on; a membership of another server is refused. */
 export function memberUserIdArg(target: unknown, serverId: string, field = 'target'): string {
@@ -67,7 +59,7 @@ export function memberUserIdArg(target: unknown, serverId: string, field = 'targ
     if (target.server.id !== serverId) throw new ValidationFailed(field, 'is a member of another server');
     return target.user.id;
   }
-  return idOf(target, field);
+  return idArg(target, field);
 }
 
 /** Nickname: null clears it; otherwise 1-32 characters after trimming, no control characters. */

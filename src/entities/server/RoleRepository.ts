@@ -1,6 +1,6 @@
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
 import { HierarchyViolation, LimitReached, NotFound, ValidationFailed } from '../../domain/errors';
-import { snowflakeArg, userIdOf } from '../../domain/identity/ids';
+import { idArg, type IdArg, snowflakeArg } from '../../domain/identity/ids';
 import { LIMITS } from '../../domain/limits';
 import { assertCanActOnMember, assertCanAssignRole, assertCanGrant, assertCanManageRole, compareRoleRank, parsePermissions } from '../../domain/permissions';
 import { validateIntegerIn, validateRoleName } from '../../domain/servers';
@@ -13,7 +13,8 @@ import { loadServerAccess, rankOf, type ServerAccess } from './ServerAccess';
 import { ServerMember } from './ServerMember';
 
 /** Who acts: a user entity (or reference) or a user id. */
-export type Actor = User | string;
+/** The acting user: the entity, a reference, or the id. */
+export type Actor = IdArg;
 
 export interface NewRole {
   name: string;
@@ -36,7 +37,7 @@ export interface RolePosition {
 export const MAX_ROLE_POSITION = LIMITS.roles;
 
 export function actorIdOf(actor: unknown): string {
-  return typeof actor === 'string' ? snowflakeArg(actor, 'actor') : userIdOf(actor, 'actor');
+  return idArg(actor, 'actor');
 }
 
 function validateColor(value: unknown): number {
