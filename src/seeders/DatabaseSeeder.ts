@@ -3,16 +3,19 @@ import { Seeder } from '@mikro-orm/seeder';
 import { pickFreeDiscriminator, usernameKey } from '../domain/identity/username';
 import { Relationship } from '../entities/user/Relationship';
 import type { User } from '../entities/user/User';
+import { makeServer } from './factories/ServerFactory';
 import { seededFaker, seedFromEnvironment, UserFactory } from './factories/UserFactory';
 
 export interface SeedOptions {
   users?: number;
+  servers?: number;
   seed?: number;
 }
 
 /**
  * The default world: users with spread presence, a few sharing one username (so discriminators
- * show), friendships, pending requests and a block. Deterministic for a given SEED (or --seed=N).
+ * show), friendships, pending requests and a block, and servers with role hierarchies, members,
+ * channels and overwrites (one per ten users, or SEED_SERVERS). Deterministic for a given SEED (or --seed=N).
  * Seeding is a batch job, not a concurrent one: it allocates discriminators against one read of the
  * database and writes everything in one flush.
  */
@@ -71,6 +74,14 @@ export class DatabaseSeeder extends Seeder {
       }
     }
     em.persist([...pairs.values()].filter((r) => !r.isVacant));
+
+    // Servers with real role hierarchies: each owned by a hub, joined by a random half of the people.
+    const serverCount = this.options.servers ?? Number(process.env.SEED_SERVERS ?? Math.max(1, Math.round(count / 10)));
+    for (let s = 0; s < serverCount && users.length >= 2; s++) {
+      const owner = users[s % users.length];
+      const members = faker.helpers.arrayElements(users, { min: 1, max: Math.max(1, Math.floor(users.length / 2)) });
+      em.persist(makeServer(faker, owner, members).entities);
+    }
     await em.flush();
   }
 }
