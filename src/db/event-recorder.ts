@@ -1,6 +1,5 @@
-import { helper, type EventSubscriber, type FlushEventArgs, type UnitOfWork } from '@mikro-orm/core';
+import { helper, type EntityManager, type EventSubscriber, type FlushEventArgs, type TransactionEventArgs, type UnitOfWork } from '@mikro-orm/core';
 import { inRecordingOrder, type RecordedEvent, restoreRecordedEvents, takeRecordedEvents } from '../domain/events';
-import { DomainEvent } from '../entities/events/DomainEvent';
 
 /** Events taken from one aggregate by a flush, and the aggregate's persisted state as that flush began. */
 interface Taken {
@@ -9,9 +8,52 @@ interface Taken {
   originalData: unknown;
 }
 
+interface FlushInFlight {
+  taken: Taken[];
+  events: RecordedEvent[];
+  written: boolean;
+}
+
+const ROWS_PER_INSERT = 500;
+const DIGITS = /^[0-9]{1,20}$/;
+
+/** A PostgreSQL bigint[] literal; ids are checked to be digits, so nothing can be injected. */
+function bigintArray(ids: readonly string[] | null | undefined): string | null {
+  if (!ids?.length) return null;
+  for (const id of ids) if (!DIGITS.test(id)) throw new TypeError(`event recipient ${JSON.stringify(id)} is not a snowflake`);
+  return `{${ids.join(',')}}`;
+}
+
 /**
- * Turns the events aggregates recorded into outbox rows inside the flush that writes their change,
- * so one transaction commits both or neither. This is the only place events reach the database.
+ * One multi-row INSERT into the outbox on the flush's own transaction. Rows are written with raw
+ * SQL rather than as ORM change sets: the writer never reads them back, and a change set with a
+ * database-assigned key cost about three times as much per flush (measured in bench/events-overhead).
+ */
+async function insertEvents(em: EntityManager, transaction: unknown, events: readonly RecordedEvent[]): Promise<void> {
+  const connection = em.getConnection('write');
+  for (let start = 0; start < events.length; start += ROWS_PER_INSERT) {
+    const chunk = events.slice(start, start + ROWS_PER_INSERT);
+    const params: unknown[] = [];
+    const values = chunk.map((event) => {
+      params.push(event.type, JSON.stringify(event.payload), event.scope.serverId ?? null, event.scope.channelId ?? null, bigintArray(event.scope.userIds));
+      return '(?, ?::jsonb, ?::bigint, ?::bigint, ?::bigint[])';
+    });
+    await connection.execute(
+      `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`,
+      params,
+      'run',
+      transaction as never,
+    );
+  }
+}
+
+/**
+ * Writes the events aggregates recorded to the outbox inside the transaction that writes their
+ * change, so one commit carries both or neither. This is the only place events reach the database.
+ *
+ * - A flush inside a transaction (em.transactional, transact) writes its events at once, on that
+ *   transaction (or savepoint): a later rollback takes them away with the change.
+ * - A flush that opens its own transaction writes them just before that transaction commits.
  *
  * A flush that fails hands its events back: if the aggregate's change was not written either (the ORM
  * still sees it as pending), the next flush that writes the change writes its events too. Without
@@ -21,16 +63,12 @@ interface Taken {
 export class DomainEventRecorder implements EventSubscriber {
   /** What each aggregate's last flush took; cleared when that flush succeeds. */
   private readonly pending = new WeakMap<object, Taken>();
-  /** Per unit of work in flight: what its flush took, and the outbox rows it created. */
-  private readonly flushes = new WeakMap<UnitOfWork, { taken: Taken[]; rows: DomainEvent[] }>();
+  /** Per unit of work: what its flush in flight took, and whether the rows are written yet. */
+  private readonly flushes = new WeakMap<UnitOfWork, FlushInFlight>();
 
-  async onFlush({ uow }: FlushEventArgs): Promise<void> {
-    const failed = this.flushes.get(uow);
-    if (failed) {
-      // The previous flush of this unit of work failed; rows it inserted before failing were rolled back.
-      this.flushes.delete(uow);
-      for (const row of failed.rows) uow.unsetIdentity(row);
-    }
+  async onFlush({ uow, em }: FlushEventArgs): Promise<void> {
+    // A record left from an earlier flush of this unit of work means that flush failed.
+    this.flushes.delete(uow);
     const sources = new Set<object>();
     for (const changeSet of uow.getChangeSets()) sources.add(changeSet.entity);
     // An aggregate may record an event without a column change of its own (a removal, say).
@@ -47,10 +85,22 @@ export class DomainEventRecorder implements EventSubscriber {
     }
     if (events.length === 0) return;
 
-    const rows = inRecordingOrder(events).map((event) => new DomainEvent(event.type, event.payload, event.scope));
-    for (const row of rows) uow.computeChangeSet(row);
+    const flush: FlushInFlight = { taken, events: inRecordingOrder(events), written: false };
     for (const t of taken) this.pending.set(t.entity, t);
-    this.flushes.set(uow, { taken, rows });
+    this.flushes.set(uow, flush);
+    if (em.isInTransaction()) {
+      await insertEvents(em, em.getTransactionContext(), flush.events);
+      flush.written = true;
+    }
+  }
+
+  /** The flush opened its own transaction: write its events on it, just before it commits. */
+  async beforeTransactionCommit({ uow, em, transaction }: TransactionEventArgs): Promise<void> {
+    if (!uow) return;
+    const flush = this.flushes.get(uow);
+    if (!flush || flush.written) return;
+    await insertEvents(em, transaction, flush.events);
+    flush.written = true;
   }
 
   async afterFlush({ uow }: FlushEventArgs): Promise<void> {
@@ -58,9 +108,6 @@ export class DomainEventRecorder implements EventSubscriber {
     if (!flush) return;
     this.flushes.delete(uow);
     for (const t of flush.taken) if (this.pending.get(t.entity) === t) this.pending.delete(t.entity);
-    // Outbox rows are write-only for the writer: keeping them managed would grow the identity map
-    // and make every later flush of this EntityManager compare them again.
-    for (const row of flush.rows) uow.unsetIdentity(row);
   }
 
   /**
