@@ -15,6 +15,8 @@ import { Server } from '../src/entities/server/Server';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
+import { VoiceSession } from '../src/entities/voice/VoiceSession';
+import { VoiceState } from '../src/entities/voice/VoiceState';
 import { createOrm, migrate } from '../src/db/orm';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 
@@ -116,6 +118,31 @@ async function main(): Promise<void> {
       const target = who.get(entry.targetId ?? '') ?? entry.targetId ?? `invite ${invite.code}`;
       say(`  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`);
     }
+
+    step('Voice: a full channel, a moderator who gets in anyway, a move that ends a session');
+    const lounge = await orm.em.fork().getRepository(Channel).createChannel(nova, server.id, { type: ChannelType.GUILD_VOICE, name: 'Lounge', userLimit: 1 });
+    const generalVoice = channels.find((c) => c.type === ChannelType.GUILD_VOICE)!;
+    say(`${nova.tag} creates the voice channel "${lounge.name}" with room for 1`);
+    const voice = () => orm.em.fork().getRepository(VoiceState);
+    await voice().joinVoice(otherNova, lounge.id, { selfMute: true });
+    say(`${otherNova.tag} joins "${lounge.name}" (self-muted)`);
+    const latecomer = await users().register({ username: 'Rigel' });
+    await latecomer.acceptInvite(invite.code);
+    try {
+      await voice().joinVoice(latecomer, lounge.id);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      say(`${latecomer.tag} tries to join "${lounge.name}" -> refused: ${error.code} (${error.message})`);
+    }
+    await voice().joinVoice(nova, lounge.id);
+    say(`${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voice().statesIn(lounge.id)).length}`);
+    await orm.em.fork().execute(`update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`, [otherNova.id]);
+    await voice().joinVoice(otherNova, generalVoice.id);
+    const [ended] = await voice().sessionsOf(otherNova, server.id, { limit: 2 }).then((list) => list.filter((x) => x.endedAt));
+    say(`${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends after ${ended.durationSeconds} s (backdated 42 s for the demo)`);
+    await voice().leaveVoice(otherNova);
+    await voice().leaveVoice(nova);
+    say(`${otherNova.tag} and ${nova.tag} leave; open sessions now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`);
 
     step('The event stream a gateway consumer received');
     const names = new Map([nova, otherNova, stranger, rookie].map((u) => [u.id, u.tag]));

@@ -49,3 +49,17 @@ export { translateDatabaseError } from './db/errors';
 export { listenForEvents, type EventListener, type ListenOptions } from './db/event-listener';
 export { consumeEvents, type ConsumeOptions, type ConsumeResult, type ConsumeContext, type EventBatchHandler } from './db/event-consumer';
 export { EmbeddedServer, projectEmbeddedServer, DEFAULT_EMBEDDED_PORT } from './db/embedded-server';
+
+// Voice.
+export { VoiceState } from './entities/voice/VoiceState';
+export { VoiceSession } from './entities/voice/VoiceSession';
+export {
+  VoiceRepository,
+  voiceUserLockKey,
+  endVoiceInServer,
+  endVoiceInChannel,
+  type ChannelArg,
+  type JoinVoiceOptions,
+  type SelfVoiceChanges,
+  type VoiceTimePeriod,
+} from './entities/voice/VoiceRepository';

@@ -180,3 +180,27 @@ export class OwnerCannotLeave extends DomainError {
     super('the owner must transfer ownership before leaving', { serverId });
   }
 }
+
+/** A voice channel whose userLimit is reached (MOVE_MEMBERS bypasses it). */
+export class VoiceChannelFull extends DomainError {
+  readonly code = 'VOICE_CHANNEL_FULL';
+  constructor(readonly channelId: string, readonly limit: number) {
+    super(`this voice channel is full (limit ${limit})`, { channelId, limit });
+  }
+}
+
+/** A voice operation aimed at a channel that is not a voice or stage channel. */
+export class NotAVoiceChannel extends DomainError {
+  readonly code = 'NOT_A_VOICE_CHANNEL';
+  constructor(readonly channelId: string, readonly type: string) {
+    super(`channel ${channelId} is not a voice or stage channel (${type})`, { channelId, type });
+  }
+}
+
+/** The user (oneself, or the member acted on) is not connected to voice (in that server). */
+export class NotInVoice extends DomainError {
+  readonly code = 'NOT_IN_VOICE';
+  constructor(readonly userId: string, readonly serverId: string | null = null) {
+    super('this user is not connected to voice', { userId, serverId });
+  }
+}

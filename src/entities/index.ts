@@ -14,9 +14,12 @@ import { Sticker } from './server/Sticker';
 import { Relationship } from './user/Relationship';
 import { User } from './user/User';
 import { UserPresence } from './user/UserPresence';
+import { VoiceSession } from './voice/VoiceSession';
+import { VoiceState } from './voice/VoiceState';
 
 export { DomainEvent, EventConsumer, Relationship, User, UserPresence };
 export { AuditLogEntry, Ban, Channel, Emoji, Invite, MemberRole, PermissionOverwrite, Role, Server, ServerMember, Sticker };
+export { VoiceSession, VoiceState };
 
 /** Every entity, listed explicitly so discovery never depends on a folder scan. */
 export const ENTITIES = [
@@ -36,4 +39,6 @@ export const ENTITIES = [
   AuditLogEntry,
   Emoji,
   Sticker,
+  VoiceState,
+  VoiceSession,
 ];

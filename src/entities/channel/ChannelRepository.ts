@@ -14,6 +14,7 @@ import { ServerMember } from '../server/ServerMember';
 import { User } from '../user/User';
 import { Channel, CHANNEL_LIMITS, ChannelType } from './Channel';
 import { OverwriteType, PermissionOverwrite } from './PermissionOverwrite';
+import { endVoiceInChannel } from '../voice/VoiceRepository';
 
 export interface ChannelFields {
   name?: string;
@@ -168,6 +169,7 @@ export class ChannelRepository extends EntityRepository<Channel> {
         }
       }
       tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_DELETE, channel.id, diffChanges(auditView(channel), {}), reason ?? null));
+      if (channel.isVoice) await endVoiceInChannel(tx, channel.id);
       channel.deleted();
       tx.remove(channel);
     });

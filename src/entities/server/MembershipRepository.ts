@@ -22,6 +22,7 @@ import { Server } from './Server';
 import { loadServerAccess, rankOf, ServerAccess } from './ServerAccess';
 import { assertCanJoinAnotherServer } from './ServerRepository';
 import { ServerMember } from './ServerMember';
+import { endVoiceInServer } from '../voice/VoiceRepository';
 
 /** A user: the entity, a reference to it, or its id. */
 export type UserArg = User | Ref<User> | string;
@@ -191,6 +192,7 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       if (!member) throw new NotAMember(serverId);
       const fresh = await tx.findOneOrFail(Server, serverId, { refresh: true });
       if (fresh.isOwner(userId)) throw new OwnerCannotLeave(serverId);
+      await endVoiceInServer(tx, serverId, userId);
       tx.remove(member);
       member.removed('leave');
       await adjustMemberCount(tx, serverId, -1);
@@ -209,6 +211,7 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       access.require('KICK_MEMBERS');
       const victim = await requireMember(tx, serverId, targetId);
       assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'kick');
+      await endVoiceInServer(tx, serverId, targetId);
       tx.remove(victim);
       victim.removed('kick');
       await adjustMemberCount(tx, serverId, -1);
@@ -239,6 +242,7 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       const ban = new Ban(access.server, banned, access.member.user, reason);
       tx.persist(ban);
       if (victim) {
+        await endVoiceInServer(tx, serverId, targetId);
         tx.remove(victim);
         victim.removed('ban');
         await adjustMemberCount(tx, serverId, -1);
