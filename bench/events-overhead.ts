@@ -16,35 +16,21 @@
  * Prints one JSON object. The scratch database is created, migrated and dropped by the run.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import { MikroORM } from '@mikro-orm/core';
 import { Client } from 'pg';
-import { crybConfig, resolveDatabaseUrl } from '../src/db/config';
+import { crybConfig } from '../src/db/config';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { User } from '../src/entities/user/User';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
 import { Server } from '../src/entities/server/Server';
 import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEntry';
 import { nextSnowflake } from '../src/domain/snowflake';
+import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 interface Samples {
   latenciesMs: number[];
@@ -145,21 +131,15 @@ async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: 
 }
 
 async function main(): Promise<void> {
-  const log = (line: string) => console.error(line);
-  const baseUrl = await resolveDatabaseUrl(log);
-  const adminUrl = withDatabase(baseUrl, 'postgres');
-  const scratchName = `cryb_bench_events_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${scratchName}"`);
-  const url = withDatabase(baseUrl, scratchName);
+  const scratch = await scratchDatabase('cryb_bench_events');
+  const url = scratch.url;
   const poolSize = Math.max(CONCURRENCY, 1) + 2;
   let withEvents: CrybOrm | undefined;
   let withoutEvents: CrybOrm | undefined;
   try {
-    withEvents = await createOrm({ clientUrl: url, poolSize });
+    withEvents = await createOrm({ clientUrl: url, poolSize, logger: toStderr });
     await migrate(withEvents);
-    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize }), subscribers: [] })) as CrybOrm;
+    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }), subscribers: [] })) as CrybOrm;
 
     const users = { events: [] as Slot[], noEvents: [] as Slot[] };
     for (const variant of ['events', 'noEvents'] as const) {
@@ -194,10 +174,8 @@ async function main(): Promise<void> {
         where ("userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE') or ("serverId" = any($2::bigint[]) and "type" = 'GUILD_AUDIT_LOG_ENTRY_CREATE')`,
       [users.noEvents.map((s) => s.userId), users.noEvents.map((s) => s.serverId)],
     );
-    const version = await probe.query<{ server_version: string }>(`show server_version`);
     await probe.end();
 
-    const cpuList = cpus();
     console.log(
       JSON.stringify(
         {
@@ -208,19 +186,12 @@ async function main(): Promise<void> {
           },
           goal: 'overhead ratio under 1.2 on a message-send-like unit of work',
           ...results,
-          loadAverageAtEnd: loadavg().map(round3),
           rounds: ROUNDS,
           opsPerRoundPerVariant: OPS_PER_ROUND,
           warmupPerVariant: WARMUP,
           eventsWritten: Object.fromEntries(counts.rows.map((r) => [r.type, Number(r.n)])),
           eventsFromNoEventsVariant: Number(noEventUsers.rows[0].n),
-          machine: {
-            cpus: cpuList.length,
-            cpuModel: cpuList[0]?.model ?? 'unknown',
-            node: process.version,
-            postgres: version.rows[0].server_version,
-            server: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded',
-          },
+          machine: machine(await scratch.serverVersion()),
         },
         null,
         2,
@@ -229,8 +200,7 @@ async function main(): Promise<void> {
   } finally {
     await withoutEvents?.close(true);
     await withEvents?.close(true);
-    await admin.query(`drop database if exists "${scratchName}" with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -20,9 +20,7 @@
  * Prints one JSON object. The scratch database is created, migrated and dropped by the run.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
 import { Client, Pool } from 'pg';
-import { resolveDatabaseUrl } from '../src/db/config';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { VoiceChannelFull } from '../src/domain/errors';
 import { nextSnowflake } from '../src/domain/snowflake';
@@ -32,6 +30,7 @@ import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
+import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const CHANNELS = 4;
@@ -39,19 +38,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LIMIT = Number(process.env.BENCH_LIMIT ?? 8);
 const WARMUP_SECONDS = 1;
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 interface Totals {
   joins: number;
@@ -183,18 +169,12 @@ function ormVariant(orm: CrybOrm, userIds: string[]): { join: Join; leave: Leave
 }
 
 async function main(): Promise<void> {
-  const log = (line: string) => console.error(line);
-  const baseUrl = await resolveDatabaseUrl(log);
-  const adminUrl = withDatabase(baseUrl, 'postgres');
-  const scratchName = `cryb_bench_voice_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${scratchName}"`);
-  const url = withDatabase(baseUrl, scratchName);
+  const scratch = await scratchDatabase('cryb_bench_voice');
+  const url = scratch.url;
   let orm: CrybOrm | undefined;
   const pool = new Pool({ connectionString: url, max: CLIENTS + 2 });
   try {
-    orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2 });
+    orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2, logger: toStderr });
     await migrate(orm);
     const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
     const server = await orm.em.fork().getRepository(Server).createServer(owner, { name: 'bench voice' });
@@ -233,11 +213,9 @@ async function main(): Promise<void> {
                 (select count(*)::int from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))) as bad`,
       )
     ).rows;
-    const version = await probe.query<{ server_version: string }>('show server_version');
     await probe.end();
     const orms = summary(totals.orm);
     const raw = summary(totals.rawPg);
-    const cpuList = cpus();
     console.log(
       JSON.stringify(
         {
@@ -251,14 +229,7 @@ async function main(): Promise<void> {
             p99OrmVsRaw: round3(orms.joinP99Ms / raw.joinP99Ms),
           },
           endState: { openSessions: check.open, voiceStates: check.states, wrongDurations: check.bad },
-          loadAverageAtEnd: loadavg().map(round3),
-          machine: {
-            cpus: cpuList.length,
-            cpuModel: cpuList[0]?.model ?? 'unknown',
-            node: process.version,
-            postgres: version.rows[0].server_version,
-            server: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded',
-          },
+          machine: machine(await scratch.serverVersion()),
         },
         null,
         2,
@@ -267,8 +238,7 @@ async function main(): Promise<void> {
   } finally {
     await pool.end();
     await orm?.close(true);
-    await admin.query(`drop database if exists "${scratchName}" with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -22,6 +22,8 @@ export interface CrybOrmOptions {
   /** Connections in the pool; defaults to DATABASE_POOL_SIZE or 10. */
   poolSize?: number;
   debug?: boolean;
+  /** Where the ORM's log lines (migrations applied, SQL when debugging) go; stdout by default. */
+  logger?: (message: string) => void;
 }
 
 /**
@@ -100,6 +102,7 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
       emit: 'ts',
     },
     debug: options.debug ?? process.env.CRYB_DEBUG_SQL === '1',
+    ...(options.logger ? { logger: options.logger } : {}),
     ...metadataOptions(),
   });
 }
