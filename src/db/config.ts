@@ -22,6 +22,12 @@ export interface CrybOrmOptions {
   /** Connections in the pool; defaults to DATABASE_POOL_SIZE or 10. */
   poolSize?: number;
   debug?: boolean;
+  /**
+   * Whether applying migrations rewrites src/migrations/.snapshot-cryb.json from the database (the
+   * mikro-orm CLI needs the snapshot for migration:create and migration:check). Off for createOrm():
+   * a service or a test run must not touch the source tree.
+   */
+  migrationSnapshot?: boolean;
   /** Where the ORM's log lines (migrations applied, SQL when debugging) go; stdout by default. */
   logger?: (message: string) => void;
 }
@@ -90,7 +96,7 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
       tableName: 'mikro_orm_migrations',
       transactional: true,
       allOrNothing: true,
-      snapshot: true,
+      snapshot: options.migrationSnapshot ?? true,
       snapshotName: '.snapshot-cryb',
       emit: 'ts',
     },

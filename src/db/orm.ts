@@ -10,7 +10,7 @@ export type CrybOrm = MikroORM<PostgreSqlDriver, EntityManager>;
  */
 export async function createOrm(options: CrybOrmOptions = {}): Promise<CrybOrm> {
   const clientUrl = options.clientUrl ?? (await resolveDatabaseUrl());
-  return (await MikroORM.init(crybConfig({ ...options, clientUrl }))) as CrybOrm;
+  return (await MikroORM.init(crybConfig({ migrationSnapshot: false, ...options, clientUrl }))) as CrybOrm;
 }
 
 /** Applies pending migrations; returns the names applied. */
