@@ -290,6 +290,7 @@ describe('poll filters', () => {
     await expect(events().poll('filters', { types: ['NOT_A_TYPE' as DomainEventType] })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(events().poll('filters', { limit: 0 })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(events().poll('bad name!', {})).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(events().poll('filters', { serverId: 'not-an-id' })).rejects.toBeInstanceOf(ValidationFailed);
   });
 
   it('consumeEvents passes the filters through', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HierarchyViolation, MissingPermission, NotAMember, NotFound, OwnerCannotLeave, ValidationFailed } from '../src/domain/errors';
 import { DEFAULT_EVERYONE_PERMISSIONS, PermissionFlags as F } from '../src/domain/permissions';
 import { User } from '../src/entities/user/User';
+import { ServerMember } from '../src/entities/server/ServerMember';
 import { useTestDatabase } from './support/db';
 import { membershipHelpers } from './support/membership';
 
@@ -183,5 +184,30 @@ describe('server settings, ownership and deletion', () => {
     expect((await eventsSince(w.server.id, since)).map((e) => [e.type, e.payload])).toEqual([['GUILD_DELETE', { id: w.server.id }]]);
     // the users themselves stay
     expect(await db().sql(`select count(*)::int as n from "User" where id = any($1)`, [[w.owner.id, admin.id, banned.id]])).toEqual([{ n: 3 }]);
+  });
+});
+
+describe('membersOf', () => {
+  it('pages by (joinedAt, userId): members who joined in the same instant are neither skipped nor repeated', async () => {
+    const w = await world();
+    const joiners = [];
+    for (let i = 0; i < 5; i++) joiners.push(await joined(w, `pager${i}`));
+    await db().sql(`update "ServerMember" set "joinedAt" = '2026-01-01T00:00:00Z' where "serverId" = $1`, [w.server.id]);
+    const seen: string[] = [];
+    let after: ServerMember | undefined;
+    for (;;) {
+      const page = await memberships().membersOf(w.server.id, { limit: 2, after });
+      if (page.length === 0) break;
+      seen.push(...page.map((m) => m.user.id));
+      after = page[page.length - 1];
+    }
+    expect(seen.length).toBe(6);
+    expect([...seen].sort()).toEqual([w.owner.id, ...joiners.map((u) => u.id)].sort());
+  });
+
+  it('refuses a malformed cursor with ValidationFailed', async () => {
+    const w = await world();
+    await expect(memberships().membersOf(w.server.id, { after: { joinedAt: new Date(NaN), userId: w.owner.id } })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(memberships().membersOf(w.server.id, { after: { joinedAt: new Date(), userId: 'x' } })).rejects.toBeInstanceOf(ValidationFailed);
   });
 });

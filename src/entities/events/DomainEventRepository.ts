@@ -1,6 +1,7 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
 import { DOMAIN_EVENT_TYPES, type DomainEventType } from '../../domain/events';
+import { isSnowflake } from '../../domain/snowflake';
 import type { DomainEvent } from './DomainEvent';
 
 export interface DeliveredEvent {
@@ -63,6 +64,7 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
       filters.push('and e."type" = any(array[?]::text[])');
       params.push(types);
     }
+    if (options.serverId !== undefined && !isSnowflake(options.serverId)) throw new ValidationFailed('serverId', 'must be a snowflake id');
     if (options.serverId) {
       filters.push('and e."serverId" = ?');
       params.push(options.serverId);

@@ -6,7 +6,7 @@ import { Channel } from '../channel/Channel';
 import { User } from '../user/User';
 import { AuditLogAction, AuditLogEntry, validateAuditReason } from './AuditLogEntry';
 import { Invite } from './Invite';
-import { type ReasonOption, type UserArg, userIdArg } from './MembershipRepository';
+import { type ReasonOption, type UserArg, userIdArg, serverIdArg } from './MembershipRepository';
 import { loadServerAccess } from './ServerAccess';
 
 export interface InviteOptions {
@@ -100,6 +100,6 @@ export class InviteRepository extends EntityRepository<Invite> {
 
   /** The invites of a server (for its settings page), newest first. */
   async invitesOf(serverId: string): Promise<Invite[]> {
-    return this.em.find(Invite, { server: userIdArg(serverId, 'server') }, { orderBy: { createdAt: 'desc' } });
+    return this.em.find(Invite, { server: serverIdArg(serverId) }, { orderBy: { createdAt: 'desc' } });
   }
 }

@@ -63,6 +63,15 @@ export function memberUserIdArg(target: unknown, serverId: string, field = 'targ
   return idArg(target, field);
 }
 
+function memberCursor(after: unknown): { joinedAt: Date; userId: string } {
+  if (after instanceof ServerMember) return { joinedAt: after.joinedAt, userId: after.user.id };
+  const cursor = after as { joinedAt?: unknown; userId?: unknown } | null;
+  if (typeof cursor !== 'object' || cursor === null || !(cursor.joinedAt instanceof Date) || Number.isNaN(cursor.joinedAt.getTime())) {
+    throw new ValidationFailed('after', 'must be a member, or { joinedAt: Date, userId }');
+  }
+  return { joinedAt: cursor.joinedAt, userId: userIdArg(cursor.userId, 'after.userId') };
+}
+
 /** Nickname: null clears it; otherwise 1-32 characters after trimming, no control characters. */
 export function validateNickname(value: unknown): string | null {
   if (value === null) return null;
@@ -334,12 +343,21 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
   // Queries.
 
   /** Members of a server by join date (the ServerMember_serverId_joinedAt_index). */
-  async membersOf(server: ServerArg, options: { limit?: number; after?: Date } = {}): Promise<ServerMember[]> {
+  /**
+   * Members by join date, a page at a time. Pass the last member of a page as `after` for the next:
+   * the cursor is (joinedAt, userId), so members who joined in the same millisecond are neither
+   * skipped nor repeated at a page boundary.
+   */
+  async membersOf(server: ServerArg, options: { limit?: number; after?: { joinedAt: Date; userId: string } | ServerMember } = {}): Promise<ServerMember[]> {
     const serverId = serverIdArg(server);
     const limit = validateIntegerIn('limit', options.limit ?? 1000, 1, 1000);
+    const after = options.after === undefined ? undefined : memberCursor(options.after);
     return this.em.find(
       ServerMember,
-      { server: serverId, ...(options.after ? { joinedAt: { $gt: options.after } } : {}) },
+      {
+        server: serverId,
+        ...(after ? { $or: [{ joinedAt: { $gt: after.joinedAt } }, { joinedAt: after.joinedAt, user: { $gt: after.userId } }] } : {}),
+      },
       { orderBy: { joinedAt: 'asc', user: 'asc' }, limit, populate: ['roles'] },
     );
   }
