@@ -204,3 +204,44 @@ export class NotInVoice extends DomainError {
     super('this user is not connected to voice', { userId, serverId });
   }
 }
+
+/** Slowmode: the user sent in this channel less than rateLimitPerUser seconds ago. */
+export class SlowmodeActive extends DomainError {
+  readonly code = 'SLOWMODE_ACTIVE';
+  override readonly retryable = true;
+  constructor(readonly channelId: string, readonly retryAfterMs: number) {
+    super(`slowmode: wait ${Math.ceil(retryAfterMs / 1000)} s before sending again`, { channelId, retryAfterMs });
+  }
+}
+
+/** A message operation aimed at a channel that holds no messages (a category, a forum itself). */
+export class NotATextChannel extends DomainError {
+  readonly code = 'NOT_A_TEXT_CHANNEL';
+  constructor(readonly channelId: string, readonly type: string) {
+    super(`channel ${channelId} does not hold messages (${type})`, { channelId, type });
+  }
+}
+
+/** Editing or deleting someone else's message without the right to. */
+export class NotMessageAuthor extends DomainError {
+  readonly code = 'NOT_MESSAGE_AUTHOR';
+  constructor(readonly messageId: string) {
+    super('only the author may do this to the message', { messageId });
+  }
+}
+
+/** An archived or locked thread refusing a send (locked: unless the sender has MANAGE_THREADS). */
+export class ThreadClosed extends DomainError {
+  readonly code = 'THREAD_CLOSED';
+  constructor(readonly threadId: string, readonly state: 'archived' | 'locked') {
+    super(`the thread is ${state}`, { threadId, state });
+  }
+}
+
+/** The user is not a recipient of this DM or group DM, or not a member of this private thread. */
+export class NotARecipient extends DomainError {
+  readonly code = 'NOT_A_RECIPIENT';
+  constructor(readonly channelId: string) {
+    super('you are not in this conversation', { channelId });
+  }
+}

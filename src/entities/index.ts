@@ -1,5 +1,12 @@
 import { Channel } from './channel/Channel';
 import { PermissionOverwrite } from './channel/PermissionOverwrite';
+import { ChannelRecipient } from './channel/ChannelRecipient';
+import { ThreadMember } from './channel/ThreadMember';
+import { Message } from './message/Message';
+import { MessageAttachment } from './message/MessageAttachment';
+import { MessageEmbed } from './message/MessageEmbed';
+import { Reaction } from './message/Reaction';
+import { ReadState } from './message/ReadState';
 import { DomainEvent } from './events/DomainEvent';
 import { EventConsumer } from './events/EventConsumer';
 import { AuditLogEntry } from './server/AuditLogEntry';
@@ -20,6 +27,7 @@ import { VoiceState } from './voice/VoiceState';
 export { DomainEvent, EventConsumer, Relationship, User, UserPresence };
 export { AuditLogEntry, Ban, Channel, Emoji, Invite, MemberRole, PermissionOverwrite, Role, Server, ServerMember, Sticker };
 export { VoiceSession, VoiceState };
+export { ChannelRecipient, ThreadMember, Message, MessageAttachment, MessageEmbed, Reaction, ReadState };
 
 /** Every entity, listed explicitly so discovery never depends on a folder scan. */
 export const ENTITIES = [
@@ -41,4 +49,11 @@ export const ENTITIES = [
   Sticker,
   VoiceState,
   VoiceSession,
+  ChannelRecipient,
+  ThreadMember,
+  Message,
+  MessageAttachment,
+  MessageEmbed,
+  Reaction,
+  ReadState,
 ];

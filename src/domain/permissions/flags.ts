@@ -175,3 +175,26 @@ export function parsePermissions(value: unknown, field = 'permissions'): bigint 
   }
   return bits;
 }
+
+/**
+ * The fixed permissions every recipient has in a DM or group DM (Discord computes no roles there):
+ * talk, read, react, attach, embed, ping and pin. Deleting someone else's message is never allowed.
+ */
+export const DM_PERMISSIONS: bigint = permissionBits(
+  'VIEW_CHANNEL',
+  'SEND_MESSAGES',
+  'SEND_TTS_MESSAGES',
+  'EMBED_LINKS',
+  'ATTACH_FILES',
+  'READ_MESSAGE_HISTORY',
+  'MENTION_EVERYONE',
+  'USE_EXTERNAL_EMOJIS',
+  'USE_EXTERNAL_STICKERS',
+  'ADD_REACTIONS',
+  'PIN_MESSAGES',
+  'CONNECT',
+  'SPEAK',
+  'STREAM',
+  'USE_VAD',
+  'SEND_VOICE_MESSAGES',
+);

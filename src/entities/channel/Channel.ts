@@ -4,6 +4,13 @@ import { ValidationFailed } from '../../domain/errors';
 import { MIN_BITRATE, maxBitrate, validateChannelName, validateIntegerIn } from '../../domain/servers';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { Server } from '../server/Server';
+import { entityManagerOf } from '../../db/unit-of-work';
+import type { IdArg } from '../../domain/identity/ids';
+import type { Message } from '../message/Message';
+import type { MessageRepository, SendOptions } from '../message/MessageRepository';
+import type { ReadState } from '../message/ReadState';
+import type { ReadStateRepository } from '../message/ReadStateRepository';
+import type { User } from '../user/User';
 import { ChannelRepository } from './ChannelRepository';
 import { PermissionOverwrite } from './PermissionOverwrite';
 
@@ -15,6 +22,11 @@ export enum ChannelType {
   GUILD_ANNOUNCEMENT = 'GUILD_ANNOUNCEMENT',
   GUILD_STAGE_VOICE = 'GUILD_STAGE_VOICE',
   GUILD_FORUM = 'GUILD_FORUM',
+  DM = 'DM',
+  GROUP_DM = 'GROUP_DM',
+  ANNOUNCEMENT_THREAD = 'ANNOUNCEMENT_THREAD',
+  PUBLIC_THREAD = 'PUBLIC_THREAD',
+  PRIVATE_THREAD = 'PRIVATE_THREAD',
 }
 
 export const CHANNEL_TYPE_NUMBERS: Record<ChannelType, number> = {
@@ -24,7 +36,26 @@ export const CHANNEL_TYPE_NUMBERS: Record<ChannelType, number> = {
   GUILD_ANNOUNCEMENT: 5,
   GUILD_STAGE_VOICE: 13,
   GUILD_FORUM: 15,
+  DM: 1,
+  GROUP_DM: 3,
+  ANNOUNCEMENT_THREAD: 10,
+  PUBLIC_THREAD: 11,
+  PRIVATE_THREAD: 12,
 };
+
+export const THREAD_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.ANNOUNCEMENT_THREAD, ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD]);
+export const PRIVATE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.DM, ChannelType.GROUP_DM]);
+/** Channels that hold messages. */
+export const TEXT_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
+  ChannelType.GUILD_TEXT,
+  ChannelType.GUILD_ANNOUNCEMENT,
+  ChannelType.GUILD_VOICE,
+  ChannelType.GUILD_STAGE_VOICE,
+  ...THREAD_CHANNEL_TYPES,
+  ...PRIVATE_CHANNEL_TYPES,
+]);
+/** Thread auto-archive durations in minutes (DESIGN.md section 10). */
+export const THREAD_AUTO_ARCHIVE_MINUTES = [60, 1440, 4320, 10080] as const;
 
 export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE]);
 
@@ -43,8 +74,11 @@ export const CHANNEL_LIMITS = {
 @Entity({ repository: () => ChannelRepository })
 @Index({ name: 'Channel_serverId_position_index', properties: ['server', 'position'] })
 @Index({ name: 'Channel_parentId_index', properties: ['parent'] })
+@Index({ name: 'Channel_active_threads_index', expression: 'create index "Channel_active_threads_index" on "Channel" ("parentId") where "autoArchiveDuration" is not null and "archived" = false' })
 @Check({ name: 'channel_rate_limit_check', expression: '"rateLimitPerUser" >= 0 and "rateLimitPerUser" <= 21600' })
 @Check({ name: 'channel_user_limit_check', expression: '"userLimit" is null or "userLimit" >= 0 and "userLimit" <= 10000' })
+@Check({ name: 'channel_counts_check', expression: '"messageCount" >= 0 and "memberCount" >= 0' })
+@Check({ name: 'channel_auto_archive_check', expression: '"autoArchiveDuration" is null or "autoArchiveDuration" = any (array[60, 1440, 4320, 10080])' })
 export class Channel extends AggregateRoot {
   [EntityRepositoryType]?: ChannelRepository;
 
@@ -84,8 +118,42 @@ export class Channel extends AggregateRoot {
   @Property({ type: 'integer', nullable: true })
   userLimit: number | null = null;
 
+  /** Kept current by every send and delete, with atomic updates (concurrent sends never move it back). */
   @Property({ type: 'bigint', nullable: true })
   lastMessageId: string | null = null;
+
+  /** A thread's creator, or a group DM's owner. */
+  @ManyToOne({ entity: 'User', ref: true, nullable: true, deleteRule: 'set null' })
+  owner: Ref<User> | null = null;
+
+  /** A DM's pair of recipients, `lowId:highId`: unique, so one pair never gets two DM channels. */
+  @Property({ length: 41, nullable: true, unique: 'Channel_dmKey_unique', hidden: true })
+  dmKey: string | null = null;
+
+  /** Threads: messages sent in it (the starter message excluded) and members joined. */
+  @Property({ type: 'integer', default: 0 })
+  messageCount: number & Opt = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  memberCount: number & Opt = 0;
+
+  /** Threads: minutes of inactivity before the archiver archives it. */
+  @Property({ type: 'integer', nullable: true })
+  autoArchiveDuration: number | null = null;
+
+  @Property({ default: false })
+  archived: boolean & Opt = false;
+
+  /** When the thread was last archived or unarchived. */
+  @Property({ nullable: true })
+  archiveTimestamp: Date | null = null;
+
+  /** Locked threads take messages only from members with MANAGE_THREADS. */
+  @Property({ default: false })
+  locked: boolean & Opt = false;
+
+  @Property({ nullable: true })
+  lastPinTimestamp: Date | null = null;
 
   @Property({ defaultRaw: 'now()' })
   createdAt: Date & Opt = new Date();
@@ -104,8 +172,36 @@ export class Channel extends AggregateRoot {
     return VOICE_CHANNEL_TYPES.has(this.type);
   }
 
+  get isThread(): boolean {
+    return THREAD_CHANNEL_TYPES.has(this.type);
+  }
+
+  get isPrivate(): boolean {
+    return PRIVATE_CHANNEL_TYPES.has(this.type);
+  }
+
+  get holdsMessages(): boolean {
+    return TEXT_CHANNEL_TYPES.has(this.type);
+  }
+
   get isCategory(): boolean {
     return this.type === ChannelType.GUILD_CATEGORY;
+  }
+
+  // Messaging: each call is one unit of work on the EntityManager that manages this channel.
+
+  /** Sends a message as `author` (see MessageRepository.send for the rules). */
+  send(author: IdArg, content: string, options?: SendOptions): Promise<Message> {
+    return this.messages().send(author, this, content, options);
+  }
+
+  /** Marks the channel read up to `messageId` for `user`. */
+  ack(user: IdArg, messageId: IdArg): Promise<void> {
+    return (entityManagerOf(this).getRepository<ReadState>('ReadState') as ReadStateRepository).ack(user, this, messageId);
+  }
+
+  private messages(): MessageRepository {
+    return entityManagerOf(this).getRepository<Message>('Message') as MessageRepository;
   }
 
   // Field rules: each validates its input (ValidationFailed naming the field) before it changes anything.
@@ -162,6 +258,25 @@ export class Channel extends AggregateRoot {
     this.recordEvent('CHANNEL_DELETE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
   }
 
+  /** @internal */ pinsUpdated(): void {
+    this.recordEvent('CHANNEL_PINS_UPDATE', { channelId: this.id, serverId: this.server?.id ?? null, lastPinTimestamp: this.lastPinTimestamp?.toISOString() ?? null }, this.scope());
+  }
+  /** @internal */ messagesDeleted(ids: readonly string[]): void {
+    this.recordEvent('MESSAGE_DELETE_BULK', { ids: [...ids], channelId: this.id, serverId: this.server?.id ?? null }, this.scope());
+  }
+  /** @internal a thread's state changed (fields given; the rest as the entity holds them). */
+  threadUpdated(changes: Record<string, unknown> = {}): void {
+    this.recordEvent('THREAD_UPDATE', { thread: { ...this.toPublic(), ...changes } }, this.scope());
+  }
+  /** @internal */ threadMembersChanged(added: readonly string[], removed: readonly string[]): void {
+    this.recordEvent('THREAD_MEMBERS_UPDATE', { id: this.id, serverId: this.server?.id ?? null, addedMemberIds: [...added], removedMemberIds: [...removed] }, this.scope());
+  }
+
+  /** Who hears of this channel's events: its server, or the recipients of a DM (set by the DM code). */
+  private scope() {
+    return { serverId: this.server?.id ?? null, channelId: this.id };
+  }
+
   toPublic() {
     return {
       id: this.id,
@@ -176,6 +291,15 @@ export class Channel extends AggregateRoot {
       bitrate: this.bitrate,
       userLimit: this.userLimit,
       permissionOverwrites: this.overwrites.isInitialized() ? this.overwrites.getItems().map((o) => o.toPublic()) : undefined,
+      lastMessageId: this.lastMessageId,
+      ownerId: this.owner?.id ?? null,
+      ...(this.isThread
+        ? {
+            messageCount: this.messageCount,
+            memberCount: this.memberCount,
+            threadMetadata: { archived: this.archived, autoArchiveDuration: this.autoArchiveDuration, archiveTimestamp: this.archiveTimestamp, locked: this.locked },
+          }
+        : {}),
     };
   }
 }

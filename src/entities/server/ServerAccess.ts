@@ -10,7 +10,7 @@ import {
   type RankedMember,
   PermissionFlags,
 } from '../../domain/permissions';
-import { CHANNEL_TYPE_NUMBERS, type Channel } from '../channel/Channel';
+import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Channel';
 import { Role } from './Role';
 import type { Server } from './Server';
 import { ServerMember } from './ServerMember';
@@ -47,10 +47,16 @@ export class ServerAccess {
     };
   }
 
-  /** Effective permissions at server level, or in a channel (its overwrites must be loaded). */
-  permissions(channel?: Channel): bigint {
-    return computeEffectivePermissions(this.input(channel), {
+  /**
+   * Effective permissions at server level, or in a channel (its overwrites must be loaded). A thread
+   * takes its parent's overwrites: pass the parent as `thread.overwritesFrom`, with whether the member
+   * joined it (private threads admit only members and holders of MANAGE_THREADS).
+   */
+  permissions(channel?: Channel, thread?: { overwritesFrom: Channel; member: boolean }): bigint {
+    return computeEffectivePermissions(this.input(thread ? thread.overwritesFrom : channel), {
       channelType: channel ? channelKindOf(CHANNEL_TYPE_NUMBERS[channel.type]) : undefined,
+      privateThread: channel?.type === ChannelType.PRIVATE_THREAD,
+      threadMember: thread?.member ?? false,
       timedOut: isTimedOut(this.member.timedOutUntil, this.now),
     });
   }

@@ -1,0 +1,4 @@
+import { EntityRepository } from '@mikro-orm/postgresql';
+import type { ThreadMember } from './ThreadMember';
+
+export class ThreadRepository extends EntityRepository<ThreadMember> {}

@@ -1,0 +1,268 @@
+import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
+import { LimitReached, NotFound, NotMessageAuthor, ThreadClosed, UserBlocked, ValidationFailed } from '../../domain/errors';
+import { idArg, type IdArg } from '../../domain/identity/ids';
+import { LIMITS } from '../../domain/limits';
+import {
+  type AttachmentInput,
+  type Embed,
+  parseMentions,
+  validateAttachments,
+  validateBulkDelete,
+  validateEmbeds,
+  validateMessageContent,
+} from '../../domain/messages';
+import { transact } from '../../db/unit-of-work';
+import type { Channel } from '../channel/Channel';
+import { type ChannelAccess, loadChannelAccess } from '../channel/ChannelAccess';
+import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../server/AuditLogEntry';
+import { PremiumType, User } from '../user/User';
+import { Message, MessageType, USER_MESSAGE_TYPES } from './Message';
+import { MessageAttachment } from './MessageAttachment';
+import { MessageEmbed } from './MessageEmbed';
+import { raiseMentionCounts, resolveMentions } from './MentionTargets';
+import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot } from './channel-counters';
+
+/** Who acts: the user entity, a reference, `{ id }`, or the user id. */
+export type MessageActor = IdArg;
+
+export interface SendOptions {
+  attachments?: AttachmentInput[];
+  embeds?: Embed[];
+  /** The message replied to; it must be in the same channel. */
+  replyTo?: IdArg;
+  /** Whether a reply pings the author of the message replied to (default true, as Discord). */
+  mentionRepliedUser?: boolean;
+}
+
+export interface ModerationOptions {
+  /** Audit log reason (1-512 characters) when a moderator acts. */
+  reason?: string;
+}
+
+const reasonOf = (options: unknown) => validateAuditReason(typeof options === 'object' && options !== null ? (options as ModerationOptions).reason : undefined);
+
+function sendOptions(value: unknown): SendOptions {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed('options', 'must be an object');
+  return value as SendOptions;
+}
+
+/**
+ * Sending, editing, deleting and pinning messages. Each operation is one unit of work: it loads the
+ * actor's permissions in the channel inside the transaction, applies the rules, writes the message,
+ * the channel's counters (atomic updates), mention counts, audit entries and events, and commits once.
+ */
+export class MessageRepository extends EntityRepository<Message> {
+  /**
+   * Sends a message. Needs VIEW_CHANNEL and SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread);
+   * ATTACH_FILES for attachments, EMBED_LINKS for embeds, READ_MESSAGE_HISTORY to reply. Slowmode
+   * holds per user unless they bypass it; a 1:1 DM refuses while either side blocks the other.
+   */
+  send(author: MessageActor, channel: IdArg, content: unknown, options?: SendOptions): Promise<Message> {
+    const authorId = idArg(author, 'author');
+    const channelId = idArg(channel, 'channel');
+    const opts = sendOptions(options);
+    return transact(this.em, async (tx) => {
+      const access = await loadChannelAccess(tx, channelId, authorId, { textOnly: true });
+      const target = access.channel;
+      access.require(['VIEW_CHANNEL', target.isThread ? 'SEND_MESSAGES_IN_THREADS' : 'SEND_MESSAGES']);
+      if (target.isThread) assertThreadOpen(access);
+
+      const attachments = opts.attachments === undefined ? [] : validateAttachments(opts.attachments);
+      const embeds = opts.embeds === undefined ? [] : validateEmbeds(opts.embeds);
+      if (attachments.length > 0) access.require('ATTACH_FILES');
+      if (embeds.length > 0) access.require('EMBED_LINKS');
+      const user = await tx.findOneOrFail(User, { id: authorId }, { fields: ['id', 'premiumType'] as never });
+      const text = validateMessageContent(content, {
+        premium: user.premiumType === PremiumType.NITRO,
+        hasAttachmentsOrEmbeds: attachments.length + embeds.length > 0,
+      });
+      const replyTo = opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
+
+      if (target.type === 'DM') await assertNoBlock(tx, target.id, authorId);
+      await takeSlowmodeSlot(tx, access);
+
+      const message = tx.create(Message, new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT), { persist: true });
+      if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id) as never;
+      for (const input of attachments) message.attachments.add(new MessageAttachment(message, input));
+      for (const embed of embeds) message.embeds.add(new MessageEmbed(message, embed));
+      message.attachmentCount = attachments.length;
+      message.embedCount = embeds.length;
+
+      const parsed = parseMentions(text);
+      if (replyTo && opts.mentionRepliedUser !== false && !parsed.users.includes(replyTo.author.id)) parsed.users.push(replyTo.author.id);
+      const mentions = await resolveMentions(tx, access, parsed, authorId);
+      message.mentionUserIds = mentions.userIds;
+      message.mentionRoleIds = mentions.roleIds;
+      message.mentionEveryone = mentions.everyone;
+
+      await channelAfterPost(tx, target, message.id, authorId);
+      await raiseMentionCounts(tx, target.id, mentions.notify);
+      message.created();
+      return message;
+    });
+  }
+
+  /** Replaces the content of one's own message; sets editedAt and re-parses mentions (no new pings, as Discord). */
+  edit(actor: MessageActor, message: IdArg, content: unknown): Promise<Message> {
+    const actorId = idArg(actor, 'actor');
+    const messageId = idArg(message, 'message');
+    return transact(this.em, async (tx) => {
+      const found = await this.loadMessage(tx, messageId);
+      if (found.author.id !== actorId || !USER_MESSAGE_TYPES.has(found.type)) throw new NotMessageAuthor(messageId);
+      const access = await loadChannelAccess(tx, found.channel.id, actorId);
+      access.require('VIEW_CHANNEL');
+      const user = await tx.findOneOrFail(User, { id: actorId }, { fields: ['id', 'premiumType'] as never });
+      const text = validateMessageContent(content, {
+        premium: user.premiumType === PremiumType.NITRO,
+        hasAttachmentsOrEmbeds: found.attachmentCount + found.embedCount > 0,
+      });
+      found.setContent(text);
+      const mentions = await resolveMentions(tx, access, parseMentions(text), actorId);
+      found.mentionUserIds = mentions.userIds;
+      found.mentionRoleIds = mentions.roleIds;
+      found.mentionEveryone = mentions.everyone;
+      found.editedAt = new Date();
+      found.updated();
+      return found;
+    });
+  }
+
+  /** Deletes a message: its author, or a member with MANAGE_MESSAGES (audited as MESSAGE_DELETE). */
+  async deleteMessage(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<void> {
+    const actorId = idArg(actor, 'actor');
+    const messageId = idArg(message, 'message');
+    const reason = reasonOf(options);
+    await transact(this.em, async (tx) => {
+      const found = await this.loadMessage(tx, messageId);
+      const access = await loadChannelAccess(tx, found.channel.id, actorId);
+      const own = found.author.id === actorId && USER_MESSAGE_TYPES.has(found.type);
+      access.require(own ? 'VIEW_CHANNEL' : ['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
+      if (!own && access.server) {
+        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), AuditLogAction.MESSAGE_DELETE, found.author.id, [
+          { key: 'channelId', new: found.channel.id },
+          { key: 'count', new: 1 },
+        ], reason));
+      }
+      await channelAfterDelete(tx, access.channel, [found.id]);
+      if (found.pinned) access.channel.pinsUpdated();
+      found.deleted();
+      tx.remove(found);
+    });
+  }
+
+  /** Deletes 2-100 messages of one channel, none older than 14 days. Needs MANAGE_MESSAGES. */
+  async bulkDelete(actor: MessageActor, channel: IdArg, messageIds: unknown, options: ModerationOptions = {}): Promise<number> {
+    const actorId = idArg(actor, 'actor');
+    const channelId = idArg(channel, 'channel');
+    const ids = validateBulkDelete(messageIds, new Date());
+    const reason = reasonOf(options);
+    return transact(this.em, async (tx) => {
+      const access = await loadChannelAccess(tx, channelId, actorId, { textOnly: true });
+      access.require(['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
+      const found = await tx.find(Message, { id: { $in: ids }, channel: channelId }, { refresh: true });
+      const missing = ids.filter((id) => !found.some((m) => m.id === id));
+      if (missing.length > 0) throw new NotFound('Message', missing[0]!);
+      if (access.server) {
+        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), AuditLogAction.MESSAGE_BULK_DELETE, channelId, [
+          { key: 'count', new: ids.length },
+        ], reason));
+      }
+      await channelAfterDelete(tx, access.channel, ids);
+      if (found.some((m) => m.pinned)) access.channel.pinsUpdated();
+      access.channel.messagesDeleted(ids);
+      for (const m of found) tx.remove(m);
+      return ids.length;
+    });
+  }
+
+  /** Pins a message (MANAGE_MESSAGES or PIN_MESSAGES), at most 250 per channel; posts the PIN notice. */
+  pin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
+    return this.setPinned(actor, message, true, options);
+  }
+
+  unpin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
+    return this.setPinned(actor, message, false, options);
+  }
+
+  /** The pinned messages of a channel, newest first (VIEW_CHANNEL and READ_MESSAGE_HISTORY). */
+  async pins(viewer: MessageActor, channel: IdArg): Promise<Message[]> {
+    const viewerId = idArg(viewer, 'viewer');
+    const channelId = idArg(channel, 'channel');
+    const em = this.em.fork();
+    const access = await loadChannelAccess(em, channelId, viewerId, { textOnly: true });
+    access.require(['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY']);
+    return em.find(Message, { channel: channelId, pinned: true }, { orderBy: { id: 'desc' }, populate: ['attachments', 'embeds'] });
+  }
+
+  private setPinned(actor: MessageActor, message: IdArg, pinned: boolean, options: ModerationOptions): Promise<Message> {
+    const actorId = idArg(actor, 'actor');
+    const messageId = idArg(message, 'message');
+    const reason = reasonOf(options);
+    return transact(this.em, async (tx) => {
+      const found = await this.loadMessage(tx, messageId);
+      const access = await loadChannelAccess(tx, found.channel.id, actorId);
+      access.require('VIEW_CHANNEL');
+      if (!access.has('MANAGE_MESSAGES') && !access.has('PIN_MESSAGES')) access.require('PIN_MESSAGES');
+      await lockChannelRow(tx, access.channel.id);
+      await tx.refresh(found);
+      if (found.pinned === pinned) return found;
+      if (pinned) {
+        const [{ count }] = await tx.execute<{ count: string }[]>('select count(*) from "Message" where "channelId" = ? and "pinned"', [access.channel.id]);
+        if (Number(count) >= LIMITS.pinsPerChannel) throw new LimitReached('pinsPerChannel', LIMITS.pinsPerChannel);
+      }
+      found.pinned = pinned;
+      found.updated();
+      access.channel.lastPinTimestamp = new Date();
+      access.channel.pinsUpdated();
+      if (access.server) {
+        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), pinned ? AuditLogAction.MESSAGE_PIN : AuditLogAction.MESSAGE_UNPIN, found.author.id, [
+          { key: 'channelId', new: access.channel.id },
+          { key: 'messageId', new: found.id },
+        ], reason));
+      }
+      if (pinned) {
+        const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN), { persist: true });
+        notice.replyTo = tx.getReference(Message, found.id) as never;
+        await channelAfterPost(tx, access.channel, notice.id, actorId);
+        notice.created();
+      }
+      return found;
+    });
+  }
+
+  private async loadMessage(tx: EntityManager, messageId: string): Promise<Message> {
+    const found = await tx.findOne(Message, { id: messageId }, { refresh: true });
+    if (!found) throw new NotFound('Message', messageId);
+    return found;
+  }
+
+  private async repliedMessage(tx: EntityManager, access: ChannelAccess, replyToId: string): Promise<Message> {
+    access.require('READ_MESSAGE_HISTORY');
+    const replied = await tx.findOne(Message, { id: replyToId });
+    if (!replied || replied.channel.id !== access.channel.id) {
+      throw new ValidationFailed('replyTo', 'must be a message of the same channel', { replyTo: replyToId });
+    }
+    return replied;
+  }
+}
+
+function assertThreadOpen(access: ChannelAccess): void {
+  const thread: Channel = access.channel;
+  if (thread.locked && !access.has('MANAGE_THREADS')) throw new ThreadClosed(thread.id, 'locked');
+}
+
+/**
+ * A 1:1 DM refuses while either user blocks the other. The send holds both users' relationship locks
+ * in shared mode (a block takes them exclusively), so a block and a send are ordered: a block that
+ * commits first is seen, and a send that got in first commits before the block does.
+ */
+async function assertNoBlock(tx: EntityManager, channelId: string, authorId: string): Promise<void> {
+  const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ChannelRecipient" where "channelId" = ?', [channelId]);
+  const ids = rows.map((r) => String(r.userId)).sort();
+  for (const id of ids) await tx.execute('select pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [`relationships:${id}`]);
+  const other = ids.find((id) => id !== authorId) ?? authorId;
+  const [low, high] = BigInt(authorId) < BigInt(other) ? [authorId, other] : [other, authorId];
+  const blocked = await tx.execute('select 1 from "Relationship" where "userAId" = ? and "userBId" = ? and ("aBlocksB" or "bBlocksA")', [low, high]);
+  if (blocked.length > 0) throw new UserBlocked();
+}

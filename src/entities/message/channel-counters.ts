@@ -1,0 +1,87 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { SlowmodeActive } from '../../domain/errors';
+import { SLOWMODE_BYPASS } from '../../domain/messages';
+import type { Channel } from '../channel/Channel';
+import type { ChannelAccess } from '../channel/ChannelAccess';
+
+/**
+ * The counters a channel keeps about its messages, changed with atomic statements so concurrent sends
+ * and deletes never lose an update or move lastMessageId back. They bypass the entity on purpose: a
+ * flushed `channel.lastMessageId = id` would be a blind overwrite.
+ */
+
+/** Takes the channel's row lock (pins, recipient changes: check-count-act under it). */
+export async function lockChannelRow(tx: EntityManager, channelId: string): Promise<void> {
+  await tx.execute('select 1 from "Channel" where "id" = ? for no key update', [channelId]);
+}
+
+/**
+ * After a message is posted: lastMessageId moves forward; in a thread, the sender joins (once),
+ * messageCount and memberCount follow, and an archived thread wakes up. Returns whether the sender
+ * joined the thread now.
+ */
+export async function channelAfterPost(tx: EntityManager, channel: Channel, messageId: string, authorId: string): Promise<boolean> {
+  if (!channel.isThread) {
+    await tx.execute('update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?', [messageId, channel.id]);
+    return false;
+  }
+  const [row] = await tx.execute<{ joined: string; woke: boolean }[]>(
+    `with joined as (
+       insert into "ThreadMember" ("threadId", "userId") values (?, ?) on conflict do nothing returning 1
+     ), before as (
+       select "archived" from "Channel" where "id" = ?
+     )
+     update "Channel" set
+       "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint),
+       "messageCount" = "messageCount" + 1,
+       "memberCount" = "memberCount" + (select count(*) from joined),
+       "archived" = false,
+       "archiveTimestamp" = case when "archived" then now() else "archiveTimestamp" end
+     where "id" = ?
+     returning (select count(*) from joined) as "joined", (select "archived" from before) as "woke"`,
+    [channel.id, authorId, channel.id, messageId, channel.id],
+  );
+  const joined = Number(row?.joined ?? 0) > 0;
+  if (joined) channel.threadMembersChanged([authorId], []);
+  if (row?.woke) channel.threadUpdated({ archived: false });
+  return joined;
+}
+
+/** Before messages are deleted: lastMessageId falls back to the newest survivor; a thread's count drops. */
+export async function channelAfterDelete(tx: EntityManager, channel: Channel, messageIds: readonly string[]): Promise<void> {
+  await tx.execute(
+    `update "Channel" set
+       "lastMessageId" = case when "lastMessageId" = any(array[?]::bigint[])
+         then (select max("id") from "Message" where "channelId" = ? and not ("id" = any(array[?]::bigint[])))
+         else "lastMessageId" end,
+       "messageCount" = case when "type" in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
+         then greatest(0, "messageCount" - (select count(*) from "Message" where "channelId" = ? and "id" = any(array[?]::bigint[]) and "type" <> 'THREAD_STARTER'))
+         else "messageCount" end
+     where "id" = ?`,
+    [[...messageIds], channel.id, [...messageIds], channel.id, [...messageIds], channel.id],
+  );
+}
+
+/**
+ * Slowmode, atomically: the user's lastSentAt moves to now only if the window since the last one
+ * has passed, in one conditional upsert, so of two concurrent sends only one gets through.
+ */
+export async function takeSlowmodeSlot(tx: EntityManager, access: ChannelAccess): Promise<void> {
+  const seconds = access.channel.rateLimitPerUser;
+  if (seconds <= 0 || access.channel.isPrivate) return;
+  if (SLOWMODE_BYPASS.some((flag) => (access.permissions & flag) === flag)) return;
+  const taken = await tx.execute(
+    `insert into "ReadState" ("userId", "channelId", "lastSentAt") values (?, ?, now())
+     on conflict ("userId", "channelId") do update set "lastSentAt" = excluded."lastSentAt"
+     where "ReadState"."lastSentAt" is null or "ReadState"."lastSentAt" <= excluded."lastSentAt" - make_interval(secs => ?)
+     returning 1`,
+    [access.userId, access.channel.id, seconds],
+  );
+  if (taken.length > 0) return;
+  const [row] = await tx.execute<{ wait: string }[]>(
+    `select greatest(0, ceil(extract(epoch from ("lastSentAt" + make_interval(secs => ?) - now())) * 1000)) as "wait"
+       from "ReadState" where "userId" = ? and "channelId" = ?`,
+    [seconds, access.userId, access.channel.id],
+  );
+  throw new SlowmodeActive(access.channel.id, Number(row?.wait ?? seconds * 1000));
+}
