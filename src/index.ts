@@ -36,6 +36,21 @@ export { Channel, ChannelType, CHANNEL_TYPE_NUMBERS } from './entities/channel/C
 export { ChannelRepository, type NewChannel, type ChannelPatch, type OverwriteInput } from './entities/channel/ChannelRepository';
 export { PermissionOverwrite, OverwriteType } from './entities/channel/PermissionOverwrite';
 export { EXPRESSION_SLOTS, maxBitrate } from './domain/servers';
+export { ChannelAccess, loadChannelAccess } from './entities/channel/ChannelAccess';
+export { ChannelRecipient } from './entities/channel/ChannelRecipient';
+export { ThreadMember } from './entities/channel/ThreadMember';
+export { THREAD_CHANNEL_TYPES, PRIVATE_CHANNEL_TYPES, TEXT_CHANNEL_TYPES, THREAD_AUTO_ARCHIVE_MINUTES } from './entities/channel/Channel';
+
+// Messages.
+export * from './domain/messages';
+export { Message, MessageType, MESSAGE_TYPE_NUMBERS } from './entities/message/Message';
+export { MessageRepository, type MessageActor, type SendOptions, type ModerationOptions } from './entities/message/MessageRepository';
+export { MessageAttachment } from './entities/message/MessageAttachment';
+export { MessageEmbed } from './entities/message/MessageEmbed';
+export { Reaction } from './entities/message/Reaction';
+export { ReactionRepository, reactionLockKey, type ReactionCount } from './entities/message/ReactionRepository';
+export { ReadState } from './entities/message/ReadState';
+export { ReadStateRepository, type ChannelUnread, type UnreadSummary } from './entities/message/ReadStateRepository';
 export { type IdArg } from './domain/identity/ids';
 export { DomainEvent } from './entities/events/DomainEvent';
 export { EventConsumer } from './entities/events/EventConsumer';
@@ -63,3 +78,28 @@ export {
   type SelfVoiceChanges,
   type VoiceTimePeriod,
 } from './entities/voice/VoiceRepository';
+
+// Direct messages.
+export { ChannelRecipient } from './entities/channel/ChannelRecipient';
+export { DirectMessageRepository, type GroupDMOptions, type DmChannelView } from './entities/channel/DirectMessageRepository';
+
+// Message history and search.
+export {
+  history,
+  historyQuery,
+  parseHistoryOptions,
+  mentionsOf,
+  mentionsQuery,
+  HISTORY_LIMITS,
+  MENTIONS_LIMITS,
+  type HistoryOptions,
+  type HistoryCursor,
+  type MentionsOptions,
+  type MessageView,
+  type MessageAuthorView,
+  type AttachmentView,
+  type ReactionView,
+  type ThreadSummaryView,
+} from './entities/message/MessageQueries';
+export { search, searchQuery, parseSearchQuery, cleanSearchText, SEARCH_LIMITS, type SearchQuery, type SearchResult, type SearchHas, type ParsedSearch } from './entities/message/search';
+export { loadReadAccess, viewableChannelIds, readSql, type ReadAccess, type ReadSql } from './entities/message/read-access';

@@ -258,6 +258,14 @@ export class Channel extends AggregateRoot {
     this.recordEvent('CHANNEL_DELETE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
   }
 
+  /**
+   * @internal DM and group DM events: no server routes them, so they go to the recipients named
+   * (Discord sends the channel with its recipients).
+   */
+  privateChannelEvent(type: 'CHANNEL_CREATE' | 'CHANNEL_UPDATE' | 'CHANNEL_DELETE', recipientIds: readonly string[], userIds: readonly string[] = recipientIds): void {
+    this.recordEvent(type, { channel: { ...this.toPublic(), recipientIds: [...recipientIds] } }, { serverId: null, channelId: this.id, userIds: [...userIds] });
+  }
+
   /** @internal */ pinsUpdated(): void {
     this.recordEvent('CHANNEL_PINS_UPDATE', { channelId: this.id, serverId: this.server?.id ?? null, lastPinTimestamp: this.lastPinTimestamp?.toISOString() ?? null }, this.scope());
   }
@@ -267,6 +275,13 @@ export class Channel extends AggregateRoot {
   /** @internal a thread's state changed (fields given; the rest as the entity holds them). */
   threadUpdated(changes: Record<string, unknown> = {}): void {
     this.recordEvent('THREAD_UPDATE', { thread: { ...this.toPublic(), ...changes } }, this.scope());
+  }
+  /** @internal a new thread (newlyCreated, as Discord's THREAD_CREATE for the creator). */
+  threadCreated(): void {
+    this.recordEvent('THREAD_CREATE', { thread: this.toPublic(), newlyCreated: true }, this.scope());
+  }
+  /** @internal */ threadDeleted(): void {
+    this.recordEvent('THREAD_DELETE', { id: this.id, serverId: this.server?.id ?? null, parentId: this.parent?.id ?? null, type: this.type }, this.scope());
   }
   /** @internal */ threadMembersChanged(added: readonly string[], removed: readonly string[]): void {
     this.recordEvent('THREAD_MEMBERS_UPDATE', { id: this.id, serverId: this.server?.id ?? null, addedMemberIds: [...added], removedMemberIds: [...removed] }, this.scope());

@@ -58,7 +58,7 @@ export class MessageRepository extends EntityRepository<Message> {
    * ATTACH_FILES for attachments, EMBED_LINKS for embeds, READ_MESSAGE_HISTORY to reply. Slowmode
    * holds per user unless they bypass it; a 1:1 DM refuses while either side blocks the other.
    */
-  send(author: MessageActor, channel: IdArg, content: unknown, options?: SendOptions): Promise<Message> {
+  async send(author: MessageActor, channel: IdArg, content: unknown, options?: SendOptions): Promise<Message> {
     const authorId = idArg(author, 'author');
     const channelId = idArg(channel, 'channel');
     const opts = sendOptions(options);
@@ -104,7 +104,7 @@ export class MessageRepository extends EntityRepository<Message> {
   }
 
   /** Replaces the content of one's own message; sets editedAt and re-parses mentions (no new pings, as Discord). */
-  edit(actor: MessageActor, message: IdArg, content: unknown): Promise<Message> {
+  async edit(actor: MessageActor, message: IdArg, content: unknown): Promise<Message> {
     const actorId = idArg(actor, 'actor');
     const messageId = idArg(message, 'message');
     return transact(this.em, async (tx) => {
@@ -177,11 +177,11 @@ export class MessageRepository extends EntityRepository<Message> {
   }
 
   /** Pins a message (MANAGE_MESSAGES or PIN_MESSAGES), at most 250 per channel; posts the PIN notice. */
-  pin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
+  async pin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
     return this.setPinned(actor, message, true, options);
   }
 
-  unpin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
+  async unpin(actor: MessageActor, message: IdArg, options: ModerationOptions = {}): Promise<Message> {
     return this.setPinned(actor, message, false, options);
   }
 
@@ -195,7 +195,7 @@ export class MessageRepository extends EntityRepository<Message> {
     return em.find(Message, { channel: channelId, pinned: true }, { orderBy: { id: 'desc' }, populate: ['attachments', 'embeds'] });
   }
 
-  private setPinned(actor: MessageActor, message: IdArg, pinned: boolean, options: ModerationOptions): Promise<Message> {
+  private async setPinned(actor: MessageActor, message: IdArg, pinned: boolean, options: ModerationOptions): Promise<Message> {
     const actorId = idArg(actor, 'actor');
     const messageId = idArg(message, 'message');
     const reason = reasonOf(options);

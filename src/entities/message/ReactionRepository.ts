@@ -28,7 +28,7 @@ export class ReactionRepository extends EntityRepository<Reaction> {
    * the message yet, and USE_EXTERNAL_EMOJIS for a custom emoji of another server. Returns false when
    * the user had already reacted with it.
    */
-  react(user: IdArg, message: IdArg, emoji: unknown): Promise<boolean> {
+  async react(user: IdArg, message: IdArg, emoji: unknown): Promise<boolean> {
     const userId = idArg(user, 'user');
     const messageId = idArg(message, 'message');
     const parsed = parseEmoji(emoji);
@@ -56,18 +56,18 @@ export class ReactionRepository extends EntityRepository<Reaction> {
   }
 
   /** Removes one's own reaction; false when there was none. */
-  unreact(user: IdArg, message: IdArg, emoji: unknown): Promise<boolean> {
+  async unreact(user: IdArg, message: IdArg, emoji: unknown): Promise<boolean> {
     const userId = idArg(user, 'user');
     return this.remove$(userId, idArg(message, 'message'), parseEmoji(emoji), userId);
   }
 
   /** Removes another user's reaction (MANAGE_MESSAGES); false when there was none. */
-  removeReaction(actor: IdArg, message: IdArg, emoji: unknown, user: IdArg): Promise<boolean> {
+  async removeReaction(actor: IdArg, message: IdArg, emoji: unknown, user: IdArg): Promise<boolean> {
     return this.remove$(idArg(actor, 'actor'), idArg(message, 'message'), parseEmoji(emoji), idArg(user, 'user'));
   }
 
   /** Removes every reaction of a message, or every reaction with one emoji (MANAGE_MESSAGES). Returns how many. */
-  removeAllReactions(actor: IdArg, message: IdArg, emoji?: unknown): Promise<number> {
+  async removeAllReactions(actor: IdArg, message: IdArg, emoji?: unknown): Promise<number> {
     const actorId = idArg(actor, 'actor');
     const messageId = idArg(message, 'message');
     const parsed = emoji === undefined ? null : parseEmoji(emoji);
@@ -100,7 +100,7 @@ export class ReactionRepository extends EntityRepository<Reaction> {
     return out;
   }
 
-  private remove$(actorId: string, messageId: string, emoji: ParsedEmoji, userId: string): Promise<boolean> {
+  private async remove$(actorId: string, messageId: string, emoji: ParsedEmoji, userId: string): Promise<boolean> {
     return transact(this.em, async (tx) => {
       const { found, access } = await this.load(tx, messageId, actorId);
       access.require(actorId === userId ? 'VIEW_CHANNEL' : ['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
