@@ -37,7 +37,6 @@ export { ChannelRepository, type NewChannel, type ChannelPatch, type OverwriteIn
 export { PermissionOverwrite, OverwriteType } from './entities/channel/PermissionOverwrite';
 export { EXPRESSION_SLOTS, maxBitrate } from './domain/servers';
 export { ChannelAccess, loadChannelAccess } from './entities/channel/ChannelAccess';
-export { ChannelRecipient } from './entities/channel/ChannelRecipient';
 export { ThreadMember } from './entities/channel/ThreadMember';
 export { THREAD_CHANNEL_TYPES, PRIVATE_CHANNEL_TYPES, TEXT_CHANNEL_TYPES, THREAD_AUTO_ARCHIVE_MINUTES } from './entities/channel/Channel';
 
@@ -103,3 +102,8 @@ export {
 } from './entities/message/MessageQueries';
 export { search, searchQuery, parseSearchQuery, cleanSearchText, SEARCH_LIMITS, type SearchQuery, type SearchResult, type SearchHas, type ParsedSearch } from './entities/message/search';
 export { loadReadAccess, viewableChannelIds, readSql, type ReadAccess, type ReadSql } from './entities/message/read-access';
+
+// Threads.
+export { ThreadRepository, DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './entities/channel/ThreadRepository';
+export { ThreadMember } from './entities/channel/ThreadMember';
+export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';

@@ -36,7 +36,7 @@ describe('read states', () => {
     const bob = await h.joined(w, 'bob');
     const senders = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
     const first = await h.messages().send(senders[0]!, w.textId, 'start');
-    const results = await race(db(), 31, (em, i) =>
+    const results = await race<unknown>(db(), 31, (em, i) =>
       i === 30 ? h.readStates(em).ack(bob, w.textId, first.id) : h.messages(em).send(senders[i % 10]!, w.textId, `<@${bob.id}> ${i}`),
     );
     expect(fulfilled(results)).toHaveLength(31);

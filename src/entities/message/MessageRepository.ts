@@ -26,8 +26,10 @@ import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot 
 export type MessageActor = IdArg;
 
 export interface SendOptions {
-  attachments?: AttachmentInput[];
-  embeds?: Embed[];
+  /** Validated by validateAttachments (width and height may be omitted for non-images). */
+  attachments?: (Omit<AttachmentInput, 'width' | 'height'> & Partial<Pick<AttachmentInput, 'width' | 'height'>>)[];
+  /** Validated by validateEmbeds (fields may be omitted). */
+  embeds?: (Omit<Embed, 'fields'> & Partial<Pick<Embed, 'fields'>>)[];
   /** The message replied to; it must be in the same channel. */
   replyTo?: IdArg;
   /** Whether a reply pings the author of the message replied to (default true, as Discord). */
