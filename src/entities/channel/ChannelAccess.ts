@@ -23,6 +23,8 @@ export class ChannelAccess {
     /** A thread's parent channel (with its overwrites); null otherwise. */
     readonly parent: Channel | null,
     readonly threadMember: boolean,
+    /** A DM's or group DM's recipients (events go to them by name); empty elsewhere. */
+    readonly recipientIds: readonly string[] = [],
   ) {}
 
   has(permission: PermissionName): boolean {
@@ -59,9 +61,10 @@ export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, 
   if (options.textOnly && !channel.holdsMessages) throw new NotATextChannel(channelId, channel.type);
 
   if (channel.isPrivate) {
-    const recipient = await tx.findOne(ChannelRecipient, { channel: channelId, user: userId });
-    if (!recipient) throw new NotARecipient(channelId);
-    return new ChannelAccess(channel, userId, DM_PERMISSIONS, null, null, false);
+    const recipients = await tx.find(ChannelRecipient, { channel: channelId }, { refresh: true });
+    const recipientIds = recipients.map((r) => r.user.id);
+    if (!recipientIds.includes(userId)) throw new NotARecipient(channelId);
+    return new ChannelAccess(channel, userId, DM_PERMISSIONS, null, null, false, recipientIds);
   }
 
   const server = await loadServerAccess(tx, channel.server!.id, userId);

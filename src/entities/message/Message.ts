@@ -152,8 +152,17 @@ export class Message extends AggregateRoot {
     this.hasLink = LINK.test(content);
   }
 
+  /** Recipients of a DM or group DM: events of private channels go to them by name. Not persisted. */
+  private audience?: string[];
+
+  /** @internal set before recording events in a private channel. */
+  addressTo(userIds: readonly string[]): this {
+    this.audience = [...userIds];
+    return this;
+  }
+
   private scope() {
-    return { serverId: this.serverId, channelId: this.channel.id };
+    return { serverId: this.serverId, channelId: this.channel.id, userIds: this.audience?.length ? this.audience : null };
   }
   /** @internal */ created(): void {
     this.recordEvent('MESSAGE_CREATE', { message: this.toPublic() }, this.scope());

@@ -4,7 +4,7 @@ import { idArg, type IdArg } from '../../domain/identity/ids';
 import { missingPermissions } from '../../domain/permissions';
 import { compareSnowflakes } from '../../domain/snowflake';
 import { MESSAGE_COLUMNS, MESSAGE_JOINS, type MessageRow, type MessageView, messageViews } from './message-views';
-import { loadReadAccess, READ_BITS, readSql, viewableChannelIds } from './read-access';
+import { loadReadAccess, READ_BITS, type ReadSql, readSql, viewableChannelIds } from './read-access';
 
 export type { AttachmentView, MessageAuthorView, MessageView, ReactionView, ThreadSummaryView } from './message-views';
 
@@ -84,11 +84,15 @@ function requireRead(permissions: bigint, channelId: string): void {
  * NotARecipient as the channel's access says. Reads go to a replica when one is configured and the
  * EntityManager is not in a transaction: a page may lag the primary by the replication delay.
  */
-export async function history(em: EntityManager, viewer: IdArg, channel: IdArg, options?: HistoryOptions): Promise<MessageView[]> {
+export function history(em: EntityManager, viewer: IdArg, channel: IdArg, options?: HistoryOptions): Promise<MessageView[]> {
+  return historyOn(readSql(em), viewer, channel, options);
+}
+
+/** `history` on any SQL runner (the benchmark runs it through raw pg with the same statements). */
+export async function historyOn(run: ReadSql, viewer: IdArg, channel: IdArg, options?: HistoryOptions): Promise<MessageView[]> {
   const viewerId = idArg(viewer, 'viewer');
   const channelId = idArg(channel, 'channel');
   const { cursor, limit } = parseHistoryOptions(options);
-  const run = readSql(em);
   const access = await loadReadAccess(run, channelId, viewerId);
   requireRead(access.permissions, channelId);
   const { sql, params } = historyQuery(channelId, cursor, limit);

@@ -100,6 +100,7 @@ export class MessageRepository extends EntityRepository<Message> {
 
       await channelAfterPost(tx, target, message.id, authorId);
       await raiseMentionCounts(tx, target.id, mentions.notify);
+      message.addressTo(access.recipientIds);
       message.created();
       return message;
     });
@@ -125,7 +126,7 @@ export class MessageRepository extends EntityRepository<Message> {
       found.mentionRoleIds = mentions.roleIds;
       found.mentionEveryone = mentions.everyone;
       found.editedAt = new Date();
-      found.updated();
+      found.addressTo(access.recipientIds).updated();
       return found;
     });
   }
@@ -148,7 +149,7 @@ export class MessageRepository extends EntityRepository<Message> {
       }
       await channelAfterDelete(tx, access.channel, [found.id]);
       if (found.pinned) access.channel.pinsUpdated();
-      found.deleted();
+      found.addressTo(access.recipientIds).deleted();
       tx.remove(found);
     });
   }
@@ -214,7 +215,7 @@ export class MessageRepository extends EntityRepository<Message> {
         if (Number(count) >= LIMITS.pinsPerChannel) throw new LimitReached('pinsPerChannel', LIMITS.pinsPerChannel);
       }
       found.pinned = pinned;
-      found.updated();
+      found.addressTo(access.recipientIds).updated();
       access.channel.lastPinTimestamp = new Date();
       access.channel.pinsUpdated();
       if (access.server) {
@@ -227,7 +228,7 @@ export class MessageRepository extends EntityRepository<Message> {
         const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN), { persist: true });
         notice.replyTo = tx.getReference(Message, found.id) as never;
         await channelAfterPost(tx, access.channel, notice.id, actorId);
-        notice.created();
+        notice.addressTo(access.recipientIds).created();
       }
       return found;
     });

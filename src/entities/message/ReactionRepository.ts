@@ -50,7 +50,7 @@ export class ReactionRepository extends EntityRepository<Reaction> {
         if (Number(tally!.distinct) >= LIMITS.uniqueReactionsPerMessage) throw new LimitReached('uniqueReactionsPerMessage', LIMITS.uniqueReactionsPerMessage);
       }
       tx.persist(new Reaction(found, tx.getReference(User, userId), parsed));
-      found.reactionAdded(userId, parsed);
+      found.addressTo(access.recipientIds).reactionAdded(userId, parsed);
       return true;
     });
   }
@@ -76,7 +76,7 @@ export class ReactionRepository extends EntityRepository<Reaction> {
       access.require(['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       await lockKeys(tx, [reactionLockKey(messageId)]);
       const removed = await tx.nativeDelete(Reaction, parsed ? { message: messageId, emojiKey: reactionKey(parsed) } : { message: messageId });
-      if (removed > 0) found.reactionsCleared(parsed);
+      if (removed > 0) found.addressTo(access.recipientIds).reactionsCleared(parsed);
       return removed;
     });
   }
@@ -106,7 +106,7 @@ export class ReactionRepository extends EntityRepository<Reaction> {
       access.require(actorId === userId ? 'VIEW_CHANNEL' : ['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       await lockKeys(tx, [reactionLockKey(messageId)]);
       const removed = await tx.nativeDelete(Reaction, { message: messageId, emojiKey: reactionKey(emoji), user: userId });
-      if (removed > 0) found.reactionRemoved(userId, emoji);
+      if (removed > 0) found.addressTo(access.recipientIds).reactionRemoved(userId, emoji);
       return removed > 0;
     });
   }

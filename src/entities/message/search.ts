@@ -3,7 +3,7 @@ import { ValidationFailed } from '../../domain/errors';
 import { idArg, type IdArg } from '../../domain/identity/ids';
 import { snowflakeAt } from '../../domain/snowflake';
 import { MESSAGE_COLUMNS, MESSAGE_JOINS, type MessageRow, type MessageView, messageViews } from './message-views';
-import { readSql, viewableChannelIds } from './read-access';
+import { type ReadSql, readSql, viewableChannelIds } from './read-access';
 
 export const SEARCH_LIMITS = { textLength: 1024, min: 1, max: 25, default: 25, maxOffset: 5000, maxChannelIds: 500 } as const;
 
@@ -145,12 +145,16 @@ select ${MESSAGE_COLUMNS}, h.rank
  * an empty or stopword-only query finds nothing; channelIds the searcher cannot read are ignored;
  * `serverId` of a server the searcher is not in raises NotAMember.
  */
-export async function search(em: EntityManager, searcher: IdArg, query: SearchQuery): Promise<SearchResult> {
+export function search(em: EntityManager, searcher: IdArg, query: SearchQuery): Promise<SearchResult> {
+  return searchOn(readSql(em), searcher, query);
+}
+
+/** `search` on any SQL runner (the benchmark runs it through raw pg with the same statements). */
+export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery): Promise<SearchResult> {
   const userId = idArg(searcher, 'searcher');
   const parsed = parseSearchQuery(query);
   const empty: SearchResult = { messages: [], hasMore: false, nextOffset: null };
   if (parsed.text.trim() === '') return empty;
-  const run = readSql(em);
   let channels = await viewableChannelIds(run, userId, { serverId: parsed.serverId });
   if (parsed.channelIds) {
     const wanted = new Set(parsed.channelIds);
