@@ -82,28 +82,6 @@ export {
 export { ChannelRecipient } from './entities/channel/ChannelRecipient';
 export { DirectMessageRepository, type GroupDMOptions, type DmChannelView } from './entities/channel/DirectMessageRepository';
 
-// Message history and search.
-export {
-  history,
-  historyQuery,
-  parseHistoryOptions,
-  mentionsOf,
-  mentionsQuery,
-  HISTORY_LIMITS,
-  MENTIONS_LIMITS,
-  type HistoryOptions,
-  type HistoryCursor,
-  type MentionsOptions,
-  type MessageView,
-  type MessageAuthorView,
-  type AttachmentView,
-  type ReactionView,
-  type ThreadSummaryView,
-} from './entities/message/MessageQueries';
-export { search, searchQuery, parseSearchQuery, cleanSearchText, SEARCH_LIMITS, type SearchQuery, type SearchResult, type SearchHas, type ParsedSearch } from './entities/message/search';
-export { loadReadAccess, viewableChannelIds, readSql, type ReadAccess, type ReadSql } from './entities/message/read-access';
-
 // Threads.
 export { ThreadRepository, DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './entities/channel/ThreadRepository';
-export { ThreadMember } from './entities/channel/ThreadMember';
 export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';

@@ -5,6 +5,7 @@ import {
   DriverException,
   ForeignKeyConstraintViolationException,
   LockWaitTimeoutException,
+  NotFoundError,
   NotNullConstraintViolationException,
   UniqueConstraintViolationException,
   ValidationError,
@@ -59,6 +60,11 @@ export function translateDatabaseError(error: unknown): unknown {
         return new DatabaseUnavailable(error.message);
     }
     return error;
+  }
+  // findOneOrFail inside a domain operation: the row named by the caller does not exist.
+  if (error instanceof NotFoundError) {
+    const match = /^(\w+) not found \((.*)\)$/.exec(error.message);
+    return new NotFound(match?.[1] ?? 'row', (match?.[2] ?? '').replace(/^'|'$/g, ''));
   }
   if (error instanceof ValidationError) return error;
   const code = (error as PgError | undefined)?.code;

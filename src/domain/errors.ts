@@ -245,3 +245,27 @@ export class NotARecipient extends DomainError {
     super('you are not in this conversation', { channelId });
   }
 }
+
+/** Only the group DM's owner may do this (remove another recipient). */
+export class NotChannelOwner extends DomainError {
+  readonly code = 'NOT_CHANNEL_OWNER';
+  constructor(readonly channelId: string) {
+    super('only the owner of this group DM can do that', { channelId });
+  }
+}
+
+/** A message starts at most one thread (the thread takes the message's id). */
+export class ThreadAlreadyExists extends DomainError {
+  readonly code = 'THREAD_ALREADY_EXISTS';
+  constructor(readonly messageId: string) {
+    super('this message already has a thread', { messageId });
+  }
+}
+
+/** A thread operation on a channel that is not a thread. */
+export class NotAThread extends DomainError {
+  readonly code = 'NOT_A_THREAD';
+  constructor(readonly channelId: string, readonly type: string) {
+    super(`a ${type} channel is not a thread`, { channelId, type });
+  }
+}

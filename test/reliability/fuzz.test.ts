@@ -1,0 +1,145 @@
+/**
+ * Fuzzing every public domain method with hostile arguments: arbitrary Unicode and control
+ * characters, 100 kB strings, numbers out of range, bigints beyond 2^63, unknown and deleted ids,
+ * wrong types, and calls in a wrong state. Each call either succeeds or fails with a typed
+ * DomainError; a refused call writes nothing; the invariants hold at the end.
+ * FUZZ_RUNS sets the number of cases (1,000 by default; the long run uses 10,000).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DomainError } from '../../src/domain/errors';
+import { isSnowflake, nextSnowflake } from '../../src/domain/snowflake';
+import { Channel } from '../../src/entities/channel/Channel';
+import type { ChannelRepository } from '../../src/entities/channel/ChannelRepository';
+import { Invite } from '../../src/entities/server/Invite';
+import type { InviteRepository } from '../../src/entities/server/InviteRepository';
+import { Role } from '../../src/entities/server/Role';
+import type { RoleRepository } from '../../src/entities/server/RoleRepository';
+import { Server } from '../../src/entities/server/Server';
+import type { ServerRepository } from '../../src/entities/server/ServerRepository';
+import { User } from '../../src/entities/user/User';
+import type { RelationshipRepository } from '../../src/entities/user/RelationshipRepository';
+import { Relationship } from '../../src/entities/user/Relationship';
+import { VoiceState } from '../../src/entities/voice/VoiceState';
+import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
+import { useTestDatabase } from '../support/db';
+import { invariantViolations } from '../support/invariants';
+import { messagingHelpers } from '../support/messaging';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
+const db = useTestDatabase({ poolSize: 10 });
+const h = messagingHelpers(db);
+
+interface Ids {
+  users: string[];
+  servers: string[];
+  channels: string[];
+  messages: string[];
+  roles: string[];
+  deleted: string[];
+  codes: string[];
+}
+
+/** Values a hostile or buggy client could send for any argument. */
+function hostile(ids: Ids): fc.Arbitrary<unknown> {
+  const known = (list: string[]) => (list.length ? fc.constantFrom(...list) : fc.constant('1'));
+  return fc.oneof(
+    { weight: 12, arbitrary: fc.oneof(known(ids.users), known(ids.servers), known(ids.channels), known(ids.messages), known(ids.roles), known(ids.deleted), known(ids.codes)) },
+    { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+    { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(100_000), '😀'.repeat(30_000), '\u0000', '\u0000abc', '\ud800', "'; drop table \"User\"; --", '<@1>', '@everyone', '`'.repeat(5000)) },
+    { weight: 1, arbitrary: fc.constantFrom('9223372036854775807', '9223372036854775808', '18446744073709551616', '-1', '0', '00000000000000000001', '1e3', ' 1', '') },
+    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 ** 53, -0)) },
+    { weight: 1, arbitrary: fc.constantFrom(null, undefined, true, {}, [], { id: '1' }, { id: 42 }, [1, 2], new Date(Number.NaN), new Date(8.64e15)) },
+    { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }) },
+    { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('name', 'type', 'permissions', 'maxUses', 'maxAge', 'status', 'title', 'fields', 'content', 'userLimit'), fc.anything({ maxDepth: 1 }), { maxKeys: 3 }) },
+  );
+}
+
+/** The user entity when `a` names one (domain methods taking a User get one), else `a` as it came. */
+const userOr = async (em: EntityManager, a: unknown): Promise<never> => (isSnowflake(a) ? ((await em.findOne(User, { id: a })) ?? a) : a) as never;
+
+type Operation = (em: EntityManager, a: unknown, b: unknown, c: unknown, d: unknown) => Promise<unknown>;
+
+/** Every public domain method, called with whatever the fuzzer hands it. */
+const OPERATIONS: Record<string, Operation> = {
+  register: (em, a, b) => em.getRepository(User).register({ username: a, displayName: b } as never),
+  changeUsername: async (em, a, b) => em.getRepository(User).changeUsername(await userOr(em, a), b as never),
+  setPresence: async (em, a, b) => em.getRepository(User).setPresence(await userOr(em, a), b as never),
+  findByTag: (em, a) => em.getRepository(User).findByTag(a as never),
+  sendFriendRequest: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).sendFriendRequest(await userOr(em, a), b as never),
+  block: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).block(await userOr(em, a), b as never),
+  createServer: async (em, a, b) => (em.getRepository(Server) as ServerRepository).createServer(await userOr(em, a), { name: b } as never),
+  updateServer: (em, a, b, c) => (em.getRepository(Server) as ServerRepository).updateServer(a as never, b as never, c as never),
+  createRole: (em, a, b, c) => (em.getRepository(Role) as RoleRepository).createRole(a as never, b as never, c as never),
+  assignRole: (em, a, b, c, d) => (em.getRepository(Role) as RoleRepository).assignRole(a as never, b as never, c as never, d as never),
+  createChannel: (em, a, b, c) => (em.getRepository(Channel) as ChannelRepository).createChannel(a as never, b as never, c as never),
+  setOverwrite: (em, a, b, c, d) => (em.getRepository(Channel) as ChannelRepository).setOverwrite(a as never, b as never, c as never, d as never),
+  createInvite: (em, a, b, c) => (em.getRepository(Invite) as InviteRepository).createInvite(a as never, b as never, c as never),
+  acceptInvite: (em, a, b) => h.memberships(em).acceptInvite(a as never, b as never),
+  kick: (em, a, b, c) => h.memberships(em).kick(a as never, b as never, c as never),
+  ban: (em, a, b, c, d) => h.memberships(em).ban(a as never, b as never, c as never, d as never),
+  timeout: (em, a, b, c, d) => h.memberships(em).timeout(a as never, b as never, c as never, d as never),
+  joinVoice: (em, a, b, c) => (em.getRepository(VoiceState) as VoiceRepository).joinVoice(a as never, b as never, c as never),
+  leaveVoice: (em, a) => (em.getRepository(VoiceState) as VoiceRepository).leaveVoice(a as never),
+  send: (em, a, b, c, d) => h.messages(em).send(a as never, b as never, c, d as never),
+  edit: (em, a, b, c) => h.messages(em).edit(a as never, b as never, c),
+  deleteMessage: (em, a, b) => h.messages(em).deleteMessage(a as never, b as never),
+  bulkDelete: (em, a, b, c) => h.messages(em).bulkDelete(a as never, b as never, c),
+  pin: (em, a, b) => h.messages(em).pin(a as never, b as never),
+  react: (em, a, b, c) => h.reactions(em).react(a as never, b as never, c),
+  unreact: (em, a, b, c) => h.reactions(em).unreact(a as never, b as never, c),
+  ack: (em, a, b, c) => h.readStates(em).ack(a as never, b as never, c as never),
+};
+
+async function buildWorld(): Promise<Ids> {
+  const w = await h.world('Fuzz Land');
+  const bob = await h.joined(w, 'bob');
+  const carol = await h.joined(w, 'carol');
+  const voice = await h.channel(w.server.id, { type: 'GUILD_VOICE' });
+  const messages = [await h.messages().send(bob, w.textId, 'hello'), await h.messages().send(carol, w.textId, `<@${bob.id}> hi`)];
+  await h.reactions().react(bob, messages[0]!.id, '👍');
+  const gone = await h.messages().send(bob, w.textId, 'soon deleted');
+  await h.messages().deleteMessage(bob, gone.id);
+  const roles = (await db().sql<{ id: string }>(`select id::text from "Role" where "serverId" = $1`, [w.server.id])).map((r) => r.id);
+  return {
+    users: [w.owner.id, bob.id, carol.id],
+    servers: [w.server.id],
+    channels: [w.textId, voice],
+    messages: messages.map((m) => m.id),
+    roles,
+    deleted: [gone.id, nextSnowflake()],
+    codes: [w.code, 'nope'],
+  };
+}
+
+describe('fuzzing the public domain methods', () => {
+  it(`gives success or a typed error for ${RUNS} hostile calls, writes nothing when refusing, and keeps the invariants`, async () => {
+    const ids = await buildWorld();
+    const value = hostile(ids);
+    const tally = { ok: 0, refused: 0, byCode: {} as Record<string, number> };
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...Object.keys(OPERATIONS)), value, value, value, value, async (name, a, b, c, d) => {
+        const before = await h.counts();
+        let outcome: unknown;
+        try {
+          await OPERATIONS[name]!(db().fork(), a, b, c, d);
+          tally.ok++;
+          return;
+        } catch (error) {
+          outcome = error;
+        }
+        if (!(outcome instanceof DomainError)) {
+          throw new Error(`${name} threw a raw ${(outcome as Error)?.constructor?.name}: ${(outcome as Error)?.message}`);
+        }
+        tally.refused++;
+        tally.byCode[outcome.code] = (tally.byCode[outcome.code] ?? 0) + 1;
+        expect(await h.counts(), `${name} was refused (${outcome.code}) yet wrote something`).toEqual(before);
+      }),
+      { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20261126) },
+    );
+    console.log(`fuzz: ${RUNS} cases, ${tally.ok} succeeded, ${tally.refused} refused with typed errors: ${JSON.stringify(tally.byCode)}`);
+    expect(await invariantViolations(db())).toEqual([]);
+  }, 600_000);
+});
