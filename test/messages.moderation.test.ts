@@ -129,3 +129,24 @@ describe('pins', () => {
     await h.messages().pin(w.owner, leftOut);
   });
 });
+
+describe('a ban with deleteMessageSeconds', () => {
+  it("deletes the user's messages of that window in every channel of the server, and nothing else", async () => {
+    const w = await h.world();
+    const other = await h.world('Elsewhere');
+    const [bob, carol] = [await h.joined(w, 'bob'), await h.joined(w, 'carol')];
+    await h.memberships().acceptInvite(bob, other.code);
+    const second = await h.channel(w.server.id);
+    const old = await insertMessages(w.textId, w.server.id, bob.id, 1, { at: new Date(Date.now() - 2 * 3600_000) });
+    const kept = await h.messages().send(carol, w.textId, 'carol stays');
+    const recent = [await h.messages().send(bob, w.textId, 'spam 1'), await h.messages().send(bob, second, 'spam 2')];
+    const elsewhere = await h.messages().send(bob, other.textId, 'not this server');
+    await h.memberships().ban(w.owner, w.server.id, bob, { reason: 'spam', deleteMessageSeconds: 3600 });
+    const left = (await db().sql<{ id: string }>(`select id::text from "Message" where "authorId" = $1 order by id`, [bob.id])).map((r) => r.id);
+    expect(left).toEqual([old[0], elsewhere.id]);
+    expect(await h.lastMessageId(w.textId)).toBe(kept.id);
+    expect(await h.lastMessageId(second)).toBeNull();
+    const bulk = (await h.eventsOfType('MESSAGE_DELETE_BULK')).map((e) => e.payload as { ids: string[]; serverId: string }).filter((p) => p.serverId === w.server.id);
+    expect(bulk.flatMap((p) => p.ids).sort()).toEqual(recent.map((m) => m.id).sort());
+  });
+});

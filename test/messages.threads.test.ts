@@ -504,3 +504,34 @@ describe('listing threads', () => {
     expect(ids(await threads().activeThreads(carol, w.server.id))).toEqual([]);
   });
 });
+
+describe('threads and their surroundings', () => {
+  it('die with their parent channel, and are neither listed nor managed as server channels', async () => {
+    const w = await threadWorld();
+    const room = (await (h.fork().getRepository(Channel) as import('../src/entities/channel/ChannelRepository').ChannelRepository).createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'room' })).id;
+    const thread = await threads().createThread(w.bob, room, { name: 'side talk' });
+    await h.messages().send(w.bob, thread.id, 'in the thread');
+    const channels = h.fork().getRepository(Channel) as import('../src/entities/channel/ChannelRepository').ChannelRepository;
+    expect((await channels.channelsOf(w.server.id)).map((c) => c.id)).not.toContain(thread.id);
+    await expect(channels.deleteChannel(w.owner, w.server.id, thread.id)).rejects.toBeInstanceOf(ValidationFailed);
+    await channels.deleteChannel(w.owner, w.server.id, room);
+    expect(await db().sql(`select id from "Channel" where id = $1`, [thread.id])).toEqual([]);
+    expect(await db().sql(`select id from "Message" where "channelId" = $1`, [thread.id])).toEqual([]);
+    expect((await eventsFor('THREAD_DELETE', thread.id)).length).toBe(1);
+    await expect(h.messages().send(w.bob, thread.id, 'gone')).rejects.toBeInstanceOf(NotFound);
+  });
+
+  it('lose a member who leaves, is kicked or banned from the server', async () => {
+    const w = await threadWorld();
+    const thread = await threads().createThread(w.owner, w.textId, { name: 'crowd' });
+    const carol = await h.joined(w, 'carol');
+    for (const user of [w.bob, w.mod, carol]) await h.messages().send(user, thread.id, 'here');
+    expect((await row(thread.id)).memberCount).toBe(4);
+    await h.memberships().leave(carol, w.server.id);
+    await h.memberships().kick(w.owner, w.server.id, w.bob);
+    await h.memberships().ban(w.owner, w.server.id, w.mod, { reason: 'spam' });
+    const after = await row(thread.id);
+    expect(after.memberCount).toBe(1);
+    expect(after.rows).toBe(1);
+  });
+});

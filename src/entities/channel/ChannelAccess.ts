@@ -70,7 +70,8 @@ export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, 
   const server = await loadServerAccess(tx, channel.server!.id, userId);
   if (!channel.isThread) return new ChannelAccess(channel, userId, server.permissions(channel), server, null, false);
 
-  const parent = await tx.findOneOrFail(Channel, { id: channel.parent!.id }, { populate: ['overwrites'], refresh: true });
+  const parent = channel.parent ? await tx.findOne(Channel, { id: channel.parent.id }, { populate: ['overwrites'], refresh: true }) : null;
+  if (!parent) throw new NotFound('Channel', channelId);
   const joined = (await tx.count(ThreadMember, { thread: channelId, user: userId })) > 0;
   const permissions = server.permissions(channel, { overwritesFrom: parent, member: joined });
   return new ChannelAccess(channel, userId, permissions, server, parent, joined);

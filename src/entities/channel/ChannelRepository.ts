@@ -12,7 +12,7 @@ import { actorIdOf, type Actor } from '../server/RoleRepository';
 import { loadServerAccess, type ServerAccess } from '../server/ServerAccess';
 import { ServerMember } from '../server/ServerMember';
 import { User } from '../user/User';
-import { Channel, CHANNEL_LIMITS, ChannelType } from './Channel';
+import { Channel, CHANNEL_LIMITS, ChannelType, THREAD_CHANNEL_TYPES } from './Channel';
 import { OverwriteType, PermissionOverwrite } from './PermissionOverwrite';
 import { endVoiceInChannel } from '../voice/VoiceRepository';
 
@@ -170,6 +170,11 @@ export class ChannelRepository extends EntityRepository<Channel> {
       }
       tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_DELETE, channel.id, diffChanges(auditView(channel), {}), reason ?? null));
       if (channel.isVoice) await endVoiceInChannel(tx, channel.id);
+      // Threads live and die with their parent channel, as on Discord.
+      for (const thread of await tx.find(Channel, { parent: channel.id, type: { $in: [...THREAD_CHANNEL_TYPES] } })) {
+        thread.threadDeleted();
+        tx.remove(thread);
+      }
       channel.deleted();
       tx.remove(channel);
     });
@@ -268,7 +273,7 @@ export class ChannelRepository extends EntityRepository<Channel> {
   /** The server's channels by position (categories and their channels alike), with overwrites. */
   async channelsOf(serverId: string): Promise<Channel[]> {
     snowflakeArg(serverId, 'serverId');
-    return this.em.find(Channel, { server: serverId }, { populate: ['overwrites'], orderBy: { position: 'asc', id: 'asc' } });
+    return this.em.find(Channel, { server: serverId, type: { $nin: [...THREAD_CHANNEL_TYPES] } }, { populate: ['overwrites'], orderBy: { position: 'asc', id: 'asc' } });
   }
 
   private async lockForOverwrites(tx: EntityManager, serverId: string, channelId: string, actorId: string): Promise<{ access: ServerAccess; channel: Channel }> {
@@ -292,6 +297,7 @@ function applyFields(channel: Channel, fields: ChannelFields, premiumTier: numbe
 async function findChannel(tx: EntityManager, serverId: string, channelId: string): Promise<Channel> {
   const channel = await tx.findOne(Channel, { id: channelId, server: serverId }, { populate: ['overwrites'], refresh: true });
   if (!channel) throw new NotFound('Channel', channelId);
+  if (channel.isThread) throw new ValidationFailed('channelId', 'a thread is managed through ThreadRepository', { channelId });
   return channel;
 }
 
@@ -304,7 +310,8 @@ async function findCategory(tx: EntityManager, serverId: string, parentId: strin
 /** Under the server's channel lock: room for one more channel in the server (when new) and in the category. */
 async function assertRoomFor(tx: EntityManager, serverId: string, parent: Channel | null, isNew: boolean): Promise<void> {
   if (isNew) {
-    const total = await tx.count(Channel, { server: serverId });
+    // Threads do not count against the 500 channels, as on Discord.
+    const total = await tx.count(Channel, { server: serverId, type: { $nin: [...THREAD_CHANNEL_TYPES] } });
     if (total >= LIMITS.channels) throw new LimitReached('channels', LIMITS.channels);
   }
   if (parent) {

@@ -95,3 +95,19 @@ export async function archivedThreads(em: EntityManager, viewerId: string, paren
   const found = new Map((await em.find(Channel, { id: { $in: order } })).map((c) => [c.id, c]));
   return order.flatMap((id) => (found.has(id) ? [found.get(id)!] : []));
 }
+
+/**
+ * A member leaving a server (leave, kick, ban) leaves its threads too: their ThreadMember rows go and
+ * each thread's memberCount drops by one, in one statement.
+ */
+export async function leaveThreadsOfServer(tx: EntityManager, serverId: string, userId: string): Promise<void> {
+  await tx.execute(
+    `with removed as (
+       delete from "ThreadMember" t using "Channel" c
+        where c."id" = t."threadId" and c."serverId" = ? and t."userId" = ?
+       returning t."threadId"
+     )
+     update "Channel" c set "memberCount" = c."memberCount" - 1 from removed r where c."id" = r."threadId"`,
+    [serverId, userId],
+  );
+}

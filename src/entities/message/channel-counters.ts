@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SlowmodeActive } from '../../domain/errors';
 import { SLOWMODE_BYPASS } from '../../domain/messages';
-import type { Channel } from '../channel/Channel';
+import { Channel } from '../channel/Channel';
+import { snowflakeAt } from '../../domain/snowflake';
 import type { ChannelAccess } from '../channel/ChannelAccess';
 
 /**
@@ -84,4 +85,34 @@ export async function takeSlowmodeSlot(tx: EntityManager, access: ChannelAccess)
     [seconds, access.userId, access.channel.id],
   );
   throw new SlowmodeActive(access.channel.id, Number(row?.wait ?? seconds * 1000));
+}
+
+/**
+ * A ban's message purge: deletes the user's messages in the server's channels (threads included)
+ * sent in the last `seconds`, fixes each channel's lastMessageId and thread counts in the same
+ * statement, and records MESSAGE_DELETE_BULK per channel. Returns how many messages went.
+ */
+export async function purgeRecentMessages(tx: EntityManager, serverId: string, userId: string, seconds: number): Promise<number> {
+  if (seconds <= 0) return 0;
+  const since = snowflakeAt(new Date(Date.now() - seconds * 1000));
+  const rows = await tx.execute<{ id: string; ids: string[] }[]>(
+    `with deleted as (
+       delete from "Message" where "serverId" = ? and "authorId" = ? and "id" >= ?::bigint returning "id", "channelId", "type"
+     ), per_channel as (
+       select "channelId", array_agg("id") as ids, count(*) filter (where "type" <> 'THREAD_STARTER') as n from deleted group by "channelId"
+     )
+     update "Channel" c set
+       "lastMessageId" = case when c."lastMessageId" = any(p.ids)
+         then (select max(m."id") from "Message" m where m."channelId" = c."id" and not (m."id" = any(p.ids)))
+         else c."lastMessageId" end,
+       "messageCount" = case when c."type" in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
+         then greatest(0, c."messageCount" - p.n) else c."messageCount" end
+     from per_channel p where c."id" = p."channelId"
+     returning c."id", p.ids::text[] as ids`,
+    [serverId, userId, since],
+  );
+  if (rows.length === 0) return 0;
+  const channels = await tx.find(Channel, { id: { $in: rows.map((r) => String(r.id)) } });
+  for (const channel of channels) channel.messagesDeleted(rows.find((r) => String(r.id) === channel.id)!.ids);
+  return rows.reduce((n, r) => n + r.ids.length, 0);
 }

@@ -23,6 +23,8 @@ import { loadServerAccess, rankOf, ServerAccess } from './ServerAccess';
 import { assertCanJoinAnotherServer } from './ServerRepository';
 import { ServerMember } from './ServerMember';
 import { endVoiceInServer } from '../voice/VoiceRepository';
+import { leaveThreadsOfServer } from '../channel/thread-archiver';
+import { purgeRecentMessages } from '../message/channel-counters';
 
 /** A user: the entity, a reference to it, or its id. */
 export type UserArg = User | Ref<User> | string;
@@ -202,6 +204,7 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       const fresh = await tx.findOneOrFail(Server, serverId, { refresh: true });
       if (fresh.isOwner(userId)) throw new OwnerCannotLeave(serverId);
       await endVoiceInServer(tx, serverId, userId);
+      await leaveThreadsOfServer(tx, serverId, userId);
       tx.remove(member);
       member.removed('leave');
       await adjustMemberCount(tx, serverId, -1);
@@ -221,6 +224,7 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       const victim = await requireMember(tx, serverId, targetId);
       assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'kick');
       await endVoiceInServer(tx, serverId, targetId);
+      await leaveThreadsOfServer(tx, serverId, targetId);
       tx.remove(victim);
       victim.removed('kick');
       await adjustMemberCount(tx, serverId, -1);
@@ -252,12 +256,12 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       tx.persist(ban);
       if (victim) {
         await endVoiceInServer(tx, serverId, targetId);
+        await leaveThreadsOfServer(tx, serverId, targetId);
         tx.remove(victim);
         victim.removed('ban');
         await adjustMemberCount(tx, serverId, -1);
       }
-      // Message deletion (deleteMessageSeconds) is recorded here and in GUILD_BAN_ADD; messages come
-      // with the messaging issue, which deletes them from this record.
+      await purgeRecentMessages(tx, serverId, targetId, deleteMessageSeconds);
       access.server.banAdded(targetId, reason, deleteMessageSeconds);
       audit(tx, access, AuditLogAction.MEMBER_BAN_ADD, targetId, [{ key: 'delete_message_seconds', new: deleteMessageSeconds }], reason);
       return ban;
