@@ -85,3 +85,41 @@ export { DirectMessageRepository, type GroupDMOptions, type DmChannelView } from
 // Threads.
 export { ThreadRepository, DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './entities/channel/ThreadRepository';
 export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';
+
+// Analytics.
+export { MessageAnalytics } from './entities/analytics/MessageAnalytics';
+export { VoiceAnalytics } from './entities/analytics/VoiceAnalytics';
+export { ServerAnalytics } from './entities/analytics/ServerAnalytics';
+export { SystemMetrics } from './entities/analytics/SystemMetrics';
+export {
+  recordMessageSent,
+  recordVoiceSession,
+  recordSystemMetrics,
+  type MessageSent,
+  type VoiceSessionClosed,
+  type SystemMetricsSample,
+} from './entities/analytics/recording';
+export {
+  AnalyticsQueries,
+  analytics,
+  type AnalyticsPeriod,
+  type ActivityBucket,
+  type ActivityPoint,
+  type ChannelActivity,
+  type EngagementDay,
+  type VoiceUsage,
+  type ServerHour,
+  type Dashboard,
+} from './entities/analytics/AnalyticsQueries';
+export {
+  analyticsLayerState,
+  applyAnalyticsLayer,
+  refreshAnalytics,
+  snapshotServerAnalytics,
+  applyRetention,
+  type AnalyticsPath,
+  type AnalyticsLayerState,
+  type RetentionResult,
+} from './entities/analytics/maintenance';
+export { renderHourlyChart, type ChartRow } from './entities/analytics/chart';
+export { seedAnalyticsHistory, type AnalyticsHistoryOptions, type AnalyticsHistoryCounts } from './seeders/factories/AnalyticsFactory';

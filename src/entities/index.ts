@@ -23,11 +23,16 @@ import { User } from './user/User';
 import { UserPresence } from './user/UserPresence';
 import { VoiceSession } from './voice/VoiceSession';
 import { VoiceState } from './voice/VoiceState';
+import { MessageAnalytics } from './analytics/MessageAnalytics';
+import { ServerAnalytics } from './analytics/ServerAnalytics';
+import { SystemMetrics } from './analytics/SystemMetrics';
+import { VoiceAnalytics } from './analytics/VoiceAnalytics';
 
 export { DomainEvent, EventConsumer, Relationship, User, UserPresence };
 export { AuditLogEntry, Ban, Channel, Emoji, Invite, MemberRole, PermissionOverwrite, Role, Server, ServerMember, Sticker };
 export { VoiceSession, VoiceState };
 export { ChannelRecipient, ThreadMember, Message, MessageAttachment, MessageEmbed, Reaction, ReadState };
+export { MessageAnalytics, VoiceAnalytics, ServerAnalytics, SystemMetrics };
 
 /** Every entity, listed explicitly so discovery never depends on a folder scan. */
 export const ENTITIES = [
@@ -56,4 +61,8 @@ export const ENTITIES = [
   MessageEmbed,
   Reaction,
   ReadState,
+  MessageAnalytics,
+  VoiceAnalytics,
+  ServerAnalytics,
+  SystemMetrics,
 ];

@@ -52,7 +52,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const pairs = Math.floor(OPS / 2);
     const left = await usersNamed('left', pairs);
     const right = await usersNamed('right', pairs);
-    tally.friendRequests = await hammer(db(), (em, i) => {
+    tally.friendRequests = await hammer<unknown>(db(), (em, i) => {
       const p = i % pairs;
       return i < pairs ? relationships(em).sendFriendRequest(left[p]!, right[p]!) : relationships(em).sendFriendRequest(right[p]!, left[p]!);
     });
@@ -64,7 +64,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const senders = await usersNamed('asker', pairs);
     const receivers = await usersNamed('answerer', pairs);
     for (let p = 0; p < pairs; p++) await relationships().sendFriendRequest(senders[p]!, receivers[p]!);
-    tally.blockVsAccept = await hammer(db(), (em, i) => {
+    tally.blockVsAccept = await hammer<unknown>(db(), (em, i) => {
       const p = i % pairs;
       return i < pairs ? relationships(em).acceptFriendRequest(receivers[p]!, senders[p]!) : relationships(em).block(senders[p]!, receivers[p]!);
     });
@@ -118,7 +118,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const w = await h.world('Count');
     const people = await usersNamed('visitor', Math.floor(OPS / 2));
     for (const p of people.slice(0, people.length / 2)) await h.memberships().acceptInvite(p, w.code);
-    tally.memberCount = await hammer(db(), (em, i) => {
+    tally.memberCount = await hammer<unknown>(db(), (em, i) => {
       const p = people[i % people.length]!;
       return i < people.length ? h.memberships(em).acceptInvite(p, w.code) : h.memberships(em).leave(p, w.server.id);
     });
@@ -151,7 +151,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const w = await h.world('Threads');
     const members = await Promise.all(Array.from({ length: 40 }, () => h.joined(w, 'threader')));
     const thread = await h.threads().createThread(w.owner, w.textId, { name: 'busy' });
-    tally.threadMembers = await hammer(db(), (em, i) => {
+    tally.threadMembers = await hammer<unknown>(db(), (em, i) => {
       const m = members[i % 40]!;
       return i % 3 === 0 ? h.threads(em).joinThread(m, thread.id) : i % 3 === 1 ? h.threads(em).leaveThread(m, thread.id) : h.messages(em).send(m, thread.id, 'hi');
     });

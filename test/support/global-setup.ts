@@ -54,6 +54,10 @@ export default async function setup(project: TestProject) {
   } finally {
     await orm.close(true);
   }
+  // TimescaleDB's scheduler stays connected to databases that have the extension, and a template
+  // somebody is connected to cannot be cloned: close the template to connections, as template0 is.
+  await admin.query(`alter database "${templateDatabase}" allow_connections false`);
+  await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [templateDatabase]);
   project.provide('adminUrl', adminUrl);
   project.provide('templateDatabase', templateDatabase);
 

@@ -6,12 +6,14 @@ import {
   type AttachmentInput,
   type Embed,
   parseMentions,
+  textLength,
   validateAttachments,
   validateBulkDelete,
   validateEmbeds,
   validateMessageContent,
 } from '../../domain/messages';
 import { transact } from '../../db/unit-of-work';
+import { recordMessageSent } from '../analytics/recording';
 import type { Channel } from '../channel/Channel';
 import { type ChannelAccess, loadChannelAccess } from '../channel/ChannelAccess';
 import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../server/AuditLogEntry';
@@ -102,6 +104,7 @@ export class MessageRepository extends EntityRepository<Message> {
       await raiseMentionCounts(tx, target.id, mentions.notify);
       message.addressTo(access.recipientIds);
       message.created();
+      recordMessageSent(tx, { serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt });
       return message;
     });
   }

@@ -11,6 +11,7 @@ import { Ban } from '../server/Ban';
 import { loadServerAccess, rankOf, type ServerAccess } from '../server/ServerAccess';
 import type { ReasonOption, ServerArg, UserArg } from '../server/MembershipRepository';
 import { ServerMember } from '../server/ServerMember';
+import { recordClosedSessionsSql, recordSessionClosed } from '../analytics/recording';
 import { VoiceSession } from './VoiceSession';
 import { VoiceState } from './VoiceState';
 
@@ -111,7 +112,10 @@ async function lockUser(tx: EntityManager, userId: string): Promise<VoiceState |
 /** Closes the user's open session (if any) at `at`. */
 async function closeSession(tx: EntityManager, userId: string, at: Date): Promise<VoiceSession | null> {
   const session = await tx.findOne(VoiceSession, { user: userId, endedAt: null }, { refresh: true });
-  session?.close(at);
+  if (session) {
+    session.close(at);
+    recordSessionClosed(tx, session);
+  }
   return session;
 }
 
@@ -196,7 +200,10 @@ export async function endVoiceInChannel(tx: EntityManager, channelId: string): P
   const states = await tx.find(VoiceState, { channel: channelId }, { refresh: true });
   const now = new Date();
   const sessions = await tx.find(VoiceSession, { user: { $in: states.map((s) => s.user.id) }, endedAt: null }, { refresh: true });
-  for (const session of sessions) session.close(now);
+  for (const session of sessions) {
+    session.close(now);
+    recordSessionClosed(tx, session);
+  }
   for (const state of states) {
     state.left();
     tx.remove(state);
@@ -437,12 +444,13 @@ export class VoiceRepository extends EntityRepository<VoiceState> {
       });
       if (ended) closed++;
     }
+    // One statement closes the orphans and writes their VoiceAnalytics rows.
     const orphans = await this.em.fork().execute<{ id: string }[]>(
-      `update "VoiceSession" s set "endedAt" = greatest(now(), s."startedAt"),
+      recordClosedSessionsSql(`update "VoiceSession" s set "endedAt" = greatest(now(), s."startedAt"),
               "durationSeconds" = floor(extract(epoch from greatest(now(), s."startedAt") - s."startedAt"))::int
         where s."endedAt" is null and s."startedAt" < ?
           and not exists (select 1 from "VoiceState" v where v."userId" = s."userId")
-        returning s."id"`,
+        returning s."id", s."serverId", s."channelId", s."userId", s."durationSeconds", s."endedAt"`),
       [cutoff],
     );
     return closed + orphans.length;
