@@ -82,9 +82,38 @@ export {
 export { ChannelRecipient } from './entities/channel/ChannelRecipient';
 export { DirectMessageRepository, type GroupDMOptions, type DmChannelView } from './entities/channel/DirectMessageRepository';
 
+// Message history and search.
+export {
+  history,
+  historyOn,
+  historyQuery,
+  parseHistoryOptions,
+  mentionsOf,
+  mentionsQuery,
+  HISTORY_LIMITS,
+  MENTIONS_LIMITS,
+  type HistoryOptions,
+  type HistoryCursor,
+  type MentionsOptions,
+  type MessageView,
+  type MessageAuthorView,
+  type AttachmentView,
+  type ReactionView,
+  type ThreadSummaryView,
+} from './entities/message/MessageQueries';
+export { search, searchOn, searchQuery, searchBucketQuery, searchBuckets, SEARCH_BUCKET_DAYS, SEARCH_RANK_ALL_MAX, type SearchBucket, parseSearchQuery, cleanSearchText, SEARCH_LIMITS, type SearchQuery, type SearchResult, type SearchHas, type ParsedSearch } from './entities/message/search';
+export { loadReadAccess, readAccessSql, viewableChannelIds, readSql, READ_BITS, type ReadAccess, type ReadSql } from './entities/message/read-access';
+export { toPgQuery } from './entities/message/message-views';
+
 // Threads.
 export { ThreadRepository, DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './entities/channel/ThreadRepository';
 export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';
+
+// Operations: health report, backups, replicas, connection URLs (issue 9).
+export { MIGRATION_LOCK_KEY } from './db/orm';
+export { readConnection, readQueryBuilder, readOptions } from './db/read-replicas';
+export { parseDatabaseUrl, replicaUrlsFromEnv, directDatabaseUrl, redactUrl, type DatabaseUrlOptions } from './db/connection-options';
+export * from './ops';
 
 // Analytics.
 export { MessageAnalytics } from './entities/analytics/MessageAnalytics';

@@ -8,6 +8,7 @@ import { ENTITIES } from '../entities';
 import { DomainEventRecorder } from './event-recorder';
 import { CrybNamingStrategy } from './naming';
 import { EMBEDDED_DATABASE, projectEmbeddedServer } from './embedded-server';
+import { parseDatabaseUrl, replicaUrlsFromEnv } from './connection-options';
 
 /** src/ when running TypeScript, dist/src/ when running the compiled package. */
 const SOURCE_DIR = resolve(__dirname, '..');
@@ -19,7 +20,7 @@ export { EMBEDDED_DATABASE };
 export interface CrybOrmOptions {
   /** postgresql:// URL; defaults to DATABASE_URL, else the embedded server (started on demand). */
   clientUrl?: string;
-  /** Connections in the pool; defaults to DATABASE_POOL_SIZE or 10. */
+  /** Connections in the pool; defaults to the URL's connection_limit, else DATABASE_POOL_SIZE, else 10. */
   poolSize?: number;
   debug?: boolean;
   /**
@@ -30,6 +31,19 @@ export interface CrybOrmOptions {
   migrationSnapshot?: boolean;
   /** Where the ORM's log lines (migrations applied, SQL when debugging) go; stdout by default. */
   logger?: (message: string) => void;
+  /**
+   * Streaming replicas that serve reads asked for explicitly (`readConnection(em)`,
+   * `connectionType: 'read'`); defaults to DATABASE_REPLICA_URLS. Each gets a pool of `poolSize`
+   * unless its URL says connection_limit.
+   */
+  replicaUrls?: string[];
+  /**
+   * MikroORM's `preferReadReplicas`: send every read outside a transaction to a replica. Off by
+   * default, because a service that loads an entity and then changes it would read a replica that
+   * may lag behind the primary (a user who just registered would not be found yet). Read-only
+   * paths opt in per query instead.
+   */
+  preferReadReplicas?: boolean;
 }
 
 /**
@@ -76,9 +90,16 @@ function metadataOptions(): Partial<Options> {
 
 /** The package's MikroORM options for a known database URL. */
 export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Options {
-  const poolSize = options.poolSize ?? Number(process.env.DATABASE_POOL_SIZE ?? 10);
+  const primary = parseDatabaseUrl(options.clientUrl, 'the database URL');
+  const poolSize = options.poolSize ?? primary.poolMax ?? Number(process.env.DATABASE_POOL_SIZE ?? 10);
+  const replicas = (options.replicaUrls ?? replicaUrlsFromEnv()).map((raw, i) => {
+    const replica = parseDatabaseUrl(raw, `replica ${i + 1}`);
+    return { name: `replica-${i + 1}`, clientUrl: replica.url, pool: { min: 0, max: replica.poolMax ?? poolSize } };
+  });
   return defineConfig({
-    clientUrl: options.clientUrl,
+    clientUrl: primary.url,
+    replicas,
+    preferReadReplicas: options.preferReadReplicas ?? false,
     entities: ENTITIES,
     namingStrategy: CrybNamingStrategy,
     allowGlobalContext: false,

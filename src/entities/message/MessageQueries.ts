@@ -45,28 +45,33 @@ export function parseHistoryOptions(options: unknown): { cursor: HistoryCursor; 
   return { cursor: { kind, id: idArg(o[kind], kind) }, limit };
 }
 
+// The channel is a one-value range, not an equality, on purpose: with `"channelId" = ?` PostgreSQL
+// drops the channel from the ordering and may walk the primary key backward, filtering out other
+// channels' rows (for a quiet channel: every message sent anywhere since its last one). Ordered by
+// ("channelId", id), only "Message_channelId_id_index" gives the order, and reads just the page.
 const page = (where: string, order: 'asc' | 'desc') =>
   `select ${MESSAGE_COLUMNS}
   from "Message" m ${MESSAGE_JOINS}
- where m."channelId" = ?${where} order by m.id ${order} limit ?`;
+ where m."channelId" >= ? and m."channelId" <= ?${where} order by m."channelId" ${order}, m.id ${order} limit ?`;
 
 /**
  * The one statement a history page runs, keyset on ("channelId", id) so it reads exactly the page
  * from "Message_channelId_id_index". `around` is two such ranges in one statement.
  */
 export function historyQuery(channelId: string, cursor: HistoryCursor, limit: number): { sql: string; params: unknown[] } {
+  const c = [channelId, channelId];
   switch (cursor.kind) {
     case 'latest':
-      return { sql: page('', 'desc'), params: [channelId, limit] };
+      return { sql: page('', 'desc'), params: [...c, limit] };
     case 'before':
-      return { sql: page(' and m.id < ?', 'desc'), params: [channelId, cursor.id, limit] };
+      return { sql: page(' and m.id < ?', 'desc'), params: [...c, cursor.id, limit] };
     case 'after':
-      return { sql: page(' and m.id > ?', 'asc'), params: [channelId, cursor.id, limit] };
+      return { sql: page(' and m.id > ?', 'asc'), params: [...c, cursor.id, limit] };
     case 'around': {
       const older = Math.ceil(limit / 2);
       return {
         sql: `(${page(' and m.id <= ?', 'desc')}) union all (${page(' and m.id > ?', 'asc')})`,
-        params: [channelId, cursor.id, older, channelId, cursor.id, limit - older],
+        params: [...c, cursor.id, older, ...c, cursor.id, limit - older],
       };
     }
   }

@@ -122,7 +122,9 @@ select (select coalesce(json_agg(json_build_array(
              from "Channel" c where c."serverId" = sm."serverId" and c.type not in (${THREAD_TYPES_SQL}, ${PRIVATE_TYPES_SQL})))), '[]'::json)
           from "ServerMember" sm join "Server" s on s.id = sm."serverId" join "Role" e on e.id = sm."serverId"
          where sm."userId" = ?${oneServer ? ' and sm."serverId" = ?' : ''}) as servers,
-       ${oneServer ? `'[]'::json` : `(select coalesce(json_agg(cr."channelId"::text), '[]'::json) from "ChannelRecipient" cr where cr."userId" = ?)`} as dms`;
+       ${oneServer ? `'[]'::json` : `(select coalesce(json_agg(cr."channelId"::text), '[]'::json) from "ChannelRecipient" cr where cr."userId" = ?)`} as dms,
+       exists (select 1 from "ServerMember" sm join "Channel" c on c."serverId" = sm."serverId"
+                where sm."userId" = ?${oneServer ? ' and sm."serverId" = ?' : ''} and c.type in (${THREAD_TYPES_SQL})) as "anyThreads"`;
 
 const THREADS_SQL = `
 select c.id::text as id, c.type, c."parentId"::text as "parentId",
@@ -134,12 +136,15 @@ type ServerRow = [string, string, string, string | null, RoleRow[], [string, Cha
 /**
  * The ids of every channel where `userId` may read messages (VIEW_CHANNEL and READ_MESSAGE_HISTORY):
  * server channels by roles and overwrites, threads by their parent's (private threads: members and
- * MANAGE_THREADS only), and the user's DMs and group DMs. Two statements whatever the number of
- * servers. `serverId` narrows to one server (and no DMs): NotAMember when the user is not in it.
+ * MANAGE_THREADS only), and the user's DMs and group DMs. One statement (two when the servers have
+ * threads) whatever the number of servers. `serverId` narrows to one server (and no DMs): NotAMember when the user is not in it.
  */
 export async function viewableChannelIds(run: ReadSql, userId: string, options: { serverId?: string } = {}, now = new Date()): Promise<string[]> {
   const oneServer = options.serverId !== undefined;
-  const [row] = await run<{ servers: ServerRow[]; dms: string[] }>(VIEWABLE_SQL(oneServer), oneServer ? [userId, options.serverId] : [userId, userId]);
+  const [row] = await run<{ servers: ServerRow[]; dms: string[]; anyThreads: boolean }>(
+    VIEWABLE_SQL(oneServer),
+    oneServer ? [userId, options.serverId, userId, options.serverId] : [userId, userId, userId],
+  );
   if (oneServer && row.servers.length === 0) throw new NotAMember(options.serverId!);
   const out: string[] = [...row.dms];
   // Per parent channel: the permissions before the implicit rules, which a thread re-applies with its own context.
@@ -156,7 +161,8 @@ export async function viewableChannelIds(run: ReadSql, userId: string, options: 
       if (TEXT_CHANNEL_TYPES.has(type) && (effective & READ_BITS) === READ_BITS) out.push(id);
     }
   }
-  if (parents.size === 0) return out;
+  // Threads are read only where there are some: the common case stays one statement.
+  if (parents.size === 0 || !row.anyThreads) return out;
   const threads = await run<{ id: string; type: ChannelType; parentId: string; member: boolean }>(THREADS_SQL, [userId, [...parents.keys()]]);
   for (const t of threads) {
     const parent = parents.get(t.parentId)!;

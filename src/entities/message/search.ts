@@ -32,7 +32,7 @@ export interface SearchQuery {
 }
 
 export interface SearchResult {
-  /** Best first (ts_rank_cd), newest first among equal ranks. */
+  /** Best first (ts_rank_cd), then newest; past SEARCH_RANK_ALL_MAX matches, newest time bucket first. */
   messages: (MessageView & { rank: number })[];
   hasMore: boolean;
   /** The offset of the next page, when there is one. */
@@ -113,44 +113,121 @@ function clampId(id: string): string {
   return n < 0n ? '0' : n > 2n ** 63n - 1n ? (2n ** 63n - 1n).toString() : id;
 }
 
+const DAY_MS = 86_400_000;
+/** Ages in days (before the end of the current UTC day) where the time buckets of a large search start. */
+export const SEARCH_BUCKET_DAYS = [1, 4, 16, 64, 256] as const;
+/** Up to this many matches are all ranked together; past it, the search ranks within time buckets. */
+export const SEARCH_RANK_ALL_MAX = 250;
+
+/** A slice of time, as snowflake bounds: `lower <= id < upper` (null: unbounded). */
+export interface SearchBucket {
+  lower: string | null;
+  upper: string | null;
+}
+
 /**
- * The statement a search runs. The GIN index on "searchVector" finds the matches (Bitmap Index
- * Scan), the filters and the viewable channel list cut them, and only the ids and ranks are sorted
- * before the page is joined to authors and threads.
+ * The time buckets a large search walks, newest first, inside the query's own bounds. They are
+ * aligned to UTC days, so the pages of one search made on one day see the same buckets.
  */
-export function searchQuery(parsed: ParsedSearch, channelIds: string[]): { sql: string; params: unknown[] } {
+export function searchBuckets(parsed: Pick<ParsedSearch, 'minId' | 'maxId'>, now: Date = new Date()): SearchBucket[] {
+  const endOfDay = Math.floor(now.getTime() / DAY_MS) * DAY_MS + DAY_MS;
+  const edges = SEARCH_BUCKET_DAYS.map((days) => clampId(snowflakeAt(new Date(endOfDay - days * DAY_MS))));
+  const min = parsed.minId ? BigInt(parsed.minId) : null;
+  const max = parsed.maxId ? BigInt(parsed.maxId) : null;
+  const out: SearchBucket[] = [];
+  let upper: string | null = parsed.maxId ?? null;
+  for (const edge of [...edges, null]) {
+    let lower = edge;
+    if (lower !== null && max !== null && BigInt(lower) >= max) continue; // the bucket is after the query's end
+    if (lower !== null && min !== null && BigInt(lower) <= min) lower = null;
+    out.push({ lower: lower ?? parsed.minId ?? null, upper });
+    if (lower === null) break;
+    upper = lower;
+  }
+  return out;
+}
+
+function searchWhere(parsed: ParsedSearch, channelIds: string[], bucket: SearchBucket): { where: string; params: unknown[] } {
   const where: string[] = [`m."searchVector" @@ websearch_to_tsquery('english', ?)`, `m."channelId" = any(array[?]::bigint[])`];
-  const params: unknown[] = [parsed.text, parsed.text, channelIds];
+  const params: unknown[] = [parsed.text, channelIds];
   if (parsed.authorId) (where.push('m."authorId" = ?'), params.push(parsed.authorId));
   if (parsed.mentions) (where.push('m."mentionUserIds" @> array[?]::bigint[]'), params.push([parsed.mentions]));
   for (const h of parsed.has) where.push(HAS_SQL[h]);
   if (parsed.pinned !== undefined) where.push(parsed.pinned ? 'm.pinned' : 'not m.pinned');
-  if (parsed.minId) (where.push('m.id >= ?'), params.push(parsed.minId));
-  if (parsed.maxId) (where.push('m.id < ?'), params.push(parsed.maxId));
-  params.push(parsed.limit + 1, parsed.offset);
-  const sql = `with hits as (
-  select m.id, ts_rank_cd(m."searchVector", websearch_to_tsquery('english', ?)) as rank
-    from "Message" m
-   where ${where.join('\n     and ')}
-   order by rank desc, m.id desc limit ? offset ?)
-select ${MESSAGE_COLUMNS}, h.rank
-  from hits h join "Message" m on m.id = h.id ${MESSAGE_JOINS}
- order by h.rank desc, m.id desc`;
-  return { sql, params };
+  if (bucket.lower) (where.push('m.id >= ?'), params.push(bucket.lower));
+  if (bucket.upper) (where.push('m.id < ?'), params.push(bucket.upper));
+  return { where: where.join('\n     and '), params };
+}
+
+/**
+ * The first statement of a search: counts up to SEARCH_RANK_ALL_MAX + 1 matches (the GIN index on
+ * "searchVector": Bitmap Index Scan; the filters and viewable channels cut them; only ids, so
+ * all-visible pages are not even read), and ranks them only when there are no more than that.
+ * Always one row at least, with the count.
+ */
+export function searchQuery(parsed: ParsedSearch, channelIds: string[]): { sql: string; params: unknown[] } {
+  const { where, params } = searchWhere(parsed, channelIds, { lower: parsed.minId ?? null, upper: parsed.maxId ?? null });
+  const sql = `with c as materialized (
+  select m.id from "Message" m
+   where ${where}
+   limit ?),
+n as (select count(*)::int as total from c)
+select h.id, h.rank, n.total from n left join lateral (
+  select m.id::text as id, ts_rank_cd(m."searchVector", websearch_to_tsquery('english', ?)) as rank
+    from c join "Message" m on m.id = c.id
+   where n.total <= ?
+   order by rank desc, m.id desc limit ?) h on true`;
+  return { sql, params: [...params, SEARCH_RANK_ALL_MAX + 1, parsed.text, SEARCH_RANK_ALL_MAX, parsed.offset + parsed.limit + 1] };
+}
+
+/**
+ * One time bucket of a search with more matches than SEARCH_RANK_ALL_MAX: the id range (the
+ * snowflake is the time) bounds the rows read, so a common word costs what a bucket holds.
+ */
+export function searchBucketQuery(parsed: ParsedSearch, channelIds: string[], bucket: SearchBucket, limit: number): { sql: string; params: unknown[] } {
+  const { where, params } = searchWhere(parsed, channelIds, bucket);
+  const sql = `select m.id::text as id, ts_rank_cd(m."searchVector", websearch_to_tsquery('english', ?)) as rank
+  from "Message" m
+ where ${where}
+ order by rank desc, m.id desc limit ?`;
+  return { sql, params: [parsed.text, ...params, limit] };
+}
+
+const PAGE_ROWS_SQL = `select ${MESSAGE_COLUMNS}\n  from "Message" m ${MESSAGE_JOINS}\n where m.id = any(array[?]::bigint[])`;
+
+type Hit = { id: string; rank: number };
+
+/** The ranked hits up to `need`: all matches ranked when they are few, else bucket by bucket, newest first. */
+async function searchHits(run: ReadSql, parsed: ParsedSearch, channels: string[], now: Date): Promise<Hit[]> {
+  const need = parsed.offset + parsed.limit + 1;
+  const probe = searchQuery(parsed, channels);
+  const all = await run<{ id: string | null; rank: number | null; total: number }>(probe.sql, probe.params);
+  if (all[0].total <= SEARCH_RANK_ALL_MAX) return all.filter((h) => h.id !== null) as Hit[];
+  const hits: Hit[] = [];
+  for (const bucket of searchBuckets(parsed, now)) {
+    const { sql, params } = searchBucketQuery(parsed, channels, bucket, need - hits.length);
+    hits.push(...(await run<Hit>(sql, params)));
+    if (hits.length >= need) break;
+  }
+  return hits;
 }
 
 /**
  * Full-text search over the messages `searcher` can read (VIEW_CHANNEL and READ_MESSAGE_HISTORY,
- * threads by their parent and the private-thread rule, the user's DMs), ranked. Any text is safe:
- * an empty or stopword-only query finds nothing; channelIds the searcher cannot read are ignored;
- * `serverId` of a server the searcher is not in raises NotAMember.
+ * threads by their parent and the private-thread rule, the user's DMs). Up to SEARCH_RANK_ALL_MAX
+ * matches are ranked together (ts_rank_cd, then newest); a query matching more ranks within time
+ * buckets, newest first (the current UTC day, then 4, 16, 64, 256 days, then older): ranking every
+ * match of a common word would read every matching row of the table, a bucket reads only its slice,
+ * and chat search users want recent results first. Any text is safe: an empty or stopword-only
+ * query finds nothing; channelIds the searcher cannot read are ignored; `serverId` of a server the
+ * searcher is not in raises NotAMember.
  */
 export function search(em: EntityManager, searcher: IdArg, query: SearchQuery): Promise<SearchResult> {
   return searchOn(readSql(em), searcher, query);
 }
 
 /** `search` on any SQL runner (the benchmark runs it through raw pg with the same statements). */
-export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery): Promise<SearchResult> {
+export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery, now: Date = new Date()): Promise<SearchResult> {
   const userId = idArg(searcher, 'searcher');
   const parsed = parseSearchQuery(query);
   const empty: SearchResult = { messages: [], hasMore: false, nextOffset: null };
@@ -161,13 +238,17 @@ export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery
     channels = channels.filter((id) => wanted.has(id));
   }
   if (channels.length === 0) return empty;
-  const { sql, params } = searchQuery(parsed, channels);
-  const rows = await run<MessageRow & { rank: number }>(sql, params);
-  const hasMore = rows.length > parsed.limit;
-  const pageRows = rows.slice(0, parsed.limit);
-  const views = await messageViews(run, pageRows, userId);
+  const hits = await searchHits(run, parsed, channels, now);
+  const page = hits.slice(parsed.offset, parsed.offset + parsed.limit);
+  if (page.length === 0) return empty;
+  const rows = await run<MessageRow>(PAGE_ROWS_SQL, [page.map((h) => h.id)]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  // A message deleted between the two statements is left out.
+  const found = page.filter((h) => byId.has(h.id));
+  const views = await messageViews(run, found.map((h) => byId.get(h.id)!), userId);
+  const hasMore = hits.length > parsed.offset + parsed.limit;
   return {
-    messages: views.map((v, i) => ({ ...v, rank: Number(pageRows[i].rank) })),
+    messages: views.map((v, i) => ({ ...v, rank: Number(found[i].rank) })),
     hasMore,
     nextOffset: hasMore ? parsed.offset + parsed.limit : null,
   };

@@ -1,0 +1,14 @@
+export { healthReport, evaluate, type HealthOptions } from './health/report';
+export { formatHealthReport, formatBytes } from './health/format';
+export {
+  DEFAULT_THRESHOLDS,
+  EXIT_CODES,
+  type HealthLevel,
+  type HealthReport,
+  type HealthThresholds,
+  type SystemMetricsSample,
+  type Finding,
+} from './health/types';
+export { backupDatabase, restoreBackup, listBackups, type BackupOptions, type BackupResult, type BackupFile, type RestoreOptions, type RestoreResult, type RestorePlan } from './backup';
+export { findPgTool, requirePgTool, MissingToolError, type PgTool } from './pg-tools';
+export { main as runCli } from './cli';
