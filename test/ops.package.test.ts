@@ -45,7 +45,7 @@ Module._resolveFilename = function (request, ...rest) {
   if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, Server, Channel, ChannelType, VoiceState, DomainError } = require('@cryb/database');
+const { createOrm, User, Server, Channel, ChannelType, VoiceState, Message, Invite, ServerMember, DomainError } = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
@@ -59,10 +59,13 @@ const { createOrm, User, Server, Channel, ChannelType, VoiceState, DomainError }
     const voice = await orm.em.fork().getRepository(VoiceState).joinVoice(alice, lounge.id);
     const me = await users(orm.em.fork()).findOneOrFail(alice.id);
     const request = await me.sendFriendRequest(bob.tag);
-    // TODO(lead): send a message in \`text\` here once Messaging lands, and report its id.
+    const invite = await orm.em.fork().getRepository(Invite).createInvite(alice, text.id);
+    await orm.em.fork().getRepository(ServerMember).acceptInvite(bob, invite.code);
+    const hello = await orm.em.fork().getRepository(Message).send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
+    const [row] = await orm.em.fork().execute('select content from "Message" where id = ?', [hello.id]);
     let refused = null;
     try { await users(orm.em.fork()).register({ username: 'x' }); } catch (error) { refused = error instanceof DomainError ? error.code : String(error); }
-    console.log(JSON.stringify({ alice: alice.tag, bob: bob.tag, server: server.name, lounge: lounge.name, text: text.name, voiceChannel: String(voice.channel.id), friendRequest: request.typeFor(alice.id), refused }));
+    console.log(JSON.stringify({ alice: alice.tag, bob: bob.tag, server: server.name, lounge: lounge.name, text: text.name, voiceChannel: String(voice.channel.id), friendRequest: request.typeFor(alice.id), message: row.content, mentions: hello.mentionUserIds, refused }));
   } finally {
     await orm.close(true);
   }
@@ -135,6 +138,8 @@ describe('the packed package in a fresh project', () => {
     const story = JSON.parse(service.stdout.trim().split('\n').pop()!) as Record<string, string>;
     expect(story).toMatchObject({ server: 'Packaged', lounge: 'lounge', text: 'chat', friendRequest: 4, refused: 'VALIDATION_FAILED' });
     expect(story.alice).toMatch(/^alice#\d{4}$/);
+    expect(story.message).toMatch(/^hello from a packaged service <@\d+>$/);
+    expect(story.mentions).toHaveLength(1);
 
     const health = await run(bin, ['health', '--json', '--tps-sample-ms=0'], consumer, { DATABASE_URL: url });
     expect([0, 1], health.stderr).toContain(health.code);

@@ -62,6 +62,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
 function listenTarget(orm: MikroORM, listen: ConsumeOptions['listen']): string | ClientConfig | null {
   if (listen === false) return null;
   if (typeof listen === 'string' || (typeof listen === 'object' && listen !== null)) return listen;
+  // LISTEN needs a session of its own on the server: behind pgbouncer's transaction pooling it would
+  // never hear a NOTIFY, so a direct URL, when the operator gives one, wins.
+  if (process.env.DATABASE_DIRECT_URL) return process.env.DATABASE_DIRECT_URL;
   const url = orm.config.get('clientUrl');
   if (url) return url;
   const { host, port, user, password, database } = orm.em.getConnection().getConnectionOptions();
