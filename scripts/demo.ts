@@ -19,6 +19,7 @@ import { VoiceSession } from '../src/entities/voice/VoiceSession';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { createOrm, migrate } from '../src/db/orm';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
+import { messagingStory } from './demo-messaging';
 
 const say = (line = '') => console.log(line);
 const step = (title: string) => say(`\n== ${title}`);
@@ -144,10 +145,15 @@ async function main(): Promise<void> {
     await voice().leaveVoice(nova);
     say(`${otherNova.tag} and ${nova.tag} leave; open sessions now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`);
 
+    step('Messages: replies, reactions, a pin, slowmode, a thread, DMs, history and search');
+    await messagingStory(orm, { owner: nova, moderator: otherNova, member: latecomer, blocked: stranger, serverId: server.id, generalId: general.id });
+
     step('The event stream a gateway consumer received');
-    const names = new Map([nova, otherNova, stranger, rookie].map((u) => [u.id, u.tag]));
+    const names = new Map([nova, otherNova, stranger, rookie, latecomer].map((u) => [u.id, u.tag]));
     const name = (id: unknown) => names.get(String(id)) ?? String(id);
-    for (const event of await events.poll(consumer, { limit: 100 })) {
+    const delivered = await events.poll(consumer, { limit: 1000 });
+    const shown = 40;
+    for (const event of delivered.slice(0, shown)) {
       const to = event.userIds?.length ? event.userIds.map(name).join(', ') : event.serverId ? 'the server' : '';
       const p = event.payload as Record<string, unknown>;
       const detail =
@@ -159,8 +165,13 @@ async function main(): Promise<void> {
               ? `${AuditLogAction[p.actionType as number]}`
               : JSON.stringify(p).slice(0, 80);
       say(`#${event.id}  ${event.type.padEnd(20)} to ${to.padEnd(12)} ${detail}`);
-      await events.ack(consumer, event.id);
     }
+    if (delivered.length > shown) {
+      const byType = new Map<string, number>();
+      for (const event of delivered.slice(shown)) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
+      say(`... and ${delivered.length - shown} more: ${[...byType].map(([type, n]) => `${type} x${n}`).join(', ')}`);
+    }
+    if (delivered.length > 0) await events.ack(consumer, delivered[delivered.length - 1]!.id);
     await events.removeConsumer(consumer);
     say('\nDone.');
   } finally {
