@@ -43,6 +43,16 @@ export const CHANNEL_TYPE_NUMBERS: Record<ChannelType, number> = {
   PRIVATE_THREAD: 12,
 };
 
+/** The types `createChannel` makes: a server's own channels (threads and DMs have their own repositories). */
+export const SERVER_CHANNEL_TYPES: readonly ChannelType[] = [
+  ChannelType.GUILD_TEXT,
+  ChannelType.GUILD_VOICE,
+  ChannelType.GUILD_CATEGORY,
+  ChannelType.GUILD_ANNOUNCEMENT,
+  ChannelType.GUILD_STAGE_VOICE,
+  ChannelType.GUILD_FORUM,
+];
+
 export const THREAD_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.ANNOUNCEMENT_THREAD, ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD]);
 export const PRIVATE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.DM, ChannelType.GROUP_DM]);
 /** Channels that hold messages. */

@@ -12,7 +12,7 @@ import { actorIdOf, type Actor } from '../server/RoleRepository';
 import { loadServerAccess, type ServerAccess } from '../server/ServerAccess';
 import { ServerMember } from '../server/ServerMember';
 import { User } from '../user/User';
-import { Channel, CHANNEL_LIMITS, ChannelType, THREAD_CHANNEL_TYPES } from './Channel';
+import { Channel, CHANNEL_LIMITS, ChannelType, SERVER_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from './Channel';
 import { OverwriteType, PermissionOverwrite } from './PermissionOverwrite';
 import { endVoiceInChannel } from '../voice/VoiceRepository';
 
@@ -84,7 +84,7 @@ export class ChannelRepository extends EntityRepository<Channel> {
     const actorId = actorIdOf(actor);
     snowflakeArg(serverId, 'serverId');
     if (typeof input !== 'object' || input === null) throw new ValidationFailed('channel', 'must be an object');
-    if (!Object.values(ChannelType).includes(input.type)) throw new ValidationFailed('type', 'must be a server channel type', { allowed: Object.values(ChannelType) });
+    if (!SERVER_CHANNEL_TYPES.includes(input.type)) throw new ValidationFailed('type', 'must be a server channel type', { allowed: SERVER_CHANNEL_TYPES });
     const parentId = input.parentId == null ? null : snowflakeArg(input.parentId, 'parentId');
     if (parentId && input.type === ChannelType.GUILD_CATEGORY) throw new ValidationFailed('parentId', 'a category cannot sit in a category');
     return transact(this.em, async (tx) => {
