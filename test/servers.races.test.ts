@@ -6,6 +6,7 @@ import { User } from '../src/entities/user/User';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import { Server } from '../src/entities/server/Server';
 import { useTestDatabase } from './support/db';
+import { checkInvariants } from '../src/db/invariants';
 import { membershipHelpers, type World } from './support/membership';
 
 const db = useTestDatabase({ poolSize: 30 });
@@ -63,6 +64,8 @@ describe('membership races, each operation on its own connection', () => {
     expect(await realCount(w.server.id)).toEqual({ memberCount: 101, real: 101 });
     const [{ uses }] = await db().sql(`select uses from "Invite" where code = $1`, [w.code]);
     expect(uses).toBe(200);
+    // And so for every server of this file's database (the domain's invariants, as seeded worlds are checked).
+    expect(await checkInvariants(db().fork())).toEqual([]);
   });
 
   it('one user joining ten times at once becomes a member once and consumes one use', async () => {

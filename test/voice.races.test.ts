@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, NotInVoice, VoiceChannelFull } from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
@@ -14,9 +14,15 @@ import type { ChannelRepository } from '../src/entities/channel/ChannelRepositor
 import { Channel } from '../src/entities/channel/Channel';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
+import { checkInvariants } from '../src/db/invariants';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { seedScenario, type Scenario } from './support/scenarios';
 
 const db = useTestDatabase({ poolSize: 30 });
+let small: Scenario;
+beforeAll(async () => {
+  small = await seedScenario(db());
+}, 60_000);
 
 let seq = 0;
 const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
@@ -58,13 +64,9 @@ async function assertConsistent(): Promise<void> {
   // Closed sessions carry their exact duration.
   const wrong = await db().sql(`select id from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))`);
   expect(wrong).toEqual([]);
-  // Open sessions are exactly the voice states (same user, same channel).
-  const mismatch = await db().sql(
-    `select coalesce(s."userId", v."userId")::text as "userId" from (select * from "VoiceSession" where "endedAt" is null) s
-       full join "VoiceState" v on v."userId" = s."userId" and v."channelId" = s."channelId"
-      where s."userId" is null or v."userId" is null`,
-  );
-  expect(mismatch).toEqual([]);
+  // The domain's invariants: open sessions are exactly the voice states (same user, channel and
+  // server), one state per user, states only in voice channels of servers the user belongs to.
+  expect(await checkInvariants(db().fork())).toEqual([]);
   // Per user, each session ends (exactly once) no later than the next one starts: no overlapping stays.
   const overlaps = await db().sql(
     `select id from (select id, "endedAt", lead("startedAt") over (partition by "userId" order by "startedAt", id) as next from "VoiceSession") x
@@ -87,6 +89,19 @@ describe('voice races, each operation on its own connection', () => {
     expect(n).toBe(10);
     const [{ open }] = await db().sql<{ open: number }>(`select count(*)::int as open from "VoiceSession" where "channelId" = $1 and "endedAt" is null`, [vc]);
     expect(open).toBe(10);
+    await assertConsistent();
+  });
+
+  it("the small scenario's full voice channel refuses every plain member joining at once, and writes nothing", async () => {
+    const staff = new Set([small.owner, small.admin, ...small.server.moderatorIds]);
+    const joiners = small.server.memberIds.filter((u) => !staff.has(u) && !small.world.inVoice.has(u));
+    expect(joiners.length).toBeGreaterThanOrEqual(4);
+    const before = await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [small.fullVoice.channelId]);
+    expect(before).toHaveLength(small.fullVoice.userLimit);
+    const results = await race(db(), joiners.length, (em, i) => voice(em).joinVoice(joiners[i], small.fullVoice.channelId));
+    expect(fulfilled(results)).toEqual([]);
+    for (const failure of rejected(results)) expect(failure).toBeInstanceOf(VoiceChannelFull);
+    expect(await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [small.fullVoice.channelId])).toEqual(before);
     await assertConsistent();
   });
 
@@ -151,10 +166,7 @@ describe('voice races, each operation on its own connection', () => {
       i % 2 === 0 ? voice(em).joinVoice(users[i >> 1], vc) : memberships(em).kick(w.owner, w.server.id, users[i >> 1]),
     );
     for (const failure of rejected(results)) expect((failure as DomainError).code).toBe('NOT_A_MEMBER');
-    const strays = await db().sql(
-      `select v."userId" from "VoiceState" v where not exists (select 1 from "ServerMember" m where m."serverId" = v."serverId" and m."userId" = v."userId")`,
-    );
-    expect(strays).toEqual([]);
+    // No voice state without a membership: checkInvariants' voice rule.
     await assertConsistent();
   });
 
