@@ -152,3 +152,11 @@ export {
 } from './entities/analytics/maintenance';
 export { renderHourlyChart, type ChartRow } from './entities/analytics/chart';
 export { seedAnalyticsHistory, type AnalyticsHistoryOptions, type AnalyticsHistoryCounts } from './seeders/factories/AnalyticsFactory';
+
+// Seeding, invariants and the studio.
+export { checkInvariants, describeViolations, INVARIANTS, type InvariantViolation } from './db/invariants';
+export { seedScenario, SeedRefused, WORLD_TABLES, type SeedRunOptions, type SeedReport, type SeededWorld } from './seeders/world/run';
+export { DatabaseSeeder } from './seeders/DatabaseSeeder';
+export { SmallSeeder } from './seeders/SmallSeeder';
+export { LargeSeeder } from './seeders/LargeSeeder';
+export { startStudio, type Studio, type StudioOptions } from './studio';

@@ -1,0 +1,90 @@
+/**
+ * npm run db:studio: the local web studio (src/studio) on DATABASE_URL or the embedded server.
+ *
+ *   npm run db:studio                       read-only, http://127.0.0.1:5555/
+ *   npm run db:studio -- --port 6000        another port (or STUDIO_PORT)
+ *   npm run db:studio -- --write            enables domain actions (kick, ban, delete a message as a chosen actor)
+ *   npm run db:studio -- --host 0.0.0.0 --token <secret>   beyond loopback: every request needs the token
+ *   npm run db:studio -- --seed / --no-seed / --migrate
+ *
+ * On the embedded server (no DATABASE_URL) it applies pending migrations and, when the database has
+ * no users, seeds the small world, saying so: a fresh clone opens on something to look at. On
+ * DATABASE_URL it changes nothing unless asked: --migrate applies pending migrations, --seed seeds
+ * the small world into an empty database.
+ */
+import { parseArgs } from 'node:util';
+import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
+import { User } from '../src/entities/user/User';
+import { seedSmallWorld } from '../src/studio/seed';
+import { startStudio } from '../src/studio';
+
+const say = (line: string) => console.log(line);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      token: { type: 'string' },
+      write: { type: 'boolean', default: false },
+      seed: { type: 'boolean' },
+      'no-seed': { type: 'boolean', default: false },
+      migrate: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    say('usage: npm run db:studio -- [--port 5555] [--host 127.0.0.1 --token T] [--write] [--seed|--no-seed] [--migrate]');
+    return;
+  }
+  const port = Number(values.port ?? process.env.STUDIO_PORT ?? 5555);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, not ${values.port}`);
+  const token = values.token ?? process.env.STUDIO_TOKEN;
+  const embedded = !process.env.DATABASE_URL;
+
+  const orm = await createOrm({ logger: (line) => console.error(line) });
+  const pending = await orm.getMigrator().getPendingMigrations();
+  if (pending.length) {
+    if (embedded || values.migrate) {
+      const applied = await migrate(orm);
+      say(`applied ${applied.length} migration(s)`);
+    } else {
+      await orm.close(true);
+      throw new Error(`${pending.length} migration(s) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate`);
+    }
+  }
+  await seedIfEmpty(orm, embedded, values.seed, values['no-seed']);
+
+  const studio = await startStudio({ orm, port, host: values.host, token, write: values.write }).catch(async (error: Error & { code?: string }) => {
+    await orm.close(true);
+    if (error.code === 'EADDRINUSE') throw new Error(`port ${port} is taken (another studio?): choose another with --port N`);
+    throw error;
+  });
+  const shown = token ? `${studio.url}?token=${encodeURIComponent(token)}` : studio.url;
+  say(`CRYB studio: ${shown}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`);
+  const stop = async () => {
+    await studio.close();
+    await orm.close(true);
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function seedIfEmpty(orm: CrybOrm, embedded: boolean, seed: boolean | undefined, noSeed: boolean): Promise<void> {
+  const users = await orm.em.fork().count(User);
+  if (users > 0) {
+    if (seed) say(`the database already has ${users} users: not seeding`);
+    return;
+  }
+  if (noSeed) return say('the database is empty (--no-seed): nothing to browse until something writes to it');
+  if (!embedded && !seed) return say('the database is empty: pass --seed to seed the small world into it');
+  say('the database is empty: seeding the small world (about 20 users, 2 servers) ...');
+  say(await seedSmallWorld(orm));
+}
+
+main().catch((error: Error) => {
+  console.error(`db:studio: ${error.message}`);
+  process.exit(1);
+});
