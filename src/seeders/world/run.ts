@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { checkInvariants, describeViolations, type InvariantViolation } from '../../db/invariants';
+import { translateDatabaseError } from '../../db/errors';
 import { seedAnalyticsHistory } from '../factories/AnalyticsFactory';
 import { copyRows, type TableName } from './copy';
 import { enterBulkMode, leaveBulkMode, secondaryIndexes, type IndexDefinition } from './bulk-mode';
@@ -75,6 +76,9 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
   const started = performance.now();
   const phases: SeedReport['phases'] = [];
   const client = new Client({ connectionString: em.config.get('clientUrl') });
+  // A dropped connection also fails the query in flight, which is where it is handled; without a
+  // listener the same failure would crash the process as an 'error' event.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const [{ locked }] = (await client.query<{ locked: boolean }>(`select pg_try_advisory_lock(hashtext('cryb:seed')) as locked`)).rows;
@@ -153,6 +157,10 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     Object.defineProperty(report, 'world', { value: world, enumerable: false });
     progress.line(`done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`);
     return report;
+  } catch (error) {
+    // A lost connection or a timeout mid-run reaches the caller typed; the committed phases stay
+    // marked, so `resume` finishes the run.
+    throw translateDatabaseError(error);
   } finally {
     await client.end().catch(() => undefined);
   }
