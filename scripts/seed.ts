@@ -5,12 +5,12 @@
  *   tsx scripts/seed.ts check
  *
  * Seeds DATABASE_URL (or the embedded server) with a scenario, showing progress on stderr, then
- * checks the domain invariants. A database holding a world is refused unless --reset; an interrupted
+ * checks the domain invariants. Pending migrations are applied first. A database holding a world is refused unless --reset; an interrupted
  * run (Ctrl-C stops at the next committed chunk; a second Ctrl-C quits at once, rolling back the
  * chunk in flight) is finished with --resume. --json prints the report (wall time, rows/s, peak RSS).
  */
 import { checkInvariants, describeViolations } from '../src/db/invariants';
-import { createOrm } from '../src/db/orm';
+import { createOrm, migrate } from '../src/db/orm';
 import { seedFromEnvironment } from '../src/seeders/factories/UserFactory';
 import { SeedRefused, seedScenario } from '../src/seeders/world/run';
 
@@ -23,6 +23,9 @@ async function main(): Promise<number> {
       console.log(describeViolations(violations));
       return violations.length === 0 ? 0 : 1;
     }
+    // A world needs the schema: apply pending migrations first (under the migration lock), as the demo does.
+    const applied = await migrate(orm);
+    if (applied.length > 0) console.error(`applied ${applied.length} pending migration(s) first`);
     const controller = new AbortController();
     process.on('SIGINT', () => {
       if (controller.signal.aborted) process.exit(130);
