@@ -13,7 +13,8 @@ import { DEFAULT_THRESHOLDS, EXIT_CODES, type HealthThresholds } from './health/
 export const USAGE = `usage: cryb-db <command> [options]
   migrate                      apply pending migrations (under an advisory lock: safe from many instances at once)
   seed [--class=Name]          run a seeder (default DatabaseSeeder)
-  health [--json] [--url=URL] [--<threshold>=N ...]
+  health [--json] [--url=URL] [--record] [--<threshold>=N ...]
+                               --record also writes the figures as a SystemMetrics row
                                exit 0 healthy, 1 warning, 2 critical (also when the server is down)
                                thresholds: ${Object.keys(DEFAULT_THRESHOLDS).map(kebab).join(', ')}
   backup [--dir=DIR] [--keep=N] [--url=URL]
@@ -79,7 +80,7 @@ const backupDir = (flags: Map<string, string | true>) => resolve(text(flags, 'di
 
 async function health(flags: Map<string, string | true>, out: (line: string) => void): Promise<number> {
   const thresholdNames = Object.keys(DEFAULT_THRESHOLDS) as (keyof HealthThresholds)[];
-  take(flags, ['json', 'url', ...thresholdNames.map(kebab)]);
+  take(flags, ['json', 'url', 'record', ...thresholdNames.map(kebab)]);
   const thresholds: Partial<HealthThresholds> = {};
   for (const name of thresholdNames) {
     const value = text(flags, kebab(name));
@@ -88,12 +89,32 @@ async function health(flags: Map<string, string | true>, out: (line: string) => 
     if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${kebab(name)} must be a number >= 0 (got "${value}")`);
     thresholds[name] = n;
   }
-  const report = await healthReport({ url: opsUrl(flags, false), thresholds });
+  const url = opsUrl(flags, false);
+  const report = flags.has('record')
+    ? await recordingMetrics(url, (record) => healthReport({ url, thresholds, record }))
+    : await healthReport({ url, thresholds });
   out(flags.has('json') ? JSON.stringify(report, null, 2) : formatHealthReport(report));
   if (!report.reachable && !flags.has('json') && !flags.has('url') && !process.env.DATABASE_URL) {
     out('  (no DATABASE_URL: this is the embedded server; `npm run db:start` starts it)');
   }
   return EXIT_CODES[report.status];
+}
+
+/** Runs the report with a SystemMetrics writer (the analytics table), opening the ORM only for it. */
+async function recordingMetrics<T>(url: string, run: (record: (metrics: import('./health/types').SystemMetricsSample) => Promise<void>) => Promise<T>): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createOrm } = require('../db/orm') as typeof import('../db/orm');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { recordSystemMetrics } = require('../entities/analytics/recording') as typeof import('../entities/analytics/recording');
+  const orm = await createOrm({ clientUrl: url, poolSize: 1, logger: (line) => console.error(line) }).catch(() => null);
+  try {
+    return await run(async (metrics) => {
+      if (!orm) throw new Error('cannot open the database to record the metrics');
+      await recordSystemMetrics(orm.em.fork(), { ...metrics, at: metrics.timestamp });
+    });
+  } finally {
+    await orm?.close(true);
+  }
 }
 
 async function withOrm(work: (orm: import('../db/orm').CrybOrm) => Promise<void>): Promise<void> {
