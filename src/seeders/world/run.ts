@@ -52,13 +52,13 @@ export class SeedRefused extends Error {}
 
 /** Rows of the world a finished seed holds, per table (the COPY baseline reloads exactly these). */
 export const WORLD_TABLES = [
-  'User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite',
+  'User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite', 'Emoji', 'Sticker',
   'ChannelRecipient', 'VoiceState', 'VoiceSession', 'Message', 'MessageAttachment', 'MessageEmbed', 'Reaction', 'ThreadMember', 'ReadState',
   'MessageAnalytics', 'VoiceAnalytics', 'ServerAnalytics', 'SystemMetrics', 'DomainEvent', 'AuditLogEntry',
 ] as const;
 
 const PROGRESS_TABLE = 'cryb_seed_run';
-const STRUCTURE_ORDER: TableName[] = ['User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite', 'ChannelRecipient', 'VoiceState', 'VoiceSession'];
+const STRUCTURE_ORDER: TableName[] = ['User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite', 'Emoji', 'Sticker', 'AuditLogEntry', 'ChannelRecipient', 'VoiceState', 'VoiceSession'];
 const MESSAGE_ORDER: TableName[] = ['Message', 'MessageAttachment', 'MessageEmbed', 'Reaction'];
 
 /**

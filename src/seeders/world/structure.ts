@@ -251,6 +251,17 @@ function planServer(
   const inviteCode = randomCode(r);
   add('Invite', [inviteCode, id, openChannelIds[0], memberIds[0], 0, 0, created]);
 
+  // Expressions (well under the tier's slots) and an audit trail of how the server was set up.
+  const emojiCount = r.int(2, 8);
+  for (let k = 0; k < emojiCount; k++) add('Emoji', [ids.at(tick()), id, `${words.channelNames[(s + k) % words.channelNames.length].replace(/[^A-Za-z0-9_]/g, '_').slice(0, 28)}_${k}`, r.chance(0.2), memberIds[0], created]);
+  if (r.chance(0.5)) add('Sticker', [ids.at(tick()), id, `sticker ${s}`, r.pick(words.sentences).slice(0, 100), 'wave', 'PNG', memberIds[0], created]);
+  const audit = (action: number, targetId: string, changes: object[], reason: string | null) =>
+    add('AuditLogEntry', [ids.at(tick()), id, memberIds[0], action, targetId, JSON.stringify(changes), reason, created]);
+  audit(1, id, [{ key: 'name', new: 'created' }], null);
+  audit(30, roles.moderator, [{ key: 'name', new: 'Moderator' }], 'staff');
+  if (adminId) audit(25, adminId, [{ key: '$add', new: [{ id: roles.admin, name: 'Admin' }] }], 'trusted');
+  audit(13, openChannelIds[0], [{ key: 'id', new: mutedId ?? openChannelIds[0] }], null);
+
   const threadIds: string[] = [];
   for (let k = 0; k < spec.threadsPerServer; k++) {
     const threadId = ids.at(tick());
