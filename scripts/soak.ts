@@ -24,6 +24,7 @@ import { history } from '../src/entities/message/MessageQueries';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { Relationship } from '../src/entities/user/Relationship';
+import { User } from '../src/entities/user/User';
 import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
@@ -84,8 +85,8 @@ const MIX: [string, number, Operation][] = [
   ['friends', 5, async (em, a, all) => {
     const other = pick(all);
     const repo = em.getRepository(Relationship) as RelationshipRepository;
-    const me = await em.findOneOrFail('User', a.userId);
-    return Math.random() < 0.7 ? repo.sendFriendRequest(me as never, other.userId) : repo.acceptFriendRequest(me as never, (await em.findOneOrFail('User', other.userId)) as never);
+    const [me, them] = [await em.findOneOrFail(User, a.userId), await em.findOneOrFail(User, other.userId)];
+    return Math.random() < 0.7 ? repo.sendFriendRequest(me, them) : repo.acceptFriendRequest(me, them);
   }],
   ['moderate', 2, async (em, a, all) => {
     if (!a.moderator) return undefined;
@@ -101,8 +102,10 @@ const choose = () => {
 };
 
 async function actorsOf(em: EntityManager): Promise<Actor[]> {
-  const rows = await em.getConnection().execute<{ userId: string; serverId: string; ownerId: string; text: string[]; voice: string[] }[]>(
+  const rows = await em.getConnection().execute<{ userId: string; serverId: string; ownerId: string; moderator: boolean; text: string[]; voice: string[] }[]>(
     `select sm."userId", sm."serverId", s."ownerId",
+            exists (select 1 from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId"
+                     where mr."serverId" = s.id and mr."userId" = sm."userId" and (r.permissions & ${(1n << 40n) | (1n << 3n)}) <> 0) as moderator,
             array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_TEXT' order by c.id limit 5) as text,
             array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_VOICE' order by c.id limit 3) as voice
        from "ServerMember" sm join "Server" s on s.id = sm."serverId"
@@ -111,7 +114,7 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
   );
   return rows
     .filter((r) => r.text.length > 0)
-    .map((r) => ({ userId: String(r.userId), serverId: String(r.serverId), textChannels: r.text, voiceChannels: r.voice, moderator: String(r.ownerId) === String(r.userId) }));
+    .map((r) => ({ userId: String(r.userId), serverId: String(r.serverId), textChannels: r.text, voiceChannels: r.voice, moderator: r.moderator || String(r.ownerId) === String(r.userId) }));
 }
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
