@@ -20,7 +20,7 @@ import type { RelationshipRepository } from '../../src/entities/user/Relationshi
 import { VoiceState } from '../../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
 import { race, type TestDatabase, useTestDatabase } from '../support/db';
-import { invariantViolations } from '../support/invariants';
+import { checkInvariants } from '../../src/db/invariants';
 import { messagingHelpers } from '../support/messaging';
 
 const OPS = Number(process.env.RACE_OPS ?? 200);
@@ -159,7 +159,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
   });
 
   it('leaves every invariant intact', async () => {
-    expect(await invariantViolations(db())).toEqual([]);
+    expect(await checkInvariants(db().fork())).toEqual([]);
     console.log(`race suite (${OPS} per invariant): ${JSON.stringify(tally)}`);
     expect(Object.keys(tally)).toHaveLength(13);
     expect(await h.fork().count(Channel, {})).toBeGreaterThan(0);

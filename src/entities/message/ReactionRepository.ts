@@ -81,7 +81,10 @@ export class ReactionRepository extends EntityRepository<Reaction> {
     });
   }
 
-  /** Reaction tallies of several messages in one query, in first-reaction order, with the viewer's own. */
+  /**
+   * Reaction tallies of several messages in one query, in first-reaction order, with the viewer's own.
+   * No permission check: for callers that already established read access (history does its own).
+   */
   async countsFor(messageIds: readonly string[], viewerId: string | null = null, em: EntityManager = this.em): Promise<Map<string, ReactionCount[]>> {
     const out = new Map<string, ReactionCount[]>();
     if (messageIds.length === 0) return out;
