@@ -109,7 +109,7 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
             array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_TEXT' order by c.id limit 5) as text,
             array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_VOICE' order by c.id limit 3) as voice
        from "ServerMember" sm join "Server" s on s.id = sm."serverId"
-      order by s."memberCount" desc, sm."joinedAt" limit ?`,
+      order by s."memberCount" desc, 4 desc, sm."joinedAt" limit ?`,
     [CLIENTS],
   );
   return rows

@@ -137,6 +137,22 @@ describe('sending', () => {
     expect(await mentionCount(dave.id, w.textId)).toBe(1);
   });
 
+  it('does not ping a timed-out member who lost VIEW_CHANNEL, and pings one whose timeout keeps it', async () => {
+    // Found by the soak: timed-out candidates came back from raw SQL with their timeout as text.
+    const w = await h.world();
+    const [bob, carol] = [await h.joined(w, 'bob'), await h.joined(w, 'carol')];
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [carol.id]);
+    const hidden = await h.channel(w.server.id);
+    await h.overwrite(hidden, carol.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
+    await h.messages().send(bob, w.textId, `<@${carol.id}> you are timed out but can read`);
+    await h.messages().send(bob, hidden, `<@${carol.id}> you cannot see this`);
+    expect(await mentionCount(carol.id, w.textId)).toBe(1);
+    expect(await mentionCount(carol.id, hidden)).toBe(0);
+    const summary = await h.readStates().unreadSummary(carol);
+    expect(summary.servers.find((s) => s.serverId === w.server.id)).toMatchObject({ mentionCount: 1 });
+    expect(summary.channels.map((c) => c.channelId)).not.toContain(hidden);
+  });
+
   it('counts every mention of concurrent sends (atomic upsert)', async () => {
     const w = await h.world();
     const bob = await h.joined(w, 'bob');

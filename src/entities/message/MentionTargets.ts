@@ -16,7 +16,7 @@ export interface ResolvedMentions {
 
 interface Candidate {
   userId: string;
-  timedOutUntil: Date | null;
+  timedOutUntil: string | Date | null;
   roleIds: string[];
   online: boolean;
 }
@@ -86,7 +86,8 @@ export async function resolveMentions(tx: EntityManager, access: ChannelAccess, 
         channelType: kind,
         privateThread: channel.type === ChannelType.PRIVATE_THREAD,
         threadMember: threadMembers.has(String(c.userId)),
-        timedOut: isTimedOut(c.timedOutUntil),
+        // Raw rows carry timestamps as text (the ORM's pg type parsers), not Dates.
+        timedOut: isTimedOut(c.timedOutUntil === null ? null : new Date(c.timedOutUntil)),
       },
     );
     return (permissions & PermissionFlags.VIEW_CHANNEL) !== 0n;

@@ -80,7 +80,7 @@ interface UnreadRow {
   mentionCount: number;
   ownerId: string | null;
   roleIds: string[] | null;
-  timedOutUntil: Date | null;
+  timedOutUntil: string | Date | null;
   threadMember: boolean;
   overwrites: [string, string, string, string][] | null;
   roles: Record<string, string> | null;
@@ -131,7 +131,8 @@ function canView(row: UnreadRow, userId: string): boolean {
       channelType: channelKindOf(row.type),
       privateThread: row.type === 'PRIVATE_THREAD',
       threadMember: row.threadMember,
-      timedOut: isTimedOut(row.timedOutUntil),
+      // Raw rows carry timestamps as text (the ORM's pg type parsers), not Dates.
+      timedOut: isTimedOut(row.timedOutUntil === null ? null : new Date(row.timedOutUntil)),
     },
   );
   return (permissions & PermissionFlags.VIEW_CHANNEL) !== 0n;
