@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
 import { isSnowflake } from '../../domain/snowflake';
+import { readSql, type ReadSql } from '../message/read-access';
 
 /**
  * The analytics read API. Every query reads the hourly relations ("MessageActivityHourly",
@@ -89,7 +90,12 @@ function limitOf(limit: unknown, max = 100): number {
 }
 
 export class AnalyticsQueries {
-  constructor(private readonly em: EntityManager) {}
+  /** Reads go to a read replica when one is configured and `em` is not in a transaction. */
+  private readonly sql: ReadSql;
+
+  constructor(em: EntityManager) {
+    this.sql = readSql(em);
+  }
 
   /** Messages, characters and distinct senders of a server per hour or day. */
   async messageActivity(serverId: string, options: AnalyticsPeriod & { bucket?: ActivityBucket }): Promise<ActivityPoint[]> {
@@ -97,7 +103,7 @@ export class AnalyticsQueries {
     const { since, until } = periodOf(options);
     const bucket = options.bucket ?? 'hour';
     if (bucket !== 'hour' && bucket !== 'day') throw new ValidationFailed('bucket', "must be 'hour' or 'day'");
-    const rows = await this.em.execute<{ bucket: Date; messages: string; characters: string; activeUsers: string }[]>(
+    const rows = await this.sql<{ bucket: Date; messages: string; characters: string; activeUsers: string }>(
       `select date_bin('1 ${bucket}', "bucket", ${ORIGIN}) as "bucket", sum("messages") as "messages",
               sum("characters") as "characters", count(distinct "userId") as "activeUsers"
          from "MessageActivityHourly"
@@ -113,7 +119,7 @@ export class AnalyticsQueries {
     const id = idOf(serverId, 'serverId');
     const { since, until } = periodOf(period);
     const limit = limitOf(options.limit ?? 10);
-    const rows = await this.em.execute<{ channelId: string; messages: string; characters: string; activeUsers: string }[]>(
+    const rows = await this.sql<{ channelId: string; messages: string; characters: string; activeUsers: string }>(
       `select "channelId"::text as "channelId", sum("messages") as "messages", sum("characters") as "characters",
               count(distinct "userId") as "activeUsers"
          from "MessageActivityHourly"
@@ -128,7 +134,7 @@ export class AnalyticsQueries {
   async userEngagement(userId: string, period: AnalyticsPeriod): Promise<EngagementDay[]> {
     const id = idOf(userId, 'userId');
     const { since, until } = periodOf(period);
-    const rows = await this.em.execute<{ day: Date; messages: string; characters: string; voiceMinutes: string; serversActive: string }[]>(
+    const rows = await this.sql<{ day: Date; messages: string; characters: string; voiceMinutes: string; serversActive: string }>(
       `select "day", "messages", "characters", "voiceMinutes", "serversActive" from "UserEngagementDaily"
         where "userId" = ? and "day" >= date_bin('1 day', ?::timestamptz, ${ORIGIN}) and "day" < ? order by "day"`,
       [id, since, until],
@@ -146,7 +152,7 @@ export class AnalyticsQueries {
   async voiceMinutes(serverId: string, period: AnalyticsPeriod): Promise<VoiceUsage> {
     const id = idOf(serverId, 'serverId');
     const { since, until } = periodOf(period);
-    const rows = await this.em.execute<{ channelId: string; seconds: string; sessions: string }[]>(
+    const rows = await this.sql<{ channelId: string; seconds: string; sessions: string }>(
       `select "channelId"::text as "channelId", sum("voiceSeconds") as "seconds", sum("sessions") as "sessions"
          from "VoiceActivityHourly"
         where "serverId" = ? and "bucket" >= date_bin('1 hour', ?::timestamptz, ${ORIGIN}) and "bucket" < ?
@@ -162,13 +168,13 @@ export class AnalyticsQueries {
   /** Live numbers of the last 24 hours (the current hour and the 23 before it). */
   async dashboard(serverId: string): Promise<Dashboard> {
     const id = idOf(serverId, 'serverId');
-    const [head] = await this.em.execute<{ since: Date; now: Date }[]>(`select date_bin('1 hour', now(), ${ORIGIN}) - interval '23 hours' as "since", now() as "now"`);
+    const [head] = await this.sql<{ since: Date; now: Date }>(`select date_bin('1 hour', now(), ${ORIGIN}) - interval '23 hours' as "since", now() as "now"`, []);
     const since = new Date(head!.since);
-    const [totals] = await this.em.execute<{ messages: string; activeUsers: string; voiceMinutes: string }[]>(
+    const [totals] = await this.sql<{ messages: string; activeUsers: string; voiceMinutes: string }>(
       `select "messages", "activeUsers", "voiceMinutes" from "DashboardLast24h" where "serverId" = ?`,
       [id],
     );
-    const hourly = await this.em.execute<{ hour: Date; messages: string; activeUsers: string; voiceMinutes: string }[]>(
+    const hourly = await this.sql<{ hour: Date; messages: string; activeUsers: string; voiceMinutes: string }>(
       `select "bucket" as "hour", "messages", "activeUsers", "voiceMinutes" from "ServerActivityHourly"
         where "serverId" = ? and "bucket" >= ? order by "bucket"`,
       [id, since],
