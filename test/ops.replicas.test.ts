@@ -37,6 +37,13 @@ describe.skipIf(Boolean(missingClusterBinaries))(`read replicas on two real clus
     replica = await Cluster.replicaOf(primary);
     orm = await createOrm({ clientUrl: primary.url('cryb'), replicaUrls: [replica.url('cryb')], poolSize: 4, debug: true, logger: (line) => log.push(line) });
     await migrate(orm);
+    // The replica replays the migrations asynchronously: wait until it has reached the primary's WAL
+    // position, or a query in the first test may find no "User" table yet.
+    const [{ lsn }] = (await primary.sql(`select pg_current_wal_lsn()::text as lsn`, 'cryb')) as { lsn: string }[];
+    await eventually(async () => {
+      const [row] = (await replica!.sql(`select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn as caught`, 'cryb')) as { caught: boolean }[];
+      return row?.caught ? true : undefined;
+    }, 'the replica to replay the migrations');
   }, 120_000);
 
   afterAll(async () => {
