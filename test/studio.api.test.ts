@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadChannelAccess } from '../src/entities/channel/ChannelAccess';
 import { ENTITIES } from '../src/entities';
-import { startStudio, type Studio } from '../src/studio';
 import { useTestDatabase } from './support/db';
-import { call, SCRIPT, studioWorld } from './studio.world';
+import { SCRIPT, useStudioWorld } from './studio.world';
 
 const db = useTestDatabase();
-let world: Awaited<ReturnType<typeof studioWorld>>;
-let studio: Studio;
-const get = (path: string) => call(studio.url, path);
-
-beforeAll(async () => {
-  world = await studioWorld(db);
-  studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined });
-});
-afterAll(async () => {
-  await studio?.close();
-});
+const { get, world: worldOf, studio: studioOf } = useStudioWorld(db);
 
 /** Follows `next` cursors to the end; returns every row. */
 async function allPages(path: string): Promise<Record<string, string | null>[]> {
@@ -34,8 +23,8 @@ async function allPages(path: string): Promise<Record<string, string | null>[]> 
 
 describe('pages', () => {
   it('serves every page, on loopback, with a strict content security policy', async () => {
-    expect(studio.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    for (const path of ['/', '/entities', '/entities/Message', '/servers', `/servers/${world.server.id}`, `/servers/${world.server.id}/permissions`, `/channels/${world.textId}`, `/messages/${world.hello.id}`, '/users', `/users/${world.alice.id}`]) {
+    expect(studioOf().url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    for (const path of ['/', '/entities', '/entities/Message', '/servers', `/servers/${worldOf().server.id}`, `/servers/${worldOf().server.id}/permissions`, `/channels/${worldOf().textId}`, `/messages/${worldOf().hello.id}`, '/users', `/users/${worldOf().alice.id}`]) {
       const answer = await get(path);
       expect(answer.status, `${path}: ${answer.body.slice(0, 300)}`).toBe(200);
       expect(answer.headers['content-security-policy']).toContain("script-src 'self'");
@@ -47,7 +36,7 @@ describe('pages', () => {
 
   it('escapes attacker-controlled content everywhere it is shown', async () => {
     const escaped = '&lt;script&gt;window.__pwned = 1&lt;/script&gt;';
-    for (const path of [`/channels/${world.textId}`, `/messages/${world.script.id}`, '/entities/Message', `/entities/Message/row?pk=${world.script.id}`]) {
+    for (const path of [`/channels/${worldOf().textId}`, `/messages/${worldOf().script.id}`, '/entities/Message', `/entities/Message/row?pk=${worldOf().script.id}`]) {
       const { body } = await get(path);
       expect(body, path).toContain(escaped);
       expect(body, path).not.toContain(SCRIPT);
@@ -103,19 +92,19 @@ describe('metadata-driven tables', () => {
 
   it('filters per column with operators fit for its type; values are data, never SQL', async () => {
     const users = (await get('/api/entities/User/rows?f.username=alice')).json.rows;
-    expect(users.map((u: { id: string }) => u.id)).toEqual([world.alice.id]);
+    expect(users.map((u: { id: string }) => u.id)).toEqual([worldOf().alice.id]);
     const script = (await get(`/api/entities/Message/rows?f.content=${encodeURIComponent('<script>')}`)).json.rows;
-    expect(script.map((m: { id: string }) => m.id)).toEqual([world.script.id]);
+    expect(script.map((m: { id: string }) => m.id)).toEqual([worldOf().script.id]);
     // LIKE wildcards are matched literally.
     expect((await get('/api/entities/User/rows?f.username=%25')).json.rows).toEqual([]);
     const injected = (await get(`/api/entities/User/rows?f.username=${encodeURIComponent("' or 1=1 --")}`)).json.rows;
     expect(injected).toEqual([]);
-    const inChannel = (await get(`/api/entities/Message/rows?f.channelId=${world.textId}&op.channelId=eq`)).json.rows;
+    const inChannel = (await get(`/api/entities/Message/rows?f.channelId=${worldOf().textId}&op.channelId=eq`)).json.rows;
     expect(inChannel.length).toBe(3);
     const threads = (await get('/api/entities/Channel/rows?op.parentId=notnull')).json.rows;
     expect(threads.every((c: { parentId: string | null }) => c.parentId !== null)).toBe(true);
-    const unpinned = (await get(`/api/entities/Message/rows?f.pinned=false&f.serverId=${world.server.id}&op.serverId=eq`)).json.rows;
-    const expected = await db().sql<{ id: string }>(`select id::text from "Message" where not pinned and "serverId" = $1 order by id`, [world.server.id]);
+    const unpinned = (await get(`/api/entities/Message/rows?f.pinned=false&f.serverId=${worldOf().server.id}&op.serverId=eq`)).json.rows;
+    const expected = await db().sql<{ id: string }>(`select id::text from "Message" where not pinned and "serverId" = $1 order by id`, [worldOf().server.id]);
     expect(unpinned.map((m: { id: string }) => m.id)).toEqual(expected.map((r) => r.id));
     expect(expected.length).toBeGreaterThan(3);
     const since = (await get(`/api/entities/User/rows?f.createdAt=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&op.createdAt=gt`)).json.rows;
@@ -162,14 +151,14 @@ describe('metadata-driven tables', () => {
   });
 
   it('shows a row by its (composite) primary key, and relations link to the related row', async () => {
-    const member = await get(`/api/entities/ServerMember/row?pk=${world.server.id}&pk=${world.alice.id}`);
-    expect(member.json.row).toMatchObject({ serverId: world.server.id, userId: world.alice.id });
-    const page = await get(`/entities/ServerMember/row?pk=${world.server.id}&pk=${world.alice.id}`);
-    expect(page.body).toContain(`href="/entities/User/row?pk=${world.alice.id}"`);
-    expect(page.body).toContain(`href="/entities/Server/row?pk=${world.server.id}"`);
-    const message = await get(`/entities/Message?f.id=${world.hello.id}&op.id=eq`);
-    expect(message.body).toContain(`href="/entities/Channel/row?pk=${world.textId}"`);
-    const server = await get(`/entities/Server/row?pk=${world.server.id}`);
-    expect(server.body).toContain(`/entities/Channel?f.serverId=${world.server.id}&amp;op.serverId=eq`);
+    const member = await get(`/api/entities/ServerMember/row?pk=${worldOf().server.id}&pk=${worldOf().alice.id}`);
+    expect(member.json.row).toMatchObject({ serverId: worldOf().server.id, userId: worldOf().alice.id });
+    const page = await get(`/entities/ServerMember/row?pk=${worldOf().server.id}&pk=${worldOf().alice.id}`);
+    expect(page.body).toContain(`href="/entities/User/row?pk=${worldOf().alice.id}"`);
+    expect(page.body).toContain(`href="/entities/Server/row?pk=${worldOf().server.id}"`);
+    const message = await get(`/entities/Message?f.id=${worldOf().hello.id}&op.id=eq`);
+    expect(message.body).toContain(`href="/entities/Channel/row?pk=${worldOf().textId}"`);
+    const server = await get(`/entities/Server/row?pk=${worldOf().server.id}`);
+    expect(server.body).toContain(`/entities/Channel?f.serverId=${worldOf().server.id}&amp;op.serverId=eq`);
   });
 });

@@ -1,4 +1,6 @@
 import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
+import { startStudio, type Studio } from '../src/studio';
 import { transact } from '../src/db/unit-of-work';
 import { recordMessageSent, recordVoiceSession } from '../src/entities/analytics/recording';
 import { permissionBits } from '../src/domain/permissions';
@@ -95,4 +97,25 @@ export function call(base: string, path: string, options: { method?: string; hea
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/**
+ * The studio's world and a read-only studio on a free port for the calling test file: `world()` and
+ * `get(path)` are valid inside tests.
+ */
+export function useStudioWorld(db: () => TestDatabase) {
+  let world: Awaited<ReturnType<typeof studioWorld>> | undefined;
+  let studio: Studio | undefined;
+  beforeAll(async () => {
+    world = await studioWorld(db);
+    studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined });
+  });
+  afterAll(async () => {
+    await studio?.close();
+  });
+  return {
+    world: () => world!,
+    studio: () => studio!,
+    get: (path: string) => call(studio!.url, path),
+  };
 }

@@ -56,10 +56,12 @@ export function entityManagerOf(entity: object): EntityManager {
 
 /**
  * Transaction-scoped advisory locks, taken in a stable order so two operations on overlapping keys
- * never deadlock. They serialise check-then-act rules that no single row can carry.
+ * never deadlock. They serialise check-then-act rules that no single row can carry. `shared` locks
+ * admit each other and wait only for exclusive holders of the same key (a DM send against a block).
  */
-export async function lockKeys(tx: EntityManager, keys: string[]): Promise<void> {
+export async function lockKeys(tx: EntityManager, keys: string[], mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
+  const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
   for (const key of [...new Set(keys)].sort()) {
-    await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+    await tx.execute(`select ${lock}(hashtextextended(?, 0))`, [key]);
   }
 }

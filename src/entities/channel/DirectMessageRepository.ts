@@ -4,6 +4,7 @@ import { idArg, type IdArg } from '../../domain/identity/ids';
 import { LIMITS } from '../../domain/limits';
 import { validateChannelName } from '../../domain/servers';
 import { lockKeys, transact } from '../../db/unit-of-work';
+import { relationshipLockKey } from '../user/RelationshipRepository';
 import { Message, MessageType } from '../message/Message';
 import { channelAfterPost, lockChannelRow } from '../message/channel-counters';
 import { User } from '../user/User';
@@ -222,10 +223,7 @@ async function recipientIdsOf(tx: EntityManager, channelId: string): Promise<str
 }
 
 async function lockRelationshipsShared(tx: EntityManager, userIds: string[]): Promise<void> {
-  // Same keys and order as RelationshipRepository's exclusive locks (lockKeys sorts the key strings).
-  for (const key of [...new Set(userIds.map((id) => `relationships:${id}`))].sort()) {
-    await tx.execute('select pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [key]);
-  }
+  await lockKeys(tx, userIds.map(relationshipLockKey), 'shared');
 }
 
 async function assertUsersExist(tx: EntityManager, userIds: string[]): Promise<void> {

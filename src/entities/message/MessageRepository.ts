@@ -12,7 +12,8 @@ import {
   validateEmbeds,
   validateMessageContent,
 } from '../../domain/messages';
-import { transact } from '../../db/unit-of-work';
+import { lockKeys, transact } from '../../db/unit-of-work';
+import { relationshipLockKey } from '../user/RelationshipRepository';
 import { recordMessageSent } from '../analytics/recording';
 import type { Channel } from '../channel/Channel';
 import { type ChannelAccess, loadChannelAccess } from '../channel/ChannelAccess';
@@ -265,8 +266,8 @@ function assertThreadOpen(access: ChannelAccess): void {
  */
 async function assertNoBlock(tx: EntityManager, channelId: string, authorId: string): Promise<void> {
   const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ChannelRecipient" where "channelId" = ?', [channelId]);
-  const ids = rows.map((r) => String(r.userId)).sort();
-  for (const id of ids) await tx.execute('select pg_advisory_xact_lock_shared(hashtextextended(?, 0))', [`relationships:${id}`]);
+  const ids = rows.map((r) => String(r.userId));
+  await lockKeys(tx, ids.map(relationshipLockKey), 'shared');
   const other = ids.find((id) => id !== authorId) ?? authorId;
   const [low, high] = BigInt(authorId) < BigInt(other) ? [authorId, other] : [other, authorId];
   const blocked = await tx.execute('select 1 from "Relationship" where "userAId" = ? and "userBId" = ? and ("aBlocksB" or "bBlocksA")', [low, high]);

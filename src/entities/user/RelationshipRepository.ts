@@ -14,6 +14,9 @@ export interface RelationshipView {
 
 type Transition = (relationship: Relationship, actor: User, friends: () => Promise<FriendCounts>) => Promise<void> | void;
 
+
+/** The lock every change to a user's relationships takes (exclusive); DM sends and opens take it shared. */
+export const relationshipLockKey = (userId: string) => `relationships:${userId}`;
 /**
  * Every change between two users runs here: both users' relationship locks are taken (in a stable
  * order, so crossing operations cannot deadlock), the pair is read fresh, the entity applies the
@@ -57,7 +60,7 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
     const otherId = userIdOf(other);
     if (actorId === otherId) throw new SelfRelationship();
     const [a, b] = orderedPair(actorId, otherId);
-    await lockKeys(tx, [`relationships:${a}`, `relationships:${b}`]);
+    await lockKeys(tx, [relationshipLockKey(a), relationshipLockKey(b)]);
     const existing = await tx.findOne(Relationship, { userA: a, userB: b }, { refresh: true });
     if (!existing) await this.assertUsersExist(tx, [a, b]); // a stored row implies both (foreign keys cascade)
     const relationship = existing ?? new Relationship(tx.getReference(User, a), tx.getReference(User, b));
