@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../../src/domain/errors';
 import { nextSnowflake } from '../../src/domain/snowflake';
-import { Channel } from '../../src/entities/channel/Channel';
 import { Invite } from '../../src/entities/server/Invite';
 import type { InviteRepository } from '../../src/entities/server/InviteRepository';
 import { Role } from '../../src/entities/server/Role';
@@ -162,6 +161,5 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     expect(await checkInvariants(db().fork())).toEqual([]);
     console.log(`race suite (${OPS} per invariant): ${JSON.stringify(tally)}`);
     expect(Object.keys(tally)).toHaveLength(13);
-    expect(await h.fork().count(Channel, {})).toBeGreaterThan(0);
   });
 });
