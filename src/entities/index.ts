@@ -1,3 +1,4 @@
+import '../services';
 import { Channel } from './channel/Channel';
 import { PermissionOverwrite } from './channel/PermissionOverwrite';
 import { ChannelRecipient } from './channel/ChannelRecipient';

@@ -1,0 +1,28 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { entityManagerOf } from '../db/unit-of-work';
+
+/**
+ * The application services that entity methods forward to. Entities must not import the services
+ * (a service imports the entities it writes, so the import graph would circle back): the service
+ * classes are registered here once, by src/services.ts, and entity methods look them up by name.
+ *
+ * Each area adds its services to ServiceMap (type-only imports) and registers them in src/services.ts.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging per area
+export interface ServiceMap {}
+
+type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };
+
+let factories: Partial<ServiceFactories> = {};
+
+/** Called once by src/services.ts. */
+export function registerServices(services: Partial<ServiceFactories>): void {
+  factories = { ...factories, ...services };
+}
+
+/** The named service on the EntityManager that manages `entity`: what an entity method forwards to. */
+export function serviceFor<K extends keyof ServiceMap>(entity: object, name: K): ServiceMap[K] {
+  const Service = factories[name] as (new (em: EntityManager) => ServiceMap[K]) | undefined;
+  if (!Service) throw new TypeError(`the ${String(name)} service is not registered: import '@cryb/database' (src/services) first`);
+  return new Service(entityManagerOf(entity));
+}
