@@ -1,16 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotARecipient, NotATextChannel, NotFound } from '../../domain/errors';
+import { NotAMember, NotARecipient, NotATextChannel, NotFound } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
 import { assertPermissions, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
-import { loadServerAccess, type ServerAccess } from '../server/ServerAccess';
+import { type JsonRow, type MemberFacts, memberFactsSql, rowJson } from '../server/access-sql';
+import { serverAccessFrom, type ServerAccess } from '../server/ServerAccess';
 import { Channel } from './Channel';
-import { ChannelRecipient } from './ChannelRecipient';
-import { ThreadMember } from './ThreadMember';
+import { PermissionOverwrite } from './PermissionOverwrite';
 
 /**
  * What one user may do in one channel of any kind: a server channel (roles and overwrites), a thread
  * (its parent's overwrites, the thread rules), or a DM / group DM (recipients only, the fixed DM set).
- * Loaded fresh inside the operation's transaction; message, reaction and thread operations ask it
+ * Read in one statement inside the operation's transaction; message, reaction and thread operations ask it
  * before they act.
  */
 export class ChannelAccess {
@@ -25,6 +25,8 @@ export class ChannelAccess {
     readonly threadMember: boolean,
     /** A DM's or group DM's recipients (events go to them by name); empty elsewhere. */
     readonly recipientIds: readonly string[] = [],
+    /** The acting user's premium type (message length limits). */
+    readonly premiumType: string | null = null,
   ) {}
 
   has(permission: PermissionName): boolean {
@@ -48,31 +50,68 @@ export interface LoadChannelAccessOptions {
   textOnly?: boolean;
 }
 
+interface ChannelFacts extends MemberFacts {
+  channel: JsonRow;
+  overwrites: JsonRow[];
+  parent: JsonRow | null;
+  parentOverwrites: JsonRow[];
+  recipientIds: string[];
+  threadMember: boolean;
+  premiumType: string | null;
+}
+
 /**
- * Loads a channel and the user's permissions in it. NotFound when the channel does not exist;
- * NotAMember (server channels) or NotARecipient (DMs) when the user is not in it. A channel the
- * user cannot view is still returned: callers require VIEW_CHANNEL themselves, so the refusal names it.
+ * Everything an operation in a channel checks, in one statement: the channel and its overwrites, a
+ * thread's parent and the parent's overwrites, a DM's recipients, thread membership, the actor's
+ * membership (server, member, roles, @everyone) and the actor's premium type. Subqueries that do not
+ * apply to the channel's kind find nothing and cost an index probe.
+ */
+const CHANNEL_FACTS_SQL = `
+  with k as (select ?::bigint as cid, ?::bigint as uid),
+       ch as (select c.* from "Channel" c, k where c."id" = k.cid),
+       par as (select p.* from "Channel" p join ch on p."id" = ch."parentId")
+  select ${rowJson('ch')} as "channel",
+         (select coalesce(jsonb_agg(${rowJson('o')}), '[]') from "PermissionOverwrite" o where o."channelId" = ch."id") as "overwrites",
+         (select ${rowJson('par')} from par) as "parent",
+         (select coalesce(jsonb_agg(${rowJson('o')}), '[]') from "PermissionOverwrite" o join par on o."channelId" = par."id") as "parentOverwrites",
+         array(select r."userId"::text from "ChannelRecipient" r where r."channelId" = ch."id" order by r."userId") as "recipientIds",
+         exists(select 1 from "ThreadMember" t where t."threadId" = ch."id" and t."userId" = k.uid) as "threadMember",
+         (select u."premiumType" from "User" u where u."id" = k.uid) as "premiumType",
+         ${memberFactsSql('ch."serverId"', 'k.uid')}
+    from ch, k`;
+
+function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: JsonRow[]): Channel {
+  const channel = em.map(Channel, row);
+  channel.overwrites.hydrate(overwrites.map((o) => em.map(PermissionOverwrite, o)));
+  return channel;
+}
+
+/**
+ * Loads a channel and the user's permissions in it, in one statement. NotFound when the channel does
+ * not exist; NotAMember (server channels) or NotARecipient (DMs) when the user is not in it. A channel
+ * the user cannot view is still returned: callers require VIEW_CHANNEL themselves, so the refusal names it.
  */
 export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, userArg: unknown, options: LoadChannelAccessOptions = {}): Promise<ChannelAccess> {
   const channelId = idArg(channelArg, 'channel');
   const userId = idArg(userArg, 'user');
-  const channel = await tx.findOne(Channel, { id: channelId }, { populate: ['overwrites'], refresh: true });
-  if (!channel) throw new NotFound('Channel', channelId);
+  const [facts] = await tx.execute<ChannelFacts[]>(CHANNEL_FACTS_SQL, [channelId, userId]);
+  if (!facts) throw new NotFound('Channel', channelId);
+  // The server comes first: the channel's and the member's references to it then resolve to it.
+  const server = facts.server && facts.member ? serverAccessFrom(tx, String(facts.channel.serverId), facts) : null;
+  const channel = channelWithOverwrites(tx, facts.channel, facts.overwrites);
   if (options.textOnly && !channel.holdsMessages) throw new NotATextChannel(channelId, channel.type);
+  const premiumType = facts.premiumType;
 
   if (channel.isPrivate) {
-    const recipients = await tx.find(ChannelRecipient, { channel: channelId }, { refresh: true });
-    const recipientIds = recipients.map((r) => r.user.id);
-    if (!recipientIds.includes(userId)) throw new NotARecipient(channelId);
-    return new ChannelAccess(channel, userId, DM_PERMISSIONS, null, null, false, recipientIds);
+    if (!facts.recipientIds.includes(userId)) throw new NotARecipient(channelId);
+    return new ChannelAccess(channel, userId, DM_PERMISSIONS, null, null, false, facts.recipientIds, premiumType);
   }
 
-  const server = await loadServerAccess(tx, channel.server!.id, userId);
-  if (!channel.isThread) return new ChannelAccess(channel, userId, server.permissions(channel), server, null, false);
+  if (!server) throw new NotAMember(String(facts.channel.serverId));
+  if (!channel.isThread) return new ChannelAccess(channel, userId, server.permissions(channel), server, null, false, [], premiumType);
 
-  const parent = channel.parent ? await tx.findOne(Channel, { id: channel.parent.id }, { populate: ['overwrites'], refresh: true }) : null;
-  if (!parent) throw new NotFound('Channel', channelId);
-  const joined = (await tx.count(ThreadMember, { thread: channelId, user: userId })) > 0;
-  const permissions = server.permissions(channel, { overwritesFrom: parent, member: joined });
-  return new ChannelAccess(channel, userId, permissions, server, parent, joined);
+  if (!facts.parent) throw new NotFound('Channel', channelId);
+  const parent = channelWithOverwrites(tx, facts.parent, facts.parentOverwrites);
+  const permissions = server.permissions(channel, { overwritesFrom: parent, member: facts.threadMember });
+  return new ChannelAccess(channel, userId, permissions, server, parent, facts.threadMember, [], premiumType);
 }

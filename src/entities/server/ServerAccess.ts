@@ -11,13 +11,15 @@ import {
   PermissionFlags,
 } from '../../domain/permissions';
 import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Channel';
+import type { JsonRow, MemberFacts } from './access-sql';
+import { memberFactsSql } from './access-sql';
 import { Role } from './Role';
-import type { Server } from './Server';
+import { Server } from './Server';
 import { ServerMember } from './ServerMember';
 
 /**
- * What one member may do in one server, loaded fresh inside the operation's transaction. Domain
- * operations ask it before they act, so a caller cannot forget a permission check.
+ * What one member may do in one server, read in one statement inside the operation's transaction.
+ * Domain operations ask it before they act, so a caller cannot forget a permission check.
  */
 export class ServerAccess {
   constructor(
@@ -81,10 +83,24 @@ export function rankOf(userId: string, roles: readonly Role[]): RankedMember {
   return { id: userId, roles: roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, position: r.position, managed: r.managed })) };
 }
 
-/** Loads the actor's membership, roles and the server's @everyone role; NotAMember when absent. */
+/**
+ * Builds the access from the facts one statement read, merging the rows into the unit of work as
+ * managed entities (fresh: they replace what the identity map held), without another query.
+ */
+export function serverAccessFrom(em: EntityManager, serverId: string, facts: MemberFacts): ServerAccess {
+  if (!facts.server || !facts.member) throw new NotAMember(serverId);
+  const server = em.map(Server, facts.server);
+  const roles = facts.roles.map((row) => em.map(Role, row));
+  const everyone = roles.find((r) => r.id === serverId);
+  if (!everyone) throw new NotAMember(serverId);
+  const member = em.map(ServerMember, facts.member);
+  const held = roles.filter((r) => r !== everyone);
+  member.roles.hydrate(held);
+  return new ServerAccess(server, member, held, everyone);
+}
+
+/** Loads the actor's membership, roles and the server's @everyone role in one statement; NotAMember when absent. */
 export async function loadServerAccess(em: EntityManager, serverId: string, userId: string): Promise<ServerAccess> {
-  const member = await em.findOne(ServerMember, { server: serverId, user: userId }, { populate: ['roles', 'server'], refresh: true });
-  if (!member) throw new NotAMember(serverId);
-  const everyone = await em.findOneOrFail(Role, { id: serverId }, { refresh: true });
-  return new ServerAccess(member.server.getEntity(), member, member.roles.getItems(), everyone);
+  const [facts] = await em.execute<MemberFacts[]>(`select ${memberFactsSql('k.sid', 'k.uid')} from (select ?::bigint as sid, ?::bigint as uid) k`, [serverId, userId]);
+  return serverAccessFrom(em, serverId, facts ?? { server: null, member: null, roles: [] });
 }
