@@ -61,7 +61,12 @@ export function entityManagerOf(entity: object): EntityManager {
  */
 export async function lockKeys(tx: EntityManager, keys: string[], mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
   const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
-  for (const key of [...new Set(keys)].sort()) {
-    await tx.execute(`select ${lock}(hashtextextended(?, 0))`, [key]);
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return;
+  if (sorted.length === 1) {
+    await tx.execute(`select ${lock}(hashtextextended(?, 0))`, sorted);
+    return;
   }
+  // One round trip: unnest yields the sorted keys in order, and each row takes its lock in that order.
+  await tx.execute(`select ${lock}(hashtextextended(k.key, 0)) from unnest(array[?]::text[]) with ordinality as k(key, n) order by k.n`, [sorted]);
 }

@@ -4,6 +4,7 @@ import { idArg } from '../../domain/identity/ids';
 import { assertPermissions, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
 import { type JsonRow, type MemberFacts, memberFactsSql, rowJson } from '../server/access-sql';
 import { serverAccessFrom, type ServerAccess } from '../server/ServerAccess';
+import { mergeRow } from '../../db/rows';
 import { Channel } from './Channel';
 import { PermissionOverwrite } from './PermissionOverwrite';
 
@@ -81,8 +82,8 @@ const CHANNEL_FACTS_SQL = `
     from ch, k`;
 
 function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: JsonRow[]): Channel {
-  const channel = em.map(Channel, row);
-  channel.overwrites.hydrate(overwrites.map((o) => em.map(PermissionOverwrite, o)));
+  const channel = mergeRow(em, Channel, row);
+  channel.overwrites.hydrate(overwrites.map((o) => mergeRow(em, PermissionOverwrite, o)));
   return channel;
 }
 

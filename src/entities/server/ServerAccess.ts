@@ -13,6 +13,7 @@ import {
 import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Channel';
 import type { JsonRow, MemberFacts } from './access-sql';
 import { memberFactsSql } from './access-sql';
+import { mergeRow } from '../../db/rows';
 import { Role } from './Role';
 import { Server } from './Server';
 import { ServerMember } from './ServerMember';
@@ -89,11 +90,11 @@ export function rankOf(userId: string, roles: readonly Role[]): RankedMember {
  */
 export function serverAccessFrom(em: EntityManager, serverId: string, facts: MemberFacts): ServerAccess {
   if (!facts.server || !facts.member) throw new NotAMember(serverId);
-  const server = em.map(Server, facts.server);
-  const roles = facts.roles.map((row) => em.map(Role, row));
+  const server = mergeRow(em, Server, facts.server);
+  const roles = facts.roles.map((row) => mergeRow(em, Role, row));
   const everyone = roles.find((r) => r.id === serverId);
   if (!everyone) throw new NotAMember(serverId);
-  const member = em.map(ServerMember, facts.member);
+  const member = mergeRow(em, ServerMember, facts.member);
   const held = roles.filter((r) => r !== everyone);
   member.roles.hydrate(held);
   return new ServerAccess(server, member, held, everyone);

@@ -1,0 +1,183 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrm, type CrybOrm } from '../src/db/orm';
+import { Channel } from '../src/entities/channel/Channel';
+import { Message } from '../src/entities/message/Message';
+import { ServerMember } from '../src/entities/server/ServerMember';
+import { User } from '../src/entities/user/User';
+import { useTestDatabase } from './support/db';
+import { messagingHelpers } from './support/messaging';
+
+/**
+ * The statement budget of each hot operation: how many SQL statements it sends, begin and commit
+ * included, counted from the ORM's query log on a connection of its own. A count is deterministic,
+ * so it is a test; the time those statements take is measured in bench/, never here.
+ * docs/performance.md publishes these budgets beside the counts before the one-statement access.
+ */
+export const STATEMENT_BUDGETS = {
+  'send (text only, channel without slowmode)': 7,
+  'send (1:1 DM)': 9,
+  edit: 6,
+  'react (new emoji)': 8,
+  ack: 5,
+  joinVoice: 10,
+  leaveVoice: 7,
+  sendFriendRequest: 7,
+  setPresence: 4,
+  kick: 9,
+  'acceptInvite (join by invite)': 11,
+} as const;
+
+const db = useTestDatabase();
+const h = messagingHelpers(db);
+let counting: CrybOrm;
+const log: string[] = [];
+
+beforeAll(async () => {
+  counting = await createOrm({ clientUrl: db().url, poolSize: 2, debug: ['query'], logger: (line: string) => log.push(line) } as never);
+});
+afterAll(async () => {
+  await counting?.close(true);
+});
+
+/** Runs `operation` on a fresh fork of the counting ORM and returns the statements it sent. */
+async function statementsOf(operation: (em: EntityManager) => Promise<unknown>, prepare: (em: EntityManager) => Promise<void> = async () => undefined): Promise<string[]> {
+  const em = counting.em.fork() as EntityManager;
+  await prepare(em);
+  log.length = 0;
+  await operation(em);
+  return log.map((line) => line.replace(/\u001b\[[0-9;]*m/g, '').replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
+}
+
+async function expectWithinBudget(name: keyof typeof STATEMENT_BUDGETS, statements: string[]): Promise<void> {
+  // Printed so a reader of the CI log sees the real count beside the budget.
+  console.log(`[statements] ${name}: ${statements.length} (budget ${STATEMENT_BUDGETS[name]})`);
+  expect.soft(statements.length, statements.join('\n')).toBeLessThanOrEqual(STATEMENT_BUDGETS[name]);
+}
+
+describe('statement budgets of the hot operations', () => {
+  it('a text-only send into a channel without slowmode reads once and writes in one flush', async () => {
+    const w = await h.world();
+    const member = await h.joined(w);
+    let channel!: Channel;
+    const statements = await statementsOf(
+      (em) => channel.send(member.id, 'hello there'),
+      async (em) => {
+        channel = await em.findOneOrFail(Channel, { id: w.textId });
+      },
+    );
+    await expectWithinBudget('send (text only, channel without slowmode)', statements);
+    const reads = statements.filter((s) => /^(with|select)\b/i.test(s));
+    expect(reads.filter((s) => !/pg_advisory/.test(s)), reads.join('\n')).toHaveLength(1);
+  });
+
+  it('a send into a 1:1 DM adds only the block check under the relationship locks', async () => {
+    const alice = await h.register('alice');
+    const bob = await h.register('bob');
+    await alice.sendFriendRequest(bob);
+    await (await h.fork().findOneOrFail(User, { id: bob.id })).acceptFriendRequest(alice);
+    const dm = await (await h.fork().findOneOrFail(User, { id: alice.id })).openDM(bob.id);
+    let channel!: Channel;
+    const statements = await statementsOf(
+      () => channel.send(alice.id, 'hi bob'),
+      async (em) => {
+        channel = await em.findOneOrFail(Channel, { id: dm.id });
+      },
+    );
+    await expectWithinBudget('send (1:1 DM)', statements);
+  });
+
+  it('edit', async () => {
+    const w = await h.world();
+    const sent = await h.messages().send(w.owner.id, w.textId, 'first');
+    let message!: Message;
+    const statements = await statementsOf(
+      () => message.edit(w.owner.id, 'second'),
+      async (em) => {
+        message = await em.findOneOrFail(Message, { id: sent.id });
+      },
+    );
+    await expectWithinBudget('edit', statements);
+  });
+
+  it('react with a new emoji', async () => {
+    const w = await h.world();
+    const sent = await h.messages().send(w.owner.id, w.textId, 'react to me');
+    let message!: Message;
+    const statements = await statementsOf(
+      () => message.react(w.owner.id, '🔥'),
+      async (em) => {
+        message = await em.findOneOrFail(Message, { id: sent.id });
+      },
+    );
+    await expectWithinBudget('react (new emoji)', statements);
+  });
+
+  it('ack', async () => {
+    const w = await h.world();
+    const sent = await h.messages().send(w.owner.id, w.textId, 'read me');
+    let channel!: Channel;
+    const statements = await statementsOf(
+      () => channel.ack(w.owner.id, sent.id),
+      async (em) => {
+        channel = await em.findOneOrFail(Channel, { id: w.textId });
+      },
+    );
+    await expectWithinBudget('ack', statements);
+  });
+
+  it('joinVoice and leaveVoice', async () => {
+    const w = await h.world();
+    const user = await h.joined(w);
+    const [{ id: voiceId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE'`, [w.server.id]);
+    let member!: ServerMember;
+    const prepare = async (em: EntityManager) => {
+      member = await em.findOneOrFail(ServerMember, { server: w.server.id, user: user.id });
+    };
+    const joining = await statementsOf(() => member.joinVoice(voiceId), prepare);
+    const leaving = await statementsOf(() => member.leaveVoice(), prepare);
+    await expectWithinBudget('joinVoice', joining);
+    await expectWithinBudget('leaveVoice', leaving);
+  });
+
+  it('sendFriendRequest and setPresence', async () => {
+    const alice = await h.register('alice');
+    const bob = await h.register('bob');
+    let actor!: User;
+    let target!: User;
+    const prepare = async (em: EntityManager) => {
+      actor = await em.findOneOrFail(User, { id: alice.id });
+      target = await em.findOneOrFail(User, { id: bob.id });
+    };
+    const befriending = await statementsOf(() => actor.sendFriendRequest(target), prepare);
+    const presence = await statementsOf(() => actor.setPresence({ status: 'DND' }), prepare);
+    await expectWithinBudget('sendFriendRequest', befriending);
+    await expectWithinBudget('setPresence', presence);
+  });
+
+  it('kick', async () => {
+    const w = await h.world();
+    const target = await h.joined(w);
+    let owner!: ServerMember;
+    const statements = await statementsOf(
+      () => owner.kick(target.id, { reason: 'spam' }),
+      async (em) => {
+        owner = await em.findOneOrFail(ServerMember, { server: w.server.id, user: w.owner.id });
+      },
+    );
+    await expectWithinBudget('kick', statements);
+  });
+
+  it('join by invite', async () => {
+    const w = await h.world();
+    const newcomer = await h.register('newcomer');
+    let user!: User;
+    const statements = await statementsOf(
+      () => user.acceptInvite(w.code),
+      async (em) => {
+        user = await em.findOneOrFail(User, { id: newcomer.id });
+      },
+    );
+    await expectWithinBudget('acceptInvite (join by invite)', statements);
+  });
+});
