@@ -56,7 +56,8 @@ export function validateUsername(input: unknown): string {
   const separator = findSeparator(input);
   if (separator) throw new ValidationFailed('username', 'may not contain @, # or : (nor a character that looks like one)', { character: separator });
   if (containsCodeFence(username)) throw new ValidationFailed('username', 'may not contain ```');
-  const invisible = findInvisible(input) ?? findInvisible(username);
+  // Both forms: NFKC maps some invisibles to others ("ㅤ" to "ᅠ"), and the typed form is what was meant.
+  const invisible = findInvisible(input.trim()) ?? findInvisible(username);
   if (invisible !== undefined) throw invisibleCharacter('username', invisible);
   if (/\s{2,}/.test(username)) throw new ValidationFailed('username', 'may not contain consecutive white space');
   return username;
