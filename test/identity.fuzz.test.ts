@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import confusablePrototypes from 'unhomoglyph/data.json';
 import { commit } from '../src/db/unit-of-work';
 import {
   AlreadyFriends,
@@ -75,6 +76,46 @@ const wrongType = fc.oneof(
 const overlong = (max: number) =>
   fc.string({ unit: fc.constantFrom('a', 'Z', '9', 'é', '漢', '😀', '_'), minLength: max + 1, maxLength: max + 40 });
 
+// ---- Unicode data: invisibles, confusables, NFKC ------------------------------------------------
+
+/**
+ * Every invisible code point: all of Default_Ignorable_Code_Point (as the JavaScript engine knows it),
+ * and the blank or format characters the property leaves out (Braille blank, musical null notehead,
+ * interlinear annotation controls, Egyptian hieroglyph format controls).
+ */
+const INVISIBLE_CODE_POINTS: string[] = [];
+for (let cp = 0; cp <= 0x10ffff; cp++) {
+  if (cp >= 0xd800 && cp <= 0xdfff) continue;
+  const char = String.fromCodePoint(cp);
+  if (/\p{Default_Ignorable_Code_Point}/u.test(char)) INVISIBLE_CODE_POINTS.push(char);
+}
+INVISIBLE_CODE_POINTS.push('\u2800', '\u{1d159}', '\ufff9', '\ufffa', '\ufffb');
+for (let cp = 0x13430; cp <= 0x1343f; cp++) INVISIBLE_CODE_POINTS.push(String.fromCodePoint(cp));
+const invisibleChar = fc.constantFrom(...INVISIBLE_CODE_POINTS);
+
+/** What looks like each string: Unicode's confusables data (UTS #39) and NFKC, read backwards. */
+const LOOKALIKES = new Map<string, Set<string>>();
+const addLookalike = (of: string, char: string) => {
+  if (of !== char) LOOKALIKES.set(of, (LOOKALIKES.get(of) ?? new Set()).add(char));
+};
+for (const [char, prototype] of Object.entries(confusablePrototypes as Record<string, string>)) addLookalike(prototype, char);
+for (let cp = 0; cp <= 0x2ffff; cp++) {
+  if (cp >= 0xd800 && cp <= 0xdfff) continue;
+  const char = String.fromCodePoint(cp);
+  addLookalike(char.normalize('NFKC'), char);
+}
+const lookalikesOf = (char: string) => [char, char.toUpperCase(), ...(LOOKALIKES.get(char) ?? []), ...(LOOKALIKES.get(char.toUpperCase()) ?? [])];
+
+/** A reserved name with every letter independently replaced by itself in either case or any lookalike. */
+const reservedLookalike = fc
+  .constantFrom(...LIMITS.reservedNames)
+  .chain((reserved) => fc.tuple(fc.constant(reserved), ...[...reserved].map((char) => fc.constantFrom(...new Set(lookalikesOf(char))))))
+  .map(([reserved, ...chars]) => ({ reserved, name: chars.join('') }));
+/** Lookalikes of the tag and mention separators that NFKC or the confusables data gives. */
+const separatorLookalike = fc.constantFrom(
+  ...['#', '@', ':'].flatMap((separator) => [...(LOOKALIKES.get(separator) ?? [])].filter((char) => /^[\p{P}\p{S}]$/u.test(char))),
+);
+
 const badUsername = fc.oneof(
   fc.constantFrom('', ' ', '   ', '\t', '\n \n', '\u00a0\u3000'),
   fc.string({ unit: fc.constantFrom('a', 'Q', '1', '漢', '😀'), minLength: 0, maxLength: 1 }),
@@ -86,6 +127,9 @@ const badUsername = fc.oneof(
   fc.tuple(validName, controlChar, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
   fc.tuple(validName, loneSurrogate, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
   fc.tuple(validName, fc.constantFrom('  ', ' \u00a0', '\u3000\u3000'), fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  fc.tuple(validName, invisibleChar, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
+  reservedLookalike.map(({ name }) => name),
+  fc.tuple(validName, separatorLookalike, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
   wrongType,
 );
 
@@ -107,7 +151,9 @@ function profileText(field: 'displayName' | 'avatar' | 'banner' | 'bio' | 'prono
     fc.tuple(validName, control, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
     fc.tuple(validName, loneSurrogate, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)),
     fc.oneof(fc.integer(), fc.boolean(), fc.object({ maxDepth: 1 }), fc.array(fc.string(), { maxLength: 2 })),
-    ...(field === 'displayName' ? [fc.constantFrom('', '   ', '\u3000')] : []),
+    ...(field === 'displayName'
+      ? [fc.constantFrom('', '   ', '\u3000'), fc.tuple(validName, invisibleChar, fc.nat()).map(([n, c, at]) => insertAt(n, c, at)), reservedLookalike.map(({ name }) => name)]
+      : []),
   );
 }
 const profileField = fc.constantFrom('displayName', 'avatar', 'banner', 'bio', 'pronouns') as fc.Arbitrary<'displayName' | 'avatar' | 'banner' | 'bio' | 'pronouns'>;
@@ -264,5 +310,110 @@ describe('1,000 generated bad inputs to the identity methods', () => {
     // Every family was exercised, not just the easy ones.
     expect([...byFamily.keys()].sort()).toHaveLength(9);
     for (const [family, n] of byFamily) expect(n, family).toBeGreaterThanOrEqual(40);
+  });
+});
+
+// ---- names compared as people see them (issue 16): drawn from Unicode's data, not only ASCII ------
+
+/** The reason a call was refused, or 'accepted'. */
+async function outcome(run: () => unknown): Promise<ValidationFailed | 'accepted'> {
+  try {
+    await run();
+    return 'accepted';
+  } catch (error) {
+    if (error instanceof ValidationFailed) return error;
+    throw error;
+  }
+}
+
+const hex = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** Names that cannot be reserved ("zz..."), in many scripts and compatibility forms, with emoji sequences. */
+const friendlyName = fc
+  .tuple(
+    fc.string({
+      unit: fc.constantFrom('a', 'Z', '9', '_', '.', '-', ' ', 'é', 'ñ', 'ж', 'Ω', 'ς', '漢', '한', 'ｱ', 'ｗ', 'Ｋ', '𝐁', 'ﬁ', '²', 'न', 'ः', '❤️', '👨‍💻', '🏴󠁧󠁢󠁳󠁣󠁴󠁿'),
+      maxLength: 8,
+    }),
+    fc.constantFrom('', ' ', '\t'),
+  )
+  .map(([body, pad]) => `${pad}zz${body}${pad}`)
+  .filter((name) => !/\s{2,}/.test(name.normalize('NFKC').trim()) && [...name.normalize('NFKC').trim()].length <= LIMITS.username.max);
+/** Names with no emoji, into which any invisible code point can be put without forming an emoji sequence. */
+const plainName = fc
+  .string({ unit: fc.constantFrom('a', 'Z', '9', '_', 'é', 'ж', 'Ω', '漢', '한', 'ｱ', 'ｗ', '𝐁', 'न', 'ः'), minLength: 2, maxLength: 12 })
+  .map((body) => `zz${body}`);
+
+describe('names are compared as people see them, drawn from Unicode data', () => {
+  it('any lookalike of a reserved name (confusables data, NFKC, either case) is refused as a username and a display name; nothing is written', async () => {
+    const before = await snapshot();
+    let tried = 0;
+    await fc.assert(
+      fc.asyncProperty(reservedLookalike, fc.constantFrom('', ' ', '  '), async ({ reserved, name }, pad) => {
+        tried++;
+        const em = db().fork();
+        const me = await em.findOneOrFail(User, alice.id);
+        const padded = pad + name + pad;
+        const refusals = [
+          await outcome(() => em.getRepository(User).register({ username: padded })),
+          await outcome(() => me.changeUsername(padded)),
+          await outcome(() => em.getRepository(User).register({ username: 'FuzzPlain', displayName: padded })),
+          await outcome(() => me.updateProfile({ displayName: padded })),
+        ];
+        for (const [i, refusal] of refusals.entries()) {
+          expect(refusal, `${i}: ${padded} (${[...name].map(hex).join(' ')})`).toBeInstanceOf(ValidationFailed);
+          expect((refusal as ValidationFailed).details.reserved, padded).toBe(reserved);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(tried).toBe(400);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('any invisible code point anywhere in a name is refused at register, changeUsername and updateProfile; nothing is written', async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(plainName, invisibleChar, fc.nat(), fc.boolean(), async (name, invisible, at, repeat) => {
+        const chars = [...name]; // by code point: a surrogate pair is not split
+        const i = 1 + (at % (chars.length - 1));
+        const text = [...chars.slice(0, i), repeat ? invisible.repeat(3) : invisible, ...chars.slice(i)].join('');
+        const em = db().fork();
+        const me = await em.findOneOrFail(User, alice.id);
+        const refusals = [
+          ['username', await outcome(() => em.getRepository(User).register({ username: text }))],
+          ['username', await outcome(() => me.changeUsername(text))],
+          ['displayName', await outcome(() => em.getRepository(User).register({ username: 'FuzzPlain', displayName: text }))],
+          ['displayName', await outcome(() => me.updateProfile({ displayName: text }))],
+        ] as const;
+        for (const [field, refusal] of refusals) {
+          expect(refusal, `${field}: ${JSON.stringify(text)}`).toBeInstanceOf(ValidationFailed);
+          expect((refusal as ValidationFailed).field).toBe(field);
+          expect((refusal as ValidationFailed).details.codePoint, JSON.stringify(text)).toBe(hex(invisible));
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('valid names survive the round trip: stored in NFKC (display names as typed), found by the tag as typed and as stored', async () => {
+    const repo = () => db().fork().getRepository(User);
+    await fc.assert(
+      fc.asyncProperty(friendlyName, async (name) => {
+        const user = await repo().register({ username: name, displayName: name });
+        const username = name.normalize('NFKC').trim();
+        expect(user.username).toBe(username);
+        const [row] = await db().sql<{ username: string; displayName: string }>(`select username, "displayName" from "User" where id = $1`, [user.id]);
+        expect(row).toEqual({ username, displayName: name.trim() });
+        expect((await repo().findByTag(`${name}#${user.discriminator}`))?.id, name).toBe(user.id);
+        expect((await repo().findByTag(`${username}#${user.discriminator}`))?.id, name).toBe(user.id);
+        // Registering the same name again gives another discriminator of the same name.
+        const again = await repo().register({ username: name });
+        expect(again.username).toBe(username);
+        expect(again.discriminator).not.toBe(user.discriminator);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -327,3 +327,54 @@ describe('presence', () => {
     expect(first).toMatchObject({ username: online.username, discriminator: online.discriminator, displayName: null, premiumType: 'NONE' });
   });
 });
+
+// ---- names compared as people see them (issue 16) ---------------------------------------------
+
+/** Invisible classes of the issue, and blank or format characters Default_Ignorable_Code_Point leaves out. */
+const INVISIBLE_SAMPLES = ['\u00ad', '\u034f', '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800', '\u180e', '\u{e0001}', '\u{e0041}', '\u200b', '\ufe0f', '\ufff9', '\u{1d159}'];
+const RESERVED_LOOKALIKES = ['\uff45\uff56\uff45\uff52\uff59\uff4f\uff4e\uff45', '\u0435v\u0435r\u0443\u043en\u0435', 'EVERY0NE', '𝓱𝓮𝓻𝓮', '\u041d\u0415R\u0415', 'h\u0435re'];
+const SEPARATOR_LOOKALIKES = ['a\uff03b', 'a\ufe5fb', 'a\uff20b', 'a\uff1ab', 'a\u2236b', 'a\uff40\uff40\uff40b'];
+
+describe('changeUsername and updateProfile compare names as people see them', () => {
+  it('changeUsername refuses invisible characters, reserved lookalikes and separator lookalikes, and writes nothing', async () => {
+    const em = db().fork();
+    const user = await register(em, 'Lookalike');
+    const before = await stored(user.id);
+    const names = [...INVISIBLE_SAMPLES.map((c) => `Look${c}alike`), ...RESERVED_LOOKALIKES, ...SEPARATOR_LOOKALIKES];
+    for (const name of names) {
+      const error = await failure(() => user.changeUsername(name));
+      expect(error, name).toBeInstanceOf(ValidationFailed);
+      expect((error as ValidationFailed).field, name).toBe('username');
+    }
+    expect(await stored(user.id)).toEqual(before);
+    expect(await eventsFor(user.id, 'USER_UPDATE')).toEqual([]);
+  });
+
+  it('changeUsername to the fullwidth spelling of the same name stores the plain form and keeps the discriminator', async () => {
+    const em = db().fork();
+    const user = await register(em, 'Narrow');
+    const { discriminator } = user;
+    await user.changeUsername('\uff2e\uff41\uff52\uff52\uff4f\uff57'); // "Ｎａｒｒｏｗ": the same name, nothing to do
+    expect(await stored(user.id)).toMatchObject({ username: 'Narrow', discriminator });
+    expect(await eventsFor(user.id, 'USER_UPDATE')).toEqual([]);
+    await user.changeUsername('\uff2e\uff21\uff32\uff32\uff2f\uff37'); // "ＮＡＲＲＯＷ": a change of case only
+    expect(await stored(user.id)).toMatchObject({ username: 'NARROW', discriminator });
+  });
+
+  it('updateProfile refuses a display name with invisible characters or that looks like a reserved name, and writes nothing', async () => {
+    const em = db().fork();
+    const user = await register(em);
+    user.updateProfile({ displayName: 'Kept' });
+    await commit(em);
+    const before = await stored(user.id);
+    for (const displayName of [...INVISIBLE_SAMPLES.map((c) => `Dis${c}play`), ...INVISIBLE_SAMPLES.map((c) => c.repeat(3)), ...RESERVED_LOOKALIKES, 'everyone', ' Here ']) {
+      const error = await failure(() => user.updateProfile({ displayName, bio: 'not applied either' }));
+      expect(error, displayName).toBeInstanceOf(ValidationFailed);
+      expect((error as ValidationFailed).field, displayName).toBe('displayName');
+    }
+    expect(user.displayName).toBe('Kept');
+    await commit(em);
+    expect(await stored(user.id)).toEqual(before);
+    expect(await eventsFor(user.id, 'USER_UPDATE')).toHaveLength(1);
+  });
+});

@@ -24,4 +24,6 @@ export const LIMITS = {
   serversPerUser: 100,
   serversPerPremiumUser: 200,
   auditLogReason: { min: 1, max: 512 },
+  /** Names no user may take, as a username or a display name: they are the mass mentions @everyone and @here. */
+  reservedNames: ['everyone', 'here'],
 } as const;
