@@ -111,7 +111,8 @@ export { toPgQuery } from './entities/message/message-views';
 // Threads.
 export { ThreadService } from './services';
 export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './messaging/thread-rules';
-export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';
+export { type ArchivedThreadsOptions } from './messaging/thread-listings';
+export { archiveInactiveThreads } from './entities/channel/thread-archiver';
 
 // Operations: health report, backups, replicas, connection URLs (issue 9).
 export { MIGRATION_LOCK_KEY } from './db/orm';

@@ -7,11 +7,11 @@ import { nextSnowflake } from '../domain/snowflake';
 import { transact } from '../db/unit-of-work';
 import { Channel, ChannelType } from '../entities/channel/Channel';
 import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
-import { activeThreads, archivedThreads, type ArchivedThreadsOptions } from '../entities/channel/thread-archiver';
 import { ThreadMember } from '../entities/channel/ThreadMember';
 import { Message, MessageType, USER_MESSAGE_TYPES } from '../entities/message/Message';
 import { User } from '../entities/user/User';
 import { channelAfterPost, lockChannelRow } from './channel-counters';
+import { activeThreads, archivedThreads, type ArchivedThreadsOptions } from './thread-listings';
 import { newThreadFields, patchFields, threadTypeFor, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
 
 export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
@@ -263,7 +263,7 @@ export class ThreadService {
     return await activeThreads(this.em.fork(), idArg(viewer, 'viewer'), idArg(server, 'server'));
   }
 
-  /** Archived threads of a channel, most recently archived first (see thread-archiver). */
+  /** Archived threads of a channel, most recently archived first (see thread-listings). */
   async archivedThreads(viewer: IdArg, parent: IdArg, options: ArchivedThreadsOptions = {}): Promise<Channel[]> {
     return await archivedThreads(this.em.fork(), idArg(viewer, 'viewer'), idArg(parent, 'parent'), options);
   }
