@@ -1,5 +1,5 @@
 /**
- * What recording analytics costs a message send: MessageRepository.send (permissions, slowmode,
+ * What recording analytics costs a message send: MessageService.send (permissions, slowmode,
  * mentions, counters, events, the message row) with its MessageAnalytics row ("analytics") and
  * without it ("noAnalytics", the very same code with recording switched off in this process).
  * Interleaved paired rounds against one scratch database, so drift hits both alike.
@@ -14,11 +14,10 @@ import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { analyticsLayerState } from '../src/entities/analytics/maintenance';
 import { setMessageRecording } from '../src/entities/analytics/recording';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import { Message } from '../src/entities/message/Message';
-import type { MessageRepository } from '../src/entities/message/MessageRepository';
 import { Server } from '../src/entities/server/Server';
 import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { User } from '../src/entities/user/User';
+import { MessageService } from '../src/messaging/message-service';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -39,7 +38,7 @@ async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: numbe
         const n = next++;
         if (n >= ops) return;
         const t0 = performance.now();
-        await (orm.em.fork().getRepository(Message) as MessageRepository).send(slots[w]!.userId, slots[w]!.channelId, `message ${n} with some ordinary text in it`);
+        await new MessageService(orm.em.fork()).send(slots[w]!.userId, slots[w]!.channelId, `message ${n} with some ordinary text in it`);
         into.latenciesMs.push(performance.now() - t0);
       }
     }),
@@ -114,7 +113,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           benchmark: 'analytics-overhead',
-          unitOfWork: 'MessageRepository.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
+          unitOfWork: 'MessageService.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
           goal: 'slowdown at most 1.3',
           analyticsPath: (await analyticsLayerState(em)).path,
           serial,

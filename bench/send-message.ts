@@ -1,5 +1,5 @@
 /**
- * sendMessage end to end at 16 concurrent clients: the package's `MessageRepository.send` against a
+ * sendMessage end to end at 16 concurrent clients: the package's `MessageService.send` against a
  * hand-written raw-SQL implementation of the same operation, in interleaved rounds on the same
  * scratch database (the default scenario seeded into it: 100 users, 10 servers).
  *
@@ -7,7 +7,7 @@
  * roles, @everyone, the channel's overwrites, Discord's algorithm, the implicit rules), the content
  * rule (premium length), insert the message, move the channel's lastMessageId forward (atomic
  * greatest()), write MESSAGE_CREATE to the outbox and one MessageAnalytics row.
- * - "orm": `em.fork().getRepository(Message).send(author, channel, content)`;
+ * - "orm": `new MessageService(em.fork()).send(author, channel, content)`;
  * - "rawPgOrmOrder": rawPg with its writes in the ORM path's order and one statement each (see rawSend);
  * - "rawPg": a pg Pool; one query reads the access facts (channel, owner, member, roles, overwrites,
  *   premium), the rules run in TS with the domain's pure functions, one statement with CTEs writes the
@@ -22,8 +22,7 @@ import { MissingPermission } from '../src/domain/errors';
 import { validateMessageContent } from '../src/domain/messages';
 import { assertPermissions, channelKindOf, computeEffectivePermissions, isTimedOut, PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake, snowflakeTimestamp } from '../src/domain/snowflake';
-import { Message } from '../src/entities/message/Message';
-import type { MessageRepository } from '../src/entities/message/MessageRepository';
+import { MessageService } from '../src/messaging/message-service';
 import { seedScenario } from '../src/seeders/world/run';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 
@@ -102,7 +101,7 @@ function rawSend(pool: Pool, ormOrder = false): Send {
 
 function ormSend(orm: CrybOrm): Send {
   return async (authorId, channelId, content) => {
-    await (orm.em.fork().getRepository(Message) as MessageRepository).send(authorId, channelId, content);
+    await new MessageService(orm.em.fork()).send(authorId, channelId, content);
   };
 }
 

@@ -6,19 +6,14 @@ import { DomainError } from '../src/domain/errors';
 import type { CrybOrm } from '../src/db/orm';
 import { Channel } from '../src/entities/channel/Channel';
 import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import { ChannelRecipient } from '../src/entities/channel/ChannelRecipient';
-import type { DirectMessageRepository } from '../src/entities/channel/DirectMessageRepository';
-import { ThreadMember } from '../src/entities/channel/ThreadMember';
-import type { ThreadRepository } from '../src/entities/channel/ThreadRepository';
-import { Message } from '../src/entities/message/Message';
 import { history } from '../src/entities/message/MessageQueries';
-import type { MessageRepository } from '../src/entities/message/MessageRepository';
-import { Reaction } from '../src/entities/message/Reaction';
-import type { ReactionRepository } from '../src/entities/message/ReactionRepository';
-import { ReadState } from '../src/entities/message/ReadState';
-import type { ReadStateRepository } from '../src/entities/message/ReadStateRepository';
 import { search } from '../src/entities/message/search';
 import type { User } from '../src/entities/user/User';
+import { DirectMessageService } from '../src/messaging/direct-message-service';
+import { MessageService } from '../src/messaging/message-service';
+import { ReactionService } from '../src/messaging/reaction-service';
+import { ReadStateService } from '../src/messaging/read-state-service';
+import { ThreadService } from '../src/messaging/thread-service';
 
 const say = (line = '') => console.log(line);
 
@@ -43,8 +38,8 @@ export interface MessagingCast {
 
 export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise<void> {
   const fork = () => orm.em.fork();
-  const messages = () => fork().getRepository(Message) as MessageRepository;
-  const reactions = () => fork().getRepository(Reaction) as ReactionRepository;
+  const messages = () => new MessageService(fork());
+  const reactions = () => new ReactionService(fork());
   const { owner, moderator, member, serverId, generalId } = cast;
 
   const hello = await messages().send(member, generalId, `Hi all! @everyone, the docs are at https://cryb.example/docs`);
@@ -64,14 +59,14 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   await messages().send(member, slow.id, 'first!');
   say(`#slow-lane has 30 s slowmode; ${member.tag} sends twice -> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`);
 
-  const threads = fork().getRepository(ThreadMember) as ThreadRepository;
+  const threads = new ThreadService(fork());
   const thread = await threads.startThread(moderator, hello.id, { name: 'docs feedback', autoArchiveDuration: 1440 });
   await messages().send(member, thread.id, 'The search page is great');
   await messages().send(owner, thread.id, 'Thanks!');
   const [{ memberCount, messageCount }] = await fork().execute(`select "memberCount", "messageCount" from "Channel" where id = ?`, [thread.id]);
   say(`${moderator.tag} starts the thread "docs feedback" from the first message; two replies later it has ${memberCount} members and ${messageCount} messages`);
 
-  const dms = fork().getRepository(ChannelRecipient) as DirectMessageRepository;
+  const dms = new DirectMessageService(fork());
   const dm = await dms.openDM(member, owner);
   const again = await dms.openDM(owner, member);
   await messages().send(member, dm.id, `Hey ${owner.username}, thanks for the server`);
@@ -89,7 +84,7 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   const weird = await search(fork(), member, { text: `')); drop table "Message"; -- & | ! :* (( \\ "` });
   say(`a hostile query is just text: ${weird.messages.length} hits, no error`);
 
-  const unread = await (fork().getRepository(ReadState) as ReadStateRepository).unreadSummary(member);
+  const unread = await new ReadStateService(fork()).unreadSummary(member);
   const here = unread.servers.find((s) => s.serverId === serverId);
   say(`${member.tag}'s unread summary: ${here?.unreadChannels ?? 0} unread channel(s), ${here?.mentionCount ?? 0} mention(s) in the server, ${unread.directMessages.length} unread DM(s)`);
 }

@@ -14,12 +14,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../src/domain/errors';
 import { createOrm, migrate } from '../src/db/orm';
 import { checkInvariants } from '../src/db/invariants';
-import { Message } from '../src/entities/message/Message';
-import type { MessageRepository } from '../src/entities/message/MessageRepository';
-import { Reaction } from '../src/entities/message/Reaction';
-import type { ReactionRepository } from '../src/entities/message/ReactionRepository';
-import { ReadState } from '../src/entities/message/ReadState';
-import type { ReadStateRepository } from '../src/entities/message/ReadStateRepository';
 import { history } from '../src/entities/message/MessageQueries';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
@@ -28,6 +22,9 @@ import { User } from '../src/entities/user/User';
 import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
+import { MessageService } from '../src/messaging/message-service';
+import { ReactionService } from '../src/messaging/reaction-service';
+import { ReadStateService } from '../src/messaging/read-state-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, clients: { type: 'string', default: '32' }, json: { type: 'string' } } });
@@ -47,7 +44,7 @@ const EMOJI = [...'👍🎉😂❤🔥👀✅😮🙏💯'];
 
 type Operation = (em: EntityManager, actor: Actor, actors: Actor[]) => Promise<unknown>;
 
-const messages = (em: EntityManager) => em.getRepository(Message) as MessageRepository;
+const messages = (em: EntityManager) => new MessageService(em);
 const recentMessage = async (em: EntityManager, channelId: string) =>
   (await em.getConnection().execute<{ id: string; authorId: string }[]>('select "id", "authorId" from "Message" where "channelId" = ? order by "id" desc limit 5', [channelId]))[0];
 
@@ -69,12 +66,12 @@ const MIX: [string, number, Operation][] = [
   }],
   ['react', 15, async (em, a) => {
     const last = await recentMessage(em, pick(a.textChannels));
-    return last ? (em.getRepository(Reaction) as ReactionRepository).react(a.userId, String(last.id), pick(EMOJI)) : undefined;
+    return last ? new ReactionService(em).react(a.userId, String(last.id), pick(EMOJI)) : undefined;
   }],
   ['ack', 8, async (em, a) => {
     const channel = pick(a.textChannels);
     const last = await recentMessage(em, channel);
-    return last ? (em.getRepository(ReadState) as ReadStateRepository).ack(a.userId, channel, String(last.id)) : undefined;
+    return last ? new ReadStateService(em).ack(a.userId, channel, String(last.id)) : undefined;
   }],
   ['history', 10, (em, a) => history(em, a.userId, pick(a.textChannels), { limit: 50 })],
   ['voice', 8, async (em, a) => {

@@ -43,13 +43,15 @@ export { THREAD_CHANNEL_TYPES, PRIVATE_CHANNEL_TYPES, TEXT_CHANNEL_TYPES, THREAD
 // Messages.
 export * from './domain/messages';
 export { Message, MessageType, MESSAGE_TYPE_NUMBERS } from './entities/message/Message';
-export { MessageRepository, type MessageActor, type SendOptions, type ModerationOptions } from './entities/message/MessageRepository';
+export { MessageService, ReactionService, ReadStateService } from './services';
+export { type MessageActor, type SendOptions, type ModerationOptions } from './messaging/message-service';
 export { MessageAttachment } from './entities/message/MessageAttachment';
 export { MessageEmbed } from './entities/message/MessageEmbed';
 export { Reaction } from './entities/message/Reaction';
-export { ReactionRepository, reactionLockKey, type ReactionCount } from './entities/message/ReactionRepository';
+export { ReactionRepository, type ReactionCount } from './entities/message/ReactionRepository';
+export { reactionLockKey } from './db/lock-keys';
 export { ReadState } from './entities/message/ReadState';
-export { ReadStateRepository, type ChannelUnread, type UnreadSummary } from './entities/message/ReadStateRepository';
+export { type ChannelUnread, type UnreadSummary } from './messaging/read-state-service';
 export { type IdArg } from './domain/identity/ids';
 export { DomainEvent } from './entities/events/DomainEvent';
 export { EventConsumer } from './entities/events/EventConsumer';
@@ -80,7 +82,8 @@ export {
 
 // Direct messages.
 export { ChannelRecipient } from './entities/channel/ChannelRecipient';
-export { DirectMessageRepository, type GroupDMOptions, type DmChannelView } from './entities/channel/DirectMessageRepository';
+export { DirectMessageService } from './services';
+export { type GroupDMOptions, type DmChannelView } from './messaging/direct-message-service';
 
 // Message history and search.
 export {
@@ -106,8 +109,10 @@ export { loadReadAccess, readAccessSql, viewableChannelIds, readSql, READ_BITS, 
 export { toPgQuery } from './entities/message/message-views';
 
 // Threads.
-export { ThreadRepository, DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './entities/channel/ThreadRepository';
-export { archiveInactiveThreads, activeThreads, archivedThreads, type ArchivedThreadsOptions } from './entities/channel/thread-archiver';
+export { ThreadService } from './services';
+export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './messaging/thread-rules';
+export { type ArchivedThreadsOptions } from './messaging/thread-listings';
+export { archiveInactiveThreads } from './entities/channel/thread-archiver';
 
 // Operations: health report, backups, replicas, connection URLs (issue 9).
 export { MIGRATION_LOCK_KEY } from './db/orm';

@@ -120,7 +120,7 @@ describe('openDM', () => {
 });
 
 describe('messages in DMs', () => {
-  it('sends through MessageRepository; DM permissions allow pinning but not deleting the other side’s messages', async () => {
+  it('sends through MessageService; DM permissions allow pinning but not deleting the other side’s messages', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
     const dm = await dms().openDM(alice, bob);

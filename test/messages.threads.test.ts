@@ -5,7 +5,6 @@ import { PermissionFlags as F } from '../src/domain/permissions';
 import { snowflakeAt } from '../src/domain/snowflake';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
 import { ThreadMember } from '../src/entities/channel/ThreadMember';
-import type { ThreadRepository } from '../src/entities/channel/ThreadRepository';
 import { archiveInactiveThreads, inactiveThreadCondition } from '../src/entities/channel/thread-archiver';
 import { Message } from '../src/entities/message/Message';
 import { race, rejected, useTestDatabase } from './support/db';
@@ -13,7 +12,7 @@ import { messagingHelpers, type MessagingWorld } from './support/messaging';
 
 const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
-const threads = (em?: EntityManager) => h.threads(em) as ThreadRepository;
+const threads = (em?: EntityManager) => h.threads(em);
 
 interface ThreadRow {
   type: string;

@@ -45,7 +45,7 @@ Module._resolveFilename = function (request, ...rest) {
   if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, Server, Channel, ChannelType, VoiceState, Message, Invite, ServerMember, DomainError } = require('@cryb/database');
+const { createOrm, User, Server, Channel, ChannelType, VoiceState, MessageService, Invite, ServerMember, DomainError } = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
@@ -61,7 +61,7 @@ const { createOrm, User, Server, Channel, ChannelType, VoiceState, Message, Invi
     const request = await me.sendFriendRequest(bob.tag);
     const invite = await orm.em.fork().getRepository(Invite).createInvite(alice, text.id);
     await orm.em.fork().getRepository(ServerMember).acceptInvite(bob, invite.code);
-    const hello = await orm.em.fork().getRepository(Message).send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
+    const hello = await new MessageService(orm.em.fork()).send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
     const [row] = await orm.em.fork().execute('select content from "Message" where id = ?', [hello.id]);
     let refused = null;
     try { await users(orm.em.fork()).register({ username: 'x' }); } catch (error) { refused = error instanceof DomainError ? error.code : String(error); }

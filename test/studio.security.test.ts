@@ -88,7 +88,7 @@ describe('write mode: domain methods behind CSRF protection', () => {
     expect(audit).toEqual([{ actor: world.alice.id, target: world.carol.id, reason: 'spam' }]);
   });
 
-  it('deletes a message through MessageRepository.deleteMessage', async () => {
+  it('deletes a message through MessageService.deleteMessage', async () => {
     const { token, cookie } = await csrf();
     const answer = await post(writable, '/actions/delete-message', { message: world.script.id, actor: world.bob.id, _csrf: token }, { cookie });
     expect(answer.status, answer.body.slice(0, 300)).toBe(303);

@@ -1,5 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { entityManagerOf } from '../db/unit-of-work';
+import type { DirectMessageService } from '../messaging/direct-message-service';
+import type { MessageService } from '../messaging/message-service';
+import type { ReactionService } from '../messaging/reaction-service';
+import type { ReadStateService } from '../messaging/read-state-service';
+import type { ThreadService } from '../messaging/thread-service';
 
 /**
  * The application services that entity methods forward to. Entities must not import the services
@@ -8,8 +13,13 @@ import { entityManagerOf } from '../db/unit-of-work';
  *
  * Each area adds its services to ServiceMap (type-only imports) and registers them in src/services.ts.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging per area
-export interface ServiceMap {}
+export interface ServiceMap {
+  messages: MessageService;
+  reactions: ReactionService;
+  readStates: ReadStateService;
+  directMessages: DirectMessageService;
+  threads: ThreadService;
+}
 
 type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkInvariants } from '../../src/db/invariants';
 import { createOrm, type CrybOrm } from '../../src/db/orm';
 import { Message } from '../../src/entities/message/Message';
-import type { MessageRepository } from '../../src/entities/message/MessageRepository';
+import { MessageService } from '../../src/messaging/message-service';
 
 const BEFORE_MESSAGING = 'Migration20261126053357_Voice';
 /** Reverting `to` a migration reverts it too (umzug), so the way back down names the first one to undo. */
@@ -88,7 +88,7 @@ describe('migrations under data', () => {
     expect(applied.map((m) => m.name)).toContain(MESSAGING);
     expect(await snapshot()).toEqual(before);
     expect(await checkInvariants(orm.em.fork())).toEqual([]);
-    const sent = await (orm.em.fork().getRepository(Message) as MessageRepository).send(memberId, textId, 'hello from an old member');
+    const sent = await new MessageService(orm.em.fork()).send(memberId, textId, 'hello from an old member');
     expect(sent.serverId).toBe('5000');
 
     await migrator.down({ to: MESSAGING });
@@ -99,7 +99,7 @@ describe('migrations under data', () => {
 
     await migrator.up();
     expect(await snapshot()).toEqual(before);
-    await expect((orm.em.fork().getRepository(Message) as MessageRepository).send(memberId, textId, 'and again')).resolves.toBeInstanceOf(Message);
+    await expect(new MessageService(orm.em.fork()).send(memberId, textId, 'and again')).resolves.toBeInstanceOf(Message);
     expect(await checkInvariants(orm.em.fork())).toEqual([]);
   });
 });

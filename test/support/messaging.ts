@@ -1,17 +1,8 @@
 import { expect } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { nextSnowflake } from '../../src/domain/snowflake';
-import { Channel } from '../../src/entities/channel/Channel';
-import { ChannelRecipient } from '../../src/entities/channel/ChannelRecipient';
-import type { DirectMessageRepository } from '../../src/entities/channel/DirectMessageRepository';
-import { ThreadMember } from '../../src/entities/channel/ThreadMember';
-import type { ThreadRepository } from '../../src/entities/channel/ThreadRepository';
-import { Message } from '../../src/entities/message/Message';
-import type { MessageRepository } from '../../src/entities/message/MessageRepository';
 import { Reaction } from '../../src/entities/message/Reaction';
 import type { ReactionRepository } from '../../src/entities/message/ReactionRepository';
-import { ReadState } from '../../src/entities/message/ReadState';
-import type { ReadStateRepository } from '../../src/entities/message/ReadStateRepository';
 import { Invite } from '../../src/entities/server/Invite';
 import type { InviteRepository } from '../../src/entities/server/InviteRepository';
 import type { MembershipRepository } from '../../src/entities/server/MembershipRepository';
@@ -19,6 +10,11 @@ import { Server } from '../../src/entities/server/Server';
 import type { ServerRepository } from '../../src/entities/server/ServerRepository';
 import { ServerMember } from '../../src/entities/server/ServerMember';
 import { User } from '../../src/entities/user/User';
+import { DirectMessageService } from '../../src/messaging/direct-message-service';
+import { MessageService } from '../../src/messaging/message-service';
+import { ReactionService } from '../../src/messaging/reaction-service';
+import { ReadStateService } from '../../src/messaging/read-state-service';
+import { ThreadService } from '../../src/messaging/thread-service';
 import type { TestDatabase } from './db';
 
 /** A server with its owner, its default text channel and a permanent invite. */
@@ -38,11 +34,13 @@ export function messagingHelpers(db: () => TestDatabase) {
   let seq = 0;
   const fork = () => db().fork();
   const register = (name = 'user') => fork().getRepository(User).register({ username: `${name}${++seq}` });
-  const messages = (em: EntityManager = fork()) => em.getRepository(Message) as MessageRepository;
-  const reactions = (em: EntityManager = fork()) => em.getRepository(Reaction) as ReactionRepository;
-  const readStates = (em: EntityManager = fork()) => em.getRepository(ReadState) as ReadStateRepository;
-  const dms = (em: EntityManager = fork()) => em.getRepository(ChannelRecipient) as DirectMessageRepository;
-  const threads = (em: EntityManager = fork()) => em.getRepository(ThreadMember) as ThreadRepository;
+  const messages = (em: EntityManager = fork()) => new MessageService(em);
+  const reactions = (em: EntityManager = fork()) => new ReactionService(em);
+  /** Reaction queries (tallies): the repository keeps the reads that need no permission check. */
+  const reactionQueries = (em: EntityManager = fork()) => em.getRepository(Reaction) as ReactionRepository;
+  const readStates = (em: EntityManager = fork()) => new ReadStateService(em);
+  const dms = (em: EntityManager = fork()) => new DirectMessageService(em);
+  const threads = (em: EntityManager = fork()) => new ThreadService(em);
   const memberships = (em: EntityManager = fork()) => em.getRepository(ServerMember) as MembershipRepository;
 
   async function world(name = 'Guild'): Promise<MessagingWorld> {
@@ -139,5 +137,5 @@ export function messagingHelpers(db: () => TestDatabase) {
 
   const eventsOfType = (type: string) => db().sql<{ payload: Record<string, unknown> }>(`select payload from "DomainEvent" where type = $1 order by id`, [type]);
 
-  return { register, messages, reactions, readStates, dms, threads, memberships, world, joined, channel, role, everyonePermissions, overwrite, counts, refused, lastMessageId, eventsOfType, fork };
+  return { register, messages, reactions, reactionQueries, readStates, dms, threads, memberships, world, joined, channel, role, everyonePermissions, overwrite, counts, refused, lastMessageId, eventsOfType, fork };
 }

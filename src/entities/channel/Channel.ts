@@ -4,12 +4,10 @@ import { ValidationFailed } from '../../domain/errors';
 import { MIN_BITRATE, maxBitrate, validateChannelName, validateIntegerIn } from '../../domain/servers';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { Server } from '../server/Server';
-import { entityManagerOf } from '../../db/unit-of-work';
 import type { IdArg } from '../../domain/identity/ids';
 import type { Message } from '../message/Message';
-import type { MessageRepository, SendOptions } from '../message/MessageRepository';
-import type { ReadState } from '../message/ReadState';
-import type { ReadStateRepository } from '../message/ReadStateRepository';
+import type { SendOptions } from '../../messaging/message-service';
+import { serviceFor } from '../services';
 import type { User } from '../user/User';
 import { ChannelRepository } from './ChannelRepository';
 import { PermissionOverwrite } from './PermissionOverwrite';
@@ -200,18 +198,14 @@ export class Channel extends AggregateRoot {
 
   // Messaging: each call is one unit of work on the EntityManager that manages this channel.
 
-  /** Sends a message as `author` (see MessageRepository.send for the rules). */
+  /** Sends a message as `author` (see MessageService.send for the rules). */
   send(author: IdArg, content: string, options?: SendOptions): Promise<Message> {
-    return this.messages().send(author, this, content, options);
+    return serviceFor(this, 'messages').send(author, this, content, options);
   }
 
   /** Marks the channel read up to `messageId` for `user`. */
   ack(user: IdArg, messageId: IdArg): Promise<void> {
-    return (entityManagerOf(this).getRepository<ReadState>('ReadState') as ReadStateRepository).ack(user, this, messageId);
-  }
-
-  private messages(): MessageRepository {
-    return entityManagerOf(this).getRepository<Message>('Message') as MessageRepository;
+    return serviceFor(this, 'readStates').ack(user, this, messageId);
   }
 
   // Field rules: each validates its input (ValidationFailed naming the field) before it changes anything.

@@ -1,10 +1,9 @@
 import { Entity, Index, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
 import type { User } from '../user/User';
 import type { Channel } from './Channel';
-import { DirectMessageRepository } from './DirectMessageRepository';
 
 /** A recipient of a DM or group DM channel. A DM has exactly two; a group DM 1 to 10. */
-@Entity({ repository: () => DirectMessageRepository })
+@Entity()
 @Index({ name: 'ChannelRecipient_userId_index', properties: ['user'] })
 export class ChannelRecipient {
   [PrimaryKeyProp]?: ['channel', 'user'];

@@ -1,10 +1,9 @@
 import { Entity, Index, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
 import type { User } from '../user/User';
 import type { Channel } from './Channel';
-import { ThreadRepository } from './ThreadRepository';
 
 /** A member of a thread: joined by sending in it, by being added, or by creating it. */
-@Entity({ repository: () => ThreadRepository })
+@Entity()
 @Index({ name: 'ThreadMember_userId_index', properties: ['user'] })
 export class ThreadMember {
   [PrimaryKeyProp]?: ['thread', 'user'];

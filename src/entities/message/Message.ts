@@ -1,16 +1,15 @@
-import { Collection, Entity, EntityRepositoryType, Enum, Index, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import { Collection, Entity, Enum, Index, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { type ParsedEmoji, parseMentions } from '../../domain/messages';
 import { nextSnowflake, snowflakeTimestamp } from '../../domain/snowflake';
-import { entityManagerOf } from '../../db/unit-of-work';
 import { SnowflakeArrayType } from '../../db/types';
 import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
 import { MessageAttachment } from './MessageAttachment';
 import { MessageEmbed } from './MessageEmbed';
-import { MessageRepository, type MessageActor } from './MessageRepository';
-import type { ReactionRepository } from './ReactionRepository';
+import type { MessageActor, ModerationOptions } from '../../messaging/message-service';
 import type { Reaction } from './Reaction';
+import { serviceFor } from '../services';
 
 /** Discord's message types that CRYB produces (numbers in MESSAGE_TYPE_NUMBERS). */
 export enum MessageType {
@@ -47,7 +46,7 @@ function emojiView(emoji: ParsedEmoji) {
 const LINK = /\bhttps?:\/\/\S/i;
 
 /**
- * A message in a channel, DM or thread. Sending, editing and deleting go through MessageRepository
+ * A message in a channel, DM or thread. Sending, editing and deleting go through MessageService
  * (they need the author's permissions, slowmode and blocks, read under locks); the entity holds the
  * state changes that follow from its own fields: mentions parsed from the content, the link flag.
  *
@@ -56,7 +55,7 @@ const LINK = /\bhttps?:\/\/\S/i;
  * `serverId` is a plain column (the channel's foreign key already cascades), kept for search and
  * analytics filters without a join.
  */
-@Entity({ repository: () => MessageRepository })
+@Entity()
 @Index({ name: 'Message_channelId_id_index', properties: ['channel', 'id'] })
 @Index({ name: 'Message_authorId_id_index', properties: ['author', 'id'] })
 @Index({ name: 'Message_pinned_index', expression: 'create index "Message_pinned_index" on "Message" ("channelId", "id") where "pinned"' })
@@ -64,8 +63,6 @@ const LINK = /\bhttps?:\/\/\S/i;
 @Index({ name: 'Message_mentionUserIds_index', expression: 'create index "Message_mentionUserIds_index" on "Message" using gin ("mentionUserIds")' })
 @Index({ name: 'Message_searchVector_index', expression: 'create index "Message_searchVector_index" on "Message" using gin ("searchVector")' })
 export class Message extends AggregateRoot {
-  [EntityRepositoryType]?: MessageRepository;
-
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   id: string = nextSnowflake();
 
@@ -185,40 +182,32 @@ export class Message extends AggregateRoot {
     this.recordEvent('MESSAGE_REACTION_REMOVE_ALL', { messageId: this.id, channelId: this.channel.id, serverId: this.serverId, emoji: emoji ? emojiView(emoji) : null }, this.scope());
   }
 
-  // Domain methods: each runs as one unit of work through the repositories.
+  // Domain methods: each runs as one unit of work through the messaging services (src/messaging).
 
   /** Replaces the content (the author only); sets editedAt and re-parses mentions. */
   edit(actor: MessageActor, content: string): Promise<Message> {
-    return this.repo().edit(actor, this, content);
+    return serviceFor(this, 'messages').edit(actor, this, content);
   }
 
   /** Deletes it: the author, or a member with MANAGE_MESSAGES (audited). */
-  delete(actor: MessageActor, options: { reason?: string } = {}): Promise<void> {
-    return this.repo().deleteMessage(actor, this, options);
+  delete(actor: MessageActor, options: ModerationOptions = {}): Promise<void> {
+    return serviceFor(this, 'messages').deleteMessage(actor, this, options);
   }
 
-  pin(actor: MessageActor, options: { reason?: string } = {}): Promise<Message> {
-    return this.repo().pin(actor, this, options);
+  pin(actor: MessageActor, options: ModerationOptions = {}): Promise<Message> {
+    return serviceFor(this, 'messages').pin(actor, this, options);
   }
 
-  unpin(actor: MessageActor, options: { reason?: string } = {}): Promise<Message> {
-    return this.repo().unpin(actor, this, options);
+  unpin(actor: MessageActor, options: ModerationOptions = {}): Promise<Message> {
+    return serviceFor(this, 'messages').unpin(actor, this, options);
   }
 
   react(user: MessageActor, emoji: string): Promise<boolean> {
-    return this.reactions$().react(user, this, emoji);
+    return serviceFor(this, 'reactions').react(user, this, emoji);
   }
 
   unreact(user: MessageActor, emoji: string): Promise<boolean> {
-    return this.reactions$().unreact(user, this, emoji);
-  }
-
-  private repo(): MessageRepository {
-    return entityManagerOf(this).getRepository(Message);
-  }
-
-  private reactions$(): ReactionRepository {
-    return entityManagerOf(this).getRepository<Reaction>('Reaction') as ReactionRepository;
+    return serviceFor(this, 'reactions').unreact(user, this, emoji);
   }
 
   toPublic() {

@@ -1,7 +1,6 @@
 import { Check, Entity, Index, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref } from '@mikro-orm/core';
 import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
-import { ReadStateRepository } from './ReadStateRepository';
 
 /**
  * Where a user has read up to in a channel, and how many mentions of them arrived since. Sends raise
@@ -9,7 +8,7 @@ import { ReadStateRepository } from './ReadStateRepository';
  * ack recounts under the row lock. `lastSentAt` carries slowmode: an atomic conditional upsert lets
  * only one of a user's concurrent sends through per window.
  */
-@Entity({ repository: () => ReadStateRepository })
+@Entity()
 @Index({ name: 'ReadState_channelId_index', properties: ['channel'] })
 @Check({ name: 'read_state_mention_count_check', expression: '"mentionCount" >= 0' })
 export class ReadState {

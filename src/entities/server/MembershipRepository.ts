@@ -24,7 +24,7 @@ import { assertCanJoinAnotherServer } from './ServerRepository';
 import { ServerMember } from './ServerMember';
 import { endVoiceInServer } from '../voice/VoiceRepository';
 import { leaveThreadsOfServer } from '../channel/thread-archiver';
-import { purgeRecentMessages } from '../message/channel-counters';
+import { purgeRecentMessages } from '../../messaging/channel-counters';
 
 /** A user: the entity, a reference to it, or its id. */
 export type UserArg = User | Ref<User> | string;

@@ -22,8 +22,8 @@ import type { Relationship } from './Relationship';
 import type { MembershipRepository, ServerArg } from '../server/MembershipRepository';
 import type { ServerMember } from '../server/ServerMember';
 import type { Channel } from '../channel/Channel';
-import type { ChannelRecipient } from '../channel/ChannelRecipient';
-import type { DirectMessageRepository, GroupDMOptions } from '../channel/DirectMessageRepository';
+import type { GroupDMOptions } from '../../messaging/direct-message-service';
+import { serviceFor } from '../services';
 import type { IdArg } from '../../domain/identity/ids';
 
 export enum PremiumType {
@@ -198,16 +198,12 @@ export class User extends AggregateRoot {
 
   /** The one DM channel with `other`, opened on first use (refused while either blocks the other). */
   openDM(other: IdArg): Promise<Channel> {
-    return this.directMessages().openDM(this, other);
+    return serviceFor(this, 'directMessages').openDM(this, other);
   }
 
   /** A group DM this user owns with `others` (friends only; 2-10 recipients including this user). */
   createGroupDM(others: readonly IdArg[], options?: GroupDMOptions): Promise<Channel> {
-    return this.directMessages().createGroupDM(this, others, options);
-  }
-
-  private directMessages(): DirectMessageRepository {
-    return entityManagerOf(this).getRepository<ChannelRecipient>('ChannelRecipient') as DirectMessageRepository;
+    return serviceFor(this, 'directMessages').createGroupDM(this, others, options);
   }
 
   private memberships(): MembershipRepository {

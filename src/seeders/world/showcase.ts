@@ -1,11 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ChannelRecipient } from '../../entities/channel/ChannelRecipient';
-import { ThreadMember } from '../../entities/channel/ThreadMember';
-import { Message } from '../../entities/message/Message';
-import { Reaction } from '../../entities/message/Reaction';
-import type { ReactionRepository } from '../../entities/message/ReactionRepository';
-import type { DirectMessageRepository } from '../../entities/channel/DirectMessageRepository';
-import type { ThreadRepository } from '../../entities/channel/ThreadRepository';
+import { DirectMessageService } from '../../messaging/direct-message-service';
+import { MessageService } from '../../messaging/message-service';
+import { ReactionService } from '../../messaging/reaction-service';
+import { ThreadService } from '../../messaging/thread-service';
 import type { WorldPlan } from './structure';
 
 /**
@@ -14,8 +11,8 @@ import type { WorldPlan } from './structure';
  * DM. They write what the domain writes (events, analytics, counters), so worlds show that too.
  */
 export async function showcase(tx: EntityManager, plan: WorldPlan): Promise<Record<string, string>> {
-  const messages = tx.getRepository(Message);
-  const reactions = tx.getRepository(Reaction) as unknown as ReactionRepository;
+  const messages = new MessageService(tx);
+  const reactions = new ReactionService(tx);
   const server = plan.servers[0];
   if (!server || server.memberIds.length < 4) return {};
   const [owner, admin, moderator] = [server.ownerId, server.adminId!, server.moderatorIds[0]];
@@ -24,13 +21,13 @@ export async function showcase(tx: EntityManager, plan: WorldPlan): Promise<Reco
   await reactions.react(admin, hello.id, '🎉');
   await reactions.react(moderator, hello.id, '👍');
   const reply = await messages.send(moderator, general, 'Happy to help, just ask.', { replyTo: hello.id });
-  const thread = await (tx.getRepository(ThreadMember) as unknown as ThreadRepository).createThread(owner, general, { name: 'Plans for the weekend' });
+  const thread = await new ThreadService(tx).createThread(owner, general, { name: 'Plans for the weekend' });
   await messages.send(owner, thread.id, 'Who is in for a game night?');
   await messages.send(admin, thread.id, 'Count me in.');
   const handles: Record<string, string> = { welcomeMessageId: hello.id, replyMessageId: reply.id, threadId: thread.id };
   const friends = plan.friendPairs[0];
   if (friends) {
-    const dm = await (tx.getRepository(ChannelRecipient) as unknown as DirectMessageRepository).openDM(friends[0], friends[1]);
+    const dm = await new DirectMessageService(tx).openDM(friends[0], friends[1]);
     await messages.send(friends[0], dm.id, 'hey, are you around later?');
     handles.friendDmId = dm.id;
   }

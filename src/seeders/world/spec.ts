@@ -20,7 +20,7 @@ export interface ScenarioSpec {
   analytics: { days: number; channels: number; users: number };
   /** Rows per COPY batch (and per progress tick / resume point for messages). */
   chunk: number;
-  /** The domain-method showcase (a DM, a group DM, a thread, reactions through the repositories). */
+  /** The domain-method showcase (a DM, a group DM, a thread, reactions through the services). */
   showcase: boolean;
   /** Drop the big tables' secondary indexes and autovacuum during the message load (bulk-mode.ts). */
   bulkMode: boolean;

@@ -1,12 +1,11 @@
 import { ValidationFailed } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
-import { Message } from '../../entities/message/Message';
 import type { MessageView } from '../../entities/message/MessageQueries';
-import type { MessageRepository } from '../../entities/message/MessageRepository';
 import type { MembershipRepository } from '../../entities/server/MembershipRepository';
 import { ServerMember } from '../../entities/server/ServerMember';
 import { User } from '../../entities/user/User';
 import type { UserRepository } from '../../entities/user/UserRepository';
+import { MessageService } from '../../messaging/message-service';
 import { type Ctx, redirect, type Route } from '../context';
 import { csrfField, href, html, type Html, seg } from '../html';
 import type { ServerView } from '../server-data';
@@ -69,7 +68,7 @@ async function deleteMessage(ctx: Ctx) {
   const actor = await actorOf(ctx);
   const [found] = await query<{ channelId: string }>(ctx.em, `select "channelId"::text as "channelId" from "Message" where id = ?`, [messageId]);
   const channelId = found?.channelId;
-  await (ctx.em.getRepository(Message) as MessageRepository).deleteMessage(actor, messageId, { reason: reasonOf(ctx) });
+  await new MessageService(ctx.em).deleteMessage(actor, messageId, { reason: reasonOf(ctx) });
   return redirect(channelId ? href(`/channels/${seg(channelId)}`, { done: 'deleted' }) : '/');
 }
 

@@ -1,15 +1,15 @@
-import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { AlreadyExists, LimitReached, NotARecipient, NotChannelOwner, NotFound, NotFriends, UserBlocked, ValidationFailed } from '../../domain/errors';
-import { idArg, type IdArg } from '../../domain/identity/ids';
-import { LIMITS } from '../../domain/limits';
-import { validateChannelName } from '../../domain/servers';
-import { lockKeys, transact } from '../../db/unit-of-work';
-import { relationshipLockKey } from '../user/RelationshipRepository';
-import { Message, MessageType } from '../message/Message';
-import { channelAfterPost, lockChannelRow } from '../message/channel-counters';
-import { User } from '../user/User';
-import { Channel, ChannelType } from './Channel';
-import { ChannelRecipient } from './ChannelRecipient';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AlreadyExists, LimitReached, NotARecipient, NotChannelOwner, NotFound, NotFriends, UserBlocked, ValidationFailed } from '../domain/errors';
+import { idArg, type IdArg } from '../domain/identity/ids';
+import { LIMITS } from '../domain/limits';
+import { validateChannelName } from '../domain/servers';
+import { directMessageLockKey, relationshipLockKey } from '../db/lock-keys';
+import { lockKeys, transact } from '../db/unit-of-work';
+import { Channel, ChannelType } from '../entities/channel/Channel';
+import { ChannelRecipient } from '../entities/channel/ChannelRecipient';
+import { Message, MessageType } from '../entities/message/Message';
+import { User } from '../entities/user/User';
+import { channelAfterPost, lockChannelRow } from './channel-counters';
 
 export interface GroupDMOptions {
   /** 1-100 characters; null or '' for none (clients then list the recipients). */
@@ -40,7 +40,9 @@ const DM_KEY_CONSTRAINT = 'Channel_dmKey_unique';
  * Checks against relationships take both users' relationship locks in shared mode, as a send does:
  * a block (exclusive) is ordered before or after them, never between check and commit.
  */
-export class DirectMessageRepository extends EntityRepository<ChannelRecipient> {
+export class DirectMessageService {
+  constructor(private readonly em: EntityManager) {}
+
   /** The DM channel of `user` and `other`, created on first use (CHANNEL_CREATE to both). */
   async openDM(user: IdArg, other: IdArg): Promise<Channel> {
     const a = idArg(user, 'user');
@@ -54,7 +56,7 @@ export class DirectMessageRepository extends EntityRepository<ChannelRecipient> 
         await assertUsersExist(tx, [a, b]);
         const [state] = await pairStates(tx, a, [b]);
         if (state!.blocked) throw new UserBlocked();
-        await lockKeys(tx, [`dm:${dmKey}`]);
+        await lockKeys(tx, [directMessageLockKey(dmKey)]);
         const existing = await tx.findOne(Channel, { dmKey }, { refresh: true });
         if (existing) return existing;
         const channel = new Channel(null, ChannelType.DM, null);

@@ -1,13 +1,14 @@
-import { EntityRepository } from '@mikro-orm/postgresql';
-import { NotFound } from '../../domain/errors';
-import { idArg, type IdArg } from '../../domain/identity/ids';
-import { transact } from '../../db/unit-of-work';
-import { channelKindOf, computeEffectivePermissions, isTimedOut, PermissionFlags } from '../../domain/permissions';
-import { loadChannelAccess } from '../channel/ChannelAccess';
-import type { ReadState } from './ReadState';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NotFound } from '../domain/errors';
+import { idArg, type IdArg } from '../domain/identity/ids';
+import { channelKindOf, computeEffectivePermissions, isTimedOut, PermissionFlags } from '../domain/permissions';
+import { transact } from '../db/unit-of-work';
+import { loadChannelAccess } from '../entities/channel/ChannelAccess';
 
 /** Read states: acks, and unread and mention counts. */
-export class ReadStateRepository extends EntityRepository<ReadState> {
+export class ReadStateService {
+  constructor(private readonly em: EntityManager) {}
+
   /**
    * Marks `channel` read up to `messageId` (a message of that channel) for `user`, and recounts the
    * mentions of them after it. The recount runs after the row lock is taken, so a concurrent send

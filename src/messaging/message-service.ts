@@ -1,7 +1,7 @@
-import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { LimitReached, NotFound, NotMessageAuthor, ThreadClosed, UserBlocked, ValidationFailed } from '../../domain/errors';
-import { idArg, type IdArg } from '../../domain/identity/ids';
-import { LIMITS } from '../../domain/limits';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { LimitReached, NotFound, NotMessageAuthor, ThreadClosed, UserBlocked, ValidationFailed } from '../domain/errors';
+import { idArg, type IdArg } from '../domain/identity/ids';
+import { LIMITS } from '../domain/limits';
 import {
   type AttachmentInput,
   type Embed,
@@ -11,19 +11,19 @@ import {
   validateBulkDelete,
   validateEmbeds,
   validateMessageContent,
-} from '../../domain/messages';
-import { lockKeys, transact } from '../../db/unit-of-work';
-import { relationshipLockKey } from '../user/RelationshipRepository';
-import { recordMessageSent } from '../analytics/recording';
-import type { Channel } from '../channel/Channel';
-import { type ChannelAccess, loadChannelAccess } from '../channel/ChannelAccess';
-import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../server/AuditLogEntry';
-import { PremiumType, User } from '../user/User';
-import { Message, MessageType, USER_MESSAGE_TYPES } from './Message';
-import { MessageAttachment } from './MessageAttachment';
-import { MessageEmbed } from './MessageEmbed';
-import { raiseMentionCounts, resolveMentions } from './MentionTargets';
+} from '../domain/messages';
+import { relationshipLockKey } from '../db/lock-keys';
+import { lockKeys, transact } from '../db/unit-of-work';
+import { recordMessageSent } from '../entities/analytics/recording';
+import type { Channel } from '../entities/channel/Channel';
+import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
+import { Message, MessageType, USER_MESSAGE_TYPES } from '../entities/message/Message';
+import { MessageAttachment } from '../entities/message/MessageAttachment';
+import { MessageEmbed } from '../entities/message/MessageEmbed';
+import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../entities/server/AuditLogEntry';
+import { PremiumType, User } from '../entities/user/User';
 import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot } from './channel-counters';
+import { raiseMentionCounts, resolveMentions } from './mention-targets';
 
 /** Who acts: the user entity, a reference, `{ id }`, or the user id. */
 export type MessageActor = IdArg;
@@ -39,9 +39,10 @@ export interface SendOptions {
   mentionRepliedUser?: boolean;
 }
 
+/** The options of a moderator's action: the audit log reason travels here, never positionally. */
 export interface ModerationOptions {
-  /** Audit log reason (1-512 characters) when a moderator acts. */
-  reason?: string;
+  /** Audit log reason (1-512 characters) when a moderator acts; null or omitted for none. */
+  reason?: string | null;
 }
 
 const reasonOf = (options: unknown) => validateAuditReason(typeof options === 'object' && options !== null ? (options as ModerationOptions).reason : undefined);
@@ -57,7 +58,9 @@ function sendOptions(value: unknown): SendOptions {
  * actor's permissions in the channel inside the transaction, applies the rules, writes the message,
  * the channel's counters (atomic updates), mention counts, audit entries and events, and commits once.
  */
-export class MessageRepository extends EntityRepository<Message> {
+export class MessageService {
+  constructor(private readonly em: EntityManager) {}
+
   /**
    * Sends a message. Needs VIEW_CHANNEL and SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread);
    * ATTACH_FILES for attachments, EMBED_LINKS for embeds, READ_MESSAGE_HISTORY to reply. Slowmode

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SlowmodeActive } from '../../domain/errors';
-import { SLOWMODE_BYPASS } from '../../domain/messages';
-import { Channel } from '../channel/Channel';
-import { snowflakeAt } from '../../domain/snowflake';
-import type { ChannelAccess } from '../channel/ChannelAccess';
+import { SlowmodeActive } from '../domain/errors';
+import { SLOWMODE_BYPASS } from '../domain/messages';
+import { Channel } from '../entities/channel/Channel';
+import { snowflakeAt } from '../domain/snowflake';
+import type { ChannelAccess } from '../entities/channel/ChannelAccess';
 
 /**
  * The counters a channel keeps about its messages, changed with atomic statements so concurrent sends

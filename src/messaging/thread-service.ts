@@ -1,17 +1,17 @@
 import { ref } from '@mikro-orm/core';
-import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { AlreadyExists, MissingPermission, NotAThread, NotFound, ThreadAlreadyExists, ThreadClosed, ValidationFailed } from '../../domain/errors';
-import { idArg, type IdArg } from '../../domain/identity/ids';
-import { PermissionFlags } from '../../domain/permissions';
-import { nextSnowflake } from '../../domain/snowflake';
-import { transact } from '../../db/unit-of-work';
-import { Message, MessageType, USER_MESSAGE_TYPES } from '../message/Message';
-import { channelAfterPost, lockChannelRow } from '../message/channel-counters';
-import { User } from '../user/User';
-import { Channel, ChannelType } from './Channel';
-import { type ChannelAccess, loadChannelAccess } from './ChannelAccess';
-import { activeThreads, archivedThreads, type ArchivedThreadsOptions } from './thread-archiver';
-import { ThreadMember } from './ThreadMember';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AlreadyExists, MissingPermission, NotAThread, NotFound, ThreadAlreadyExists, ThreadClosed, ValidationFailed } from '../domain/errors';
+import { idArg, type IdArg } from '../domain/identity/ids';
+import { PermissionFlags } from '../domain/permissions';
+import { nextSnowflake } from '../domain/snowflake';
+import { transact } from '../db/unit-of-work';
+import { Channel, ChannelType } from '../entities/channel/Channel';
+import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
+import { ThreadMember } from '../entities/channel/ThreadMember';
+import { Message, MessageType, USER_MESSAGE_TYPES } from '../entities/message/Message';
+import { User } from '../entities/user/User';
+import { channelAfterPost, lockChannelRow } from './channel-counters';
+import { activeThreads, archivedThreads, type ArchivedThreadsOptions } from './thread-listings';
 import { newThreadFields, patchFields, threadTypeFor, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
 
 export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
@@ -53,8 +53,8 @@ async function deleteMember(tx: EntityManager, threadId: string, userId: string)
 }
 
 /**
- * Threads (Discord's rules). The repository of ThreadMember; every operation is one unit of work that
- * loads the actor's permissions inside the transaction and records its THREAD_* events with the change.
+ * Threads (Discord's rules). Every operation is one unit of work that loads the actor's permissions
+ * inside the transaction and records its THREAD_* events with the change.
  *
  * - A thread started from a message takes the message's id ("the thread of message M" is channel M),
  *   so a message starts at most one thread (the primary key is the backstop: ThreadAlreadyExists). Its
@@ -64,7 +64,9 @@ async function deleteMember(tx: EntityManager, threadId: string, userId: string)
  * - The creator joins (memberCount 1). Threads take their parent's overwrites; private threads admit
  *   only their members and holders of MANAGE_THREADS (see loadChannelAccess).
  */
-export class ThreadRepository extends EntityRepository<ThreadMember> {
+export class ThreadService {
+  constructor(private readonly em: EntityManager) {}
+
   /**
    * A thread without a starter message. Public and announcement threads need CREATE_PUBLIC_THREADS,
    * private threads CREATE_PRIVATE_THREADS (text channels only); VIEW_CHANNEL on the parent always.
@@ -261,7 +263,7 @@ export class ThreadRepository extends EntityRepository<ThreadMember> {
     return await activeThreads(this.em.fork(), idArg(viewer, 'viewer'), idArg(server, 'server'));
   }
 
-  /** Archived threads of a channel, most recently archived first (see thread-archiver). */
+  /** Archived threads of a channel, most recently archived first (see thread-listings). */
   async archivedThreads(viewer: IdArg, parent: IdArg, options: ArchivedThreadsOptions = {}): Promise<Channel[]> {
     return await archivedThreads(this.em.fork(), idArg(viewer, 'viewer'), idArg(parent, 'parent'), options);
   }

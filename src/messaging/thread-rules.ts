@@ -1,6 +1,6 @@
-import { ValidationFailed } from '../../domain/errors';
-import { validateChannelName, validateIntegerIn } from '../../domain/servers';
-import { type Channel, CHANNEL_LIMITS, ChannelType, THREAD_AUTO_ARCHIVE_MINUTES } from './Channel';
+import { ValidationFailed } from '../domain/errors';
+import { validateChannelName, validateIntegerIn } from '../domain/servers';
+import { type Channel, CHANNEL_LIMITS, ChannelType, THREAD_AUTO_ARCHIVE_MINUTES } from '../entities/channel/Channel';
 
 /** Thread input rules: names, types per parent, auto-archive durations, slowmode (DESIGN.md section 10). */
 

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type ParsedMentions } from '../../domain/messages';
-import { computeEffectivePermissions, isTimedOut, PermissionFlags } from '../../domain/permissions';
-import { CHANNEL_TYPE_NUMBERS, ChannelType } from '../channel/Channel';
-import { channelKindOf } from '../../domain/permissions';
-import type { ChannelAccess } from '../channel/ChannelAccess';
+import { type ParsedMentions } from '../domain/messages';
+import { computeEffectivePermissions, isTimedOut, PermissionFlags } from '../domain/permissions';
+import { CHANNEL_TYPE_NUMBERS, ChannelType } from '../entities/channel/Channel';
+import { channelKindOf } from '../domain/permissions';
+import type { ChannelAccess } from '../entities/channel/ChannelAccess';
 
 /** Who a message pings, resolved: the ids stored on the message, and who gets a mention counted. */
 export interface ResolvedMentions {
