@@ -50,7 +50,9 @@ export async function migrationSql(migrationClass: MigrationClass): Promise<{ sq
   const config = new Configuration(crybConfig({ clientUrl: 'postgresql://offline@127.0.0.1:1/offline' }), false);
   const migration = new migrationClass(config.getDriver() as AbstractSqlDriver, config);
   await migration.up();
-  const statements = migration.getQueries().map((query) => String(query).trim().replace(/;$/, ''));
+  const statements = migration
+    .getQueries()
+    .map((query) => (typeof query === 'string' ? query : query.toQuery()).trim().replace(/;$/, ''));
   const transactional = migration.isTransactional();
   // Written out rather than --assume-in-transaction, which lets a one-statement file through as if a
   // tool ran it alone; MikroORM runs every statement of a transactional migration in a transaction.
