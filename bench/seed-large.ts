@@ -3,7 +3,7 @@
  * reactions, attachments, voice sessions and analytics) seeded into a scratch database, against
  * COPY of the very same rows into a second freshly migrated scratch database (same server, same
  * run). The rows are exported with COPY TO into files first, so the baseline times loading alone.
- * Also: the seed's two documented queries (DESIGN.md section 4, verbatim) at that scale, for the
+ * Also: the seed's two documented queries (docs/architecture.md §4, verbatim) at that scale, for the
  * largest server, with their plans (EXPLAIN ANALYZE), through raw pg and through the ORM's execute.
  *
  *   npx tsx bench/seed-large.ts                      BENCH_SCENARIO=default npx tsx bench/seed-large.ts

@@ -37,7 +37,7 @@ const insertMessages = (ages: string[]) =>
   );
 
 describe.skipIf(!server.available)(`analytics on TimescaleDB${server.version ? ` ${server.version}` : ''}${skip}`, () => {
-  it('the four tables are hypertables with the chunk intervals of DESIGN.md', async () => {
+  it('the four tables are hypertables with the chunk intervals of docs/architecture.md §11', async () => {
     expect((await analyticsLayerState(db().fork())).path).toBe('timescaledb');
     const dims = await db().sql(
       `select hypertable_name, column_name, time_interval::text from timescaledb_information.dimensions

@@ -1,5 +1,5 @@
 /**
- * Permissions (DESIGN.md section 9), pure: no database. Unit tests of each rule, then property tests
+ * Permissions (docs/architecture.md §9), pure: no database. Unit tests of each rule, then property tests
  * against a reference written straight from Discord's documentation ("Permission Overwrites" /
  * "Implicit Permissions" pseudo-code), kept deliberately naive and independent of src/.
  */
@@ -555,7 +555,7 @@ function refComputePermissions(member: RefMember, guild: RefGuild, channel: RefC
 
 const bitOf = (name: string) => 1n << BigInt(DOCUMENTED_BITS[name]!);
 
-/** Step 5, from the documentation and DESIGN.md, written independently of src/. */
+/** Step 5, from the documentation and docs/architecture.md §9, written independently of src/. */
 function refImplicit(p: bigint, ctx: { kind?: ChannelKind; timedOut: boolean; privileged: boolean; privateThread: boolean; threadMember: boolean }): bigint {
   if (ctx.privileged) return p;
   if (ctx.timedOut) p = p & (bitOf('VIEW_CHANNEL') | bitOf('READ_MESSAGE_HISTORY'));

@@ -1,4 +1,4 @@
-/** Pure rules of servers, channels, roles and expressions (DESIGN.md section 10). */
+/** Pure rules of servers, channels, roles and expressions (docs/architecture.md §10). */
 import { ValidationFailed } from './errors';
 import { LIMITS } from './limits';
 

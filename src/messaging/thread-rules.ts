@@ -2,7 +2,7 @@ import { ValidationFailed } from '../domain/errors';
 import { validateChannelName, validateIntegerIn } from '../domain/servers';
 import { type Channel, CHANNEL_LIMITS, ChannelType, THREAD_AUTO_ARCHIVE_MINUTES } from '../entities/channel/Channel';
 
-/** Thread input rules: names, types per parent, auto-archive durations, slowmode (DESIGN.md section 10). */
+/** Thread input rules: names, types per parent, auto-archive durations, slowmode (docs/architecture.md §10). */
 
 export type ThreadTypeName = 'PUBLIC_THREAD' | 'PRIVATE_THREAD' | 'ANNOUNCEMENT_THREAD';
 

@@ -1,4 +1,4 @@
-/** Message content rules (DESIGN.md section 10: 2000 characters, 4000 with premium). */
+/** Message content rules (docs/architecture.md §10: 2000 characters, 4000 with premium). */
 import { ValidationFailed } from '../errors';
 import { LIMITS } from '../limits';
 import { hasLoneSurrogate, textLength } from './shared';

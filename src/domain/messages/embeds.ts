@@ -1,4 +1,4 @@
-/** Rich embeds, within Discord's limits (DESIGN.md section 10). */
+/** Rich embeds, within Discord's limits (docs/architecture.md §10). */
 import { LimitReached, ValidationFailed } from '../errors';
 import { LIMITS } from '../limits';
 import { hasLoneSurrogate, isRecord, own, rejectUnknownKeys, textLength, validateHttpUrl } from './shared';

@@ -3,7 +3,7 @@ import { LimitReached, ValidationFailed } from '../errors';
 import { PermissionFlags } from '../permissions';
 import { isSnowflake, snowflakeTimestamp } from '../snowflake';
 
-/** Slowmode is 0-21600 seconds (DESIGN.md section 10). */
+/** Slowmode is 0-21600 seconds (docs/architecture.md §10). */
 export const MAX_SLOWMODE_SECONDS = 21_600;
 export const BULK_DELETE_MIN = 2;
 export const BULK_DELETE_MAX = 100;

@@ -1,5 +1,5 @@
 /**
- * Discord's permission algorithm (DESIGN.md section 9), pure.
+ * Discord's permission algorithm (docs/architecture.md §9), pure.
  *
  * - `computePermissions`: steps 1-4 (owner, base, administrator, overwrites in Discord's order).
  * - `applyImplicitPermissions`: step 5 (view, send, connect, threads, timeout) for a channel, or only
@@ -77,7 +77,7 @@ function basePermissions(input: ComputePermissionsInput): bigint {
 }
 
 /**
- * Steps 1-4 of DESIGN.md section 9 (Discord's documented algorithm):
+ * Steps 1-4 of docs/architecture.md §9 (Discord's documented algorithm):
  * 1. the owner gets ALL_PERMISSIONS;
  * 2. base = @everyone OR every role of the member;
  * 3. ADMINISTRATOR in base gives ALL_PERMISSIONS, and no overwrite can take it away;
@@ -221,7 +221,7 @@ function implicitSteps(permissions: bigint, context: PermissionContext): Implici
 }
 
 /**
- * Step 5 of DESIGN.md section 9: the implicit rules, applied to permissions computed by
+ * Step 5 of docs/architecture.md §9: the implicit rules, applied to permissions computed by
  * `computePermissions` for the channel (for a thread: computed with its parent channel's overwrites).
  *
  * Owner and administrators are untouched (they hold everything). Otherwise, in order:

@@ -1,5 +1,5 @@
 /**
- * Role hierarchy (DESIGN.md section 9, step 6), pure.
+ * Role hierarchy (docs/architecture.md §9, step 6), pure.
  *
  * Rank: a higher `position` ranks higher; on equal positions the lower id (the older snowflake) ranks
  * higher. A member's rank is their highest role; a member without roles (only @everyone) ranks below
@@ -102,7 +102,7 @@ export function assertCanAssignRole(actor: RankedMember, role: RankedRole, owner
  * - 'voice' (server mute, deafen, move): on oneself allowed.
  * On anyone else, every action follows the hierarchy: nobody acts on the owner, the owner acts on
  * everyone, others only on members they strictly outrank. (Discord does not rank voice moderation;
- * CRYB does, as DESIGN.md section 9 asks.)
+ * CRYB does, as docs/architecture.md §9 asks.)
  */
 export type MemberAction = 'kick' | 'ban' | 'timeout' | 'nickname' | 'roles' | 'voice';
 

@@ -9,7 +9,7 @@ import { readSql, type ReadSql } from '../message/read-access';
  * plain views on PostgreSQL, with the same names, columns and bucketing, so both paths answer alike
  * on the same data. Periods are rounded out to whole hours (whole days for userEngagement): a
  * bucket is counted when it starts at or after `since` rounded down, and before `until`.
- * Queries are raw SQL into typed rows (DESIGN.md section 13: hot reads skip hydration).
+ * Queries are raw SQL into typed rows (docs/architecture.md §13: hot reads skip hydration).
  */
 export interface AnalyticsPeriod {
   since: Date;

@@ -62,7 +62,7 @@ export const TEXT_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
   ...THREAD_CHANNEL_TYPES,
   ...PRIVATE_CHANNEL_TYPES,
 ]);
-/** Thread auto-archive durations in minutes (DESIGN.md section 10). */
+/** Thread auto-archive durations in minutes (docs/architecture.md §10). */
 export const THREAD_AUTO_ARCHIVE_MINUTES = [60, 1440, 4320, 10080] as const;
 
 export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE]);
@@ -70,7 +70,7 @@ export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelTyp
 /** Channel types that carry a topic. */
 export const TOPIC_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT, ChannelType.GUILD_FORUM]);
 
-/** Channel field limits (DESIGN.md section 10). */
+/** Channel field limits (docs/architecture.md §10). */
 export const CHANNEL_LIMITS = {
   topic: 1024,
   slowmode: 21_600,

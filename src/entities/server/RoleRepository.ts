@@ -57,7 +57,7 @@ function auditView(role: Role) {
  * Roles of a server and who holds them. Every operation runs in one transaction under the server's
  * role lock (`roles:<serverId>`), so the role count, positions and the actor's rank cannot change
  * between the check and the write. Each one checks MANAGE_ROLES from the actor's computed permissions,
- * the role hierarchy (DESIGN.md section 9, step 6: owner exempt, otherwise strictly below the actor's
+ * the role hierarchy (docs/architecture.md §9, step 6: owner exempt, otherwise strictly below the actor's
  * highest role), that nobody grants a permission they lack, writes its audit entry and records its event.
  */
 export class RoleRepository extends EntityRepository<Role> {

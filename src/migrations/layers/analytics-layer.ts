@@ -18,7 +18,7 @@
  */
 
 /**
- * Chunk interval, compression and retention per table (DESIGN.md section 11; SystemMetrics' chunk and
+ * Chunk interval, compression and retention per table (docs/architecture.md §11; SystemMetrics' chunk and
  * compression are ours). The order by lists the rest of the primary key after "timestamp", so a
  * compressed chunk still checks uniqueness cheaply.
  */
