@@ -33,8 +33,7 @@ const NOTHING: ResolvedMentions = { userIds: [], roleIds: [], everyone: false, n
 export async function resolveMentions(tx: EntityManager, access: ChannelAccess, mentions: ParsedMentions, authorId: string): Promise<ResolvedMentions> {
   const channel = access.channel;
   if (channel.isPrivate) {
-    const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ChannelRecipient" where "channelId" = ?', [channel.id]);
-    const recipients = new Set(rows.map((r) => String(r.userId)));
+    const recipients = new Set(access.recipientIds);
     return {
       userIds: mentions.users.filter((id) => recipients.has(id)),
       roleIds: [],

@@ -80,14 +80,13 @@ export class MessageService {
       const embeds = opts.embeds === undefined ? [] : validateEmbeds(opts.embeds);
       if (attachments.length > 0) access.require('ATTACH_FILES');
       if (embeds.length > 0) access.require('EMBED_LINKS');
-      const user = await tx.findOneOrFail(User, { id: authorId }, { fields: ['id', 'premiumType'] as never });
       const text = validateMessageContent(content, {
-        premium: user.premiumType === PremiumType.NITRO,
+        premium: access.premiumType === PremiumType.NITRO,
         hasAttachmentsOrEmbeds: attachments.length + embeds.length > 0,
       });
       const replyTo = opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
 
-      if (target.type === 'DM') await assertNoBlock(tx, target.id, authorId);
+      if (target.type === 'DM') await assertNoBlock(tx, access.recipientIds, authorId);
       await takeSlowmodeSlot(tx, access);
 
       const message = tx.create(Message, new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT), { persist: true });
@@ -104,11 +103,14 @@ export class MessageService {
       message.mentionRoleIds = mentions.roleIds;
       message.mentionEveryone = mentions.everyone;
 
-      await channelAfterPost(tx, target, message.id, authorId);
-      await raiseMentionCounts(tx, target.id, mentions.notify);
       message.addressTo(access.recipientIds);
       message.created();
       recordMessageSent(tx, { serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt });
+      // The inserts first, the channel row last: its lock (every send in the channel waits on it) is
+      // then held only from this statement to the commit.
+      await tx.flush();
+      await raiseMentionCounts(tx, target.id, mentions.notify);
+      await channelAfterPost(tx, target, message.id, authorId);
       return message;
     });
   }
@@ -122,9 +124,8 @@ export class MessageService {
       if (found.author.id !== actorId || !USER_MESSAGE_TYPES.has(found.type)) throw new NotMessageAuthor(messageId);
       const access = await loadChannelAccess(tx, found.channel.id, actorId);
       access.require('VIEW_CHANNEL');
-      const user = await tx.findOneOrFail(User, { id: actorId }, { fields: ['id', 'premiumType'] as never });
       const text = validateMessageContent(content, {
-        premium: user.premiumType === PremiumType.NITRO,
+        premium: access.premiumType === PremiumType.NITRO,
         hasAttachmentsOrEmbeds: found.attachmentCount + found.embedCount > 0,
       });
       found.setContent(text);
@@ -267,9 +268,8 @@ function assertThreadOpen(access: ChannelAccess): void {
  * in shared mode (a block takes them exclusively), so a block and a send are ordered: a block that
  * commits first is seen, and a send that got in first commits before the block does.
  */
-async function assertNoBlock(tx: EntityManager, channelId: string, authorId: string): Promise<void> {
-  const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ChannelRecipient" where "channelId" = ?', [channelId]);
-  const ids = rows.map((r) => String(r.userId));
+async function assertNoBlock(tx: EntityManager, recipientIds: readonly string[], authorId: string): Promise<void> {
+  const ids = [...recipientIds];
   await lockKeys(tx, ids.map(relationshipLockKey), 'shared');
   const other = ids.find((id) => id !== authorId) ?? authorId;
   const [low, high] = BigInt(authorId) < BigInt(other) ? [authorId, other] : [other, authorId];

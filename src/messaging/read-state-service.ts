@@ -21,13 +21,16 @@ export class ReadStateService {
     await transact(this.em, async (tx) => {
       const access = await loadChannelAccess(tx, channelId, userId, { textOnly: true });
       access.require('VIEW_CHANNEL');
-      const exists = await tx.execute('select 1 from "Message" where "id" = ? and "channelId" = ?', [ackId, channelId]);
-      if (exists.length === 0) throw new NotFound('Message', ackId);
-      await tx.execute(
-        `insert into "ReadState" ("userId", "channelId") values (?, ?) on conflict do nothing`,
-        [userId, channelId],
+      // One statement checks the message and takes the read state's row lock (inserting the row
+      // when it is the first ack): the recount below then starts after the lock, with a fresh snapshot.
+      const locked = await tx.execute(
+        `insert into "ReadState" ("userId", "channelId")
+         select ?, ? where exists (select 1 from "Message" where "id" = ? and "channelId" = ?)
+         on conflict ("userId", "channelId") do update set "userId" = excluded."userId"
+         returning 1`,
+        [userId, channelId, ackId, channelId],
       );
-      await tx.execute('select 1 from "ReadState" where "userId" = ? and "channelId" = ? for update', [userId, channelId]);
+      if (locked.length === 0) throw new NotFound('Message', ackId);
       const roleIds = access.server ? access.server.roles.map((r) => r.id) : [];
       await tx.execute(
         `update "ReadState" set "lastReadMessageId" = ?::bigint, "mentionCount" = (
