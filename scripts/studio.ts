@@ -4,7 +4,10 @@
  *   npm run db:studio                       read-only, http://127.0.0.1:5555/
  *   npm run db:studio -- --port 6000        another port (or STUDIO_PORT)
  *   npm run db:studio -- --write            enables domain actions (kick, ban, delete a message as a chosen actor)
- *   npm run db:studio -- --host 0.0.0.0 --token <secret>   beyond loopback: every request needs the token
+ *   STUDIO_TOKEN=<secret> npm run db:studio -- --host 0.0.0.0   beyond loopback: every request needs the token
+ *
+ * The token comes from the STUDIO_TOKEN environment variable only: a command line is readable by
+ * every user of the machine (ps, /proc), and the token is never printed.
  *   npm run db:studio -- --seed / --no-seed / --migrate
  *
  * On the embedded server (no DATABASE_URL) it applies pending migrations and, when the database has
@@ -25,6 +28,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      // Parsed only to refuse it with a clear message.
       token: { type: 'string' },
       write: { type: 'boolean', default: false },
       seed: { type: 'boolean' },
@@ -35,12 +39,15 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   if (values.help) {
-    say('usage: npm run db:studio -- [--port 5555] [--host 127.0.0.1 --token T] [--write] [--seed|--no-seed] [--migrate]');
+    say('usage: [STUDIO_TOKEN=T] npm run db:studio -- [--port 5555] [--host 127.0.0.1] [--write] [--seed|--no-seed] [--migrate]');
     return;
+  }
+  if (values.token !== undefined) {
+    throw new Error('--token is refused: a command line is visible to every user of this machine; set STUDIO_TOKEN in the environment instead');
   }
   const port = Number(values.port ?? process.env.STUDIO_PORT ?? 5555);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, not ${values.port}`);
-  const token = values.token ?? process.env.STUDIO_TOKEN;
+  const token = process.env.STUDIO_TOKEN || undefined;
   const embedded = !process.env.DATABASE_URL;
 
   const orm = await createOrm({ logger: (line) => console.error(line) });
@@ -61,8 +68,9 @@ async function main(): Promise<void> {
     if (error.code === 'EADDRINUSE') throw new Error(`port ${port} is taken (another studio?): choose another with --port N`);
     throw error;
   });
-  const shown = token ? `${studio.url}?token=${encodeURIComponent(token)}` : studio.url;
-  say(`CRYB studio: ${shown}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`);
+  say(`CRYB studio: ${studio.url}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`);
+  // The token itself is never printed: a terminal's scrollback and CI logs outlive it.
+  if (token) say(`every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer <STUDIO_TOKEN>`);
   const stop = async () => {
     await studio.close();
     await orm.close(true);

@@ -39,6 +39,10 @@ describe('retention', () => {
     await events().registerConsumer('slow');
     expect(await events().prune({ maxAgeMs: DAY })).toBe(0); // nobody acknowledged anything
 
+    // A consumer acknowledges only what it was delivered.
+    await deliverable(db(), ids[5]);
+    await events().poll('fast');
+    await events().poll('slow', { limit: 2 });
     await events().ack('fast', ids[4]);
     await events().ack('slow', ids[1]);
     expect(await events().prune({ maxAgeMs: DAY })).toBe(2); // ids[0..1]: acknowledged by both
@@ -67,6 +71,9 @@ describe('retention', () => {
     await events().registerConsumer('late-joiner', { from: 'beginning' });
     const a = await insertEvent('a');
     const b = await insertEvent('b');
+    await deliverable(db(), b);
+    await events().poll('fast');
+    await events().poll('late-joiner');
     await events().ack('fast', b); // "fast" (from the first test) is past both...
     expect(await events().prune({ maxAgeMs: DAY })).toBe(0); // ...but the late joiner is not
     await events().ack('late-joiner', a);

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NotAMember, ValidationFailed } from '../src/domain/errors';
+import { DomainError, NotAMember, ValidationFailed } from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake, snowflakeAt } from '../src/domain/snowflake';
 import { mentionsOf } from '../src/entities/message/MessageQueries';
-import { search, SEARCH_RANK_ALL_MAX, type SearchQuery } from '../src/entities/message/search';
+import { parseSearchQuery, search, SEARCH_RANK_ALL_MAX, type SearchQuery } from '../src/entities/message/search';
 import type { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers, type MessagingWorld } from './support/messaging';
@@ -225,4 +225,88 @@ describe('search: filters, ranking, paging', () => {
     }
     expect(seen.sort()).toEqual([...old, ...recent].sort());
   });
+});
+
+describe('search: options are validated by own-property lookup', () => {
+  let w: MessagingWorld;
+  let bob: User;
+  const OBJECT_NAMES = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__'];
+  const OPTIONS = ['text', 'serverId', 'channelIds', 'authorId', 'mentions', 'has', 'pinned', 'before', 'after', 'limit', 'offset'];
+  /** An object whose own properties are exactly `entries` (`__proto__` included, as JSON.parse makes it). */
+  const own = (entries: [string, unknown][]) => {
+    const query: Record<string, unknown> = {};
+    for (const [key, value] of entries) Object.defineProperty(query, key, { value, enumerable: true, configurable: true, writable: true });
+    return query;
+  };
+  beforeAll(async () => {
+    w = await h.world();
+    bob = await h.joined(w, 'bob');
+    await h.messages().send(bob, w.textId, 'the walrus has a link https://example.com');
+  });
+
+  it('has: names every object answers to (toString, constructor, __proto__ ...) are refused with ValidationFailed, writing nothing', async () => {
+    for (const name of OBJECT_NAMES) await h.refused(() => find(bob, { text: 'walrus', has: [name] as never }), ValidationFailed, { field: 'has' });
+    await h.refused(() => find(bob, { text: 'walrus', has: ['link', 'toString'] as never }), ValidationFailed, { field: 'has' });
+    expect((await find(bob, { text: 'walrus', has: ['link', 'link'] })).messages).toHaveLength(1);
+  });
+
+  it('inherited values are not options, and names that are not options are refused', async () => {
+    await h.refused(() => find(bob, Object.create({ text: 'walrus' }) as SearchQuery), ValidationFailed, { field: 'text' });
+    await h.refused(() => find(bob, JSON.parse('{"text": "walrus", "__proto__": {"has": ["toString"]}}') as SearchQuery), ValidationFailed, { field: '__proto__' });
+    await h.refused(() => find(bob, { text: 'walrus', constructor: 'x' } as never), ValidationFailed, { field: 'constructor' });
+    await h.refused(() => find(bob, { text: 'walrus', channelId: w.textId } as never), ValidationFailed, { field: 'channelId' });
+    await h.refused(() => find(bob, { text: 'walrus', before: Object.create(Date.prototype) as Date }), ValidationFailed, { field: 'before' });
+    // eslint-disable-next-line no-sparse-arrays
+    await h.refused(() => find(bob, { text: 'walrus', channelIds: [, w.textId] as never }), ValidationFailed, { field: 'channelIds' });
+    // A polluted Object.prototype does not reach the query.
+    Object.defineProperty(Object.prototype, 'has', { value: ['toString'], configurable: true, writable: true });
+    Object.defineProperty(Object.prototype, 'authorId', { value: w.owner.id, configurable: true, writable: true });
+    try {
+      expect((await find(bob, { text: 'walrus' })).messages).toHaveLength(1);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).has;
+      delete (Object.prototype as Record<string, unknown>).authorId;
+    }
+  });
+
+  it('property: any option object gives results or ValidationFailed, never a raw database error, and writes nothing', async () => {
+    const name = fc.constantFrom(...OBJECT_NAMES, 'attachment', 'embed', 'link');
+    const value = fc.oneof(
+      fc.anything(),
+      name,
+      fc.array(name, { maxLength: 4 }),
+      fc.date(),
+      fc.integer({ min: -10, max: 6000 }),
+      fc.constant(bob.id),
+      fc.constant(w.server.id),
+      fc.array(fc.oneof(fc.constant(w.textId), fc.string()), { maxLength: 3 }),
+      fc.boolean(),
+    );
+    const key = fc.oneof(fc.constantFrom(...OPTIONS), fc.constantFrom(...OBJECT_NAMES));
+    const entries = fc.array(fc.oneof(fc.tuple(key, value), fc.tuple(fc.constant('has'), fc.array(name, { maxLength: 3 }))), { maxLength: 5 });
+    const text = fc.option(fc.oneof(fc.constant('walrus'), fc.string()), { nil: undefined, freq: 10 });
+    const query = fc.tuple(text, entries).map(([text, rest]) => own([...(text === undefined ? [] : ([['text', text]] as [string, unknown][])), ...rest]));
+    const outcome = async (q: Record<string, unknown>) => find(bob, q as unknown as SearchQuery).then(() => 'ok', (e: unknown) => e);
+    // The pure parser, many times.
+    fc.assert(
+      fc.property(query, (q) => {
+        try {
+          parseSearchQuery(q);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationFailed);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    // And through the database.
+    const before = await h.counts();
+    await fc.assert(
+      fc.asyncProperty(query, async (q) => {
+        const result = await outcome(q);
+        if (result !== 'ok') expect(result).toBeInstanceOf(DomainError);
+      }),
+      { numRuns: 150 },
+    );
+    expect(await h.counts()).toEqual(before);
+  }, 120_000);
 });

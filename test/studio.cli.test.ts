@@ -124,6 +124,26 @@ describe('npm run db:studio', () => {
       taken.close();
     }
   }, 240_000);
+
+  it('takes the token from STUDIO_TOKEN only: --token (argv, visible to every user) is refused, and the token is never printed', async () => {
+    const secret = `studio-${randomBytes(12).toString('hex')}`;
+    const refused = studioScript(db().url, ['--token', secret]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.output()).toContain('--token is refused');
+    expect(refused.output()).toContain('STUDIO_TOKEN');
+    expect(refused.output()).not.toContain(secret);
+
+    const guarded = studioScript(db().url, ['--host', '0.0.0.0'], { STUDIO_TOKEN: secret });
+    const [, port] = await until(guarded.output, /CRYB studio: http:\/\/0\.0\.0\.0:(\d+)\//, guarded.exited);
+    const local = `http://127.0.0.1:${port}/`;
+    expect((await call(local, '/api/servers')).status).toBe(401);
+    expect((await call(local, '/api/servers', { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+    expect(guarded.output()).toContain('?token=<STUDIO_TOKEN>');
+    expect(guarded.output()).not.toContain(secret);
+    guarded.child.kill('SIGTERM');
+    expect(await guarded.exited).toBe(0);
+    expect(guarded.output()).not.toContain(secret);
+  }, 240_000);
 });
 
 const made: string[] = [];

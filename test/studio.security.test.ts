@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStudio, type Studio } from '../src/studio';
 import { useTestDatabase } from './support/db';
@@ -135,5 +136,100 @@ describe('binding and tokens', () => {
     const port = new URL(readOnly.url).port;
     expect((await call(readOnly.url, '/api/servers', { headers: { host: `evil.example:${port}` } })).status).toBe(421);
     expect((await call(readOnly.url, '/api/servers', { headers: { host: `localhost:${port}` } })).status).toBe(200);
+  });
+});
+
+describe('cross-site requests and origins', () => {
+  it('refuses any request a browser marks Sec-Fetch-Site: cross-site, GET or POST, writing nothing', async () => {
+    await refusedWith(() => call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'cross-site');
+    await refusedWith(() => call(readOnly.url, '/', { headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'cross-site');
+    const { token, cookie } = await csrf();
+    const kick = { server: world.server.id, target: world.carol.id, actor: world.owner.id, _csrf: token };
+    await refusedWith(() => post(writable, '/actions/kick', kick, { cookie, 'sec-fetch-site': 'cross-site' }), 403, 'cross-site');
+    for (const site of ['same-origin', 'none']) expect((await call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': site } })).status).toBe(200);
+  });
+
+  it('compares the Origin scheme too: https:// or another scheme on the same host:port is another origin', async () => {
+    const { token, cookie } = await csrf();
+    const host = new URL(writable.url).host;
+    const kick = { server: world.server.id, target: world.carol.id, actor: world.owner.id, _csrf: token };
+    for (const origin of [`https://${host}`, `ws://${host}`, `ftp://${host}`]) await refusedWith(() => post(writable, '/actions/kick', kick, { cookie, origin }), 403, 'cross-origin');
+  });
+});
+
+describe('the studio has its own small pool', () => {
+  /** Connections to this test's database, other than the sampler's own. */
+  async function connections(sampler: Client): Promise<{ total: number; studio: number; health: number }> {
+    const { rows } = await sampler.query<{ total: number; studio: number; health: number }>(
+      `select count(*)::int as total, count(*) filter (where application_name = 'cryb-studio')::int as studio, count(*) filter (where application_name = 'cryb-health')::int as health
+         from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+      [db().name],
+    );
+    return rows[0]!;
+  }
+
+  it('a flood of 200 concurrent requests queues or gets 503, and never holds more than the pool (3) of connections', async () => {
+    const sampler = new Client({ connectionString: db().url });
+    await sampler.connect();
+    const studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined, maxQueued: 20 });
+    try {
+      const baseline = await connections(sampler);
+      let sampling = true;
+      let peak = { total: 0, studio: 0, health: 0 };
+      const sampled = (async () => {
+        while (sampling) {
+          const now = await connections(sampler);
+          peak = { total: Math.max(peak.total, now.total), studio: Math.max(peak.studio, now.studio), health: Math.max(peak.health, now.health) };
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const paths = ['/api/health', '/api/servers', '/', `/servers/${world.server.id}`];
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => call(studio.url, paths[i % paths.length]!)));
+      sampling = false;
+      await sampled;
+      const statuses = answers.map((a) => a.status);
+      expect(new Set(statuses)).toEqual(new Set([200, 503]));
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(20);
+      for (const busy of answers.filter((a) => a.status === 503 && a.json)) expect(busy.json.error.code).toBe('STUDIO_BUSY');
+      // (The file's other two studios keep their own idle connections: the baseline counts them.)
+      expect(peak.studio - baseline.studio).toBeLessThanOrEqual(3);
+      expect(peak.studio).toBeGreaterThan(baseline.studio);
+      // The health panel reads through the pool: no connection of its own per request.
+      expect(peak.health).toBe(0);
+      expect(peak.total).toBeLessThanOrEqual(baseline.total + 3);
+      // And it still answers once the flood is over.
+      expect((await call(studio.url, '/api/health')).json.reachable).toBe(true);
+    } finally {
+      await studio.close();
+      await sampler.end();
+    }
+  }, 120_000);
+
+  it('its connections carry a statement_timeout: a statement past it is cancelled and answered 503', async () => {
+    const studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined, statementTimeoutMs: 1 });
+    try {
+      const answers = await Promise.all(['/api/health', '/api/health', '/api/entities', '/api/servers'].map((path) => call(studio.url, path)));
+      const timedOut = answers.filter((a) => a.status === 503);
+      expect(timedOut.length).toBeGreaterThan(0);
+      for (const a of timedOut) expect(a.json.error.code).toBe('STATEMENT_TIMEOUT');
+    } finally {
+      await studio.close();
+    }
+  });
+
+  it('closing the studio closes its pool and leaves the service ORM untouched', async () => {
+    const sampler = new Client({ connectionString: db().url });
+    await sampler.connect();
+    try {
+      const before = await connections(sampler);
+      const studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined });
+      await Promise.all(Array.from({ length: 6 }, () => call(studio.url, '/api/servers')));
+      expect((await connections(sampler)).studio).toBeGreaterThan(before.studio);
+      await studio.close();
+      expect((await connections(sampler)).studio).toBe(before.studio);
+      expect(await db().fork().getConnection().execute('select 1 as one')).toEqual([{ one: 1 }]);
+    } finally {
+      await sampler.end();
+    }
   });
 });

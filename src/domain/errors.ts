@@ -269,3 +269,11 @@ export class NotAThread extends DomainError {
     super(`a ${type} channel is not a thread`, { channelId, type });
   }
 }
+
+/** An outbox consumer name that was never registered (registerConsumer) or has been removed. */
+export class UnknownConsumer extends DomainError {
+  readonly code = 'UNKNOWN_CONSUMER';
+  constructor(readonly consumer: string) {
+    super(`no event consumer is registered as "${consumer}": call registerConsumer first`, { consumer });
+  }
+}

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { parseDatabaseUrl, redactUrl } from '../db/connection-options';
-import { requirePgTool, runTool, toolMajorVersion } from './pg-tools';
+import { requirePgTool, runTool, toolConnection, toolMajorVersion, withRedactedErrors } from './pg-tools';
 
 export interface BackupOptions {
   /** The database to back up (a direct URL: pg_dump needs a session, not pgbouncer's transaction pool). */
@@ -33,6 +33,36 @@ export interface BackupFile {
 
 const NAME = /^(.+)-(\d{8}T\d{6}\d{3}Z)\.dump$/;
 
+/**
+ * A database name as one file-name component: letters, digits, `_` and `-` stay, every other byte
+ * becomes `%XX`. Reversible (retention and listings keep databases apart), and whatever the name
+ * holds (`/`, `..`, NUL, a leading dot) the file stays a plain entry of the backup folder.
+ */
+export function encodeDatabaseForFile(database: string): string {
+  return encodeURIComponent(database).replace(/[^A-Za-z0-9_%-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+function decodeDatabaseFromFile(stem: string): string | null {
+  try {
+    return decodeURIComponent(stem);
+  } catch {
+    return null;
+  }
+}
+
+/** The backup's file name for `database` taken at `date`: `<encoded database>-<UTC timestamp>.dump`. */
+export function backupFileName(database: string, date: Date): string {
+  return `${encodeDatabaseForFile(database)}-${stamp(date)}.dump`;
+}
+
+/** The backup's path inside `dir`; refuses (as a backstop to the encoding) anything that would land elsewhere. */
+export function backupPath(dir: string, database: string, date: Date): string {
+  const folder = resolve(dir);
+  const file = resolve(folder, backupFileName(database, date));
+  if (dirname(file) !== folder) throw new Error(`the backup file for database "${encodeDatabaseForFile(database)}" would leave ${folder}`);
+  return file;
+}
+
 function stamp(date: Date): string {
   return date.toISOString().replace(/[-:.]/g, '');
 }
@@ -54,13 +84,18 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-async function serverMajor(url: string): Promise<number> {
+/**
+ * The server's major version, and the database the URL really reaches: `pg` and libpq decode a
+ * URL's path differently (`%2F` stays for one), so the file name and the tool's --dbname come from
+ * the server's own `current_database()`, never the URL text.
+ */
+async function connectedDatabase(url: string): Promise<{ major: number; database: string }> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const { rows } = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`);
-    return Math.floor(Number(rows[0].v) / 10000);
+    const { rows } = await client.query<{ v: string; db: string }>(`select current_setting('server_version_num') as v, current_database() as db`);
+    return { major: Math.floor(Number(rows[0].v) / 10000), database: rows[0].db };
   } finally {
     await client.end();
   }
@@ -75,9 +110,12 @@ export function listBackups(dir: string, database?: string): BackupFile[] {
     return [];
   }
   return names
-    .map((name) => ({ name, match: NAME.exec(name) }))
-    .filter((x): x is { name: string; match: RegExpExecArray } => x.match !== null && (!database || x.match[1] === database))
-    .map(({ name, match }) => ({ file: resolve(dir, name), database: match[1], takenAt: parseStamp(match[2]), bytes: statSync(join(dir, name)).size }))
+    .map((name) => {
+      const match = NAME.exec(name);
+      return { name, match, database: match ? decodeDatabaseFromFile(match[1]) : null };
+    })
+    .filter((x): x is { name: string; match: RegExpExecArray; database: string } => x.database !== null && (!database || x.database === database))
+    .map(({ name, match, database }) => ({ file: resolve(dir, name), database, takenAt: parseStamp(match[2]), bytes: statSync(join(dir, name)).size }))
     .sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime() || b.file.localeCompare(a.file));
 }
 
@@ -87,21 +125,37 @@ export function listBackups(dir: string, database?: string): BackupFile[] {
  * interrupted run never leaves a file that looks like a backup, and retention never counts one.
  */
 export async function backupDatabase(options: BackupOptions): Promise<BackupResult> {
+  return withRedactedErrors([passwordOf(options.url)], () => backup(options));
+}
+
+/** The URL's password, for scrubbing it from messages; null when it has none or does not parse. */
+function passwordOf(url: string): string | null {
+  try {
+    return toolConnection(url).password;
+  } catch {
+    return null;
+  }
+}
+
+async function backup(options: BackupOptions): Promise<BackupResult> {
   const keep = options.keep ?? 7;
   if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a whole number of backups, 0 for all (got ${options.keep})`);
-  const url = parseDatabaseUrl(options.url).url;
-  const database = databaseOf(url);
+  const given = parseDatabaseUrl(options.url).url;
+  databaseOf(given);
   const pgDump = requirePgTool('pg_dump', options.toolDirs);
-  const [toolMajor, major] = [await toolMajorVersion(pgDump), await serverMajor(url)];
+  const toolMajor = await toolMajorVersion(pgDump);
+  const { major, database } = await connectedDatabase(given);
+  const url = withDatabase(given, database);
   if (toolMajor < major) {
     throw new Error(`${pgDump} is PostgreSQL ${toolMajor}, older than the server (${major}): pg_dump must be the server's major or newer; install postgresql-client-${major}`);
   }
   mkdirSync(options.dir, { recursive: true });
   const started = Date.now();
-  const file = resolve(options.dir, `${database}-${stamp(new Date(started))}.dump`);
+  const file = backupPath(options.dir, database, new Date(started));
   const partial = `${file}.partial`;
+  const { dbname, password } = toolConnection(url);
   try {
-    await runTool(pgDump, ['--format=custom', '--compress=6', `--file=${partial}`, `--dbname=${url}`]);
+    await runTool(pgDump, ['--format=custom', '--compress=6', `--file=${partial}`, `--dbname=${dbname}`], { password });
     renameSync(partial, file);
   } catch (error) {
     rmSync(partial, { force: true });
@@ -162,11 +216,15 @@ function pickBackup(from: string): string {
  * in one transaction: a failed restore drops the half-made database instead of leaving it.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  return withRedactedErrors([passwordOf(options.serverUrl)], () => restore(options));
+}
+
+async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const file = pickBackup(options.from);
   const pgRestore = requirePgTool('pg_restore', options.toolDirs);
   const listing = await runTool(pgRestore, ['--list', file]);
   const contents = listing.stdout.split('\n').filter((line) => line.trim() && !line.startsWith(';'));
-  const original = NAME.exec(basename(file))?.[1] ?? 'cryb';
+  const original = decodeDatabaseFromFile(NAME.exec(basename(file))?.[1] ?? '') || 'cryb';
   const database = options.database ?? `${original}_restored_${stamp(new Date()).toLowerCase()}`;
   if (!/^[A-Za-z0-9_\-]{1,63}$/.test(database)) throw new Error(`database name "${database}" must be 1-63 letters, digits, _ or -`);
   const serverUrl = parseDatabaseUrl(options.serverUrl).url;
@@ -186,7 +244,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const url = withDatabase(serverUrl, database);
     const started = Date.now();
     try {
-      await runTool(pgRestore, ['--single-transaction', '--exit-on-error', '--no-owner', `--dbname=${url}`, file]);
+      const { dbname, password } = toolConnection(url);
+      await runTool(pgRestore, ['--single-transaction', '--exit-on-error', '--no-owner', `--dbname=${dbname}`, file], { password });
     } catch (error) {
       await admin.query(`drop database if exists ${quoted} with (force)`);
       throw error;

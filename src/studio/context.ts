@@ -12,6 +12,7 @@ export interface Reply {
 
 /** One request: a fresh EntityManager (a unit of work per request), the parsed URL and the studio's settings. */
 export interface Ctx {
+  /** The studio's own ORM (its small pool), not the service's. */
   orm: CrybOrm;
   em: EntityManager;
   model: StudioModel;
@@ -21,7 +22,7 @@ export interface Ctx {
   form: URLSearchParams | null;
   write: boolean;
   csrf: string;
-  /** The database URL, for the health report. */
+  /** The database URL, shown (redacted) as the health report's target. */
   databaseUrl: string | null;
 }
 

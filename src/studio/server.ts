@@ -8,6 +8,7 @@ import { type Ctx, json, page, type Reply, type Route } from './context';
 import { html } from './html';
 import { studioModel } from './metadata';
 import { ROUTES } from './routes';
+import { RequestGate, StudioBusy, studioOrm } from './pool';
 
 export interface StudioOptions {
   orm: CrybOrm;
@@ -19,8 +20,14 @@ export interface StudioOptions {
   write?: boolean;
   /** Required on every request when set: `Authorization: Bearer <token>` or `?token=` once (then a cookie). */
   token?: string;
-  /** The database URL the health panel checks; defaults to the ORM's. */
+  /** The database URL the health panel names (redacted); defaults to the ORM's. The panel reads through the studio's pool. */
   databaseUrl?: string;
+  /** Connections of the studio's own pool (separate from `orm`'s). Default 3. */
+  poolSize?: number;
+  /** statement_timeout of the studio's connections, in ms. Default 15000. */
+  statementTimeoutMs?: number;
+  /** Requests waiting for a database slot beyond `poolSize` running; more get 503 at once. Default 50. */
+  maxQueued?: number;
   log?: (line: string) => void;
 }
 
@@ -65,13 +72,19 @@ function cookies(req: IncomingMessage): Map<string, string> {
   return jar;
 }
 
-/** An Origin header naming this very host (an opaque `null` origin is not). */
+/** An Origin header naming this very server: its scheme (the studio speaks http only) and host (an opaque `null` origin is not). */
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
-    return new URL(origin).host === host;
+    const parsed = new URL(origin);
+    return parsed.protocol === 'http:' && parsed.host === host;
   } catch {
     return false;
   }
+}
+
+function wholeNumber(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min} (got ${value})`);
+  return value;
 }
 
 function compileRoutes(routes: Route[]) {
@@ -108,6 +121,13 @@ function errorReply(error: unknown, api: boolean, ctx: Pick<Ctx, 'write' | 'csrf
     // A data exception (a value PostgreSQL cannot take for its column) that validation let through.
     status = 400;
     body = { code: 'VALIDATION_FAILED', message: `the database refused a value: ${(error as Error).message.split('\n')[0]}` };
+  } else if (error instanceof StudioBusy) {
+    status = 503;
+    body = { code: 'STUDIO_BUSY', message: error.message };
+  } else if ((error as { code?: unknown })?.code === '57014') {
+    // statement_timeout: the studio's pool cancels what runs too long.
+    status = 503;
+    body = { code: 'STATEMENT_TIMEOUT', message: 'the query took longer than the studio allows (statement_timeout)' };
   } else {
     log(`studio: ${(error as Error)?.stack ?? String(error)}`);
   }
@@ -123,14 +143,18 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((line: string) => console.error(line));
   if (!LOOPBACK.has(host) && (!options.token || options.token.length < 16)) {
-    throw new Error(`binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (--token)`);
+    throw new Error(`binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (the token option; STUDIO_TOKEN for npm run db:studio)`);
   }
   const token = options.token ?? null;
   const write = options.write ?? false;
   const csrf = randomBytes(32).toString('base64url');
-  const model = studioModel(options.orm);
+  const poolSize = wholeNumber('poolSize', options.poolSize ?? 3, 1);
+  const statementTimeoutMs = wholeNumber('statementTimeoutMs', options.statementTimeoutMs ?? 15_000, 1);
+  const gate = new RequestGate(poolSize, wholeNumber('maxQueued', options.maxQueued ?? 50, 0));
   const routes = compileRoutes(ROUTES);
   const databaseUrl = options.databaseUrl ?? options.orm.config.get('clientUrl') ?? null;
+  const orm = await studioOrm(options.orm, { poolSize, statementTimeoutMs });
+  const model = studioModel(orm);
 
   async function respond(req: IncomingMessage): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://studio.invalid');
@@ -138,6 +162,9 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
     const jar = cookies(req);
     const base = { write, csrf };
     const deny = (status: number, message: string): Reply => (api ? json({ error: { code: 'FORBIDDEN', message } }, status) : { status, type: 'text/plain; charset=utf-8', body: message });
+
+    // A browser says when another site made the request (a link, a form, a fetch): none of those may reach the studio.
+    if (req.headers['sec-fetch-site'] === 'cross-site') return deny(403, 'cross-site request refused');
 
     if (token) {
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -184,9 +211,8 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
     } catch {
       return errorReply(new ValidationFailed('path', 'is not valid percent-encoding'), api, base, log);
     }
-    const ctx: Ctx = { orm: options.orm, em: options.orm.em.fork(), model, params, query: url.searchParams, form, write, csrf, databaseUrl };
     try {
-      return await route.handler(ctx);
+      return await gate.run(() => route.handler({ orm, em: orm.em.fork(), model, params, query: url.searchParams, form, write, csrf, databaseUrl }));
     } catch (error) {
       return errorReply(error, api, base, log);
     }
@@ -210,21 +236,28 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
       });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 5555, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 5555, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
   const boundPort = (server.address() as AddressInfo).port;
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${boundPort}/`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
-      }),
+      });
+      await orm.close(true);
+    },
   };
 }

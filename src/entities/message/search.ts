@@ -62,8 +62,15 @@ function intIn(field: string, value: unknown, min: number, max: number, fallback
 
 function dateArg(field: string, value: unknown): Date | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new ValidationFailed(field, 'must be a valid Date');
-  return value;
+  // instanceof alone lets through Object.create(Date.prototype), whose getTime throws a TypeError.
+  let time = Number.NaN;
+  try {
+    time = Date.prototype.getTime.call(value);
+  } catch {
+    // not a real Date
+  }
+  if (Number.isNaN(time)) throw new ValidationFailed(field, 'must be a valid Date');
+  return new Date(time);
 }
 
 /**
@@ -79,21 +86,46 @@ export function cleanSearchText(text: string): string {
   return capped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
 }
 
+const SEARCH_OPTIONS: ReadonlySet<string> = new Set<keyof SearchQuery>(['text', 'serverId', 'channelIds', 'authorId', 'mentions', 'has', 'pinned', 'before', 'after', 'limit', 'offset']);
+const HAS_KINDS: ReadonlySet<string> = new Set(Object.keys(HAS_SQL));
+
+/**
+ * The query's options by own-property lookup, each read once: an inherited value (a polluted
+ * Object.prototype, an object made with Object.create) is never an option, and a name that is not
+ * an option (a typo, `__proto__` from JSON.parse, `constructor`) is refused rather than ignored.
+ */
+function ownOptions(query: object): Partial<Record<keyof SearchQuery, unknown>> {
+  const out: Partial<Record<keyof SearchQuery, unknown>> = Object.create(null);
+  for (const key of Object.keys(query)) {
+    if (!SEARCH_OPTIONS.has(key)) throw new ValidationFailed(key, 'is not a search option', { allowed: [...SEARCH_OPTIONS] });
+    out[key as keyof SearchQuery] = (query as Record<string, unknown>)[key];
+  }
+  return out;
+}
+
+/** A copy of a real array, holes read as undefined; refuses array-likes and over-long lists. */
+function listArg(field: string, value: unknown, max: number, message: string): unknown[] {
+  if (!Array.isArray(value) || value.length > max) throw new ValidationFailed(field, message, { max });
+  return Array.from({ length: value.length }, (_, i) => (Object.hasOwn(value, i) ? (value[i] as unknown) : undefined));
+}
+
 export function parseSearchQuery(query: unknown): ParsedSearch {
   if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationFailed('query', 'must be an object');
-  const q = query as SearchQuery;
+  const q = ownOptions(query);
   if (typeof q.text !== 'string') throw new ValidationFailed('text', 'must be a string');
-  const out: ParsedSearch = { text: cleanSearchText(q.text), has: [], limit: intIn('limit', q.limit, SEARCH_LIMITS.min, SEARCH_LIMITS.max, SEARCH_LIMITS.default), offset: intIn('offset', q.offset, 0, SEARCH_LIMITS.maxOffset, 0) };
+  // No prototype: an optional field left unset never reads a polluted Object.prototype on its way to SQL.
+  const out: ParsedSearch = Object.assign(Object.create(null) as ParsedSearch, { text: cleanSearchText(q.text), has: [] as SearchHas[], limit: intIn('limit', q.limit, SEARCH_LIMITS.min, SEARCH_LIMITS.max, SEARCH_LIMITS.default), offset: intIn('offset', q.offset, 0, SEARCH_LIMITS.maxOffset, 0) });
   if (q.serverId !== undefined) out.serverId = idArg(q.serverId, 'serverId');
   if (q.channelIds !== undefined) {
-    if (!Array.isArray(q.channelIds) || q.channelIds.length > SEARCH_LIMITS.maxChannelIds) throw new ValidationFailed('channelIds', `must be an array of at most ${SEARCH_LIMITS.maxChannelIds} channels`, { max: SEARCH_LIMITS.maxChannelIds });
-    out.channelIds = q.channelIds.map((c) => idArg(c, 'channelIds'));
+    out.channelIds = listArg('channelIds', q.channelIds, SEARCH_LIMITS.maxChannelIds, `must be an array of at most ${SEARCH_LIMITS.maxChannelIds} channels`).map((c) => idArg(c, 'channelIds'));
   }
   if (q.authorId !== undefined) out.authorId = idArg(q.authorId, 'authorId');
   if (q.mentions !== undefined) out.mentions = idArg(q.mentions, 'mentions');
   if (q.has !== undefined) {
-    if (!Array.isArray(q.has) || q.has.some((h) => !(h in HAS_SQL))) throw new ValidationFailed('has', 'must be a list of attachment, embed, link');
-    out.has = [...new Set(q.has)];
+    const kinds = listArg('has', q.has, HAS_KINDS.size * 4, 'must be a list of attachment, embed, link');
+    // A Set of the three names, not `in HAS_SQL`: 'toString', 'constructor' and '__proto__' are "in" every object.
+    if (!kinds.every((h): h is SearchHas => typeof h === 'string' && HAS_KINDS.has(h))) throw new ValidationFailed('has', 'must be a list of attachment, embed, link');
+    out.has = [...new Set(kinds)];
   }
   if (q.pinned !== undefined) {
     if (typeof q.pinned !== 'boolean') throw new ValidationFailed('pinned', 'must be a boolean');

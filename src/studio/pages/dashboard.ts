@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { analytics } from '../../entities/analytics/AnalyticsQueries';
 import { idArg } from '../../domain/identity/ids';
-import { formatBytes, healthReport, type HealthReport } from '../../ops';
+import { formatBytes } from '../../ops/health/format';
+import type { HealthReport } from '../../ops/health/types';
+import { studioHealthReport } from '../health';
 import { barChart, lineChart, rankChart } from '../charts';
 import { type Ctx, json, page, type Route } from '../context';
 import { href, html, type Html, seg } from '../html';
@@ -51,9 +53,7 @@ export async function dashboardData(em: EntityManager, serverArg: string) {
 const hh = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}h`;
 
 async function health(ctx: Ctx): Promise<HealthReport | null> {
-  if (!ctx.databaseUrl) return null;
-  // No second sample for transactions per second: the panel answers at once.
-  return healthReport({ url: ctx.databaseUrl, thresholds: { tpsSampleMs: 0 }, connectTimeoutSeconds: 3 });
+  return studioHealthReport(ctx.orm, ctx.databaseUrl);
 }
 
 function healthPanel(report: HealthReport | null): Html {
