@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../src/domain/errors';
 import { createOrm, migrate } from '../src/db/orm';
+import { runCommand } from '../src/ops/failure';
 import { checkInvariants } from '../src/db/invariants';
 import { Message } from '../src/entities/message/Message';
 import type { MessageRepository } from '../src/entities/message/MessageRepository';
@@ -120,7 +121,7 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
 
 async function main(): Promise<void> {
-  const orm = await createOrm({ poolSize: CLIENTS + 4 });
+  const orm = await createOrm({ embedded: true, migrations: 'ignore', poolSize: CLIENTS + 4 });
   let exitCode = 0;
   try {
     await migrate(orm);
@@ -199,7 +200,4 @@ async function main(): Promise<void> {
   process.exit(exitCode);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runCommand(main);

@@ -48,7 +48,7 @@ export default async function setup(project: TestProject) {
   await admin.connect();
   await admin.query(`drop database if exists "${templateDatabase}"`);
   await admin.query(`create database "${templateDatabase}"`);
-  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2 });
+  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2, migrations: 'ignore' });
   try {
     await migrate(orm);
   } finally {
