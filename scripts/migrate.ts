@@ -49,9 +49,9 @@ async function main(): Promise<number> {
         return EXIT.ok;
       }
       case 'status':
-        return status(orm);
+        return await status(orm);
       default:
-        return check(orm);
+        return await check(orm);
     }
   } finally {
     await orm.close(true);

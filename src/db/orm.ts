@@ -42,8 +42,8 @@ function databaseName(url: string): string {
  * cheap enough for every createOrm, and it writes nothing (the migrator would create its table).
  */
 export async function pendingMigrations(orm: CrybOrm): Promise<string[]> {
-  const { path, tableName } = orm.config.get('migrations');
-  const known = readdirSync(path!)
+  const { path, pathTs, tableName } = orm.config.get('migrations');
+  const known = readdirSync((orm.config.get('preferTs') ? pathTs ?? path : path)!)
     .filter((file) => /^Migration.*\.(js|ts)$/.test(file) && !file.endsWith('.d.ts'))
     .map((file) => file.replace(/\.(js|ts)$/, ''));
   const exists = await orm.em.getConnection().execute<{ t: string | null }[]>(`select to_regclass(?) as t`, [tableName!]);
