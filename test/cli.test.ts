@@ -205,7 +205,7 @@ describe('npm run db:* scripts', () => {
     const reseeded = succeeded(await npmRun('db:seed', env, ['--reset']));
     expect(reseeded.stdout).toMatch(/^seeded "default"/m);
     expect(await count(url, 'User')).toBe(seeded);
-    expect(reseeded.stderr).not.toMatch(/\b(messages|bulk mode):\d*/);
+    expect(reseeded.stderr).not.toMatch(/\b(messages|bulk mode):\d+/);
 
     // db:reset drops everything in the schema, not only what the entities know about.
     await sql(url, `create table "Leftover" (id int)`);
