@@ -256,3 +256,47 @@ describe('npm run db:* scripts', () => {
     expect(succeeded(noDrift).stdout).toContain('No changes required');
   }, 900_000);
 });
+
+describe('one way to fail', () => {
+  const tsxRun = (script: string, args: string[], env: NodeJS.ProcessEnv) => spawn(TSX, [script, ...args], env);
+
+  it('every script: a closed port, an unknown database, a # in the password give one line and exit code 4; CRYB_DEBUG=1 adds the stack', async () => {
+    const closed = 'postgresql://app:s3cret@127.0.0.1:1/cryb';
+    const runs: [string, string[]][] = [
+      ['scripts/demo.ts', []],
+      ['scripts/seed.ts', ['small']],
+      ['scripts/seed.ts', ['check']],
+      ['scripts/migrate.ts', ['deploy']],
+      ['scripts/migrate.ts', ['status']],
+      ['scripts/db.ts', ['reset', '--force']],
+      ['scripts/ops.ts', ['migrate']],
+      ['scripts/timescale.ts', []],
+    ];
+    const outcomes = await Promise.all(runs.map(([script, args]) => tsxRun(script, args, environment(closed))));
+    outcomes.forEach((outcome, i) => {
+      const what = runs[i].join(' ');
+      expect(outcome.code, `${what}: ${outcome.stderr}`).toBe(4);
+      expect(outcome.stderr, what).toBe(
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+      );
+    });
+
+    const typo = withDatabase(`cryb_t_${runTag}_cli_typo_${Math.random().toString(36).slice(2, 8)}`);
+    const unknown = await tsxRun('scripts/seed.ts', ['check'], environment(typo));
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr.trim()).toMatch(/^error: the database is unavailable: database "cryb_t_\S+_cli_typo_\w+" does not exist .*`npx cryb-db migrate`/);
+    expect(unknown.stderr.trim()).not.toMatch(/\n/);
+    expect(await admin((c) => c.query('select 1 from pg_database where datname = $1', [new URL(typo).pathname.slice(1)]))).toMatchObject({ rowCount: 0 });
+
+    const hash = await tsxRun('scripts/migrate.ts', ['status'], environment('postgresql://app:12#3@127.0.0.1:5432/cryb'));
+    expect(hash.code).toBe(4);
+    expect(hash.stderr.trim()).toMatch(/^error: the database is unavailable: DATABASE_URL has a '#' .*# as %23/);
+    expect(hash.stderr.trim()).not.toMatch(/\n/);
+
+    const debug = await tsxRun('scripts/migrate.ts', ['status'], environment(closed, { CRYB_DEBUG: '1' }));
+    expect(debug.code).toBe(4);
+    expect(debug.stderr).toMatch(/^error: the database is unavailable: .*\n.*DatabaseUnavailable/s);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  }, 600_000);
+});
+
