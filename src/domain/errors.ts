@@ -329,6 +329,8 @@ export const DOMAIN_ERROR_CODES = [
   'NOT_A_THREAD',
   'DATABASE_NOT_CONFIGURED',
   'MIGRATIONS_PENDING',
+  // UnknownConsumer, on main since this branch started (the outbox's poll/ack).
+  'UNKNOWN_CONSUMER',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
