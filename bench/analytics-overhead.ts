@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   const scratch = await scratchDatabase('cryb_bench_analytics');
   let orm: CrybOrm | undefined;
   try {
-    orm = await createOrm({ clientUrl: scratch.url, poolSize: CONCURRENCY + 2, logger: toStderr });
+    orm = await createOrm({ clientUrl: scratch.url, poolSize: CONCURRENCY + 2, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
     const slots: Record<Variant, Slot[]> = { analytics: [], noAnalytics: [] };
     for (const variant of ['analytics', 'noAnalytics'] as const) {

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   let withEvents: CrybOrm | undefined;
   let withoutEvents: CrybOrm | undefined;
   try {
-    withEvents = await createOrm({ clientUrl: url, poolSize, logger: toStderr });
+    withEvents = await createOrm({ clientUrl: url, poolSize, migrations: 'ignore', logger: toStderr });
     await migrate(withEvents);
     withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }), subscribers: [] })) as CrybOrm;
 

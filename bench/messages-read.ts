@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   const pool = new Pool({ connectionString: scratch.url, max: 2 });
   const raw: ReadSql = async <T>(text: string, params: unknown[]) => (await pool.query(toPgQuery(text, params))).rows as T[];
   try {
-    orm = await createOrm({ clientUrl: scratch.url, poolSize: 2, logger: toStderr });
+    orm = await createOrm({ clientUrl: scratch.url, poolSize: 2, migrations: 'ignore', logger: toStderr });
     let data: Awaited<ReturnType<typeof reload>>;
     if (reuse) data = await reload(raw);
     else {

@@ -103,9 +103,9 @@ async function main(): Promise<void> {
   let orm: CrybOrm | undefined;
   let baseOrm: CrybOrm | undefined;
   try {
-    orm = await createOrm({ clientUrl: seeded.url, logger: toStderr });
+    orm = await createOrm({ clientUrl: seeded.url, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
-    baseOrm = await createOrm({ clientUrl: baseline.url, logger: toStderr });
+    baseOrm = await createOrm({ clientUrl: baseline.url, migrations: 'ignore', logger: toStderr });
     await migrate(baseOrm);
     await baseOrm.close(true);
     baseOrm = undefined;

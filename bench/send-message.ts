@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   let orm: CrybOrm | undefined;
   const pool = new Pool({ connectionString: scratch.url, max: CLIENTS });
   try {
-    orm = await createOrm({ clientUrl: scratch.url, poolSize: CLIENTS, logger: toStderr });
+    orm = await createOrm({ clientUrl: scratch.url, poolSize: CLIENTS, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
     const seeded = await seedScenario(orm.em.fork(), { scenario: 'default', seed: 3, log: null });
     const server = seeded.world.servers[0];

@@ -45,10 +45,10 @@ async function main(): Promise<void> {
   let tuned: CrybOrm | undefined;
   const raw = new Client({ connectionString: scratch.url });
   try {
-    orm = await createOrm({ clientUrl: scratch.url, logger: toStderr });
+    orm = await createOrm({ clientUrl: scratch.url, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
     const seeded = await seedScenario(orm.em.fork(), { scenario: 'small', seed: 1, log: null });
-    tuned = await createOrm({ clientUrl: scratch.url, logger: toStderr });
+    tuned = await createOrm({ clientUrl: scratch.url, migrations: 'ignore', logger: toStderr });
     tuned.config.set('batchSize', TUNING.batchSize);
     await raw.connect();
     const server = seeded.world.servers[0];

@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   let orm: CrybOrm | undefined;
   const pool = new Pool({ connectionString: url, max: CLIENTS + 2 });
   try {
-    orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2, logger: toStderr });
+    orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
     const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
     const server = await orm.em.fork().getRepository(Server).createServer(owner, { name: 'bench voice' });

@@ -20,12 +20,14 @@ import { VoiceState } from '../src/entities/voice/VoiceState';
 import { createOrm, migrate } from '../src/db/orm';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { messagingStory } from './demo-messaging';
+import { runCommand } from '../src/ops/failure';
 
 const say = (line = '') => console.log(line);
 const step = (title: string) => say(`\n== ${title}`);
 
 async function main(): Promise<void> {
-  const orm = await createOrm();
+  // The repository's own demo: the embedded server when DATABASE_URL is unset; it migrates itself.
+  const orm = await createOrm({ embedded: true, migrations: 'ignore' });
   try {
     step('Migrations');
     const applied = await migrate(orm);
@@ -179,7 +181,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runCommand(main);

@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../src/domain/errors';
 import { createOrm, migrate } from '../src/db/orm';
+import { runCommand } from '../src/ops/failure';
 import { checkInvariants } from '../src/db/invariants';
 import { history } from '../src/entities/message/MessageQueries';
 import { ServerMember } from '../src/entities/server/ServerMember';
@@ -117,7 +118,7 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
 
 async function main(): Promise<void> {
-  const orm = await createOrm({ poolSize: CLIENTS + 4 });
+  const orm = await createOrm({ embedded: true, migrations: 'ignore', poolSize: CLIENTS + 4 });
   let exitCode = 0;
   try {
     await migrate(orm);
@@ -196,7 +197,4 @@ async function main(): Promise<void> {
   process.exit(exitCode);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runCommand(main);

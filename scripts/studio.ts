@@ -17,6 +17,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
+import { plainOutputUnlessTerminal, reportFailure } from '../src/ops/failure';
 import { User } from '../src/entities/user/User';
 import { seedSmallWorld } from '../src/studio/seed';
 import { startStudio } from '../src/studio';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   const token = process.env.STUDIO_TOKEN || undefined;
   const embedded = !process.env.DATABASE_URL;
 
-  const orm = await createOrm({ logger: (line) => console.error(line) });
+  const orm = await createOrm({ embedded: true, migrations: 'ignore', logger: (line) => console.error(line) });
   const pending = await orm.getMigrator().getPendingMigrations();
   if (pending.length) {
     if (embedded || values.migrate) {
@@ -92,7 +93,6 @@ async function seedIfEmpty(orm: CrybOrm, embedded: boolean, seed: boolean | unde
   say(await seedSmallWorld(orm));
 }
 
-main().catch((error: Error) => {
-  console.error(`db:studio: ${error.message}`);
-  process.exit(1);
-});
+// Not runCommand: the studio keeps running after main returns, until Ctrl-C.
+plainOutputUnlessTerminal();
+main().catch((error: unknown) => process.exit(reportFailure(error, (line) => console.error(`db:studio: ${line}`))));

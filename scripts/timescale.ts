@@ -6,6 +6,7 @@
  * TimescaleDB when the extension has been installed (and preloaded) since.
  */
 import { createOrm } from '../src/db/orm';
+import { runCommand } from '../src/ops/failure';
 import { analyticsLayerState, applyAnalyticsLayer, type AnalyticsLayerState } from '../src/entities/analytics/maintenance';
 
 const MIGRATION = 'Migration20261126064700_Timescale';
@@ -16,15 +17,15 @@ function describe(state: AnalyticsLayerState): string {
     : `plain PostgreSQL: views ${state.views.join(', ')}; retention by cryb_apply_retention()`;
 }
 
-async function main(): Promise<void> {
-  const orm = await createOrm({ poolSize: 2, logger: (line) => console.error(line) });
+async function main(): Promise<number | void> {
+  // Applies part of a migration itself, so it opens the database whatever its migrations.
+  const orm = await createOrm({ embedded: true, migrations: 'ignore', poolSize: 2, logger: (line) => console.error(line) });
   try {
     const em = orm.em.fork();
     const [tables] = await em.execute<{ ok: boolean }[]>(`select to_regclass('"MessageAnalytics"') is not null and to_regclass('"SystemMetrics"') is not null as "ok"`);
     if (!tables?.ok) {
       console.error('the analytics tables do not exist yet: run `npm run db:migrate:deploy` first');
-      process.exitCode = 1;
-      return;
+      return 5;
     }
     const [why] = await em.execute<{ available: boolean; superuser: boolean; preloaded: boolean | null }[]>(
       `select exists (select 1 from pg_available_extensions where name = 'timescaledb') as "available",
@@ -58,7 +59,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+runCommand(main);

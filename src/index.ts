@@ -57,14 +57,13 @@ export { DomainEvent } from './entities/events/DomainEvent';
 export { EventConsumer } from './entities/events/EventConsumer';
 export { DomainEventRepository, EVENTS_CHANNEL, type DeliveredEvent, type PollOptions, type PruneOptions } from './entities/events/DomainEventRepository';
 
-export { createOrm, migrate, type CrybOrm } from './db/orm';
+export { createOrm, migrate, pendingMigrations, migrationStatus, type CrybOrm, type MigrationStatus } from './db/orm';
 export { crybConfig, resolveDatabaseUrl, type CrybOrmOptions } from './db/config';
 export { CrybNamingStrategy } from './db/naming';
 export { transact, unitOfWork, commit, entityManagerOf, lockKeys, type TransactOptions } from './db/unit-of-work';
 export { translateDatabaseError } from './db/errors';
 export { listenForEvents, type EventListener, type ListenOptions } from './db/event-listener';
 export { consumeEvents, type ConsumeOptions, type ConsumeResult, type ConsumeContext, type EventBatchHandler } from './db/event-consumer';
-export { EmbeddedServer, projectEmbeddedServer, DEFAULT_EMBEDDED_PORT } from './db/embedded-server';
 
 // Voice.
 export { VoiceState } from './entities/voice/VoiceState';
@@ -118,7 +117,6 @@ export { archiveInactiveThreads } from './entities/channel/thread-archiver';
 export { MIGRATION_LOCK_KEY } from './db/orm';
 export { readConnection, readQueryBuilder, readOptions } from './db/read-replicas';
 export { parseDatabaseUrl, replicaUrlsFromEnv, directDatabaseUrl, redactUrl, type DatabaseUrlOptions } from './db/connection-options';
-export * from './ops';
 
 // Analytics.
 export { MessageAnalytics } from './entities/analytics/MessageAnalytics';
@@ -156,12 +154,7 @@ export {
   type RetentionResult,
 } from './entities/analytics/maintenance';
 export { renderHourlyChart, type ChartRow } from './entities/analytics/chart';
-export { seedAnalyticsHistory, type AnalyticsHistoryOptions, type AnalyticsHistoryCounts } from './seeders/factories/AnalyticsFactory';
 
-// Seeding, invariants and the studio.
-export { checkInvariants, describeViolations, INVARIANTS, type InvariantViolation } from './db/invariants';
-export { seedScenario, SeedRefused, WORLD_TABLES, type SeedRunOptions, type SeedReport, type SeededWorld } from './seeders/world/run';
-export { DatabaseSeeder } from './seeders/DatabaseSeeder';
-export { SmallSeeder } from './seeders/SmallSeeder';
-export { LargeSeeder } from './seeders/LargeSeeder';
-export { startStudio, type Studio, type StudioOptions } from './studio';
+// Seeders and invariants: '@cryb/database/seeders'. The studio: '@cryb/database/studio'.
+// Health, backups, the cryb-db CLI and the embedded server: '@cryb/database/ops'.
+// Test databases and scenarios for a service's own tests: '@cryb/database/testing'.

@@ -59,7 +59,7 @@ const blockedAttempts = globalThis.__blockedAttempts;
   blockedAttempts.length = 0;
 
   const api = require(${JSON.stringify(join(ROOT, 'dist'))});
-  const orm = await api.createOrm({ clientUrl: process.argv[2], poolSize: 2 });
+  const orm = await api.createOrm({ clientUrl: process.argv[2], poolSize: 2, migrations: 'ignore' });
   try {
     const applied = await api.migrate(orm);
     const user = await orm.em.fork().getRepository(api.User).register({ username: 'Compiled' });
@@ -161,7 +161,8 @@ describe('npm run build', () => {
     const cliUrl = Object.assign(new URL(adminUrl), { pathname: `/${cliDatabase}` }).toString();
     const cli = await execute(process.execPath, ['-r', join(scratch, 'block-typescript.js'), './node_modules/@mikro-orm/cli/cli', 'migration:up'], {
       cwd: ROOT,
-      env: { ...plainNodeEnv(), DATABASE_URL: cliUrl, MIKRO_ORM_CLI_CONFIG: './dist/mikro-orm.config.js', MIKRO_ORM_NO_COLOR: '1' },
+      // An operator's project has none of this repository's package.json settings (useTsNode for the source config).
+      env: { ...plainNodeEnv(), DATABASE_URL: cliUrl, MIKRO_ORM_CLI_CONFIG: './dist/mikro-orm.config.js', MIKRO_ORM_CLI_USE_TS_NODE: 'false', MIKRO_ORM_NO_COLOR: '1' },
     }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => e,

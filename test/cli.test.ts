@@ -6,14 +6,15 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
- * The mikro-orm CLI (through the documented tsx wrapper) and the package's db:* scripts, run as
- * child processes against databases this file creates, checked by their exit codes and by what
- * they leave in the database.
+ * The mikro-orm CLI as its users type it (`npx mikro-orm ...`, which loads mikro-orm.config.ts
+ * through ts-node) and the package's db:* scripts, run as child processes against databases this
+ * file creates, checked by their exit codes and by what they leave in the database.
  */
 
 const ROOT = resolve(__dirname, '..');
 const SRC_MIGRATIONS = join(ROOT, 'src', 'migrations');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const MIKRO_ORM = join(ROOT, 'node_modules', '.bin', 'mikro-orm');
 const execute = promisify(execFile);
 
 interface Outcome {
@@ -88,9 +89,9 @@ async function spawn(file: string, args: string[], env: NodeJS.ProcessEnv): Prom
   );
 }
 
-/** `tsx ./node_modules/@mikro-orm/cli/cli <args>`: what `npm run mikro-orm -- <args>` runs. */
-const mikroOrm = (args: string[], env: NodeJS.ProcessEnv) => spawn(TSX, ['./node_modules/@mikro-orm/cli/cli', ...args], env);
-const npmRun = (script: string, env: NodeJS.ProcessEnv) => spawn('npm', ['run', '-s', script], env);
+/** `npx mikro-orm <args>`: the CLI's own bin, with no loader in NODE_OPTIONS (ts-node comes from package.json). */
+const mikroOrm = (args: string[], env: NodeJS.ProcessEnv) => spawn(MIKRO_ORM, args, { ...env, NODE_OPTIONS: '' });
+const npmRun = (script: string, env: NodeJS.ProcessEnv, args: string[] = []) => spawn('npm', ['run', '-s', script, ...(args.length ? ['--', ...args] : [])], env);
 
 /** Exit code 0, with the output shown when it is not. */
 function succeeded(outcome: Outcome): Outcome {
@@ -109,8 +110,8 @@ afterAll(async () => {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
-describe('mikro-orm CLI through the tsx wrapper', () => {
-  it('migration:create, up, list, check, down --to 0, up again, seeder:run and debug', async () => {
+describe('npx mikro-orm from the project root', () => {
+  it('migration:create, up, list, pending, check, down --to 0, up again, seeder:run and debug', async () => {
     const url = await emptyDatabase('orm');
     const srcBefore = readdirSync(SRC_MIGRATIONS);
 
@@ -140,6 +141,10 @@ describe('mikro-orm CLI through the tsx wrapper', () => {
 
     const list = succeeded(await mikroOrm(['migration:list'], env));
     for (const name of names) expect(list.stdout).toContain(name);
+    // Piped output: no ANSI colours.
+    expect(list.stdout).not.toMatch(/\x1b\[/);
+    const nothingPending = succeeded(await mikroOrm(['migration:pending'], env));
+    for (const name of names) expect(nothingPending.stdout).not.toContain(name);
 
     // No drift: the entities against the snapshot, and against the schema the migrations built.
     expect(succeeded(await mikroOrm(['migration:check'], env)).stdout).toContain('No changes required, schema is up-to-date');
@@ -152,6 +157,8 @@ describe('mikro-orm CLI through the tsx wrapper', () => {
     expect(drifted.stdout).toContain('Changes detected');
 
     const down = succeeded(await mikroOrm(['migration:down', '--to', '0'], env));
+    const pending = succeeded(await mikroOrm(['migration:pending'], env));
+    for (const name of names) expect(pending.stdout).toContain(name);
     expect(down.stdout).toContain('Successfully migrated down');
     expect(await tables(url)).toEqual(['mikro_orm_migrations']);
     expect(await applied(url)).toEqual([]);
@@ -172,7 +179,7 @@ describe('mikro-orm CLI through the tsx wrapper', () => {
     expect(debug.stdout).toContain('database connection successful');
 
     expect(readdirSync(SRC_MIGRATIONS).filter((f) => !srcBefore.includes(f) && f.startsWith(createdName!))).toEqual([]);
-  }, 180_000);
+  }, 900_000);
 });
 
 describe('npm run db:* scripts', () => {
@@ -190,11 +197,28 @@ describe('npm run db:* scripts', () => {
     succeeded(await npmRun('db:seed', env));
     const seeded = await count(url, 'User');
     expect(seeded).toBeGreaterThan(0);
+    // Seeding again is refused; the hint it prints works as printed.
+    const again = await npmRun('db:seed', env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^refused: this database already holds a world \(\d+ users\): pass --reset/m);
+    expect(await count(url, 'User')).toBe(seeded);
+    const reseeded = succeeded(await npmRun('db:seed', env, ['--reset']));
+    expect(reseeded.stdout).toMatch(/^seeded "default"/m);
+    expect(await count(url, 'User')).toBe(seeded);
+    expect(reseeded.stderr).not.toMatch(/\b(messages|bulk mode):\d+/);
 
     // db:reset drops everything in the schema, not only what the entities know about.
     await sql(url, `create table "Leftover" (id int)`);
     await sql(url, `insert into "User" (id, username, discriminator) values (1, 'Marker', '0001')`);
-    const reset = succeeded(await npmRun('db:reset', env));
+    // On a DATABASE_URL server, db:reset asks first; with no terminal to ask at, it refuses and drops nothing.
+    const unconfirmed = await npmRun('db:reset', env);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr.trim()).toBe(
+      `refused: db:reset drops every table, view and function in database "${new URL(url).pathname.slice(1)}" (${url}); pass --force to confirm (npm run db:reset -- --force)`,
+    );
+    expect(await tables(url)).toContain('Leftover');
+    expect(await sql(url, `select id from "User" where username = 'Marker'`)).toHaveLength(1);
+    const reset = succeeded(await npmRun('db:reset', env, ['--force']));
     expect(reset.stdout).toContain(`applied ${names.length} migrations`);
     expect(reset.stdout).toContain('seeded with DatabaseSeeder');
     expect(await tables(url)).not.toContain('Leftover');
@@ -208,6 +232,20 @@ describe('npm run db:* scripts', () => {
     expect(migrate.stdout).toContain('No changes required, schema is up-to-date');
     expect(migrationNames(migrations)).toEqual(names);
 
+    // db:migrate -- --name add_x names the migration it writes (a blank one here: nothing changed), then applies it.
+    const named = succeeded(await npmRun('db:migrate', { ...env, MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations }, ['--name', 'add_x', '--blank']));
+    const added = migrationNames(migrations).filter((n) => !names.includes(n));
+    expect(added).toEqual([expect.stringMatching(/^Migration\d+_add_x$/)]);
+    expect(named.stdout).toContain(`${added[0]}.ts successfully created`);
+    expect(named.stdout).toContain(`applied 1 migration(s): ${added[0]}`);
+
+    // db:migrate:status lists the applied migrations and the pending ones.
+    await sql(url, `delete from mikro_orm_migrations where name = '${names[names.length - 1]}'`);
+    const status = succeeded(await npmRun('db:migrate:status', env));
+    expect(status.stdout).toMatch(new RegExp(`^database \\S+: ${names.length} applied, 1 pending$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^  pending\\s+${names[names.length - 1]}$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^  applied  \\S+Z  ${names[0]}$`, 'm'));
+
     // db:push: the entities' schema without migrations, for prototyping.
     const pushed = await emptyDatabase('push');
     succeeded(await npmRun('db:push', environment(pushed)));
@@ -216,5 +254,49 @@ describe('npm run db:* scripts', () => {
     expect(pushedTables).not.toContain('mikro_orm_migrations');
     const noDrift = await mikroOrm(['migration:check'], environment(pushed, { MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' }));
     expect(succeeded(noDrift).stdout).toContain('No changes required');
-  }, 180_000);
+  }, 900_000);
 });
+
+describe('one way to fail', () => {
+  const tsxRun = (script: string, args: string[], env: NodeJS.ProcessEnv) => spawn(TSX, [script, ...args], env);
+
+  it('every script: a closed port, an unknown database, a # in the password give one line and exit code 4; CRYB_DEBUG=1 adds the stack', async () => {
+    const closed = 'postgresql://app:s3cret@127.0.0.1:1/cryb';
+    const runs: [string, string[]][] = [
+      ['scripts/demo.ts', []],
+      ['scripts/seed.ts', ['small']],
+      ['scripts/seed.ts', ['check']],
+      ['scripts/migrate.ts', ['deploy']],
+      ['scripts/migrate.ts', ['status']],
+      ['scripts/db.ts', ['reset', '--force']],
+      ['scripts/ops.ts', ['migrate']],
+      ['scripts/timescale.ts', []],
+    ];
+    const outcomes = await Promise.all(runs.map(([script, args]) => tsxRun(script, args, environment(closed))));
+    outcomes.forEach((outcome, i) => {
+      const what = runs[i].join(' ');
+      expect(outcome.code, `${what}: ${outcome.stderr}`).toBe(4);
+      expect(outcome.stderr, what).toBe(
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+      );
+    });
+
+    const typo = withDatabase(`cryb_t_${runTag}_cli_typo_${Math.random().toString(36).slice(2, 8)}`);
+    const unknown = await tsxRun('scripts/seed.ts', ['check'], environment(typo));
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr.trim()).toMatch(/^error: the database is unavailable: database "cryb_t_\S+_cli_typo_\w+" does not exist .*`npx cryb-db migrate`/);
+    expect(unknown.stderr.trim()).not.toMatch(/\n/);
+    expect(await admin((c) => c.query('select 1 from pg_database where datname = $1', [new URL(typo).pathname.slice(1)]))).toMatchObject({ rowCount: 0 });
+
+    const hash = await tsxRun('scripts/migrate.ts', ['status'], environment('postgresql://app:12#3@127.0.0.1:5432/cryb'));
+    expect(hash.code).toBe(4);
+    expect(hash.stderr.trim()).toMatch(/^error: the database is unavailable: DATABASE_URL has a '#' .*# as %23/);
+    expect(hash.stderr.trim()).not.toMatch(/\n/);
+
+    const debug = await tsxRun('scripts/migrate.ts', ['status'], environment(closed, { CRYB_DEBUG: '1' }));
+    expect(debug.code).toBe(4);
+    expect(debug.stderr).toMatch(/^error: the database is unavailable: .*\n.*DatabaseUnavailable/s);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  }, 600_000);
+});
+

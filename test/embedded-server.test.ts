@@ -180,8 +180,8 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
   let server: EmbeddedServer;
   let port: number;
 
-  const db = async (command: string) => {
-    const result = await run(process.execPath, ['--import', 'tsx', 'scripts/db.ts', command], { cwd: ROOT, env }).then(
+  const db = async (command: string, script = 'scripts/db.ts', extra: NodeJS.ProcessEnv = {}) => {
+    const result = await run(process.execPath, ['--import', 'tsx', script, command], { cwd: ROOT, env: { ...env, ...extra } }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => e,
     );
@@ -234,15 +234,34 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
     await check.end();
   });
 
-  it('a taken port: exit code 1 and one clear error line', async () => {
+  it('a taken port: exit code 4 (no database) and one clear error line', async () => {
     await db('stop');
     const blocker = await listen(port);
     try {
       const start = await db('start');
-      expect(start.code).toBe(1);
+      expect(start.code).toBe(4);
       expect(start.stderr).toBe(`error: port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
     } finally {
       await new Promise((done) => blocker.close(done));
+    }
+  });
+
+  it('the cluster running on another port than CRYB_DB_PORT (a silent program holds that one): db:start and the scripts give the same line, no hang', async () => {
+    expect((await db('start')).code).toBe(0);
+    const otherPort = await freePort();
+    const silent = await listen(otherPort);
+    const held: import('node:net').Socket[] = [];
+    silent.on('connection', (socket) => held.push(socket));
+    try {
+      const line = `error: the embedded server in ${join(env.CRYB_PGDATA!, 'data')} is already running on port ${port}, not ${otherPort}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${port}`;
+      const start = await db('start', 'scripts/db.ts', { CRYB_DB_PORT: String(otherPort) });
+      expect(start).toMatchObject({ code: 4, stderr: line });
+      const status = await db('status', 'scripts/migrate.ts', { CRYB_DB_PORT: String(otherPort) });
+      expect(status).toMatchObject({ code: 4, stderr: line });
+      expect(held).toEqual([]);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((done) => silent.close(done));
     }
   });
 });

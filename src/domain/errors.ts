@@ -3,7 +3,7 @@
  * for humans and may change, the code may not.
  */
 export abstract class DomainError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: DomainErrorCode;
   /** Whether repeating the same operation on a fresh unit of work may succeed. */
   readonly retryable: boolean = false;
 
@@ -277,3 +277,67 @@ export class UnknownConsumer extends DomainError {
     super(`no event consumer is registered as "${consumer}": call registerConsumer first`, { consumer });
   }
 }
+/** No database is configured: DATABASE_URL is unset and the embedded server was not asked for. */
+export class DatabaseNotConfigured extends DomainError {
+  readonly code = 'DATABASE_NOT_CONFIGURED';
+  constructor(reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * The database's schema is behind this version of the package. Raised when the ORM opens, so a
+ * service never meets a missing table later on.
+ */
+export class MigrationsPending extends DomainError {
+  readonly code = 'MIGRATIONS_PENDING';
+  constructor(readonly database: string, readonly pending: readonly string[]) {
+    super(
+      `database "${database}" is missing ${pending.length} migration(s) of this package (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', ...' : ''}): ` +
+        'run `npx cryb-db migrate` (or open it with createOrm({ migrations: \'apply\' }))',
+      { database, pending: [...pending] },
+    );
+  }
+}
+
+/** Every code a DomainError can carry: `error.code` is one of these. */
+export const DOMAIN_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'NOT_FOUND',
+  'LIMIT_REACHED',
+  'DISCRIMINATORS_EXHAUSTED',
+  'USER_BLOCKED',
+  'SELF_RELATIONSHIP',
+  'ALREADY_FRIENDS',
+  'NO_PENDING_REQUEST',
+  'NOT_FRIENDS',
+  'NOT_BLOCKED',
+  'CONCURRENCY_CONFLICT',
+  'ALREADY_EXISTS',
+  'DATABASE_UNAVAILABLE',
+  'OPERATION_TIMED_OUT',
+  'MISSING_PERMISSION',
+  'HIERARCHY_VIOLATION',
+  'NOT_A_MEMBER',
+  'INVITE_INVALID',
+  'USER_BANNED',
+  'ALREADY_MEMBER',
+  'OWNER_CANNOT_LEAVE',
+  'VOICE_CHANNEL_FULL',
+  'NOT_A_VOICE_CHANNEL',
+  'NOT_IN_VOICE',
+  'SLOWMODE_ACTIVE',
+  'NOT_A_TEXT_CHANNEL',
+  'NOT_MESSAGE_AUTHOR',
+  'THREAD_CLOSED',
+  'NOT_A_RECIPIENT',
+  'NOT_CHANNEL_OWNER',
+  'THREAD_ALREADY_EXISTS',
+  'NOT_A_THREAD',
+  'DATABASE_NOT_CONFIGURED',
+  'MIGRATIONS_PENDING',
+  // UnknownConsumer, on main since this branch started (the outbox's poll/ack).
+  'UNKNOWN_CONSUMER',
+] as const;
+
+export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];

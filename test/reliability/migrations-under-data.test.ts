@@ -37,7 +37,7 @@ async function adminQuery(sql: string): Promise<void> {
 
 beforeAll(async () => {
   await adminQuery(`create database "${name}"`);
-  orm = await createOrm({ clientUrl: base(), poolSize: 3 });
+  orm = await createOrm({ clientUrl: base(), poolSize: 3, migrations: 'ignore' });
   raw = new Client({ connectionString: base() });
   await raw.connect();
 });

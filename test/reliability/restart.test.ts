@@ -33,7 +33,7 @@ afterAll(async () => {
   rmSync(baseDir, { recursive: true, force: true });
 });
 
-const openOrm = async () => createOrm({ clientUrl: server.urlFor('cryb'), poolSize: 3, logger: () => undefined });
+const openOrm = async () => createOrm({ clientUrl: server.urlFor('cryb'), poolSize: 3, migrations: 'ignore', logger: () => undefined });
 
 describe('a database restart during a seeding batch', () => {
   it('fails the seed typed, leaves no partial batch, and a resumed seed completes a sound world', async () => {

@@ -48,7 +48,7 @@ export default async function setup(project: TestProject) {
   await admin.connect();
   await admin.query(`drop database if exists "${templateDatabase}"`);
   await admin.query(`create database "${templateDatabase}"`);
-  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2 });
+  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2, migrations: 'ignore' });
   try {
     await migrate(orm);
   } finally {
@@ -62,7 +62,11 @@ export default async function setup(project: TestProject) {
   project.provide('templateDatabase', templateDatabase);
 
   return async () => {
-    const leftovers = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`cryb_t_${process.pid}_%`]);
+    // cryb_t_: databases test files create by hand; cryb_test_: the testing kit's clones of this run's template.
+    const leftovers = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1 or datname like $2`, [
+      `cryb\\_t\\_${process.pid}\\_%`,
+      `cryb\\_test\\_${process.pid}\\_%`,
+    ]);
     for (const { datname } of leftovers.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
     await admin.query(`drop database if exists "${templateDatabase}" with (force)`);
     await admin.end();

@@ -248,9 +248,15 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
     const after = stats?.after === null || stats?.after === undefined ? null : num(stats.after);
     withStats.push({ name: `${h.schema}.${h.name}`, chunks: num(h.chunks), compressionEnabled: h.compression, beforeBytes: before, afterBytes: after, ratio: before && after ? before / after : null });
   }
-  const jobs = await q<{ id: number; application: string; hypertable: string | null; jobStatus: string | null; lastRun: string | null; failures: string | null; lastStart: string | null; nextStart: string | null }>(
+  // job_errors (TimescaleDB 2.9+) keeps each failure's message: the reason a job fails, not just that it does.
+  const [{ hasErrors }] = await q<{ hasErrors: boolean }>(`select to_regclass('timescaledb_information.job_errors') is not null as "hasErrors"`);
+  const lastError = hasErrors
+    ? `(select e.err_message from timescaledb_information.job_errors e where e.job_id = j.job_id order by e.finish_time desc nulls last limit 1)`
+    : 'null::text';
+  const jobs = await q<{ id: number; application: string; hypertable: string | null; jobStatus: string | null; lastRun: string | null; failures: string | null; lastStart: string | null; nextStart: string | null; lastError: string | null }>(
     `select j.job_id as id, j.application_name as application, j.hypertable_name as hypertable, s.job_status as "jobStatus",
-            s.last_run_status as "lastRun", s.total_failures as failures, s.last_run_started_at::text as "lastStart", s.next_start::text as "nextStart"
+            s.last_run_status as "lastRun", s.total_failures as failures, s.last_run_started_at::text as "lastStart", s.next_start::text as "nextStart",
+            ${lastError} as "lastError"
        from timescaledb_information.jobs j left join timescaledb_information.job_stats s using (job_id) order by j.job_id`,
   );
   return {
@@ -265,6 +271,7 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
       totalFailures: num(j.failures),
       lastRunStartedAt: j.lastStart,
       nextStart: j.nextStart,
+      lastError: j.lastError,
     })),
   };
 }

@@ -69,7 +69,7 @@ export function formatHealthReport(report: HealthReport): string {
       ? [
           `version ${ts.version}`,
           ...ts.hypertables.map((h) => `${h.name}: ${h.chunks} chunks, compression ${h.compressionEnabled ? (h.ratio ? `${h.ratio.toFixed(1)}x` : 'on, nothing compressed yet') : 'off'}`),
-          ...ts.jobs.map((j) => `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, next ${j.nextStart ?? '-'}`),
+          ...ts.jobs.map((j) => `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, next ${j.nextStart ?? '-'}${j.lastError ? `; last error: ${j.lastError}` : ''}`),
         ]
       : [`not present: ${ts.reason}`],
     'none',

@@ -83,7 +83,7 @@ export function evaluate(report: HealthReport, t: HealthThresholds): Finding[] {
   const ts = report.timescale;
   if (ts && 'jobs' in ts) {
     for (const job of ts.jobs.filter((j) => j.lastRunStatus === 'Failed' || j.totalFailures > 0)) {
-      add('warning', 'timescaledb job', `job ${job.id} (${job.application}) last run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures`);
+      add('warning', 'timescaledb job', `job ${job.id} (${job.application}) last run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures${job.lastError ? `: ${job.lastError}` : ''}; \`npx cryb-db maintain\` runs the policies with CALL run_job`);
     }
   }
   return findings;

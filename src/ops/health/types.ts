@@ -119,6 +119,8 @@ export interface TimescaleReport {
     totalFailures: number;
     lastRunStartedAt: string | null;
     nextStart: string | null;
+    /** The message of the job's latest failure (timescaledb_information.job_errors), if any. */
+    lastError: string | null;
   }[];
 }
 
