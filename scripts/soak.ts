@@ -21,14 +21,13 @@ import type { ReactionRepository } from '../src/entities/message/ReactionReposit
 import { ReadState } from '../src/entities/message/ReadState';
 import type { ReadStateRepository } from '../src/entities/message/ReadStateRepository';
 import { history } from '../src/entities/message/MessageQueries';
-import { ServerMember } from '../src/entities/server/ServerMember';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
 import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
+import { MembershipService } from '../src/servers/membership-service';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, clients: { type: 'string', default: '32' }, json: { type: 'string' } } });
 const MINUTES = Number(values.minutes);
@@ -91,7 +90,7 @@ const MIX: [string, number, Operation][] = [
   ['moderate', 2, async (em, a, all) => {
     if (!a.moderator) return undefined;
     const target = pick(all.filter((x) => x.serverId === a.serverId && x.userId !== a.userId));
-    return target ? (em.getRepository(ServerMember) as MembershipRepository).timeout(a.userId, a.serverId, target.userId, Math.random() < 0.5 ? new Date(Date.now() + 5_000) : null) : undefined;
+    return target ? new MembershipService(em).timeout(a.userId, a.serverId, target.userId, Math.random() < 0.5 ? new Date(Date.now() + 5_000) : null) : undefined;
   }],
 ];
 const TOTAL_WEIGHT = MIX.reduce((n, [, w]) => n + w, 0);

@@ -5,13 +5,12 @@ import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Server } from '../src/entities/server/Server';
-import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { User } from '../src/entities/user/User';
 import { backupDatabase, listBackups, restoreBackup } from '../src/ops/backup';
 import { findPgTool } from '../src/ops/pg-tools';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { useTestDatabase } from './support/db';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase();
 const ROOT = resolve(__dirname, '..');
@@ -63,7 +62,7 @@ beforeAll(async () => {
   await db().orm.getSeeder().seed(DatabaseSeeder);
   // And the domain's own paths on top of the seeder's batch inserts.
   const owner = await db().fork().getRepository(User).register({ username: 'Archivist' });
-  await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Backed Up' });
+  await new ServerService(db().fork()).createServer(owner, { name: 'Backed Up' });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,5 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { entityManagerOf } from '../db/unit-of-work';
+import type { AuditLogService } from '../servers/audit-log-service';
+import type { ChannelService } from '../servers/channel-service';
+import type { EmojiService, StickerService } from '../servers/expression-service';
+import type { InviteService } from '../servers/invite-service';
+import type { MembershipService } from '../servers/membership-service';
+import type { RoleService } from '../servers/role-service';
+import type { ServerService } from '../servers/server-service';
 
 /**
  * The application services that entity methods forward to. Entities must not import the services
@@ -8,8 +15,16 @@ import { entityManagerOf } from '../db/unit-of-work';
  *
  * Each area adds its services to ServiceMap (type-only imports) and registers them in src/services.ts.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging per area
-export interface ServiceMap {}
+export interface ServiceMap {
+  servers: ServerService;
+  memberships: MembershipService;
+  invites: InviteService;
+  roles: RoleService;
+  channels: ChannelService;
+  emojis: EmojiService;
+  stickers: StickerService;
+  auditLog: AuditLogService;
+}
 
 type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };
 
