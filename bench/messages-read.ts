@@ -29,10 +29,9 @@ import { historyOn } from '../src/entities/message/MessageQueries';
 import { toPgQuery } from '../src/entities/message/message-views';
 import { readSql, type ReadSql } from '../src/entities/message/read-access';
 import { searchOn } from '../src/entities/message/search';
-import { Server } from '../src/entities/server/Server';
-import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { User } from '../src/entities/user/User';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
+import { ServerService } from '../src/servers/server-service';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2000);
@@ -58,7 +57,7 @@ async function build(orm: CrybOrm, sql: ReadSql) {
   const started = performance.now();
   const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
   const servers: string[] = [];
-  for (let s = 0; s < SERVERS; s++) servers.push((await (orm.em.fork().getRepository(Server) as ServerRepository).createServer(owner, { name: `bench ${s}` })).id);
+  for (let s = 0; s < SERVERS; s++) servers.push((await new ServerService(orm.em.fork()).createServer(owner, { name: `bench ${s}` })).id);
   const userIds = Array.from({ length: USERS }, () => nextSnowflake());
   await sql(`insert into "User" (id, username, discriminator) select u.id, 'member' || u.n, lpad(((u.n % 9999) + 1)::text, 4, '0') from unnest(array[?]::bigint[]) with ordinality as u(id, n)`, [userIds]);
   await sql(`insert into "ServerMember" ("serverId", "userId") select s, u from unnest(array[?]::bigint[]) s, unnest(array[?]::bigint[]) u`, [servers, userIds]);

@@ -31,6 +31,7 @@ import { User } from '../src/entities/user/User';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
+import { ServerService } from '../src/servers/server-service';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const CHANNELS = 4;
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
     const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
-    const server = await orm.em.fork().getRepository(Server).createServer(owner, { name: 'bench voice' });
+    const server = await new ServerService(orm.em.fork()).createServer(owner, { name: 'bench voice' });
     const setup = orm.em.fork();
     const channelIds: string[] = [];
     for (let i = 0; i < CHANNELS; i++) {

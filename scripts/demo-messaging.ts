@@ -6,6 +6,9 @@ import { DomainError } from '../src/domain/errors';
 import type { CrybOrm } from '../src/db/orm';
 import { Channel } from '../src/entities/channel/Channel';
 import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
+import { ChannelRecipient } from '../src/entities/channel/ChannelRecipient';
+import { ThreadMember } from '../src/entities/channel/ThreadMember';
+import { Message } from '../src/entities/message/Message';
 import { history } from '../src/entities/message/MessageQueries';
 import { search } from '../src/entities/message/search';
 import type { User } from '../src/entities/user/User';
@@ -14,6 +17,7 @@ import { MessageService } from '../src/messaging/message-service';
 import { ReactionService } from '../src/messaging/reaction-service';
 import { ReadStateService } from '../src/messaging/read-state-service';
 import { ThreadService } from '../src/messaging/thread-service';
+import { ChannelService } from '../src/servers/channel-service';
 
 const say = (line = '') => console.log(line);
 
@@ -55,7 +59,7 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   await messages().edit(member, hello.id, 'Hi all! The docs are at https://cryb.example/docs (edited)');
   say(`${member.tag} edits their message: editedAt is set`);
 
-  const slow = await (fork().getRepository(Channel) as ChannelRepository).createChannel(owner, serverId, { type: 'GUILD_TEXT' as never, name: 'slow-lane', rateLimitPerUser: 30 });
+  const slow = await new ChannelService(fork()).createChannel(owner, serverId, { type: 'GUILD_TEXT' as never, name: 'slow-lane', rateLimitPerUser: 30 });
   await messages().send(member, slow.id, 'first!');
   say(`#slow-lane has 30 s slowmode; ${member.tag} sends twice -> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`);
 

@@ -8,11 +8,7 @@ import { RelationshipType } from '../src/domain/identity/relationships';
 import { DomainEvent } from '../src/entities/events/DomainEvent';
 import { PermissionFlags } from '../src/domain/permissions';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEntry';
-import { Invite } from '../src/entities/server/Invite';
-import { Role } from '../src/entities/server/Role';
-import { Server } from '../src/entities/server/Server';
-import { ServerMember } from '../src/entities/server/ServerMember';
+import { AuditLogAction } from '../src/entities/server/AuditLogEntry';
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
 import { VoiceSession } from '../src/entities/voice/VoiceSession';
@@ -21,6 +17,12 @@ import { createOrm, migrate } from '../src/db/orm';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { messagingStory } from './demo-messaging';
 import { runCommand } from '../src/ops/failure';
+import { AuditLogService } from '../src/servers/audit-log-service';
+import { ChannelService } from '../src/servers/channel-service';
+import { InviteService } from '../src/servers/invite-service';
+import { MembershipService } from '../src/servers/membership-service';
+import { RoleService } from '../src/servers/role-service';
+import { ServerService } from '../src/servers/server-service';
 
 const say = (line = '') => console.log(line);
 const step = (title: string) => say(`\n== ${title}`);
@@ -78,39 +80,39 @@ async function main(): Promise<void> {
     say(`${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`);
 
     step('A server: invite, join, a role, an overwrite, a kick, the audit log');
-    const server = await orm.em.fork().getRepository(Server).createServer(nova, { name: 'Nova Lounge' });
+    const server = await new ServerService(orm.em.fork()).createServer(nova, { name: 'Nova Lounge' });
     const channels = await orm.em.fork().getRepository(Channel).channelsOf(server.id);
     const general = channels.find((c) => c.type === ChannelType.GUILD_TEXT)!;
     say(`${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the @everyone role`);
-    const invite = await orm.em.fork().getRepository(Invite).createInvite(nova, general.id, { maxUses: 5, maxAge: 3600 });
+    const invite = await new InviteService(orm.em.fork()).createInvite(nova, general.id, { maxUses: 5, maxAge: 3600 });
     say(`${nova.tag} creates invite ${invite.code} (5 uses, 1 hour)`);
     const rookie = await users().register({ username: 'Vega' });
     await otherNova.acceptInvite(invite.code);
     await rookie.acceptInvite(invite.code);
     say(`${otherNova.tag} and ${rookie.tag} join through it`);
-    const roles = orm.em.fork().getRepository(Role);
+    const roles = new RoleService(orm.em.fork());
     const moderators = await roles.createRole(nova, server.id, {
       name: 'Moderators',
       permissions: PermissionFlags.KICK_MEMBERS | PermissionFlags.MANAGE_MESSAGES | PermissionFlags.VIEW_AUDIT_LOG,
       color: 0x3498db,
     });
-    await orm.em.fork().getRepository(Role).assignRole(nova, server.id, otherNova.id, moderators.id, 'trusted friend');
+    await new RoleService(orm.em.fork()).assignRole(nova, server.id, otherNova.id, moderators.id, { reason: 'trusted friend' });
     say(`${nova.tag} creates the role "${moderators.name}" and gives it to ${otherNova.tag}`);
-    await orm.em.fork().getRepository(Channel).setOverwrite(nova, server.id, general.id, {
+    await new ChannelService(orm.em.fork()).setOverwrite(nova, server.id, general.id, {
       targetId: server.id,
       type: 'role',
       deny: PermissionFlags.MENTION_EVERYONE,
     });
     say(`${nova.tag} denies MENTION_EVERYONE to @everyone in #${general.name}`);
     try {
-      await orm.em.fork().getRepository(ServerMember).kick(rookie, server.id, otherNova, { reason: 'revenge' });
+      await new MembershipService(orm.em.fork()).kick(rookie, server.id, otherNova, { reason: 'revenge' });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       say(`${rookie.tag} tries to kick ${otherNova.tag} -> refused: ${error.code} (${error.message})`);
     }
-    await orm.em.fork().getRepository(ServerMember).kick(otherNova, server.id, rookie, { reason: 'spam in #general' });
+    await new MembershipService(orm.em.fork()).kick(otherNova, server.id, rookie, { reason: 'spam in #general' });
     say(`${otherNova.tag} (a moderator) kicks ${rookie.tag}: "spam in #general"`);
-    const log = await orm.em.fork().getRepository(AuditLogEntry).auditLog(otherNova, server.id, { limit: 10 });
+    const log = await new AuditLogService(orm.em.fork()).auditLog(otherNova, server.id, { limit: 10 });
     say(`the audit log, as ${otherNova.tag} reads it (VIEW_AUDIT_LOG), newest first:`);
     const who = new Map<string, string>([
       ...[nova, otherNova, rookie].map((u): [string, string] => [u.id, u.tag]),
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     }
 
     step('Voice: a full channel, a moderator who gets in anyway, a move that ends a session');
-    const lounge = await orm.em.fork().getRepository(Channel).createChannel(nova, server.id, { type: ChannelType.GUILD_VOICE, name: 'Lounge', userLimit: 1 });
+    const lounge = await new ChannelService(orm.em.fork()).createChannel(nova, server.id, { type: ChannelType.GUILD_VOICE, name: 'Lounge', userLimit: 1 });
     const generalVoice = channels.find((c) => c.type === ChannelType.GUILD_VOICE)!;
     say(`${nova.tag} creates the voice channel "${lounge.name}" with room for 1`);
     const voice = () => orm.em.fork().getRepository(VoiceState);

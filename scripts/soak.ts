@@ -16,8 +16,6 @@ import { createOrm, migrate } from '../src/db/orm';
 import { runCommand } from '../src/ops/failure';
 import { checkInvariants } from '../src/db/invariants';
 import { history } from '../src/entities/message/MessageQueries';
-import { ServerMember } from '../src/entities/server/ServerMember';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
 import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
@@ -27,6 +25,7 @@ import { MessageService } from '../src/messaging/message-service';
 import { ReactionService } from '../src/messaging/reaction-service';
 import { ReadStateService } from '../src/messaging/read-state-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
+import { MembershipService } from '../src/servers/membership-service';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, clients: { type: 'string', default: '32' }, json: { type: 'string' } } });
 const MINUTES = Number(values.minutes);
@@ -89,7 +88,7 @@ const MIX: [string, number, Operation][] = [
   ['moderate', 2, async (em, a, all) => {
     if (!a.moderator) return undefined;
     const target = pick(all.filter((x) => x.serverId === a.serverId && x.userId !== a.userId));
-    return target ? (em.getRepository(ServerMember) as MembershipRepository).timeout(a.userId, a.serverId, target.userId, Math.random() < 0.5 ? new Date(Date.now() + 5_000) : null) : undefined;
+    return target ? new MembershipService(em).timeout(a.userId, a.serverId, target.userId, Math.random() < 0.5 ? new Date(Date.now() + 5_000) : null) : undefined;
   }],
 ];
 const TOTAL_WEIGHT = MIX.reduce((n, [, w]) => n + w, 0);

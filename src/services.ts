@@ -8,6 +8,13 @@ import { MessageService } from './messaging/message-service';
 import { ReactionService } from './messaging/reaction-service';
 import { ReadStateService } from './messaging/read-state-service';
 import { ThreadService } from './messaging/thread-service';
+import { AuditLogService } from './servers/audit-log-service';
+import { ChannelService } from './servers/channel-service';
+import { EmojiService, StickerService } from './servers/expression-service';
+import { InviteService } from './servers/invite-service';
+import { MembershipService } from './servers/membership-service';
+import { RoleService } from './servers/role-service';
+import { ServerService } from './servers/server-service';
 
 registerServices({
   // Messaging.
@@ -16,6 +23,18 @@ registerServices({
   readStates: ReadStateService,
   directMessages: DirectMessageService,
   threads: ThreadService,
+  // Servers.
+  servers: ServerService,
+  memberships: MembershipService,
+  invites: InviteService,
+  roles: RoleService,
+  channels: ChannelService,
+  emojis: EmojiService,
+  stickers: StickerService,
+  auditLog: AuditLogService,
 });
 
+// Messaging.
 export { DirectMessageService, MessageService, ReactionService, ReadStateService, ThreadService };
+// Servers.
+export { AuditLogService, ChannelService, EmojiService, InviteService, MembershipService, RoleService, ServerService, StickerService };

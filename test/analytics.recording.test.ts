@@ -4,12 +4,12 @@ import { PermissionFlags as F } from '../src/domain/permissions';
 import { transact } from '../src/db/unit-of-work';
 import { recordSystemMetrics } from '../src/entities/analytics/recording';
 import { snapshotServerAnalytics } from '../src/entities/analytics/maintenance';
-import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
+import { ChannelType } from '../src/entities/channel/Channel';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
+import { ChannelService } from '../src/servers/channel-service';
 
 /** Recording runs on both paths: these tests run on whatever server DATABASE_URL names (or the embedded one). */
 const db = useTestDatabase();
@@ -96,11 +96,11 @@ describe('voice analytics', () => {
   it('a move closes the old session with a row; deleting the channel closes the new one with another', async () => {
     const w = await h.world();
     const first = await voiceChannelOf(w.server.id);
-    const second = await (db().fork().getRepository(Channel) as ChannelRepository).createChannel(w.owner, w.server.id, { name: 'Second', type: ChannelType.GUILD_VOICE });
+    const second = await new ChannelService(db().fork()).createChannel(w.owner, w.server.id, { name: 'Second', type: ChannelType.GUILD_VOICE });
     await voice().joinVoice(w.owner, first);
     await voice().joinVoice(w.owner, second.id);
     expect((await voiceRows(w.owner.id)).map((r) => r.channelId)).toEqual([first]);
-    await (db().fork().getRepository(Channel) as ChannelRepository).deleteChannel(w.owner, w.server.id, second.id);
+    await new ChannelService(db().fork()).deleteChannel(w.owner, w.server.id, second.id);
     expect((await voiceRows(w.owner.id)).map((r) => r.channelId)).toEqual([first, second.id]);
   });
 

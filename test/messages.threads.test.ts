@@ -9,6 +9,7 @@ import { archiveInactiveThreads, inactiveThreadCondition } from '../src/entities
 import { Message } from '../src/entities/message/Message';
 import { race, rejected, useTestDatabase } from './support/db';
 import { messagingHelpers, type MessagingWorld } from './support/messaging';
+import { ChannelService } from '../src/servers/channel-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
@@ -507,11 +508,11 @@ describe('listing threads', () => {
 describe('threads and their surroundings', () => {
   it('die with their parent channel, and are neither listed nor managed as server channels', async () => {
     const w = await threadWorld();
-    const room = (await (h.fork().getRepository(Channel) as import('../src/entities/channel/ChannelRepository').ChannelRepository).createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'room' })).id;
+    const room = (await new ChannelService(h.fork()).createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'room' })).id;
     const thread = await threads().createThread(w.bob, room, { name: 'side talk' });
     await h.messages().send(w.bob, thread.id, 'in the thread');
-    const channels = h.fork().getRepository(Channel) as import('../src/entities/channel/ChannelRepository').ChannelRepository;
-    expect((await channels.channelsOf(w.server.id)).map((c) => c.id)).not.toContain(thread.id);
+    const channels = new ChannelService(h.fork());
+    expect((await h.fork().getRepository(Channel).channelsOf(w.server.id)).map((c) => c.id)).not.toContain(thread.id);
     await expect(channels.deleteChannel(w.owner, w.server.id, thread.id)).rejects.toBeInstanceOf(ValidationFailed);
     await channels.deleteChannel(w.owner, w.server.id, room);
     expect(await db().sql(`select id from "Channel" where id = $1`, [thread.id])).toEqual([]);

@@ -6,13 +6,12 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Server } from '../src/entities/server/Server';
-import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { User } from '../src/entities/user/User';
 import { backupDatabase, backupFileName, backupPath, listBackups, restoreBackup } from '../src/ops/backup';
 import { findPgTool, passfileLine, redactSecrets, toolConnection } from '../src/ops/pg-tools';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { useTestDatabase } from './support/db';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase();
 const ROOT = resolve(__dirname, '..');
@@ -64,7 +63,7 @@ beforeAll(async () => {
   await db().orm.getSeeder().seed(DatabaseSeeder);
   // And the domain's own paths on top of the seeder's batch inserts.
   const owner = await db().fork().getRepository(User).register({ username: 'Archivist' });
-  await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Backed Up' });
+  await new ServerService(db().fork()).createServer(owner, { name: 'Backed Up' });
 }, 60_000);
 
 afterAll(async () => {

@@ -45,7 +45,7 @@ Module._resolveFilename = function (request, ...rest) {
   if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, Server, Channel, ChannelType, VoiceState, MessageService, Invite, ServerMember, DomainError } = require('@cryb/database');
+const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, ServerService, ChannelService, InviteService, MembershipService } = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
@@ -53,14 +53,14 @@ const { createOrm, User, Server, Channel, ChannelType, VoiceState, MessageServic
     const users = (em) => em.getRepository(User);
     const alice = await users(orm.em.fork()).register({ username: 'alice' });
     const bob = await users(orm.em.fork()).register({ username: 'bob' });
-    const server = await orm.em.fork().getRepository(Server).createServer(alice, { name: 'Packaged' });
-    const lounge = await orm.em.fork().getRepository(Channel).createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
-    const text = await orm.em.fork().getRepository(Channel).createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
+    const server = await new ServerService(orm.em.fork()).createServer(alice, { name: 'Packaged' });
+    const lounge = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
+    const text = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
     const voice = await orm.em.fork().getRepository(VoiceState).joinVoice(alice, lounge.id);
     const me = await users(orm.em.fork()).findOneOrFail(alice.id);
     const request = await me.sendFriendRequest(bob.tag);
-    const invite = await orm.em.fork().getRepository(Invite).createInvite(alice, text.id);
-    await orm.em.fork().getRepository(ServerMember).acceptInvite(bob, invite.code);
+    const invite = await new InviteService(orm.em.fork()).createInvite(alice, text.id);
+    await new MembershipService(orm.em.fork()).acceptInvite(bob, invite.code);
     const hello = await new MessageService(orm.em.fork()).send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
     const [row] = await orm.em.fork().execute('select content from "Message" where id = ?', [hello.id]);
     let refused = null;

@@ -7,14 +7,13 @@ import { nextSnowflake } from '../src/domain/snowflake';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { listenForEvents } from '../src/db/event-listener';
 import { EVENTS_CHANNEL } from '../src/entities/events/DomainEventRepository';
-import { ServerMember } from '../src/entities/server/ServerMember';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { User } from '../src/entities/user/User';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { Pgbouncer, pgbouncerBinary } from './support/clusters';
 import { useTestDatabase } from './support/db';
 import { membershipHelpers } from './support/membership';
+import { MembershipService } from '../src/servers/membership-service';
 
 /**
  * The domain's races, run through a real pgbouncer in transaction pooling mode: every transaction
@@ -77,7 +76,7 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId, { maxUses: 5, maxAge: 0 });
     const users = await Promise.all(Array.from({ length: 20 }, (_, i) => db().fork().getRepository(User).register({ username: `bounce${i}` })));
-    const results = await raceThrough(20, (em, i) => (em.getRepository(ServerMember) as MembershipRepository).acceptInvite(users[i].id, invite.code));
+    const results = await raceThrough(20, (em, i) => new MembershipService(em).acceptInvite(users[i].id, invite.code));
     expect(ok(results)).toHaveLength(5);
     for (const failure of failed(results)) expect(failure).toMatchObject({ code: 'INVITE_INVALID', reason: 'used_up' });
     expect(await db().sql(`select uses from "Invite" where code = $1`, [invite.code])).toEqual([{ uses: 5 }]);
@@ -89,7 +88,7 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     const users: User[] = [];
     for (let i = 0; i < 12; i++) {
       const user = await db().fork().getRepository(User).register({ username: `caller${i}` });
-      await (db().fork().getRepository(ServerMember) as MembershipRepository).acceptInvite(user, w.code);
+      await new MembershipService(db().fork()).acceptInvite(user, w.code);
       users.push(user);
     }
     const vc = nextSnowflake();

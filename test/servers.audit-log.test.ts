@@ -4,11 +4,12 @@ import { PermissionFlags } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEntry';
 import type { AuditLogQuery } from '../src/entities/server/AuditLogRepository';
-import { Emoji } from '../src/entities/server/Emoji';
 import { Server } from '../src/entities/server/Server';
-import { Sticker } from '../src/entities/server/Sticker';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { ServerService } from '../src/servers/server-service';
+import { AuditLogService } from '../src/servers/audit-log-service';
+import { EmojiService, StickerService } from '../src/servers/expression-service';
 
 const db = useTestDatabase();
 
@@ -18,7 +19,7 @@ async function register(prefix: string): Promise<User> {
 }
 
 async function makeServer(owner: User): Promise<Server> {
-  return db().fork().getRepository(Server).createServer(owner, { name: `Audited ${++seq}` });
+  return new ServerService(db().fork()).createServer(owner, { name: `Audited ${++seq}` });
 }
 
 async function addMember(server: Server, user: User, permissions?: bigint): Promise<void> {
@@ -29,7 +30,7 @@ async function addMember(server: Server, user: User, permissions?: bigint): Prom
   await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [server.id, user.id, roleId]);
 }
 
-const log = () => db().fork().getRepository(AuditLogEntry);
+const log = () => new AuditLogService(db().fork());
 const ids = (entries: AuditLogEntry[]) => entries.map((e) => e.id);
 const desc = (a: string, b: string) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0);
 
@@ -42,16 +43,16 @@ async function auditedServer() {
   const manager = await register('auditmgr');
   const server = await makeServer(owner);
   await addMember(server, manager, PermissionFlags.MANAGE_GUILD_EXPRESSIONS);
-  const emojis = () => db().fork().getRepository(Emoji);
-  const stickers = () => db().fork().getRepository(Sticker);
+  const emojis = () => new EmojiService(db().fork());
+  const stickers = () => new StickerService(db().fork());
   for (const name of ['one', 'two', 'three']) await emojis().createEmoji(owner, server.id, { name });
   const sticker = await stickers().createSticker(owner, server.id, { name: 'Sticky' });
   const four = await emojis().createEmoji(manager, server.id, { name: 'four' });
   await emojis().createEmoji(manager, server.id, { name: 'five' });
-  await emojis().updateEmoji(manager, server.id, four.id, { name: 'four_renamed' }, 'typo');
+  await emojis().updateEmoji(manager, server.id, four.id, { name: 'four_renamed' }, { reason: 'typo' });
   await stickers().deleteSticker(manager, server.id, sticker.id);
   const other = await makeServer(owner);
-  await db().fork().getRepository(Emoji).createEmoji(owner, other.id, { name: 'elsewhere' });
+  await new EmojiService(db().fork()).createEmoji(owner, other.id, { name: 'elsewhere' });
   const all = await db().sql<{ id: string; actorId: string; actionType: number }>(
     `select id::text, "actorId"::text as "actorId", "actionType" from "AuditLogEntry" where "serverId" = $1 order by id desc`,
     [server.id],
@@ -167,7 +168,7 @@ describe('audit log query', () => {
       [base.toString(), serverIds, actor.id, owner.id],
     );
     await db().sql(`analyze "AuditLogEntry"`);
-    const repo = log();
+    const repo = db().fork().getRepository(AuditLogEntry);
     const plan = async (query: AuditLogQuery) => {
       const sql = repo.auditLogSql(server.id, query);
       const text = (await db().sql<{ 'QUERY PLAN': string }>(`explain ${sql}`)).map((r) => r['QUERY PLAN']).join('\n');

@@ -3,13 +3,14 @@ import { LimitReached, MissingPermission, NotFound, ValidationFailed } from '../
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { ChannelService } from '../src/servers/channel-service';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
-const channels = () => db().fork().getRepository(Channel);
+const channels = () => new ChannelService(db().fork());
 
 async function register(username: string): Promise<User> {
   return db().fork().getRepository(User).register({ username });
@@ -17,7 +18,7 @@ async function register(username: string): Promise<User> {
 
 async function newServer(name = 'Channels') {
   const owner = await register('owner');
-  const server = await db().fork().getRepository(Server).createServer(owner, { name });
+  const server = await new ServerService(db().fork()).createServer(owner, { name });
   const rows = await db().sql<{ id: string; name: string }>(`select id::text, name from "Channel" where "serverId" = $1`, [server.id]);
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.id]));
   return { owner, server, textCategory: byName['Text Channels'], voiceCategory: byName['Voice Channels'], general: byName['general'], voice: byName['General'] };
@@ -89,7 +90,7 @@ describe('creating channels', () => {
   it('creates a text channel at the end of its category with audit 10 and CHANNEL_CREATE', async () => {
     const { owner, server, textCategory } = await newServer();
     const since = await lastEventId();
-    const channel = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'memes', topic: 'only memes', parentId: textCategory, rateLimitPerUser: 30 }, 'fun');
+    const channel = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'memes', topic: 'only memes', parentId: textCategory, rateLimitPerUser: 30 }, { reason: 'fun' });
     expect(await channelRow(channel.id)).toEqual({
       name: 'memes',
       type: 'GUILD_TEXT',
@@ -198,7 +199,7 @@ describe('creating channels', () => {
   it('race: 10 concurrent creations into a category holding 48 leave exactly 50', async () => {
     const { owner, server, textCategory } = await newServer();
     await fillChannels(server.id, 47, textCategory); // 48 with 'general'
-    const results = await race(db(), 10, (em, i) => em.getRepository(Channel).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}`, parentId: textCategory }));
+    const results = await race(db(), 10, (em, i) => new ChannelService(em).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}`, parentId: textCategory }));
     expect(fulfilled(results)).toHaveLength(2);
     for (const e of rejected(results)) expect(e).toBeInstanceOf(LimitReached);
     expect(await countChannels('"parentId"', textCategory)).toBe(50);
@@ -207,7 +208,7 @@ describe('creating channels', () => {
   it('race: 10 concurrent creations at 498 channels leave exactly 500', async () => {
     const { owner, server } = await newServer();
     await fillChannels(server.id, 494);
-    const results = await race(db(), 10, (em, i) => em.getRepository(Channel).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}` }));
+    const results = await race(db(), 10, (em, i) => new ChannelService(em).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}` }));
     expect(fulfilled(results)).toHaveLength(2);
     for (const e of rejected(results)) expect(e).toBeInstanceOf(LimitReached);
     expect(await countChannels('"serverId"', server.id)).toBe(500);
@@ -286,7 +287,7 @@ describe('deleting channels', () => {
     const { owner, server, general } = await newServer();
     await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048)`, [general, server.id]);
     const since = await lastEventId();
-    await channels().deleteChannel(owner, server.id, general, 'spring cleaning');
+    await channels().deleteChannel(owner, server.id, general, { reason: 'spring cleaning' });
     expect(await channelRow(general)).toBeUndefined();
     const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "PermissionOverwrite" where "channelId" = $1`, [general]);
     expect(n).toBe('0');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LimitReached, ValidationFailed } from '../src/domain/errors';
 import { DEFAULT_EVERYONE_PERMISSIONS } from '../src/domain/permissions';
-import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase();
 
@@ -14,7 +14,7 @@ async function register(username: string) {
 describe('server creation', () => {
   it('creates the @everyone role with the server id, the owner membership and default channels, with GUILD_CREATE', async () => {
     const owner = await register('founder');
-    const server = await db().fork().getRepository(Server).createServer(owner, { name: 'Lounge' });
+    const server = await new ServerService(db().fork()).createServer(owner, { name: 'Lounge' });
     const [row] = await db().sql<{ ownerId: string; memberCount: number }>(`select "ownerId"::text, "memberCount" from "Server" where id = $1`, [server.id]);
     expect(row).toEqual({ ownerId: owner.id, memberCount: 1 });
     const roles = await db().sql<{ id: string; name: string; permissions: string; position: number }>(
@@ -41,7 +41,7 @@ describe('server creation', () => {
   it('refuses bad names and writes nothing', async () => {
     const owner = await register('namer');
     for (const name of ['', 'x', 'y'.repeat(101), 42, null]) {
-      await expect(db().fork().getRepository(Server).createServer(owner, { name: name as string })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(new ServerService(db().fork()).createServer(owner, { name: name as string })).rejects.toBeInstanceOf(ValidationFailed);
     }
     const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Server" where "ownerId" = $1`, [owner.id]);
     expect(n).toBe('0');
@@ -49,7 +49,7 @@ describe('server creation', () => {
 
   it('caps a user at 100 servers (200 with premium)', async () => {
     const owner = await register('collector');
-    const repo = () => db().fork().getRepository(Server);
+    const repo = () => new ServerService(db().fork());
     for (let i = 0; i < 100; i++) await repo().createServer(owner, { name: `server ${i}` });
     await expect(repo().createServer(owner, { name: 'one too many' })).rejects.toBeInstanceOf(LimitReached);
     const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "ServerMember" where "userId" = $1`, [owner.id]);
@@ -58,7 +58,7 @@ describe('server creation', () => {
 
   it("runs the platform's documented active-users query verbatim", async () => {
     const owner = await register('host');
-    const server = await db().fork().getRepository(Server).createServer(owner, { name: 'Docs' });
+    const server = await new ServerService(db().fork()).createServer(owner, { name: 'Docs' });
     const guest = await register('guest');
     const idle = await register('idler');
     await db().sql(`insert into "ServerMember" ("serverId", "userId") values ($1, $2), ($1, $3)`, [server.id, guest.id, idle.id]);

@@ -5,9 +5,11 @@ import { nextSnowflake } from '../src/domain/snowflake';
 import { AuditLogAction } from '../src/entities/server/AuditLogEntry';
 import { Emoji } from '../src/entities/server/Emoji';
 import { Server } from '../src/entities/server/Server';
-import { Sticker, StickerFormat } from '../src/entities/server/Sticker';
+import { StickerFormat } from '../src/entities/server/Sticker';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { EmojiService, StickerService } from '../src/servers/expression-service';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 
@@ -18,7 +20,7 @@ async function register(prefix: string): Promise<User> {
 
 async function makeServer(owner?: User): Promise<{ owner: User; server: Server }> {
   const o = owner ?? (await register('owner'));
-  const server = await db().fork().getRepository(Server).createServer(o, { name: `Guild ${++seq}` });
+  const server = await new ServerService(db().fork()).createServer(o, { name: `Guild ${++seq}` });
   return { owner: o, server };
 }
 
@@ -83,8 +85,8 @@ async function auditOf(serverId: string): Promise<AuditRow[]> {
   );
 }
 
-const emojis = () => db().fork().getRepository(Emoji);
-const stickers = () => db().fork().getRepository(Sticker);
+const emojis = () => new EmojiService(db().fork());
+const stickers = () => new StickerService(db().fork());
 const EMOJI_SLOTS = [50, 100, 150, 250];
 const STICKER_SLOTS = [5, 15, 30, 60];
 
@@ -101,7 +103,7 @@ async function snapshot(serverId: string) {
 describe('emoji', () => {
   it('creates an emoji with audit entry 60 and GUILD_EMOJIS_UPDATE carrying the full list', async () => {
     const { owner, server } = await makeServer();
-    const first = await emojis().createEmoji(owner, server.id, { name: 'party_parrot', animated: true }, 'for the party');
+    const first = await emojis().createEmoji(owner, server.id, { name: 'party_parrot', animated: true }, { reason: 'for the party' });
     const second = await emojis().createEmoji(owner, server.id, { name: 'blob' });
 
     const rows = await db().sql(`select id::text, name, animated, roles, "creatorId"::text as "creatorId" from "Emoji" where "serverId" = $1 order by id`, [server.id]);
@@ -157,10 +159,10 @@ describe('emoji', () => {
     const emoji = await emojis().createEmoji(manager, server.id, { name: 'wave', roles: [mods, mods] });
     expect(emoji.roles).toEqual([mods]);
 
-    await emojis().updateEmoji(manager, server.id, emoji.id, { name: 'wave2', roles: [] }, 'rename');
+    await emojis().updateEmoji(manager, server.id, emoji.id, { name: 'wave2', roles: [] }, { reason: 'rename' });
     const [row] = await db().sql(`select name, roles from "Emoji" where id = $1`, [emoji.id]);
     expect(row).toEqual({ name: 'wave2', roles: [] });
-    await emojis().deleteEmoji(manager, server.id, emoji.id, 'cleanup');
+    await emojis().deleteEmoji(manager, server.id, emoji.id, { reason: 'cleanup' });
     expect(await count('Emoji', server.id)).toBe(1);
 
     const audit = (await auditOf(server.id)).slice(1);
@@ -256,8 +258,8 @@ describe('emoji', () => {
       await expect(emojis().updateEmoji(owner, server.id, emoji.id, { roles: roles as string[] })).rejects.toBeInstanceOf(ValidationFailed);
     }
     for (const reason of ['', 'r'.repeat(513), 7]) {
-      await expect(emojis().createEmoji(owner, server.id, { name: 'ok_name' }, reason as string)).rejects.toBeInstanceOf(ValidationFailed);
-      await expect(emojis().deleteEmoji(owner, server.id, emoji.id, reason as string)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(emojis().createEmoji(owner, server.id, { name: 'ok_name' }, { reason: reason as string })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(emojis().deleteEmoji(owner, server.id, emoji.id, { reason: reason as string })).rejects.toBeInstanceOf(ValidationFailed);
     }
     await expect(emojis().createEmoji(owner, 'nope', { name: 'ok_name' })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(emojis().createEmoji(owner, server.id, null as never)).rejects.toBeInstanceOf(ValidationFailed);
@@ -312,7 +314,7 @@ describe('emoji', () => {
     await setTier(server, 1);
     await fillEmoji(server, 95, false);
     await fillEmoji(server, 97, true);
-    const results = await race(db(), 30, (em, i) => em.getRepository(Emoji).createEmoji(owner, server.id, { name: `race_${i}`, animated: i % 2 === 1 }));
+    const results = await race(db(), 30, (em, i) => new EmojiService(em).createEmoji(owner, server.id, { name: `race_${i}`, animated: i % 2 === 1 }));
     const made = fulfilled(results);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
     expect(made.filter((e) => !e.animated)).toHaveLength(5);
@@ -332,9 +334,9 @@ describe('stickers', () => {
     const manager = await register('stickerman');
     await addMember(server, manager, PermissionFlags.MANAGE_GUILD_EXPRESSIONS);
     const a = await stickers().createSticker(owner, server.id, { name: 'Hello', description: 'waves', tags: 'wave', formatType: StickerFormat.APNG });
-    const b = await stickers().createSticker(manager, server.id, { name: '  Bye  ' }, 'new one');
+    const b = await stickers().createSticker(manager, server.id, { name: '  Bye  ' }, { reason: 'new one' });
     expect(b.name).toBe('Bye');
-    await stickers().updateSticker(manager, server.id, b.id, { description: 'leaves', tags: 'door' }, 'describe');
+    await stickers().updateSticker(manager, server.id, b.id, { description: 'leaves', tags: 'door' }, { reason: 'describe' });
     await stickers().updateSticker(manager, server.id, b.id, { description: 'leaves' });
     await stickers().deleteSticker(manager, server.id, a.id);
 
@@ -403,7 +405,7 @@ describe('stickers', () => {
     for (const changes of [{ name: 'x' }, { description: 'd'.repeat(101) }, { tags: 't'.repeat(201) }]) {
       await expect(stickers().updateSticker(owner, server.id, sticker.id, changes)).rejects.toBeInstanceOf(ValidationFailed);
     }
-    await expect(stickers().createSticker(owner, server.id, { name: 'Fine' }, '')).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(stickers().createSticker(owner, server.id, { name: 'Fine' }, { reason: '' })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(stickers().updateSticker(owner, server.id, foreign.id, { name: 'Stolen' })).rejects.toBeInstanceOf(NotFound);
     await expect(stickers().deleteSticker(owner, server.id, foreign.id)).rejects.toBeInstanceOf(NotFound);
     await stickers().updateSticker(owner, server.id, sticker.id, { name: 'Base' });
@@ -439,7 +441,7 @@ describe('stickers', () => {
   it('keeps concurrent sticker creations within the slots', async () => {
     const { owner, server } = await makeServer();
     await fillStickers(server, 2);
-    const results = await race(db(), 20, (em, i) => em.getRepository(Sticker).createSticker(owner, server.id, { name: `Race ${i}` }));
+    const results = await race(db(), 20, (em, i) => new StickerService(em).createSticker(owner, server.id, { name: `Race ${i}` }));
     expect(fulfilled(results)).toHaveLength(3);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
     expect(await count('Sticker', server.id)).toBe(5);

@@ -196,7 +196,7 @@ describe('membersOf', () => {
     const seen: string[] = [];
     let after: ServerMember | undefined;
     for (;;) {
-      const page = await memberships().membersOf(w.server.id, { limit: 2, after });
+      const page = await db().fork().getRepository(ServerMember).membersOf(w.server.id, { limit: 2, after });
       if (page.length === 0) break;
       seen.push(...page.map((m) => m.user.id));
       after = page[page.length - 1];
@@ -207,7 +207,7 @@ describe('membersOf', () => {
 
   it('refuses a malformed cursor with ValidationFailed', async () => {
     const w = await world();
-    await expect(memberships().membersOf(w.server.id, { after: { joinedAt: new Date(NaN), userId: w.owner.id } })).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(memberships().membersOf(w.server.id, { after: { joinedAt: new Date(), userId: 'x' } })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(db().fork().getRepository(ServerMember).membersOf(w.server.id, { after: { joinedAt: new Date(NaN), userId: w.owner.id } })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(db().fork().getRepository(ServerMember).membersOf(w.server.id, { after: { joinedAt: new Date(), userId: 'x' } })).rejects.toBeInstanceOf(ValidationFailed);
   });
 });

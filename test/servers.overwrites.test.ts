@@ -4,15 +4,16 @@ import { computePermissions, DEFAULT_EVERYONE_PERMISSIONS, PermissionFlags as F 
 import { nextSnowflake } from '../src/domain/snowflake';
 import { Channel } from '../src/entities/channel/Channel';
 import { OverwriteType } from '../src/entities/channel/PermissionOverwrite';
-import { Role } from '../src/entities/server/Role';
 import { loadServerAccess } from '../src/entities/server/ServerAccess';
-import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { RoleService } from '../src/servers/role-service';
+import { ServerService } from '../src/servers/server-service';
+import { ChannelService } from '../src/servers/channel-service';
 
 const db = useTestDatabase();
 
-const channels = () => db().fork().getRepository(Channel);
+const channels = () => new ChannelService(db().fork());
 
 async function register(username: string): Promise<User> {
   return db().fork().getRepository(User).register({ username });
@@ -20,7 +21,7 @@ async function register(username: string): Promise<User> {
 
 async function newServer(name = 'Overwrites') {
   const owner = await register('owner');
-  const server = await db().fork().getRepository(Server).createServer(owner, { name });
+  const server = await new ServerService(db().fork()).createServer(owner, { name });
   const [general] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and name = 'general'`, [server.id]);
   const [voice] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and name = 'General'`, [server.id]);
   return { owner, server, general: general.id, voice: voice.id };
@@ -92,7 +93,7 @@ describe('permission overwrite CRUD', () => {
     const { owner, server, general } = await newServer();
     const role = await insertRole(server.id, F.SEND_MESSAGES);
     const since = await lastEventId();
-    await channels().setOverwrite(owner, server.id, general, { targetId: role, type: 'role', allow: F.MANAGE_MESSAGES, deny: F.SEND_MESSAGES }, 'lock it');
+    await channels().setOverwrite(owner, server.id, general, { targetId: role, type: 'role', allow: F.MANAGE_MESSAGES, deny: F.SEND_MESSAGES }, { reason: 'lock it' });
     expect(await overwrites(general)).toEqual([{ targetId: role, type: 'ROLE', allow: F.MANAGE_MESSAGES.toString(), deny: F.SEND_MESSAGES.toString() }]);
     await channels().setOverwrite(owner, server.id, general, { targetId: role, type: OverwriteType.ROLE, allow: F.MANAGE_MESSAGES | F.PIN_MESSAGES, deny: F.SEND_MESSAGES });
     expect((await overwrites(general))[0].allow).toBe((F.MANAGE_MESSAGES | F.PIN_MESSAGES).toString());
@@ -211,12 +212,12 @@ describe('permission overwrite CRUD', () => {
 describe("a member's permissions in a channel, computed from the stored overwrites in Discord's order", () => {
   it('applies @everyone, then all role overwrites together, then the member overwrite; never takes ADMINISTRATOR away', async () => {
     const { owner, server, general } = await newServer();
-    const roles = db().fork().getRepository(Role);
+    const roles = new RoleService(db().fork());
     const a = await roles.createRole(owner, server.id, { name: 'a', permissions: 0n });
     const b = await roles.createRole(owner, server.id, { name: 'b', permissions: 0n });
     const member = await addMember(server.id, 'member');
     await roles.assignRole(owner, server.id, member.id, a.id);
-    await db().fork().getRepository(Role).assignRole(owner, server.id, member.id, b.id);
+    await new RoleService(db().fork()).assignRole(owner, server.id, member.id, b.id);
     const set = (targetId: string, type: 'role' | 'member', allow: bigint, deny: bigint) =>
       channels().setOverwrite(owner, server.id, general, { targetId, type, allow, deny });
 

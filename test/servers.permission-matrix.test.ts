@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { MissingPermission } from '../src/domain/errors';
 import { ALL_PERMISSIONS, PermissionFlags as F, type PermissionName } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
-import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import { Role } from '../src/entities/server/Role';
-import { Server } from '../src/entities/server/Server';
+import { ChannelType } from '../src/entities/channel/Channel';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { ServerService } from '../src/servers/server-service';
+import { ChannelService } from '../src/servers/channel-service';
+import { RoleService } from '../src/servers/role-service';
 
 const db = useTestDatabase();
 
@@ -51,7 +52,7 @@ interface Ctx {
 
 async function setup(): Promise<Ctx> {
   const owner = await register('owner');
-  const server = await db().fork().getRepository(Server).createServer(owner, { name: 'Matrix' });
+  const server = await new ServerService(db().fork()).createServer(owner, { name: 'Matrix' });
   const rows = await db().sql<{ id: string; name: string }>(`select id::text, name from "Channel" where "serverId" = $1`, [server.id]);
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.id]));
   const low = nextSnowflake();
@@ -88,8 +89,8 @@ interface Action {
   run: (actor: User, ctx: Ctx) => Promise<unknown>;
 }
 
-const roles = () => db().fork().getRepository(Role);
-const channels = () => db().fork().getRepository(Channel);
+const roles = () => new RoleService(db().fork());
+const channels = () => new ChannelService(db().fork());
 
 const ACTIONS: Action[] = [
   { name: 'createRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().createRole(a, c.serverId, { name: 'new role' }) },

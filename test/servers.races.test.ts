@@ -3,11 +3,11 @@ import { AlreadyMember, InviteInvalid, NotAMember, NotFound, OwnerCannotLeave, U
 import { fulfilled, race, rejected } from './support/db';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { User } from '../src/entities/user/User';
-import { ServerMember } from '../src/entities/server/ServerMember';
-import { Server } from '../src/entities/server/Server';
 import { useTestDatabase } from './support/db';
 import { checkInvariants } from '../src/db/invariants';
 import { membershipHelpers, type World } from './support/membership';
+import { MembershipService } from '../src/servers/membership-service';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 const { register, invites, world, joined } = membershipHelpers(db);
@@ -32,7 +32,7 @@ describe('membership races, each operation on its own connection', () => {
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId, { maxUses: 10, maxAge: 0 });
     const users = await registerMany(50, 'rush');
-    const results = await race(db(), 50, (em, i) => em.getRepository(ServerMember).acceptInvite(users[i], invite.code));
+    const results = await race(db(), 50, (em, i) => new MembershipService(em).acceptInvite(users[i], invite.code));
     expect(fulfilled(results)).toHaveLength(10);
     const failures = rejected(results);
     expect(failures).toHaveLength(40);
@@ -52,12 +52,12 @@ describe('membership races, each operation on its own connection', () => {
     const stayers = await registerMany(100, 'stay');
     const joiners = await registerMany(100, 'come');
     // 100 members first (themselves joining concurrently)
-    const first = await race(db(), 100, (em, i) => em.getRepository(ServerMember).acceptInvite(stayers[i], w.code));
+    const first = await race(db(), 100, (em, i) => new MembershipService(em).acceptInvite(stayers[i], w.code));
     expect(rejected(first)).toEqual([]);
     expect(await realCount(w.server.id)).toEqual({ memberCount: 101, real: 101 });
     // then, interleaved: even operations join a new user, odd ones make an existing member leave
     const results = await race<unknown>(db(), 200, (em, i) => {
-      const repo = em.getRepository(ServerMember);
+      const repo = new MembershipService(em);
       return i % 2 === 0 ? repo.acceptInvite(joiners[i / 2], w.code) : repo.leave(stayers[(i - 1) / 2], w.server.id);
     });
     expect(rejected(results)).toEqual([]);
@@ -72,7 +72,7 @@ describe('membership races, each operation on its own connection', () => {
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId, { maxUses: 5 });
     const user = await register('eager');
-    const results = await race(db(), 10, (em) => em.getRepository(ServerMember).acceptInvite(user, invite.code));
+    const results = await race(db(), 10, (em) => new MembershipService(em).acceptInvite(user, invite.code));
     expect(fulfilled(results)).toHaveLength(1);
     expect(rejected(results).every((e) => e instanceof AlreadyMember)).toBe(true);
     const [{ uses }] = await db().sql(`select uses from "Invite" where code = $1`, [invite.code]);
@@ -85,7 +85,7 @@ describe('membership races, each operation on its own connection', () => {
     const users = await registerMany(25, 'racer');
     const results = await race<unknown>(db(), 50, (em, i) => {
       const user = users[Math.floor(i / 2)];
-      return i % 2 === 0 ? em.getRepository(ServerMember).acceptInvite(user, w.code) : em.getRepository(ServerMember).ban(w.owner, w.server.id, user.id, { reason: 'race' });
+      return i % 2 === 0 ? new MembershipService(em).acceptInvite(user, w.code) : new MembershipService(em).ban(w.owner, w.server.id, user.id, { reason: 'race' });
     });
     // every ban succeeds; a join either came first (then the ban removed it) or was refused
     for (let i = 1; i < 50; i += 2) expect(results[i].status).toBe('fulfilled');
@@ -104,7 +104,7 @@ describe('membership races, each operation on its own connection', () => {
     }
     const results = await race<unknown>(db(), 20, (em, i) => {
       const k = Math.floor(i / 2);
-      return i % 2 === 0 ? em.getRepository(Server).transferOwnership(worlds[k].owner, worlds[k].server.id, heirs[k]) : em.getRepository(ServerMember).leave(heirs[k], worlds[k].server.id);
+      return i % 2 === 0 ? new ServerService(em).transferOwnership(worlds[k].owner, worlds[k].server.id, heirs[k]) : new MembershipService(em).leave(heirs[k], worlds[k].server.id);
     });
     for (const failure of rejected(results)) expect(failure instanceof OwnerCannotLeave || failure instanceof NotFound || failure instanceof NotAMember).toBe(true);
     for (let k = 0; k < 10; k++) {

@@ -4,13 +4,14 @@ import { permissionBits, PermissionFlags as F } from '../src/domain/permissions'
 import { nextSnowflake } from '../src/domain/snowflake';
 import { Channel } from '../src/entities/channel/Channel';
 import { Role } from '../src/entities/server/Role';
-import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { RoleService } from '../src/servers/role-service';
+import { ServerService } from '../src/servers/server-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
-const roles = () => db().fork().getRepository(Role);
+const roles = () => new RoleService(db().fork());
 
 async function register(username: string): Promise<User> {
   return db().fork().getRepository(User).register({ username });
@@ -18,7 +19,7 @@ async function register(username: string): Promise<User> {
 
 async function newServer(name = 'Roles') {
   const owner = await register('owner');
-  const server = await db().fork().getRepository(Server).createServer(owner, { name });
+  const server = await new ServerService(db().fork()).createServer(owner, { name });
   return { owner, server };
 }
 
@@ -102,7 +103,7 @@ describe('creating roles', () => {
   it('creates a role just above @everyone with its audit entry (30) and GUILD_ROLE_CREATE', async () => {
     const { owner, server } = await newServer();
     const since = await lastEventId();
-    const role = await roles().createRole(owner, server.id, { name: 'Mods', permissions: permissionBits('KICK_MEMBERS'), color: 0xff0000, hoist: true }, 'staffing');
+    const role = await roles().createRole(owner, server.id, { name: 'Mods', permissions: permissionBits('KICK_MEMBERS'), color: 0xff0000, hoist: true }, { reason: 'staffing' });
     expect(await roleRow(role.id)).toEqual({ name: 'Mods', permissions: F.KICK_MEMBERS.toString(), position: 1, color: 0xff0000, hoist: true, mentionable: false });
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 30, actorId: owner.id, targetId: role.id, reason: 'staffing' });
@@ -146,7 +147,7 @@ describe('creating roles', () => {
       null,
     ];
     for (const props of bad) await expect(roles().createRole(owner, server.id, props as never)).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().createRole(owner, server.id, { name: 'ok' }, 'r'.repeat(513))).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(roles().createRole(owner, server.id, { name: 'ok' }, { reason: 'r'.repeat(513) })).rejects.toBeInstanceOf(ValidationFailed);
     expect(await writes(server.id)).toEqual(before);
   });
 
@@ -206,7 +207,7 @@ describe('creating roles', () => {
       `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1 from unnest($2::bigint[]) as x(id)`,
       [server.id, Array.from({ length: 248 }, () => nextSnowflake())],
     );
-    const results = await race(db(), 12, (em, i) => em.getRepository(Role).createRole(owner, server.id, { name: `racer ${i}` }));
+    const results = await race(db(), 12, (em, i) => new RoleService(em).createRole(owner, server.id, { name: `racer ${i}` }));
     expect(fulfilled(results)).toHaveLength(1);
     const errors = rejected(results);
     expect(errors).toHaveLength(11);
@@ -324,7 +325,7 @@ describe('deleting roles', () => {
       server.id,
     ]);
     const since = await lastEventId();
-    await roles().deleteRole(mod.user, server.id, doomed, 'cleanup');
+    await roles().deleteRole(mod.user, server.id, doomed, { reason: 'cleanup' });
     expect(await roleRow(doomed)).toBeUndefined();
     expect(await memberRoles(server.id, member.id)).toEqual([]);
     const overwrites = await db().sql<{ targetId: string }>(`select "targetId"::text from "PermissionOverwrite" where "channelId" = $1`, [channel.id]);
@@ -405,7 +406,7 @@ describe('assigning roles', () => {
     const member = await addMember(server.id, 'member');
     const role = await insertRole(server.id, { name: 'helper', position: 2 });
     const since = await lastEventId();
-    await roles().assignRole(mod.user, server.id, member.id, role, 'promotion');
+    await roles().assignRole(mod.user, server.id, member.id, role, { reason: 'promotion' });
     expect(await memberRoles(server.id, member.id)).toEqual([role]);
     const evs = await events(server.id, since);
     expect(evs.map((e) => e.type).sort()).toEqual(['GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_MEMBER_UPDATE']);
@@ -485,7 +486,7 @@ describe('reading roles', () => {
     const a = await insertRole(server.id, { position: 3 });
     const b = await insertRole(server.id, { position: 3 });
     const c = await insertRole(server.id, { position: 7 });
-    const list = await roles().rolesOf(server.id);
+    const list = await db().fork().getRepository(Role).rolesOf(server.id);
     expect(list.map((r) => r.id)).toEqual([c, a, b, server.id]);
     void Channel;
   });

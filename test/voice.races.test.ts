@@ -3,20 +3,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, NotInVoice, VoiceChannelFull } from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
-import { Invite } from '../src/entities/server/Invite';
-import type { InviteRepository } from '../src/entities/server/InviteRepository';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { Server } from '../src/entities/server/Server';
-import type { ServerRepository } from '../src/entities/server/ServerRepository';
-import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import { Channel } from '../src/entities/channel/Channel';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { checkInvariants } from '../src/db/invariants';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { seedScenario, type Scenario } from './support/scenarios';
+import { ChannelService } from '../src/servers/channel-service';
+import { InviteService } from '../src/servers/invite-service';
+import { ServerService } from '../src/servers/server-service';
+import { MembershipService } from '../src/servers/membership-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 let small: Scenario;
@@ -26,7 +23,7 @@ beforeAll(async () => {
 
 let seq = 0;
 const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
-const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
+const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
 
 interface World {
   owner: User;
@@ -36,9 +33,9 @@ interface World {
 
 async function world(): Promise<World> {
   const owner = await db().fork().getRepository(User).register({ username: `owner${++seq}` });
-  const server = await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Race Guild' });
+  const server = await new ServerService(db().fork()).createServer(owner, { name: 'Race Guild' });
   const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
-  const invite = await (db().fork().getRepository(Invite) as InviteRepository).createInvite(owner, textId, { maxAge: 0 });
+  const invite = await new InviteService(db().fork()).createInvite(owner, textId, { maxAge: 0 });
   return { owner, server, code: invite.code };
 }
 
@@ -176,7 +173,7 @@ describe('voice races, each operation on its own connection', () => {
     const [doomed, other] = [await voiceChannel(w.server.id), await voiceChannel(w.server.id)];
     for (const u of users.slice(0, 10)) await voice().joinVoice(u, doomed);
     const results = await race<unknown>(db(), 21, (em, i) => {
-      if (i === 20) return (em.getRepository(Channel) as ChannelRepository).deleteChannel(w.owner, w.server.id, doomed);
+      if (i === 20) return new ChannelService(em).deleteChannel(w.owner, w.server.id, doomed);
       return voice(em).joinVoice(users[i], i < 10 && i % 2 === 0 ? other : doomed);
     });
     for (const failure of rejected(results)) expect((failure as DomainError).code).toBe('NOT_FOUND');

@@ -14,26 +14,24 @@ import {
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { transact } from '../src/db/unit-of-work';
-import { Channel } from '../src/entities/channel/Channel';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import { Invite } from '../src/entities/server/Invite';
-import type { InviteRepository } from '../src/entities/server/InviteRepository';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { Server } from '../src/entities/server/Server';
-import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { useTestDatabase } from './support/db';
+import { InviteService } from '../src/servers/invite-service';
+import { ServerService } from '../src/servers/server-service';
+import { ChannelService } from '../src/servers/channel-service';
+import { MembershipService } from '../src/servers/membership-service';
 
 const db = useTestDatabase();
 
 let seq = 0;
 const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
 const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
-const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
-const channels = (em: EntityManager = db().fork()): ChannelRepository => em.getRepository(Channel);
+const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
+const channels = (em: EntityManager = db().fork()) => new ChannelService(em);
 const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
 
 interface World {
@@ -45,9 +43,9 @@ interface World {
 
 async function world(): Promise<World> {
   const owner = await register('owner');
-  const server = await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Voice Guild' });
+  const server = await new ServerService(db().fork()).createServer(owner, { name: 'Voice Guild' });
   const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
-  const invite = await (db().fork().getRepository(Invite) as InviteRepository).createInvite(owner, textId, { maxAge: 0 });
+  const invite = await new InviteService(db().fork()).createInvite(owner, textId, { maxAge: 0 });
   return { owner, server, textId, code: invite.code };
 }
 

@@ -31,6 +31,15 @@ export const EXPRESSION_SLOTS: Readonly<Record<number, { emoji: number; stickers
   3: { emoji: 250, stickers: 60 },
 };
 
+/** Emoji slots of a boost tier, for static and for animated emoji each. */
+export function emojiSlotsFor(premiumTier: number): number {
+  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]!).emoji;
+}
+
+export function stickerSlotsFor(premiumTier: number): number {
+  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]!).stickers;
+}
+
 /** The highest voice bitrate a server of this boost tier may set. */
 export function maxBitrate(premiumTier: number): number {
   return [96_000, 128_000, 256_000, 384_000][premiumTier] ?? 96_000;

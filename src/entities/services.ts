@@ -5,6 +5,13 @@ import type { MessageService } from '../messaging/message-service';
 import type { ReactionService } from '../messaging/reaction-service';
 import type { ReadStateService } from '../messaging/read-state-service';
 import type { ThreadService } from '../messaging/thread-service';
+import type { AuditLogService } from '../servers/audit-log-service';
+import type { ChannelService } from '../servers/channel-service';
+import type { EmojiService, StickerService } from '../servers/expression-service';
+import type { InviteService } from '../servers/invite-service';
+import type { MembershipService } from '../servers/membership-service';
+import type { RoleService } from '../servers/role-service';
+import type { ServerService } from '../servers/server-service';
 
 /**
  * The application services that entity methods forward to. Entities must not import the services
@@ -19,6 +26,14 @@ export interface ServiceMap {
   readStates: ReadStateService;
   directMessages: DirectMessageService;
   threads: ThreadService;
+  servers: ServerService;
+  memberships: MembershipService;
+  invites: InviteService;
+  roles: RoleService;
+  channels: ChannelService;
+  emojis: EmojiService;
+  stickers: StickerService;
+  auditLog: AuditLogService;
 }
 
 type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };

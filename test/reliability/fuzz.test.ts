@@ -11,14 +11,6 @@ import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../../src/domain/errors';
 import { isSnowflake, nextSnowflake } from '../../src/domain/snowflake';
-import { Channel } from '../../src/entities/channel/Channel';
-import type { ChannelRepository } from '../../src/entities/channel/ChannelRepository';
-import { Invite } from '../../src/entities/server/Invite';
-import type { InviteRepository } from '../../src/entities/server/InviteRepository';
-import { Role } from '../../src/entities/server/Role';
-import type { RoleRepository } from '../../src/entities/server/RoleRepository';
-import { Server } from '../../src/entities/server/Server';
-import type { ServerRepository } from '../../src/entities/server/ServerRepository';
 import { User } from '../../src/entities/user/User';
 import type { RelationshipRepository } from '../../src/entities/user/RelationshipRepository';
 import { Relationship } from '../../src/entities/user/Relationship';
@@ -29,6 +21,10 @@ import { search } from '../../src/entities/message/search';
 import { useTestDatabase } from '../support/db';
 import { checkInvariants } from '../../src/db/invariants';
 import { messagingHelpers } from '../support/messaging';
+import { ChannelService } from '../../src/servers/channel-service';
+import { InviteService } from '../../src/servers/invite-service';
+import { RoleService } from '../../src/servers/role-service';
+import { ServerService } from '../../src/servers/server-service';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const db = useTestDatabase({ poolSize: 10 });
@@ -73,13 +69,13 @@ const OPERATIONS: Record<string, Operation> = {
   findByTag: (em, a) => em.getRepository(User).findByTag(a as never),
   sendFriendRequest: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).sendFriendRequest(await userOr(em, a), b as never),
   block: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).block(await userOr(em, a), b as never),
-  createServer: async (em, a, b) => (em.getRepository(Server) as ServerRepository).createServer(await userOr(em, a), { name: b } as never),
-  updateServer: (em, a, b, c) => (em.getRepository(Server) as ServerRepository).updateServer(a as never, b as never, c as never),
-  createRole: (em, a, b, c) => (em.getRepository(Role) as RoleRepository).createRole(a as never, b as never, c as never),
-  assignRole: (em, a, b, c, d) => (em.getRepository(Role) as RoleRepository).assignRole(a as never, b as never, c as never, d as never),
-  createChannel: (em, a, b, c) => (em.getRepository(Channel) as ChannelRepository).createChannel(a as never, b as never, c as never),
-  setOverwrite: (em, a, b, c, d) => (em.getRepository(Channel) as ChannelRepository).setOverwrite(a as never, b as never, c as never, d as never),
-  createInvite: (em, a, b, c) => (em.getRepository(Invite) as InviteRepository).createInvite(a as never, b as never, c as never),
+  createServer: async (em, a, b) => new ServerService(em).createServer(await userOr(em, a), { name: b } as never),
+  updateServer: (em, a, b, c) => new ServerService(em).updateServer(a as never, b as never, c as never),
+  createRole: (em, a, b, c) => new RoleService(em).createRole(a as never, b as never, c as never),
+  assignRole: (em, a, b, c, d) => new RoleService(em).assignRole(a as never, b as never, c as never, d as never),
+  createChannel: (em, a, b, c) => new ChannelService(em).createChannel(a as never, b as never, c as never),
+  setOverwrite: (em, a, b, c, d) => new ChannelService(em).setOverwrite(a as never, b as never, c as never, d as never),
+  createInvite: (em, a, b, c) => new InviteService(em).createInvite(a as never, b as never, c as never),
   acceptInvite: (em, a, b) => h.memberships(em).acceptInvite(a as never, b as never),
   kick: (em, a, b, c) => h.memberships(em).kick(a as never, b as never, c as never),
   ban: (em, a, b, c, d) => h.memberships(em).ban(a as never, b as never, c as never, d as never),

@@ -8,12 +8,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, HierarchyViolation, MissingPermission, NotAMember, NotAVoiceChannel, NotFound, ValidationFailed } from '../../src/domain/errors';
-import { Channel } from '../../src/entities/channel/Channel';
-import type { ChannelRepository } from '../../src/entities/channel/ChannelRepository';
-import { Invite } from '../../src/entities/server/Invite';
-import type { InviteRepository } from '../../src/entities/server/InviteRepository';
-import { Role } from '../../src/entities/server/Role';
-import type { RoleRepository } from '../../src/entities/server/RoleRepository';
 import { User } from '../../src/entities/user/User';
 import { VoiceState } from '../../src/entities/voice/VoiceState';
 import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
@@ -29,6 +23,9 @@ import {
 import { CHANNEL_TYPE_NUMBERS, type ChannelType } from '../../src/entities/channel/Channel';
 import { useTestDatabase } from '../support/db';
 import { messagingHelpers } from '../support/messaging';
+import { InviteService } from '../../src/servers/invite-service';
+import { ChannelService } from '../../src/servers/channel-service';
+import { RoleService } from '../../src/servers/role-service';
 
 const db = useTestDatabase({ poolSize: 5 });
 const h = messagingHelpers(db);
@@ -218,8 +215,8 @@ describe('cross-server confusion', () => {
     const both = await h.joined(a, 'both');
     await h.memberships().acceptInvite(both, b.code);
     const roleOfA = await h.role(a.server.id, F.ADMINISTRATOR, 3);
-    const roles = () => h.fork().getRepository(Role) as RoleRepository;
-    const channels = () => h.fork().getRepository(Channel) as ChannelRepository;
+    const roles = () => new RoleService(h.fork());
+    const channels = () => new ChannelService(h.fork());
     const dm = await (await h.fork().findOneOrFail(User, a.owner.id)).openDM(both);
 
     // A role of server A, given in server B.
@@ -233,7 +230,7 @@ describe('cross-server confusion', () => {
     await h.refused(() => channels().updateChannel(b.owner, b.server.id, a.textId, { name: 'hijacked' }), NotFound);
     // A DM channel treated as a server channel.
     await h.refused(() => channels().updateChannel(a.owner, a.server.id, dm.id, { name: 'dm' }), NotFound);
-    await h.refused(() => (h.fork().getRepository(Invite) as InviteRepository).createInvite(a.owner, dm.id), ValidationFailed);
+    await h.refused(() => new InviteService(h.fork()).createInvite(a.owner, dm.id), ValidationFailed);
     await h.refused(() => (h.fork().getRepository(VoiceState) as VoiceRepository).joinVoice(a.owner, dm.id), NotAVoiceChannel);
     const pair = [(await h.messages().send(both, dm.id, 'x')).id, (await h.messages().send(both, dm.id, 'y')).id];
     await h.refused(() => h.messages().bulkDelete(a.owner, dm.id, pair), MissingPermission);

@@ -7,12 +7,6 @@ import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../../src/domain/errors';
 import { nextSnowflake } from '../../src/domain/snowflake';
-import { Invite } from '../../src/entities/server/Invite';
-import type { InviteRepository } from '../../src/entities/server/InviteRepository';
-import { Role } from '../../src/entities/server/Role';
-import type { RoleRepository } from '../../src/entities/server/RoleRepository';
-import { Emoji } from '../../src/entities/server/Emoji';
-import type { EmojiRepository } from '../../src/entities/server/ExpressionRepository';
 import { User } from '../../src/entities/user/User';
 import { Relationship } from '../../src/entities/user/Relationship';
 import type { RelationshipRepository } from '../../src/entities/user/RelationshipRepository';
@@ -21,6 +15,9 @@ import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
 import { race, type TestDatabase, useTestDatabase } from '../support/db';
 import { checkInvariants } from '../../src/db/invariants';
 import { messagingHelpers } from '../support/messaging';
+import { EmojiService } from '../../src/servers/expression-service';
+import { InviteService } from '../../src/servers/invite-service';
+import { RoleService } from '../../src/servers/role-service';
 
 const OPS = Number(process.env.RACE_OPS ?? 200);
 const db = useTestDatabase({ poolSize: 30 });
@@ -79,7 +76,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
 
   it('an invite of max 10 uses admits 10', async () => {
     const w = await h.world('Invites');
-    const invite = await (h.fork().getRepository(Invite) as InviteRepository).createInvite(w.owner, w.textId, { maxUses: 10 });
+    const invite = await new InviteService(h.fork()).createInvite(w.owner, w.textId, { maxUses: 10 });
     const joiners = await usersNamed('joiner', OPS);
     tally.inviteMaxUses = await hammer(db(), (em, i) => h.memberships(em).acceptInvite(joiners[i]!, invite.code));
     expect(tally.inviteMaxUses.ok).toBe(10);
@@ -107,9 +104,9 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
   it('role slots stop at 250 and emoji slots at 50', async () => {
     const w = await h.world('Slots');
     await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) select (($2::bigint) + g), $1, 'filler', 0, g from generate_series(1, 240) g`, [w.server.id, nextSnowflake()]);
-    tally.roleSlots = await hammer(db(), (em, i) => (em.getRepository(Role) as RoleRepository).createRole(w.owner, w.server.id, { name: `r${i}` }));
+    tally.roleSlots = await hammer(db(), (em, i) => new RoleService(em).createRole(w.owner, w.server.id, { name: `r${i}` }));
     expect(await one(`select count(*)::int from "Role" where "serverId" = $1`, [w.server.id])).toBe(250);
-    tally.emojiSlots = await hammer(db(), (em, i) => (em.getRepository(Emoji) as EmojiRepository).createEmoji(w.owner, w.server.id, { name: `e_${i}` }));
+    tally.emojiSlots = await hammer(db(), (em, i) => new EmojiService(em).createEmoji(w.owner, w.server.id, { name: `e_${i}` }));
     expect(await one(`select count(*)::int from "Emoji" where "serverId" = $1 and not animated`, [w.server.id])).toBe(50);
   });
 

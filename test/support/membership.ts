@@ -1,12 +1,11 @@
 import { expect } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { nextSnowflake } from '../../src/domain/snowflake';
-import { Invite } from '../../src/entities/server/Invite';
-import type { InviteRepository } from '../../src/entities/server/InviteRepository';
-import type { MembershipRepository } from '../../src/entities/server/MembershipRepository';
-import { Server } from '../../src/entities/server/Server';
-import type { ServerRepository } from '../../src/entities/server/ServerRepository';
+import type { Server } from '../../src/entities/server/Server';
 import { ServerMember } from '../../src/entities/server/ServerMember';
+import { InviteService } from '../../src/servers/invite-service';
+import { MembershipService } from '../../src/servers/membership-service';
+import { ServerService } from '../../src/servers/server-service';
 import { User } from '../../src/entities/user/User';
 import type { TestDatabase } from './db';
 
@@ -38,9 +37,9 @@ interface State {
 export function membershipHelpers(db: () => TestDatabase) {
   let seq = 0;
   const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
-  const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
-  const invites = (em: EntityManager = db().fork()): InviteRepository => em.getRepository(Invite);
-  const servers = (em: EntityManager = db().fork()): ServerRepository => em.getRepository(Server);
+  const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
+  const invites = (em: EntityManager = db().fork()) => new InviteService(em);
+  const servers = (em: EntityManager = db().fork()) => new ServerService(em);
   const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
 
 

@@ -3,12 +3,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { nextSnowflake } from '../../src/domain/snowflake';
 import { Reaction } from '../../src/entities/message/Reaction';
 import type { ReactionRepository } from '../../src/entities/message/ReactionRepository';
-import { Invite } from '../../src/entities/server/Invite';
-import type { InviteRepository } from '../../src/entities/server/InviteRepository';
-import type { MembershipRepository } from '../../src/entities/server/MembershipRepository';
-import { Server } from '../../src/entities/server/Server';
-import type { ServerRepository } from '../../src/entities/server/ServerRepository';
-import { ServerMember } from '../../src/entities/server/ServerMember';
+import type { Server } from '../../src/entities/server/Server';
+import { InviteService } from '../../src/servers/invite-service';
+import { MembershipService } from '../../src/servers/membership-service';
+import { ServerService } from '../../src/servers/server-service';
 import { User } from '../../src/entities/user/User';
 import { DirectMessageService } from '../../src/messaging/direct-message-service';
 import { MessageService } from '../../src/messaging/message-service';
@@ -41,13 +39,13 @@ export function messagingHelpers(db: () => TestDatabase) {
   const readStates = (em: EntityManager = fork()) => new ReadStateService(em);
   const dms = (em: EntityManager = fork()) => new DirectMessageService(em);
   const threads = (em: EntityManager = fork()) => new ThreadService(em);
-  const memberships = (em: EntityManager = fork()) => em.getRepository(ServerMember) as MembershipRepository;
+  const memberships = (em: EntityManager = fork()) => new MembershipService(em);
 
   async function world(name = 'Guild'): Promise<MessagingWorld> {
     const owner = await register('owner');
-    const server = await (fork().getRepository(Server) as ServerRepository).createServer(owner, { name });
+    const server = await new ServerService(fork()).createServer(owner, { name });
     const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
-    const invite = await (fork().getRepository(Invite) as InviteRepository).createInvite(owner, textId, { maxAge: 0 });
+    const invite = await new InviteService(fork()).createInvite(owner, textId, { maxAge: 0 });
     return { owner, server, textId, code: invite.code };
   }
 

@@ -1,10 +1,8 @@
 import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
-import { idArg, type IdArg, snowflakeArg } from '../../domain/identity/ids';
+import { snowflakeArg } from '../../domain/identity/ids';
 import { validateIntegerIn } from '../../domain/servers';
-import { transact } from '../../db/unit-of-work';
 import { AuditLogAction, AuditLogEntry } from './AuditLogEntry';
-import { loadServerAccess } from './ServerAccess';
 
 export interface AuditLogQuery {
   /** Only entries by this user. */
@@ -24,18 +22,20 @@ let actions: Set<number> | undefined;
 const isAuditLogAction = (value: unknown): value is AuditLogAction =>
   (actions ??= new Set(Object.values(AuditLogAction).filter((v): v is number => typeof v === 'number'))).has(value as number);
 
-interface ValidQuery {
+/** An AuditLogQuery after validation, with the page size filled in. */
+export interface ValidAuditLogQuery {
   actorId?: string;
   actionType?: AuditLogAction;
   before?: string;
   limit: number;
 }
 
-function validateQuery(query: unknown): ValidQuery {
+/** Refuses a malformed query before any read; AuditLogService.auditLog calls it first. */
+export function validateAuditLogQuery(query: unknown): ValidAuditLogQuery {
   if (query === undefined) return { limit: AUDIT_LOG_PAGE.default };
   if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationFailed('query', 'must be an object');
   const q = query as AuditLogQuery;
-  const out: ValidQuery = { limit: AUDIT_LOG_PAGE.default };
+  const out: ValidAuditLogQuery = { limit: AUDIT_LOG_PAGE.default };
   if (q.actorId !== undefined) out.actorId = snowflakeArg(q.actorId, 'actorId');
   if (q.actionType !== undefined) {
     if (!isAuditLogAction(q.actionType)) throw new ValidationFailed('actionType', 'must be an audit log action number');
@@ -46,21 +46,17 @@ function validateQuery(query: unknown): ValidQuery {
   return out;
 }
 
-/** Reads a server's audit log: VIEW_AUDIT_LOG, newest first, keyset-paged on the ("serverId", "id") index. */
+/**
+ * Queries over a server's audit log: newest first, keyset-paged on the ("serverId", "id") index. The
+ * permission-checked read (VIEW_AUDIT_LOG) is AuditLogService.auditLog.
+ */
 export class AuditLogRepository extends EntityRepository<AuditLogEntry> {
   /**
    * One page of the server's audit log, newest first by id, filtered by actor, action type and/or
-   * `before` (an entry id). Requires the actor's VIEW_AUDIT_LOG in the server.
+   * `before` (an entry id). No permission check: AuditLogService.auditLog checks VIEW_AUDIT_LOG first.
    */
-  async auditLog(actor: IdArg, serverId: string, query: AuditLogQuery = {}): Promise<AuditLogEntry[]> {
-    const actorId = idArg(actor, 'actor');
-    snowflakeArg(serverId, 'serverId');
-    const q = validateQuery(query);
-    return transact(this.em, async (tx) => {
-      const access = await loadServerAccess(tx, serverId, actorId);
-      access.require('VIEW_AUDIT_LOG');
-      return this.pageQuery(tx, serverId, q).getResultList();
-    });
+  async entriesOf(serverId: string, query: AuditLogQuery | ValidAuditLogQuery = {}): Promise<AuditLogEntry[]> {
+    return this.pageQuery(this.em, snowflakeArg(serverId, 'serverId'), validateAuditLogQuery(query)).getResultList();
   }
 
   /**
@@ -68,10 +64,10 @@ export class AuditLogRepository extends EntityRepository<AuditLogEntry> {
    * nothing is read): for EXPLAIN and query review.
    */
   auditLogSql(serverId: string, query: AuditLogQuery = {}): string {
-    return this.pageQuery(this.em, snowflakeArg(serverId, 'serverId'), validateQuery(query)).getFormattedQuery();
+    return this.pageQuery(this.em, snowflakeArg(serverId, 'serverId'), validateAuditLogQuery(query)).getFormattedQuery();
   }
 
-  private pageQuery(em: EntityManager, serverId: string, q: ValidQuery) {
+  private pageQuery(em: EntityManager, serverId: string, q: ValidAuditLogQuery) {
     const where: Record<string, unknown> = { server: serverId };
     if (q.actorId !== undefined) where.actor = q.actorId;
     if (q.actionType !== undefined) where.actionType = q.actionType;

@@ -3,7 +3,7 @@ import { ValidationFailed } from '../../domain/errors';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
 import { diffChanges, type AuditChange } from './AuditLogEntry';
-import { EmojiRepository } from './ExpressionRepository';
+import { EmojiRepository } from './EmojiRepository';
 import type { Server } from './Server';
 
 /** Discord's emoji name rule: 2-32 characters of letters, digits and underscores (the check constraint agrees). */

@@ -1,18 +1,15 @@
-import { Check, Collection, Entity, EntityRepositoryType, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import { Check, Collection, Entity, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
 import { Role } from './Role';
-import { ServerRepository } from './ServerRepository';
 
 /** A server (Discord's guild). Its @everyone role carries the server's own id. */
-@Entity({ repository: () => ServerRepository })
+@Entity()
 @Check({ name: 'server_verification_level_check', expression: '"verificationLevel" >= 0 and "verificationLevel" <= 4' })
 @Check({ name: 'server_premium_tier_check', expression: '"premiumTier" >= 0 and "premiumTier" <= 3' })
 @Check({ name: 'server_member_count_check', expression: '"memberCount" >= 0' })
 export class Server extends AggregateRoot {
-  [EntityRepositoryType]?: ServerRepository;
-
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   id: string = nextSnowflake();
 
@@ -61,7 +58,7 @@ export class Server extends AggregateRoot {
     return this.owner.id === userId;
   }
 
-  /** @internal records GUILD_CREATE once the repository has built the server's first state. */
+  /** @internal records GUILD_CREATE once ServerService has built the server's first state. */
   created(roles: Role[], channels: { toPublic(): Record<string, unknown> }[]): void {
     this.recordEvent(
       'GUILD_CREATE',

@@ -5,12 +5,15 @@ import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
 import type { Ban } from './Ban';
 import type { Invite } from './Invite';
-import type { InviteOptions, InviteRepository } from './InviteRepository';
 import { MemberRole } from './MemberRole';
-import { type BanOptions, type MemberArg, MembershipRepository, type ReasonOption, type UserArg } from './MembershipRepository';
+import { MembershipRepository } from './MembershipRepository';
 import { Role } from './Role';
 import type { Server } from './Server';
-import type { ServerChanges, ServerRepository } from './ServerRepository';
+import { serviceFor } from '../services';
+import type { MemberArg, ReasonOption, UserArg } from '../../servers/args';
+import type { InviteOptions } from '../../servers/invite-service';
+import type { BanOptions } from '../../servers/membership-input';
+import type { ServerChanges } from '../../servers/server-service';
 import type { VoiceState } from '../voice/VoiceState';
 import type { ChannelArg, JoinVoiceOptions, VoiceRepository } from '../voice/VoiceRepository';
 
@@ -64,58 +67,58 @@ export class ServerMember extends AggregateRoot {
     this.recordEvent('GUILD_MEMBER_REMOVE', { serverId: this.server.id, userId: this.user.id, reason }, { serverId: this.server.id, userIds: [this.user.id] });
   }
 
-  // Operations acting as this member; each runs and commits its own unit of work (see the repositories).
+  // Operations acting as this member; each runs and commits its own unit of work (see src/servers).
 
   /** Leaves the server (the owner must transfer ownership first). */
   leave(): Promise<void> {
-    return this.memberships().leave(this.user, this.server.id);
+    return serviceFor(this, 'memberships').leave(this.user, this.server.id);
   }
 
   kick(target: MemberArg, options: ReasonOption = {}): Promise<void> {
-    return this.memberships().kick(this.user, this.server.id, target, options);
+    return serviceFor(this, 'memberships').kick(this.user, this.server.id, target, options);
   }
 
   ban(target: MemberArg, options: BanOptions): Promise<Ban> {
-    return this.memberships().ban(this.user, this.server.id, target, options);
+    return serviceFor(this, 'memberships').ban(this.user, this.server.id, target, options);
   }
 
   unban(target: UserArg, options: ReasonOption = {}): Promise<void> {
-    return this.memberships().unban(this.user, this.server.id, target, options);
+    return serviceFor(this, 'memberships').unban(this.user, this.server.id, target, options);
   }
 
   /** Times `target` out until `until` (at most 28 days ahead); null lifts the timeout. */
   timeout(target: MemberArg, until: Date | null, options: ReasonOption = {}): Promise<ServerMember> {
-    return this.memberships().timeout(this.user, this.server.id, target, until, options);
+    return serviceFor(this, 'memberships').timeout(this.user, this.server.id, target, until, options);
   }
 
   /** Sets (or clears, with null) this member's own nickname. */
   setNickname(nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
-    return this.memberships().setNickname(this.user, this.server.id, this.user, nickname, options);
+    return serviceFor(this, 'memberships').setNickname(this.user, this.server.id, this.user, nickname, options);
   }
 
   /** Sets (or clears, with null) another member's nickname. */
   setNicknameOf(target: MemberArg, nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
-    return this.memberships().setNickname(this.user, this.server.id, target, nickname, options);
+    return serviceFor(this, 'memberships').setNickname(this.user, this.server.id, target, nickname, options);
   }
 
   createInvite(channel: Channel | string, options: InviteOptions = {}): Promise<Invite> {
-    return this.invites().createInvite(this.user, channel, options);
+    return serviceFor(this, 'invites').createInvite(this.user, channel, options);
   }
 
   deleteInvite(code: string, options: ReasonOption = {}): Promise<void> {
-    return this.invites().deleteInvite(this.user, code, options);
+    return serviceFor(this, 'invites').deleteInvite(this.user, code, options);
   }
 
   updateServer(changes: ServerChanges, options: ReasonOption = {}): Promise<Server> {
-    return this.servers().updateServer(this.user, this.server.id, changes, options);
+    return serviceFor(this, 'servers').updateServer(this.user, this.server.id, changes, options);
   }
 
   transferOwnership(to: MemberArg, options: ReasonOption = {}): Promise<Server> {
-    return this.servers().transferOwnership(this.user, this.server.id, to, options);
+    return serviceFor(this, 'servers').transferOwnership(this.user, this.server.id, to, options);
   }
 
   deleteServer(): Promise<void> {
-    return this.servers().deleteServer(this.user, this.server.id);
+    return serviceFor(this, 'servers').deleteServer(this.user, this.server.id);
   }
 
   // Voice, acting as this member (see VoiceRepository for the rules and locks).
@@ -187,18 +190,6 @@ export class ServerMember extends AggregateRoot {
 
   private voice(): VoiceRepository {
     return entityManagerOf(this).getRepository<VoiceState>('VoiceState') as VoiceRepository;
-  }
-
-  private memberships(): MembershipRepository {
-    return entityManagerOf(this).getRepository(ServerMember);
-  }
-
-  private invites(): InviteRepository {
-    return entityManagerOf(this).getRepository<Invite>('Invite') as InviteRepository;
-  }
-
-  private servers(): ServerRepository {
-    return entityManagerOf(this).getRepository<Server>('Server') as ServerRepository;
   }
 
   toPublic() {

@@ -3,7 +3,7 @@ import { ValidationFailed } from '../../domain/errors';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
 import { diffChanges, type AuditChange } from './AuditLogEntry';
-import { StickerRepository } from './ExpressionRepository';
+import { StickerRepository } from './StickerRepository';
 import type { Server } from './Server';
 
 export enum StickerFormat {

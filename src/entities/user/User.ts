@@ -19,11 +19,11 @@ import { UserPresence, type PresenceUpdate } from './UserPresence';
 import { UserRepository } from './UserRepository';
 import type { RelationshipRepository } from './RelationshipRepository';
 import type { Relationship } from './Relationship';
-import type { MembershipRepository, ServerArg } from '../server/MembershipRepository';
+import type { ServerArg } from '../../servers/args';
+import { serviceFor } from '../services';
 import type { ServerMember } from '../server/ServerMember';
 import type { Channel } from '../channel/Channel';
 import type { GroupDMOptions } from '../../messaging/direct-message-service';
-import { serviceFor } from '../services';
 import type { IdArg } from '../../domain/identity/ids';
 
 export enum PremiumType {
@@ -186,14 +186,14 @@ export class User extends AggregateRoot {
     return this.relationships().unblock(this, target);
   }
 
-  /** Joins the server of an invite code (see MembershipRepository.acceptInvite). */
+  /** Joins the server of an invite code (see MembershipService.acceptInvite). */
   acceptInvite(code: string): Promise<ServerMember> {
-    return this.memberships().acceptInvite(this, code);
+    return serviceFor(this, 'memberships').acceptInvite(this, code);
   }
 
   /** Leaves a server (the owner must transfer ownership first). */
   leaveServer(server: ServerArg): Promise<void> {
-    return this.memberships().leave(this, server);
+    return serviceFor(this, 'memberships').leave(this, server);
   }
 
   /** The one DM channel with `other`, opened on first use (refused while either blocks the other). */
@@ -204,10 +204,6 @@ export class User extends AggregateRoot {
   /** A group DM this user owns with `others` (friends only; 2-10 recipients including this user). */
   createGroupDM(others: readonly IdArg[], options?: GroupDMOptions): Promise<Channel> {
     return serviceFor(this, 'directMessages').createGroupDM(this, others, options);
-  }
-
-  private memberships(): MembershipRepository {
-    return entityManagerOf(this).getRepository<ServerMember>('ServerMember') as MembershipRepository;
   }
 
   private relationships(): RelationshipRepository {

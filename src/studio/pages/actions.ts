@@ -6,6 +6,7 @@ import { ServerMember } from '../../entities/server/ServerMember';
 import { User } from '../../entities/user/User';
 import type { UserRepository } from '../../entities/user/UserRepository';
 import { MessageService } from '../../messaging/message-service';
+import { MembershipService } from '../../servers/membership-service';
 import { type Ctx, redirect, type Route } from '../context';
 import { csrfField, href, html, type Html, seg } from '../html';
 import type { ServerView } from '../server-data';
@@ -53,13 +54,13 @@ const reasonOf = (ctx: Ctx) => ctx.form?.get('reason') || undefined;
 
 async function kick(ctx: Ctx) {
   const server = idArg(field(ctx, 'server'), 'server');
-  await (ctx.em.getRepository(ServerMember) as MembershipRepository).kick(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: reasonOf(ctx) });
+  await new MembershipService(ctx.em).kick(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: reasonOf(ctx) });
   return redirect(href(`/servers/${seg(server)}`, { done: 'kicked' }));
 }
 
 async function ban(ctx: Ctx) {
   const server = idArg(field(ctx, 'server'), 'server');
-  await (ctx.em.getRepository(ServerMember) as MembershipRepository).ban(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: field(ctx, 'reason') });
+  await new MembershipService(ctx.em).ban(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: field(ctx, 'reason') });
   return redirect(href(`/servers/${seg(server)}`, { done: 'banned' }));
 }
 

@@ -1,18 +1,20 @@
 import { LockMode, ref } from '@mikro-orm/core';
-import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { HierarchyViolation, LimitReached, NotFound, ValidationFailed } from '../../domain/errors';
-import { userIdOf } from '../../domain/identity/ids';
-import { DEFAULT_EVERYONE_PERMISSIONS } from '../../domain/permissions';
-import { serverLimitFor, validateIntegerIn, validateServerName } from '../../domain/servers';
-import { lockKeys, transact } from '../../db/unit-of-work';
-import { Channel, ChannelType } from '../channel/Channel';
-import { User } from '../user/User';
-import { AuditLogAction, AuditLogEntry, diffChanges, validateAuditReason } from './AuditLogEntry';
-import { type MemberArg, membershipLockKey, memberUserIdArg, type ReasonOption, type ServerArg, serverIdArg, type UserArg, userIdArg } from './MembershipRepository';
-import { Role } from './Role';
-import { Server } from './Server';
-import { loadServerAccess } from './ServerAccess';
-import { ServerMember } from './ServerMember';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { HierarchyViolation, NotFound, ValidationFailed } from '../domain/errors';
+import { userIdOf } from '../domain/identity/ids';
+import { DEFAULT_EVERYONE_PERMISSIONS } from '../domain/permissions';
+import { validateIntegerIn, validateServerName } from '../domain/servers';
+import { membershipLockKey } from '../db/lock-keys';
+import { lockKeys, transact } from '../db/unit-of-work';
+import { Channel, ChannelType } from '../entities/channel/Channel';
+import { AuditLogAction, AuditLogEntry, diffChanges, validateAuditReason } from '../entities/server/AuditLogEntry';
+import { Role } from '../entities/server/Role';
+import { Server } from '../entities/server/Server';
+import { loadServerAccess } from '../entities/server/ServerAccess';
+import { ServerMember } from '../entities/server/ServerMember';
+import { User } from '../entities/user/User';
+import { type MemberArg, memberUserIdArg, type ReasonOption, type ServerArg, serverIdArg, type UserArg, userIdArg } from './args';
+import { assertCanJoinAnotherServer } from './server-cap';
 
 export interface NewServer {
   name: string;
@@ -87,7 +89,10 @@ function onlyOwner(action: string, actorId: string, serverId: string): Hierarchy
   return new HierarchyViolation(action, 'only the server owner can do this', { actorId, serverId, refusal: 'not-owner' });
 }
 
-export class ServerRepository extends EntityRepository<Server> {
+/** Creating, configuring, handing over and deleting servers. Each method is one unit of work. */
+export class ServerService {
+  constructor(private readonly em: EntityManager) {}
+
   /**
    * Creates a server with its @everyone role (the server's id), the owner's membership, and a
    * category holding a text and a voice channel. The owner's server cap is checked under a lock on
@@ -118,6 +123,7 @@ export class ServerRepository extends EntityRepository<Server> {
       return server;
     });
   }
+
   /**
    * Changes the server's settings (MANAGE_GUILD). Audit 1 with the changed keys, GUILD_UPDATE. The
    * server row is locked, so the audit entry's old values are the values replaced. A call that
@@ -184,12 +190,4 @@ export class ServerRepository extends EntityRepository<Server> {
       locked.deleted();
     });
   }
-}
-
-/** Refuses a join or creation past the user's server cap (100, or 200 with premium). */
-export async function assertCanJoinAnotherServer(tx: EntityManager, user: User): Promise<void> {
-  await lockKeys(tx, [`memberships:${user.id}`]);
-  const count = await tx.count(ServerMember, { user: user.id });
-  const max = serverLimitFor(user.isPremium);
-  if (count >= max) throw new LimitReached('servers', max);
 }
