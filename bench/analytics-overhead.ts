@@ -18,8 +18,8 @@ import { Message } from '../src/entities/message/Message';
 import type { MessageRepository } from '../src/entities/message/MessageRepository';
 import { Server } from '../src/entities/server/Server';
 import type { ServerRepository } from '../src/entities/server/ServerRepository';
-import { User } from '../src/entities/user/User';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
+import { UserService } from '../src/identity/user-service';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const slots: Record<Variant, Slot[]> = { analytics: [], noAnalytics: [] };
     for (const variant of ['analytics', 'noAnalytics'] as const) {
       for (let i = 0; i < CONCURRENCY; i++) {
-        const user = await orm.em.fork().getRepository(User).register({ username: `bench_${variant}_${i}` });
+        const user = await new UserService(orm.em.fork()).register({ username: `bench_${variant}_${i}` });
         const server = await (orm.em.fork().getRepository(Server) as ServerRepository).createServer(user, { name: `bench ${variant} ${i}` });
         const channel = await orm.em.fork().findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
         slots[variant].push({ userId: user.id, channelId: channel.id });

@@ -23,11 +23,9 @@ import type { ReadStateRepository } from '../src/entities/message/ReadStateRepos
 import { history } from '../src/entities/message/MessageQueries';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
-import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
-import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
+import { RelationshipService } from '../src/identity/relationship-service';
+import { VoiceService } from '../src/voice/voice-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, clients: { type: 'string', default: '32' }, json: { type: 'string' } } });
@@ -78,15 +76,15 @@ const MIX: [string, number, Operation][] = [
   }],
   ['history', 10, (em, a) => history(em, a.userId, pick(a.textChannels), { limit: 50 })],
   ['voice', 8, async (em, a) => {
-    const voice = em.getRepository(VoiceState) as VoiceRepository;
+    const voice = new VoiceService(em);
     if (a.voiceChannels.length === 0 || Math.random() < 0.4) return voice.leaveVoice(a.userId);
     return voice.joinVoice(a.userId, pick(a.voiceChannels));
   }],
   ['friends', 5, async (em, a, all) => {
     const other = pick(all);
-    const repo = em.getRepository(Relationship) as RelationshipRepository;
+    const relationships = new RelationshipService(em);
     const [me, them] = [await em.findOneOrFail(User, a.userId), await em.findOneOrFail(User, other.userId)];
-    return Math.random() < 0.7 ? repo.sendFriendRequest(me, them) : repo.acceptFriendRequest(me, them);
+    return Math.random() < 0.7 ? relationships.sendFriendRequest(me, them) : relationships.acceptFriendRequest(me, them);
   }],
   ['moderate', 2, async (em, a, all) => {
     if (!a.moderator) return undefined;

@@ -6,15 +6,14 @@ import { recordSystemMetrics } from '../src/entities/analytics/recording';
 import { snapshotServerAnalytics } from '../src/entities/analytics/maintenance';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
 import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
+import { VoiceService } from '../src/voice/voice-service';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 
 /** Recording runs on both paths: these tests run on whatever server DATABASE_URL names (or the embedded one). */
 const db = useTestDatabase();
 const h = messagingHelpers(db);
-const voice = (em = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const voice = (em = db().fork()) => new VoiceService(em);
 
 const messageRows = (channelId: string) =>
   db().sql<{ serverId: string | null; userId: string; messageCount: number; characterCount: number; timestamp: Date }>(

@@ -13,6 +13,7 @@ import {
 import { LIMITS } from '../src/domain/limits';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
@@ -32,11 +33,11 @@ let dave: User;
 
 beforeAll(async () => {
   const em = db().fork();
-  const repo = em.getRepository(User);
-  alice = await repo.register({ username: 'FuzzAlice' });
-  await repo.register({ username: 'FuzzBob' });
-  carol = await repo.register({ username: 'FuzzCarol' });
-  dave = await repo.register({ username: 'FuzzDave' });
+  const users = new UserService(em);
+  alice = await users.register({ username: 'FuzzAlice' });
+  await users.register({ username: 'FuzzBob' });
+  carol = await users.register({ username: 'FuzzCarol' });
+  dave = await users.register({ username: 'FuzzDave' });
   await carol.block(alice); // a request between them is refused whoever asks
   await alice.sendFriendRequest(dave);
   await dave.acceptFriendRequest(alice);
@@ -170,7 +171,7 @@ const badTag = fc.oneof(
 const ofFamily = (family: string, allowed: ErrorClass[], run: (input: any) => Case['run']) => (input: unknown): Case => ({ family, input, allowed, run: run(input) });
 
 const cases: fc.Arbitrary<Case> = fc.oneof(
-  badRegistration.map(ofFamily('register', [ValidationFailed], (input) => (em) => em.getRepository(User).register(input))),
+  badRegistration.map(ofFamily('register', [ValidationFailed], (input) => (em) => new UserService(em).register(input))),
   badUsername.map(ofFamily('changeUsername', [ValidationFailed], (name) => (_em, me) => me.changeUsername(name))),
   badTag.map(ofFamily('sendFriendRequest: malformed tag or not a user', [ValidationFailed], (tag) => (_em, me) => me.sendFriendRequest(tag))),
   fc.tuple(unknownName, goodDiscriminator).map(([n, d]) => `${n}#${d}`).map(ofFamily('sendFriendRequest: unknown tag', [NotFound], (tag) => (_em, me) => me.sendFriendRequest(tag))),

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DiscriminatorsExhausted, ValidationFailed } from '../src/domain/errors';
-import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 
 describe('registration', () => {
   it('gives two registrations of one username distinct discriminators', async () => {
-    const a = await db().fork().getRepository(User).register({ username: 'Nova' });
-    const b = await db().fork().getRepository(User).register({ username: 'nova' });
+    const a = await new UserService(db().fork()).register({ username: 'Nova' });
+    const b = await new UserService(db().fork()).register({ username: 'nova' });
     expect(a.discriminator).not.toBe(b.discriminator);
     expect(a.discriminator).toMatch(/^[0-9]{4}$/);
     const rows = await db().sql<{ n: string }>(`select count(*) as n from "User" where lower(username) = 'nova'`);
@@ -16,7 +16,7 @@ describe('registration', () => {
   });
 
   it('200 concurrent registrations of one username end in 200 distinct discriminators, none lost', async () => {
-    const results = await race(db(), 200, (em) => em.getRepository(User).register({ username: 'crowded' }));
+    const results = await race(db(), 200, (em) => new UserService(em).register({ username: 'crowded' }));
     expect(rejected(results)).toEqual([]);
     const users = fulfilled(results);
     expect(new Set(users.map((u) => u.discriminator)).size).toBe(200);
@@ -31,14 +31,14 @@ describe('registration', () => {
       `insert into "User" (id, username, discriminator) select 900000000000 + n, 'Full', lpad(n::text, 4, '0') from generate_series(1, 9999) n`,
     );
     await db().sql(`insert into "UserPresence" ("userId") select id from "User" where username = 'Full'`);
-    await expect(db().fork().getRepository(User).register({ username: 'full' })).rejects.toBeInstanceOf(DiscriminatorsExhausted);
+    await expect(new UserService(db().fork()).register({ username: 'full' })).rejects.toBeInstanceOf(DiscriminatorsExhausted);
     const rows = await db().sql<{ n: string }>(`select count(*) as n from "User" where lower(username) = 'full'`);
     expect(rows[0].n).toBe('9999');
   });
 
   it('rejects bad usernames with ValidationFailed', async () => {
     for (const username of ['', 'a', 'x'.repeat(33), 'everyone', 'HERE', 'a@b', 'a#b', 'a:b', 'a```b', 'tab\tname']) {
-      await expect(db().fork().getRepository(User).register({ username }), username).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(new UserService(db().fork()).register({ username }), username).rejects.toBeInstanceOf(ValidationFailed);
     }
   });
 });

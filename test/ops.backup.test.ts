@@ -7,11 +7,11 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Server } from '../src/entities/server/Server';
 import type { ServerRepository } from '../src/entities/server/ServerRepository';
-import { User } from '../src/entities/user/User';
 import { backupDatabase, listBackups, restoreBackup } from '../src/ops/backup';
 import { findPgTool } from '../src/ops/pg-tools';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 const ROOT = resolve(__dirname, '..');
@@ -62,7 +62,7 @@ async function databaseExists(name: string): Promise<boolean> {
 beforeAll(async () => {
   await db().orm.getSeeder().seed(DatabaseSeeder);
   // And the domain's own paths on top of the seeder's batch inserts.
-  const owner = await db().fork().getRepository(User).register({ username: 'Archivist' });
+  const owner = await new UserService(db().fork()).register({ username: 'Archivist' });
   await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Backed Up' });
 }, 60_000);
 

@@ -45,19 +45,19 @@ Module._resolveFilename = function (request, ...rest) {
   if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, Server, Channel, ChannelType, VoiceState, Message, Invite, ServerMember, DomainError } = require('@cryb/database');
+const { createOrm, User, UserService, VoiceService, Server, Channel, ChannelType, Message, Invite, ServerMember, DomainError } = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
   try {
-    const users = (em) => em.getRepository(User);
+    const users = (em) => new UserService(em);
     const alice = await users(orm.em.fork()).register({ username: 'alice' });
     const bob = await users(orm.em.fork()).register({ username: 'bob' });
     const server = await orm.em.fork().getRepository(Server).createServer(alice, { name: 'Packaged' });
     const lounge = await orm.em.fork().getRepository(Channel).createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
     const text = await orm.em.fork().getRepository(Channel).createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
-    const voice = await orm.em.fork().getRepository(VoiceState).joinVoice(alice, lounge.id);
-    const me = await users(orm.em.fork()).findOneOrFail(alice.id);
+    const voice = await new VoiceService(orm.em.fork()).joinVoice(alice, lounge.id);
+    const me = await orm.em.fork().getRepository(User).findOneOrFail(alice.id);
     const request = await me.sendFriendRequest(bob.tag);
     const invite = await orm.em.fork().getRepository(Invite).createInvite(alice, text.id);
     await orm.em.fork().getRepository(ServerMember).acceptInvite(bob, invite.code);

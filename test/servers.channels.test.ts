@@ -6,13 +6,14 @@ import { Channel, ChannelType } from '../src/entities/channel/Channel';
 import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
 const channels = () => db().fork().getRepository(Channel);
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Channels') {

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { LimitReached, ValidationFailed } from '../src/domain/errors';
 import { DEFAULT_EVERYONE_PERMISSIONS } from '../src/domain/permissions';
 import { Server } from '../src/entities/server/Server';
-import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 async function register(username: string) {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 describe('server creation', () => {

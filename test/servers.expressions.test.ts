@@ -8,12 +8,13 @@ import { Server } from '../src/entities/server/Server';
 import { Sticker, StickerFormat } from '../src/entities/server/Sticker';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 
 let seq = 0;
 async function register(prefix: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username: `${prefix}${++seq}` });
+  return new UserService(db().fork()).register({ username: `${prefix}${++seq}` });
 }
 
 async function makeServer(owner?: User): Promise<{ owner: User; server: Server }> {

@@ -9,13 +9,14 @@ import { loadServerAccess } from '../src/entities/server/ServerAccess';
 import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 const channels = () => db().fork().getRepository(Channel);
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Overwrites') {

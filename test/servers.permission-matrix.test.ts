@@ -13,11 +13,12 @@ import { Role } from '../src/entities/server/Role';
 import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function addMember(serverId: string, username: string, permissions?: bigint, position = 50): Promise<User> {

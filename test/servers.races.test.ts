@@ -8,13 +8,14 @@ import { Server } from '../src/entities/server/Server';
 import { useTestDatabase } from './support/db';
 import { checkInvariants } from '../src/db/invariants';
 import { membershipHelpers, type World } from './support/membership';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 const { register, invites, world, joined } = membershipHelpers(db);
 
 /** Registers n users at once. */
 async function registerMany(n: number, prefix: string): Promise<User[]> {
-  const results = await race(db(), n, (em, i) => em.getRepository(User).register({ username: `${prefix}${nextSnowflake()}x${i}` }));
+  const results = await race(db(), n, (em, i) => new UserService(em).register({ username: `${prefix}${nextSnowflake()}x${i}` }));
   expect(rejected(results)).toEqual([]);
   return fulfilled(results);
 }

@@ -7,13 +7,14 @@ import { Role } from '../src/entities/server/Role';
 import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
 const roles = () => db().fork().getRepository(Role);
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Roles') {

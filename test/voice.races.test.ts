@@ -12,11 +12,11 @@ import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
 import { Channel } from '../src/entities/channel/Channel';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
+import { VoiceService } from '../src/voice/voice-service';
 import { checkInvariants } from '../src/db/invariants';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { seedScenario, type Scenario } from './support/scenarios';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 let small: Scenario;
@@ -25,7 +25,7 @@ beforeAll(async () => {
 }, 60_000);
 
 let seq = 0;
-const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const voice = (em: EntityManager = db().fork()) => new VoiceService(em);
 const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
 
 interface World {
@@ -35,7 +35,7 @@ interface World {
 }
 
 async function world(): Promise<World> {
-  const owner = await db().fork().getRepository(User).register({ username: `owner${++seq}` });
+  const owner = await new UserService(db().fork()).register({ username: `owner${++seq}` });
   const server = await (db().fork().getRepository(Server) as ServerRepository).createServer(owner, { name: 'Race Guild' });
   const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
   const invite = await (db().fork().getRepository(Invite) as InviteRepository).createInvite(owner, textId, { maxAge: 0 });
@@ -45,7 +45,7 @@ async function world(): Promise<World> {
 /** n users registered and joined to the world's server, concurrently. */
 async function members(w: World, n: number, prefix: string): Promise<User[]> {
   const results = await race(db(), n, async (em, i) => {
-    const user = await em.getRepository(User).register({ username: `${prefix}${++seq}x${i}` });
+    const user = await new UserService(em).register({ username: `${prefix}${++seq}x${i}` });
     await memberships(em).acceptInvite(user, w.code);
     return user;
   });

@@ -24,14 +24,17 @@ import type { ServerRepository } from '../src/entities/server/ServerRepository';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
+import { VoiceService } from '../src/voice/voice-service';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 let seq = 0;
-const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
-const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const register = (name: string) => new UserService(db().fork()).register({ username: `${name}${++seq}` });
+const voice = (em: EntityManager = db().fork()) => new VoiceService(em);
+const voiceStates = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
 const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
 const channels = (em: EntityManager = db().fork()): ChannelRepository => em.getRepository(Channel);
 const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
@@ -135,8 +138,8 @@ describe('joinVoice', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ channelId: vc, payload: { channelId: vc, userId: alice.id, sessionId: 'gw-1', selfMute: true } });
     // The queries: who is in the channel, who is in the server's voice channels.
-    expect((await voice().statesIn(vc)).map((s) => s.user.id)).toEqual([alice.id]);
-    expect((await voice().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([[alice.id, vc]]);
+    expect((await voiceStates().statesIn(vc)).map((s) => s.user.id)).toEqual([alice.id]);
+    expect((await voiceStates().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([[alice.id, vc]]);
   });
 
   it('refuses, writing nothing: a text channel, an unknown channel, a non-member, a banned user, no CONNECT, no VIEW_CHANNEL, a timeout, a full channel', async () => {
@@ -181,7 +184,7 @@ describe('joinVoice', () => {
     await voice().joinVoice(a, small);
     await refused(() => voice().joinVoice(b, small), VoiceChannelFull);
     await voice().joinVoice(mod, small);
-    expect(await voice().statesIn(small)).toHaveLength(2);
+    expect(await voiceStates().statesIn(small)).toHaveLength(2);
     await voice().joinVoice(a, small, { selfDeaf: true });
     expect(await sessionsOf(a.id)).toHaveLength(1);
     expect(await stateRow(a.id)).toMatchObject({ selfDeaf: true });
@@ -372,7 +375,7 @@ describe('membership and channel changes end the stay in the same unit of work',
       expect(s.endedAt).not.toBeNull();
       expect(s.durationSeconds).toBe(s.exact);
     }
-    expect(await voice().statesIn(vc)).toEqual([]);
+    expect(await voiceStates().statesIn(vc)).toEqual([]);
   });
 
   it('a kick that rolls back keeps the member in voice with the session open (one transaction)', async () => {
@@ -456,9 +459,9 @@ describe('the stale-session sweeper and voice time', () => {
       ]);
     await insert('10:00:00', '10:30:00');
     await insert('11:00:00', '12:00:00');
-    expect(await voice().voiceTime(alice, w.server.id, { from: t('00:00:00'), to: t('23:00:00') })).toBe(5400);
-    expect(await voice().voiceTime(alice, w.server.id, { from: t('10:15:00'), to: t('11:15:00') })).toBe(1800);
-    expect(await voice().voiceTime(alice, nextSnowflake(), { from: t('00:00:00'), to: t('23:00:00') })).toBe(0);
-    await expect(voice().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') })).rejects.toBeInstanceOf(ValidationFailed);
+    expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('00:00:00'), to: t('23:00:00') })).toBe(5400);
+    expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('10:15:00'), to: t('11:15:00') })).toBe(1800);
+    expect(await voiceStates().voiceTime(alice, nextSnowflake(), { from: t('00:00:00'), to: t('23:00:00') })).toBe(0);
+    await expect(voiceStates().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') })).rejects.toBeInstanceOf(ValidationFailed);
   });
 });

@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { entityManagerOf } from '../db/unit-of-work';
+import type { RelationshipService } from '../identity/relationship-service';
+import type { UserService } from '../identity/user-service';
+import type { VoiceService } from '../voice/voice-service';
 
 /**
  * The application services that entity methods forward to. Entities must not import the services
@@ -8,8 +11,13 @@ import { entityManagerOf } from '../db/unit-of-work';
  *
  * Each area adds its services to ServiceMap (type-only imports) and registers them in src/services.ts.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by declaration merging per area
-export interface ServiceMap {}
+export interface ServiceMap {
+  // Identity.
+  users: UserService;
+  relationships: RelationshipService;
+  // Voice.
+  voice: VoiceService;
+}
 
 type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };
 

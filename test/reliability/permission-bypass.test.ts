@@ -15,8 +15,7 @@ import type { InviteRepository } from '../../src/entities/server/InviteRepositor
 import { Role } from '../../src/entities/server/Role';
 import type { RoleRepository } from '../../src/entities/server/RoleRepository';
 import { User } from '../../src/entities/user/User';
-import { VoiceState } from '../../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
+import { VoiceService } from '../../src/voice/voice-service';
 import {
   canActOnMember,
   channelKindOf,
@@ -234,7 +233,7 @@ describe('cross-server confusion', () => {
     // A DM channel treated as a server channel.
     await h.refused(() => channels().updateChannel(a.owner, a.server.id, dm.id, { name: 'dm' }), NotFound);
     await h.refused(() => (h.fork().getRepository(Invite) as InviteRepository).createInvite(a.owner, dm.id), ValidationFailed);
-    await h.refused(() => (h.fork().getRepository(VoiceState) as VoiceRepository).joinVoice(a.owner, dm.id), NotAVoiceChannel);
+    await h.refused(() => new VoiceService(h.fork()).joinVoice(a.owner, dm.id), NotAVoiceChannel);
     const pair = [(await h.messages().send(both, dm.id, 'x')).id, (await h.messages().send(both, dm.id, 'y')).id];
     await h.refused(() => h.messages().bulkDelete(a.owner, dm.id, pair), MissingPermission);
   });

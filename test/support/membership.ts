@@ -9,6 +9,7 @@ import type { ServerRepository } from '../../src/entities/server/ServerRepositor
 import { ServerMember } from '../../src/entities/server/ServerMember';
 import { User } from '../../src/entities/user/User';
 import type { TestDatabase } from './db';
+import { UserService } from '../../src/identity/user-service';
 
 export interface World {
   owner: User;
@@ -37,7 +38,7 @@ interface State {
  */
 export function membershipHelpers(db: () => TestDatabase) {
   let seq = 0;
-  const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
+  const register = (name: string) => new UserService(db().fork()).register({ username: `${name}${++seq}` });
   const memberships = (em: EntityManager = db().fork()): MembershipRepository => em.getRepository(ServerMember);
   const invites = (em: EntityManager = db().fork()): InviteRepository => em.getRepository(Invite);
   const servers = (em: EntityManager = db().fork()): ServerRepository => em.getRepository(Server);

@@ -20,6 +20,7 @@ import type { ServerRepository } from '../../src/entities/server/ServerRepositor
 import { ServerMember } from '../../src/entities/server/ServerMember';
 import { User } from '../../src/entities/user/User';
 import type { TestDatabase } from './db';
+import { UserService } from '../../src/identity/user-service';
 
 /** A server with its owner, its default text channel and a permanent invite. */
 export interface MessagingWorld {
@@ -37,7 +38,7 @@ export interface MessagingWorld {
 export function messagingHelpers(db: () => TestDatabase) {
   let seq = 0;
   const fork = () => db().fork();
-  const register = (name = 'user') => fork().getRepository(User).register({ username: `${name}${++seq}` });
+  const register = (name = 'user') => new UserService(fork()).register({ username: `${name}${++seq}` });
   const messages = (em: EntityManager = fork()) => em.getRepository(Message) as MessageRepository;
   const reactions = (em: EntityManager = fork()) => em.getRepository(Reaction) as ReactionRepository;
   const readStates = (em: EntityManager = fork()) => em.getRepository(ReadState) as ReadStateRepository;
