@@ -176,6 +176,24 @@ describe('joinVoice', () => {
     expect((full as VoiceChannelFull).toJSON()).toMatchObject({ code: 'VOICE_CHANNEL_FULL', details: { limit: 1 } });
   });
 
+  it('reads the channel fresh when the EntityManager already holds it: an overwrite added since applies', async () => {
+    const w = await world();
+    const alice = await joined(w, 'alice');
+    const vc = await voiceChannel(w.server.id);
+    const em = db().fork();
+    expect((await em.findOneOrFail(Channel, vc, { populate: ['overwrites'] })).overwrites).toHaveLength(0);
+    await denyEveryone(w.server.id, vc, F.CONNECT);
+    await refused(() => voice(em).joinVoice(alice, vc), MissingPermission);
+  });
+
+  it('refuses a banned user who still holds a membership (a ban row written outside the package), writing nothing', async () => {
+    const w = await world();
+    const alice = await joined(w, 'alice');
+    const vc = await voiceChannel(w.server.id);
+    await db().sql(`insert into "Ban" ("serverId", "userId", reason) values ($1, $2, 'outside')`, [w.server.id, alice.id]);
+    await refused(() => voice().joinVoice(alice, vc), UserBanned);
+  });
+
   it('MOVE_MEMBERS bypasses the user limit; rejoining the same channel keeps the session', async () => {
     const w = await world();
     const [a, b, mod] = [await joined(w, 'a'), await joined(w, 'b'), await joined(w, 'mod')];

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotAVoiceChannel, NotFound, NotInVoice, UserBanned, ValidationFailed, VoiceChannelFull } from '../domain/errors';
+import { NotAMember, NotAVoiceChannel, NotFound, NotInVoice, UserBanned, ValidationFailed, VoiceChannelFull } from '../domain/errors';
 import { idArg } from '../domain/identity/ids';
 import { transact } from '../db/unit-of-work';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
-import { Channel, ChannelType } from '../entities/channel/Channel';
+import { ChannelType } from '../entities/channel/Channel';
 import { AuditLogAction } from '../entities/server/AuditLogEntry';
 import { Ban } from '../entities/server/Ban';
 import type { ReasonOption, ServerArg, UserArg } from '../entities/server/MembershipRepository';
@@ -21,7 +21,7 @@ import {
   validateNonNegative,
   validateSelf,
 } from './voice-args';
-import { assertCanModerate, audit, endStay, enter, lockUser, lockVoice, moderated, voiceChannel } from './voice-stays';
+import { assertCanModerate, audit, endStay, enter, loadChannels, lockUser, lockVoice, moderated, voiceChannel } from './voice-stays';
 
 /**
  * Voice: joining, leaving and moving between voice and stage channels, self and server mute/deafen,
@@ -47,13 +47,16 @@ export class VoiceService {
     return transact(this.em, async (tx) => {
       // The checks read before the channel row locks, so the locks are held only for count and write.
       const before = await lockUser(tx, userId);
-      const found = await tx.findOne(Channel, channelId, { populate: ['overwrites'], refresh: true });
-      const target = voiceChannel(new Map(found ? [[found.id, found]] : []), channelId);
+      const target = voiceChannel(new Map((await loadChannels(tx, [channelId])).map((c) => [c.id, c])), channelId);
       const serverId = target.server!.id;
-      if ((await tx.count(Ban, { server: serverId, user: userId })) > 0) throw new UserBanned(serverId);
-      const access = await loadServerAccess(tx, serverId, userId);
+      const access = await loadServerAccess(tx, serverId, userId).catch(async (error: unknown) => {
+        // A ban ends the membership: say so rather than "not a member".
+        if (error instanceof NotAMember && (await tx.count(Ban, { server: serverId, user: userId })) > 0) throw new UserBanned(serverId);
+        throw error;
+      });
+      const { state, limits, banned } = await lockVoice(tx, userId, [channelId], { load: false, before, banCheck: serverId });
+      if (banned) throw new UserBanned(serverId);
       access.require(['VIEW_CHANNEL', 'CONNECT'], target);
-      const { state, limits } = await lockVoice(tx, userId, [channelId], { load: false, before });
       if (!limits.has(channelId)) throw new NotFound('Channel', channelId);
       if (state && state.channel.id === channelId) {
         const changed = applySelf(state, opts);

@@ -7,7 +7,7 @@
  * also serialises its userLimit check-count-insert. Channel deletion takes only the channel's row lock.
  */
 import { randomBytes } from 'node:crypto';
-import { ref } from '@mikro-orm/core';
+import { ref, wrap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAVoiceChannel, NotFound, NotInVoice } from '../domain/errors';
 import { assertCanActOnMember } from '../domain/permissions';
@@ -15,6 +15,7 @@ import { voiceUserLockKey } from '../db/lock-keys';
 import { lockKeys } from '../db/unit-of-work';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { Channel, ChannelType } from '../entities/channel/Channel';
+import { PermissionOverwrite } from '../entities/channel/PermissionOverwrite';
 import { type AuditChange, type AuditLogAction, AuditLogEntry } from '../entities/server/AuditLogEntry';
 import { loadServerAccess, rankOf, type ServerAccess } from '../entities/server/ServerAccess';
 import { ServerMember } from '../entities/server/ServerMember';
@@ -27,6 +28,17 @@ export interface Locked {
   channels: Map<string, Channel>;
   /** The userLimit of each channel locked, read under its lock (absent: the channel is gone). */
   limits: Map<string, number>;
+  /** With `banCheck`: whether the user is banned from that server (read by the lock statement). */
+  banned: boolean;
+}
+
+export interface LockVoiceOptions {
+  /** false: lock the channels without loading them. */
+  load?: boolean;
+  /** The state already read under the user's voice lock (joinVoice reads it before its checks). */
+  before?: VoiceState | null;
+  /** Also read whether the user is banned from this server, in the row-lock statement. */
+  banCheck?: string;
 }
 
 /**
@@ -34,24 +46,48 @@ export interface Locked {
  * in id order, and reads the state again under them (a channel deletion may have ended it meanwhile:
  * it takes the channel row lock, not the user lock). Missing channels are simply absent from the map.
  */
-export async function lockVoice(tx: EntityManager, userId: string, channelIds: string[] = [], options: { load?: boolean; before?: VoiceState | null } = {}): Promise<Locked> {
+export async function lockVoice(tx: EntityManager, userId: string, channelIds: string[] = [], options: LockVoiceOptions = {}): Promise<Locked> {
   const before = options.before !== undefined ? options.before : await lockUser(tx, userId);
   const ids = [...new Set([...(before ? [before.channel.id] : []), ...channelIds])];
   const limits = new Map<string, number>();
+  let banned = false;
   if (ids.length > 0) {
-    // One statement for all the row locks: PostgreSQL locks the rows as they leave the sort, so in id order.
-    const rows = await tx.execute<{ id: string; userLimit: number | null }[]>(
-      'select "id"::text as "id", "userLimit" from "Channel" where "id" = any(array[?]::bigint[]) order by "id" for no key update',
-      [ids],
+    // One statement for all the row locks: PostgreSQL locks the rows as they leave the sort, so in id
+    // order. The ban read rides along: like a separate read, it comes after the user's voice lock,
+    // which a ban's endVoiceInServer also takes.
+    const rows = await tx.execute<{ id: string; userLimit: number | null; banned: boolean }[]>(
+      `select c."id"::text as "id", c."userLimit",
+              ${options.banCheck !== undefined ? 'exists (select 1 from "Ban" b where b."serverId" = ? and b."userId" = ?)' : 'false'} as "banned"
+         from "Channel" c where c."id" = any(array[?]::bigint[]) order by c."id" for no key update`,
+      options.banCheck !== undefined ? [options.banCheck, userId, ids] : [ids],
     );
     for (const row of rows) limits.set(row.id, row.userLimit ?? 0);
+    banned = rows.some((row) => row.banned);
   }
   const state = before ? await tx.findOne(VoiceState, { user: userId }, { refresh: true }) : null;
   const channels = new Map<string, Channel>();
   if (ids.length > 0 && options.load !== false) {
-    for (const c of await tx.find(Channel, { id: { $in: ids } }, { populate: ['overwrites'], refresh: true })) channels.set(c.id, c);
+    for (const c of await loadChannels(tx, ids)) channels.set(c.id, c);
   }
-  return { state, channels, limits };
+  return { state, channels, limits, banned };
+}
+
+/**
+ * Channels with their overwrites, as the database has them now. A refresh makes MikroORM re-select
+ * the overwrites after the joined load, so it is asked for only when this unit of work already
+ * holds one of the channels loaded, or any overwrite (a plain load would not overwrite them; it does
+ * fill a bare reference, such as the channel of a voice state just read).
+ */
+export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Channel[]> {
+  const wanted = new Set(ids);
+  let cached = false;
+  for (const entity of tx.getUnitOfWork().getIdentityMap()) {
+    if (entity instanceof PermissionOverwrite || (entity instanceof Channel && wanted.has(entity.id) && wrap(entity, true).isInitialized())) {
+      cached = true;
+      break;
+    }
+  }
+  return tx.find(Channel, { id: { $in: ids } }, { populate: ['overwrites'], refresh: cached });
 }
 
 /** Takes the user's voice lock and reads their state (not yet under any channel lock). */
