@@ -143,7 +143,7 @@ export class User extends AggregateRoot {
     if (changed) this.userChanged();
   }
 
-  /** @internal used by the repository when the username or discriminator changes. */
+  /** @internal used by UserService when the username or discriminator changes. */
   userChanged(): void {
     this.recordEvent('USER_UPDATE', { user: this.toPublic() }, { userIds: [this.id] });
   }
