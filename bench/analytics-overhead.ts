@@ -20,6 +20,7 @@ import { User } from '../src/entities/user/User';
 import { MessageService } from '../src/messaging/message-service';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
     const slots: Record<Variant, Slot[]> = { analytics: [], noAnalytics: [] };
     for (const variant of ['analytics', 'noAnalytics'] as const) {
       for (let i = 0; i < CONCURRENCY; i++) {
-        const user = await orm.em.fork().getRepository(User).register({ username: `bench_${variant}_${i}` });
+        const user = await new UserService(orm.em.fork()).register({ username: `bench_${variant}_${i}` });
         const server = await new ServerService(orm.em.fork()).createServer(user, { name: `bench ${variant} ${i}` });
         const channel = await orm.em.fork().findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
         slots[variant].push({ userId: user.id, channelId: channel.id });

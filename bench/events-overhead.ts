@@ -27,6 +27,7 @@ import { AuditLogAction, AuditLogEntry } from '../src/entities/server/AuditLogEn
 import { nextSnowflake } from '../src/domain/snowflake';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const OPS_PER_ROUND = Number(process.env.BENCH_OPS ?? 200);
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
     const users = { events: [] as Slot[], noEvents: [] as Slot[] };
     for (const variant of ['events', 'noEvents'] as const) {
       for (let i = 0; i < Math.max(CONCURRENCY, 1); i++) {
-        const user = await withEvents.em.fork().getRepository(User).register({ username: `bench_${variant}_${i}` });
+        const user = await new UserService(withEvents.em.fork()).register({ username: `bench_${variant}_${i}` });
         const server = await new ServerService(withEvents.em.fork()).createServer(user, { name: `bench ${variant} ${i}` });
         const channel = await withEvents.em.fork().findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
         users[variant].push({ userId: user.id, serverId: server.id, channelId: channel.id });

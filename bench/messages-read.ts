@@ -32,6 +32,8 @@ import { searchOn } from '../src/entities/message/search';
 import { User } from '../src/entities/user/User';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
+import { Server } from '../src/entities/server/Server';
+import { UserService } from '../src/identity/user-service';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2000);
@@ -55,7 +57,7 @@ function vocabulary(): string[] {
 
 async function build(orm: CrybOrm, sql: ReadSql) {
   const started = performance.now();
-  const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
+  const owner = await new UserService(orm.em.fork()).register({ username: 'bench_owner' });
   const servers: string[] = [];
   for (let s = 0; s < SERVERS; s++) servers.push((await new ServerService(orm.em.fork()).createServer(owner, { name: `bench ${s}` })).id);
   const userIds = Array.from({ length: USERS }, () => nextSnowflake());

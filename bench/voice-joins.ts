@@ -5,7 +5,7 @@
  * the wall time, as in real traffic) and the join latency p50/p99.
  *
  * Two variants, run in interleaved rounds in the same process against the same scratch database:
- * - "orm": `VoiceRepository.joinVoice` / `leaveVoice`, the package's code path (permissions, locks,
+ * - "orm": `VoiceService.joinVoice` / `leaveVoice`, the package's code path (permissions, locks,
  *   limit, session, VOICE_STATE_UPDATE in the outbox);
  * - "rawPg": the same SQL shape through raw `pg` with bind parameters, in the same order: the
  *   per-user advisory lock, the same reads (state, channel with overwrites, ban, membership with
@@ -27,11 +27,10 @@ import { nextSnowflake } from '../src/domain/snowflake';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
 import { Server } from '../src/entities/server/Server';
 import { ServerMember } from '../src/entities/server/ServerMember';
-import { User } from '../src/entities/user/User';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
+import { VoiceService } from '../src/voice/voice-service';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const CHANNELS = 4;
@@ -158,13 +157,13 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
 }
 
 function ormVariant(orm: CrybOrm, userIds: string[]): { join: Join; leave: Leave } {
-  const repo = (): VoiceRepository => orm.em.fork().getRepository(VoiceState);
+  const voice = () => new VoiceService(orm.em.fork());
   return {
     join: async (client, channelId) => {
-      await repo().joinVoice(userIds[client], channelId);
+      await voice().joinVoice(userIds[client], channelId);
     },
     leave: async (client) => {
-      await repo().leaveVoice(userIds[client]);
+      await voice().leaveVoice(userIds[client]);
     },
   };
 }
@@ -177,7 +176,7 @@ async function main(): Promise<void> {
   try {
     orm = await createOrm({ clientUrl: url, poolSize: CLIENTS + 2, migrations: 'ignore', logger: toStderr });
     await migrate(orm);
-    const owner = await orm.em.fork().getRepository(User).register({ username: 'bench_owner' });
+    const owner = await new UserService(orm.em.fork()).register({ username: 'bench_owner' });
     const server = await new ServerService(orm.em.fork()).createServer(owner, { name: 'bench voice' });
     const setup = orm.em.fork();
     const channelIds: string[] = [];
@@ -190,7 +189,7 @@ async function main(): Promise<void> {
     }
     const users: string[] = [];
     for (let i = 0; i < CLIENTS * 2; i++) {
-      const user = await orm.em.fork().getRepository(User).register({ username: `bench_client_${i}` });
+      const user = await new UserService(orm.em.fork()).register({ username: `bench_client_${i}` });
       setup.persist(new ServerMember(setup.getReference(Server, server.id), user));
       users.push(user.id);
     }

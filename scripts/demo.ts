@@ -14,6 +14,8 @@ import { User } from '../src/entities/user/User';
 import { VoiceSession } from '../src/entities/voice/VoiceSession';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { createOrm, migrate } from '../src/db/orm';
+import { UserService } from '../src/identity/user-service';
+import { VoiceService } from '../src/voice/voice-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { messagingStory } from './demo-messaging';
 import { runCommand } from '../src/ops/failure';
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     await events.registerConsumer(consumer, { from: 'latest' });
 
     step('Two people want the same username');
-    const users = () => orm.em.fork().getRepository(User);
+    const users = () => new UserService(orm.em.fork());
     const nova = await users().register({ username: 'Nova', displayName: 'Nova from Lyon' });
     const otherNova = await users().register({ username: 'nova', displayName: 'Nova from Oslo' });
     say(`registered ${nova.tag} and ${otherNova.tag}: same name, distinct discriminators`);
@@ -128,7 +130,8 @@ async function main(): Promise<void> {
     const lounge = await new ChannelService(orm.em.fork()).createChannel(nova, server.id, { type: ChannelType.GUILD_VOICE, name: 'Lounge', userLimit: 1 });
     const generalVoice = channels.find((c) => c.type === ChannelType.GUILD_VOICE)!;
     say(`${nova.tag} creates the voice channel "${lounge.name}" with room for 1`);
-    const voice = () => orm.em.fork().getRepository(VoiceState);
+    const voice = () => new VoiceService(orm.em.fork());
+    const voiceStates = () => orm.em.fork().getRepository(VoiceState);
     await voice().joinVoice(otherNova, lounge.id, { selfMute: true });
     say(`${otherNova.tag} joins "${lounge.name}" (self-muted)`);
     const latecomer = await users().register({ username: 'Rigel' });
@@ -140,10 +143,10 @@ async function main(): Promise<void> {
       say(`${latecomer.tag} tries to join "${lounge.name}" -> refused: ${error.code} (${error.message})`);
     }
     await voice().joinVoice(nova, lounge.id);
-    say(`${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voice().statesIn(lounge.id)).length}`);
+    say(`${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`);
     await orm.em.fork().execute(`update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`, [otherNova.id]);
     await voice().joinVoice(otherNova, generalVoice.id);
-    const [ended] = await voice().sessionsOf(otherNova, server.id, { limit: 2 }).then((list) => list.filter((x) => x.endedAt));
+    const [ended] = await voiceStates().sessionsOf(otherNova, server.id, { limit: 2 }).then((list) => list.filter((x) => x.endedAt));
     say(`${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends after ${ended.durationSeconds} s (backdated 42 s for the demo)`);
     await voice().leaveVoice(otherNova);
     await voice().leaveVoice(nova);

@@ -24,6 +24,10 @@ import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { MessageService } from '../src/messaging/message-service';
 import { ReactionService } from '../src/messaging/reaction-service';
 import { ReadStateService } from '../src/messaging/read-state-service';
+import { ServerMember } from '../src/entities/server/ServerMember';
+import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
+import { RelationshipService } from '../src/identity/relationship-service';
+import { VoiceService } from '../src/voice/voice-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { MembershipService } from '../src/servers/membership-service';
 
@@ -75,15 +79,15 @@ const MIX: [string, number, Operation][] = [
   }],
   ['history', 10, (em, a) => history(em, a.userId, pick(a.textChannels), { limit: 50 })],
   ['voice', 8, async (em, a) => {
-    const voice = em.getRepository(VoiceState) as VoiceRepository;
+    const voice = new VoiceService(em);
     if (a.voiceChannels.length === 0 || Math.random() < 0.4) return voice.leaveVoice(a.userId);
     return voice.joinVoice(a.userId, pick(a.voiceChannels));
   }],
   ['friends', 5, async (em, a, all) => {
     const other = pick(all);
-    const repo = em.getRepository(Relationship) as RelationshipRepository;
+    const relationships = new RelationshipService(em);
     const [me, them] = [await em.findOneOrFail(User, a.userId), await em.findOneOrFail(User, other.userId)];
-    return Math.random() < 0.7 ? repo.sendFriendRequest(me, them) : repo.acceptFriendRequest(me, them);
+    return Math.random() < 0.7 ? relationships.sendFriendRequest(me, them) : relationships.acceptFriendRequest(me, them);
   }],
   ['moderate', 2, async (em, a, all) => {
     if (!a.moderator) return undefined;

@@ -12,10 +12,12 @@ export * from './domain/permissions';
 
 export { ENTITIES } from './entities';
 export { User, PremiumType, type NewUser } from './entities/user/User';
-export { UserRepository, type Registration } from './entities/user/UserRepository';
+export { UserRepository } from './entities/user/UserRepository';
+export { UserService, type Registration } from './services';
 export { UserPresence, PresenceStatus, type PresenceUpdate, type Activity, type CustomStatus } from './entities/user/UserPresence';
 export { Relationship } from './entities/user/Relationship';
 export { RelationshipRepository, type RelationshipView } from './entities/user/RelationshipRepository';
+export { RelationshipService } from './services';
 export { Server } from './entities/server/Server';
 export { ServerMember } from './entities/server/ServerMember';
 export { MembershipRepository } from './entities/server/MembershipRepository';
@@ -78,16 +80,11 @@ export { consumeEvents, type ConsumeOptions, type ConsumeResult, type ConsumeCon
 // Voice.
 export { VoiceState } from './entities/voice/VoiceState';
 export { VoiceSession } from './entities/voice/VoiceSession';
-export {
-  VoiceRepository,
-  voiceUserLockKey,
-  endVoiceInServer,
-  endVoiceInChannel,
-  type ChannelArg,
-  type JoinVoiceOptions,
-  type SelfVoiceChanges,
-  type VoiceTimePeriod,
-} from './entities/voice/VoiceRepository';
+export { VoiceRepository, type ChannelArg, type VoiceTimePeriod } from './entities/voice/VoiceRepository';
+export { VoiceService } from './services';
+export { voiceUserLockKey } from './db/lock-keys';
+export { endVoiceInServer, endVoiceInChannel } from './voice/end-voice';
+export { type JoinVoiceOptions, type SelfVoiceChanges } from './voice/voice-args';
 
 // Direct messages.
 export { ChannelRecipient } from './entities/channel/ChannelRecipient';

@@ -15,6 +15,9 @@ import { InviteService } from './servers/invite-service';
 import { MembershipService } from './servers/membership-service';
 import { RoleService } from './servers/role-service';
 import { ServerService } from './servers/server-service';
+import { RelationshipService } from './identity/relationship-service';
+import { UserService } from './identity/user-service';
+import { VoiceService } from './voice/voice-service';
 
 registerServices({
   // Messaging.
@@ -32,9 +35,20 @@ registerServices({
   emojis: EmojiService,
   stickers: StickerService,
   auditLog: AuditLogService,
+  // Identity.
+  users: UserService,
+  relationships: RelationshipService,
+  // Voice.
+  voice: VoiceService,
 });
 
 // Messaging.
 export { DirectMessageService, MessageService, ReactionService, ReadStateService, ThreadService };
 // Servers.
 export { AuditLogService, ChannelService, EmojiService, InviteService, MembershipService, RoleService, ServerService, StickerService };
+
+// Identity.
+export { RelationshipService, UserService };
+export type { Registration } from './identity/user-service';
+// Voice.
+export { VoiceService };

@@ -4,9 +4,11 @@ import { PermissionFlags as F } from '../src/domain/permissions';
 import { transact } from '../src/db/unit-of-work';
 import { recordSystemMetrics } from '../src/entities/analytics/recording';
 import { snapshotServerAnalytics } from '../src/entities/analytics/maintenance';
-import { ChannelType } from '../src/entities/channel/Channel';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { VoiceState } from '../src/entities/voice/VoiceState';
+import { Channel, ChannelType } from '../src/entities/channel/Channel';
+import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
+import { VoiceService } from '../src/voice/voice-service';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 import { ChannelService } from '../src/servers/channel-service';
@@ -14,7 +16,7 @@ import { ChannelService } from '../src/servers/channel-service';
 /** Recording runs on both paths: these tests run on whatever server DATABASE_URL names (or the embedded one). */
 const db = useTestDatabase();
 const h = messagingHelpers(db);
-const voice = (em = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const voice = (em = db().fork()) => new VoiceService(em);
 
 const messageRows = (channelId: string) =>
   db().sql<{ serverId: string | null; userId: string; messageCount: number; characterCount: number; timestamp: Date }>(

@@ -5,6 +5,8 @@ import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { timescaleOnServer } from './support/timescale';
 import { ServerService } from '../src/servers/server-service';
+import { Server } from '../src/entities/server/Server';
+import { UserService } from '../src/identity/user-service';
 
 /**
  * The TimescaleDB path: runs where the connected server has the extension (pg_available_extensions
@@ -120,7 +122,7 @@ describe.skipIf(!server.available)(`analytics on TimescaleDB${server.version ? `
     await db().sql(`call run_job(${await jobOf('policy_refresh_continuous_aggregate', 'MessageActivityHourly')})`);
     expect((await db().sql<{ n: number }>(`select count(*)::int as n from ${materialized}`))[0]!.n).toBeGreaterThanOrEqual(2);
 
-    const owner = await db().fork().getRepository(User).register({ username: 'tsowner' });
+    const owner = await new UserService(db().fork()).register({ username: 'tsowner' });
     await new ServerService(db().fork()).createServer(owner, { name: 'Timescale Guild' });
     await db().sql(`call run_job(${await jobOf('cryb_server_analytics_job', null)})`);
     expect(await db().sql(`select "memberCount" from "ServerAnalytics" where "timestamp" = date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00')`)).toEqual([{ memberCount: 1 }]);

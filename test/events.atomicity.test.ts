@@ -6,6 +6,7 @@ import { DomainEvent } from '../src/entities/events/DomainEvent';
 import { User } from '../src/entities/user/User';
 import { PresenceStatus } from '../src/entities/user/UserPresence';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 10 });
 
@@ -31,7 +32,7 @@ async function bioOf(userId: string): Promise<string | null> {
 
 let seq = 0;
 async function newUser(): Promise<User> {
-  return db().fork().getRepository(User).register({ username: `atom${++seq}` });
+  return new UserService(db().fork()).register({ username: `atom${++seq}` });
 }
 
 class Boom extends Error {}

@@ -11,6 +11,7 @@ import { type DeliveredEvent, type DomainEventRepository, EVENTS_CHANNEL } from 
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { deliverable, registerLatest } from './support/events';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 10 });
 
@@ -35,7 +36,7 @@ async function listener(): Promise<EventListener> {
 }
 
 let seq = 0;
-const newUser = () => db().fork().getRepository(User).register({ username: `deliver${++seq}` });
+const newUser = () => new UserService(db().fork()).register({ username: `deliver${++seq}` });
 
 async function changeBio(userId: string, bio: string): Promise<void> {
   const em = db().fork();

@@ -7,6 +7,7 @@ import type { DeliveredEvent, DomainEventRepository } from '../src/entities/even
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { deliverable, registerLatest } from './support/events';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 10 });
 
@@ -24,7 +25,7 @@ afterEach(async () => {
 });
 
 let seq = 0;
-const newUser = () => db().fork().getRepository(User).register({ username: `order${++seq}` });
+const newUser = () => new UserService(db().fork()).register({ username: `order${++seq}` });
 
 async function changeBio(userId: string, bio: string): Promise<string> {
   const em = db().fork();

@@ -5,6 +5,7 @@ import { DomainEvent } from '../src/entities/events/DomainEvent';
 import type { DomainEventRepository } from '../src/entities/events/DomainEventRepository';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 40 });
 
@@ -43,7 +44,7 @@ function see(seen: Seen, id: string, bio: string) {
 
 describe('outbox under load', () => {
   it('20 writers and 3 consumers at once, 10,000 committed events: every consumer sees every one, none lost, ids strictly increasing', { timeout: 300_000 }, async () => {
-    const users = await Promise.all(Array.from({ length: WRITERS }, (_, i) => db().fork().getRepository(User).register({ username: `writer${i}` })));
+    const users = await Promise.all(Array.from({ length: WRITERS }, (_, i) => new UserService(db().fork()).register({ username: `writer${i}` })));
     const names = ['stress-listen', 'stress-poll-only', 'stress-manual'];
     for (const name of names) await (db().fork().getRepository(DomainEvent) as DomainEventRepository).registerConsumer(name);
 

@@ -14,6 +14,7 @@ import {
 import { LIMITS } from '../src/domain/limits';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
@@ -33,11 +34,11 @@ let dave: User;
 
 beforeAll(async () => {
   const em = db().fork();
-  const repo = em.getRepository(User);
-  alice = await repo.register({ username: 'FuzzAlice' });
-  await repo.register({ username: 'FuzzBob' });
-  carol = await repo.register({ username: 'FuzzCarol' });
-  dave = await repo.register({ username: 'FuzzDave' });
+  const users = new UserService(em);
+  alice = await users.register({ username: 'FuzzAlice' });
+  await users.register({ username: 'FuzzBob' });
+  carol = await users.register({ username: 'FuzzCarol' });
+  dave = await users.register({ username: 'FuzzDave' });
   await carol.block(alice); // a request between them is refused whoever asks
   await alice.sendFriendRequest(dave);
   await dave.acceptFriendRequest(alice);
@@ -216,7 +217,7 @@ const badTag = fc.oneof(
 const ofFamily = (family: string, allowed: ErrorClass[], run: (input: any) => Case['run']) => (input: unknown): Case => ({ family, input, allowed, run: run(input) });
 
 const cases: fc.Arbitrary<Case> = fc.oneof(
-  badRegistration.map(ofFamily('register', [ValidationFailed], (input) => (em) => em.getRepository(User).register(input))),
+  badRegistration.map(ofFamily('register', [ValidationFailed], (input) => (em) => new UserService(em).register(input))),
   badUsername.map(ofFamily('changeUsername', [ValidationFailed], (name) => (_em, me) => me.changeUsername(name))),
   badTag.map(ofFamily('sendFriendRequest: malformed tag or not a user', [ValidationFailed], (tag) => (_em, me) => me.sendFriendRequest(tag))),
   fc.tuple(unknownName, goodDiscriminator).map(([n, d]) => `${n}#${d}`).map(ofFamily('sendFriendRequest: unknown tag', [NotFound], (tag) => (_em, me) => me.sendFriendRequest(tag))),
@@ -355,9 +356,9 @@ describe('names are compared as people see them, drawn from Unicode data', () =>
         const me = await em.findOneOrFail(User, alice.id);
         const padded = pad + name + pad;
         const refusals = [
-          await outcome(() => em.getRepository(User).register({ username: padded })),
+          await outcome(() => new UserService(em).register({ username: padded })),
           await outcome(() => me.changeUsername(padded)),
-          await outcome(() => em.getRepository(User).register({ username: 'FuzzPlain', displayName: padded })),
+          await outcome(() => new UserService(em).register({ username: 'FuzzPlain', displayName: padded })),
           await outcome(() => me.updateProfile({ displayName: padded })),
         ];
         for (const [i, refusal] of refusals.entries()) {
@@ -381,9 +382,9 @@ describe('names are compared as people see them, drawn from Unicode data', () =>
         const em = db().fork();
         const me = await em.findOneOrFail(User, alice.id);
         const refusals = [
-          ['username', await outcome(() => em.getRepository(User).register({ username: text }))],
+          ['username', await outcome(() => new UserService(em).register({ username: text }))],
           ['username', await outcome(() => me.changeUsername(text))],
-          ['displayName', await outcome(() => em.getRepository(User).register({ username: 'FuzzPlain', displayName: text }))],
+          ['displayName', await outcome(() => new UserService(em).register({ username: 'FuzzPlain', displayName: text }))],
           ['displayName', await outcome(() => me.updateProfile({ displayName: text }))],
         ] as const;
         for (const [field, refusal] of refusals) {
@@ -401,7 +402,7 @@ describe('names are compared as people see them, drawn from Unicode data', () =>
     const repo = () => db().fork().getRepository(User);
     await fc.assert(
       fc.asyncProperty(friendlyName, async (name) => {
-        const user = await repo().register({ username: name, displayName: name });
+        const user = await new UserService(db().fork()).register({ username: name, displayName: name });
         const username = name.normalize('NFKC').trim();
         expect(user.username).toBe(username);
         const [row] = await db().sql<{ username: string; displayName: string }>(`select username, "displayName" from "User" where id = $1`, [user.id]);
@@ -409,7 +410,7 @@ describe('names are compared as people see them, drawn from Unicode data', () =>
         expect((await repo().findByTag(`${name}#${user.discriminator}`))?.id, name).toBe(user.id);
         expect((await repo().findByTag(`${username}#${user.discriminator}`))?.id, name).toBe(user.id);
         // Registering the same name again gives another discriminator of the same name.
-        const again = await repo().register({ username: name });
+        const again = await new UserService(db().fork()).register({ username: name });
         expect(again.username).toBe(username);
         expect(again.discriminator).not.toBe(user.discriminator);
       }),

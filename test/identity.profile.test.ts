@@ -5,11 +5,12 @@ import { DiscriminatorsExhausted, DomainError, NotFound, ValidationFailed } from
 import { User } from '../src/entities/user/User';
 import { PresenceStatus, UserPresence } from '../src/entities/user/UserPresence';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 let serial = 0;
-const register = (em: EntityManager, username = `prof${++serial}`) => em.getRepository(User).register({ username });
+const register = (em: EntityManager, username = `prof${++serial}`) => new UserService(em).register({ username });
 
 async function stored(id: string) {
   const [row] = await db().sql<Record<string, unknown>>(
@@ -174,9 +175,9 @@ describe('usernames are matched by the database', () => {
       `insert into "User" (id, username, discriminator) select 600000000000 + n, 'Ñandú', lpad(n::text, 4, '0') from generate_series(1, 9998) n`,
     );
     const em = db().fork();
-    const last = await em.getRepository(User).register({ username: 'Ñandú' });
+    const last = await new UserService(em).register({ username: 'Ñandú' });
     expect(last.discriminator).toBe('9999');
-    expect(await failure(() => db().fork().getRepository(User).register({ username: 'Ñandú' }))).toBeInstanceOf(DiscriminatorsExhausted);
+    expect(await failure(() => new UserService(db().fork()).register({ username: 'Ñandú' }))).toBeInstanceOf(DiscriminatorsExhausted);
 
     const repo = db().fork().getRepository(User);
     expect((await repo.findByTag('Ñandú#9999'))?.id).toBe(last.id);
@@ -185,7 +186,7 @@ describe('usernames are matched by the database', () => {
     // considers it the same name, and registering it is then exhausted too.
     const same = await sameNameInDatabase('ñandú', 'Ñandú');
     expect((await repo.findByTag('ñandú#9999'))?.id).toBe(same ? last.id : undefined);
-    const lower = db().fork().getRepository(User).register({ username: 'ñandú' });
+    const lower = new UserService(db().fork()).register({ username: 'ñandú' });
     if (same) await expect(lower).rejects.toBeInstanceOf(DiscriminatorsExhausted);
     else expect((await lower).username).toBe('ñandú');
   });

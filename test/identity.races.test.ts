@@ -4,12 +4,13 @@ import { LimitReached, NoPendingRequest } from '../src/domain/errors';
 import { RelationshipType } from '../src/domain/identity/relationships';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 
 /** Registers n users at once (itself a race on distinct names). */
 async function registerMany(n: number, prefix: string): Promise<User[]> {
-  const results = await race(db(), n, (em, i) => em.getRepository(User).register({ username: `${prefix}${i}` }));
+  const results = await race(db(), n, (em, i) => new UserService(em).register({ username: `${prefix}${i}` }));
   expect(rejected(results)).toEqual([]);
   return fulfilled(results);
 }
@@ -236,7 +237,7 @@ describe('username races', () => {
     const spellings = ['converge', 'Converge', 'CONVERGE', 'conVerge'];
     const results = await race(db(), seeded.length + 20, async (em, i) => {
       if (i < seeded.length) return (await load(em, seeded[i].id)).changeUsername(spellings[i % spellings.length]);
-      return em.getRepository(User).register({ username: spellings[i % spellings.length] });
+      return new UserService(em).register({ username: spellings[i % spellings.length] });
     });
     expect(rejected(results)).toEqual([]);
 

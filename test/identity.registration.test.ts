@@ -1,14 +1,16 @@
+import { User } from '../src/entities/user/User';
+import { UserService } from '../src/identity/user-service';
 import { describe, expect, it } from 'vitest';
 import { DiscriminatorsExhausted, ValidationFailed } from '../src/domain/errors';
-import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
+
 
 const db = useTestDatabase({ poolSize: 30 });
 
 describe('registration', () => {
   it('gives two registrations of one username distinct discriminators', async () => {
-    const a = await db().fork().getRepository(User).register({ username: 'Nova' });
-    const b = await db().fork().getRepository(User).register({ username: 'nova' });
+    const a = await new UserService(db().fork()).register({ username: 'Nova' });
+    const b = await new UserService(db().fork()).register({ username: 'nova' });
     expect(a.discriminator).not.toBe(b.discriminator);
     expect(a.discriminator).toMatch(/^[0-9]{4}$/);
     const rows = await db().sql<{ n: string }>(`select count(*) as n from "User" where lower(username) = 'nova'`);
@@ -16,7 +18,7 @@ describe('registration', () => {
   });
 
   it('200 concurrent registrations of one username end in 200 distinct discriminators, none lost', async () => {
-    const results = await race(db(), 200, (em) => em.getRepository(User).register({ username: 'crowded' }));
+    const results = await race(db(), 200, (em) => new UserService(em).register({ username: 'crowded' }));
     expect(rejected(results)).toEqual([]);
     const users = fulfilled(results);
     expect(new Set(users.map((u) => u.discriminator)).size).toBe(200);
@@ -31,14 +33,14 @@ describe('registration', () => {
       `insert into "User" (id, username, discriminator) select 900000000000 + n, 'Full', lpad(n::text, 4, '0') from generate_series(1, 9999) n`,
     );
     await db().sql(`insert into "UserPresence" ("userId") select id from "User" where username = 'Full'`);
-    await expect(db().fork().getRepository(User).register({ username: 'full' })).rejects.toBeInstanceOf(DiscriminatorsExhausted);
+    await expect(new UserService(db().fork()).register({ username: 'full' })).rejects.toBeInstanceOf(DiscriminatorsExhausted);
     const rows = await db().sql<{ n: string }>(`select count(*) as n from "User" where lower(username) = 'full'`);
     expect(rows[0].n).toBe('9999');
   });
 
   it('rejects bad usernames with ValidationFailed', async () => {
     for (const username of ['', 'a', 'x'.repeat(33), 'everyone', 'HERE', 'a@b', 'a#b', 'a:b', 'a```b', 'tab\tname']) {
-      await expect(db().fork().getRepository(User).register({ username }), username).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(new UserService(db().fork()).register({ username }), username).rejects.toBeInstanceOf(ValidationFailed);
     }
   });
 });
@@ -58,7 +60,7 @@ async function writes() {
 
 async function refusal(username: unknown, displayName?: unknown): Promise<ValidationFailed> {
   try {
-    await db().fork().getRepository(User).register({ username, displayName } as never);
+    await new UserService(db().fork()).register({ username, displayName } as never);
   } catch (error) {
     expect(error, String(username)).toBeInstanceOf(ValidationFailed);
     return error as ValidationFailed;
@@ -159,29 +161,28 @@ describe('usernames and display names are compared as people see them', () => {
   });
 
   it('keeps what only looks odd: letters that resemble a colon, emoji sequences, separators in display names', async () => {
-    const repo = db().fork().getRepository(User);
     // The Devanagari visarga is a letter sign that looks like a colon; refusing it would refuse Hindi words.
-    expect((await repo.register({ username: 'नमः' })).username).toBe('नमः');
+    expect((await new UserService(db().fork()).register({ username: 'नमः' })).username).toBe('नमः');
     // Joiners and variation selectors inside a standard emoji sequence are part of a visible emoji.
-    expect((await repo.register({ username: 'dev👨‍💻', displayName: 'I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿' })).displayName).toBe('I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿');
+    expect((await new UserService(db().fork()).register({ username: 'dev👨‍💻', displayName: 'I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿' })).displayName).toBe('I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿');
     // A display name may hold "#" and "@", so it may hold their lookalikes too, and styled letters stay as typed.
-    expect((await repo.register({ username: 'Styled', displayName: '𝓐𝓵𝓲𝓬𝓮 ＃1' })).displayName).toBe('𝓐𝓵𝓲𝓬𝓮 ＃1');
+    expect((await new UserService(db().fork()).register({ username: 'Styled', displayName: '𝓐𝓵𝓲𝓬𝓮 ＃1' })).displayName).toBe('𝓐𝓵𝓲𝓬𝓮 ＃1');
   });
 
   it('stores the NFKC form, so fullwidth and plain spellings of a name share one set of discriminators', async () => {
-    const first = await db().fork().getRepository(User).register({ username: '\uff37\uff49\uff44\uff45' }); // "Ｗｉｄｅ"
+    const first = await new UserService(db().fork()).register({ username: '\uff37\uff49\uff44\uff45' }); // "Ｗｉｄｅ"
     expect(first.username).toBe('Wide');
     const [row] = await db().sql<{ username: string }>(`select username from "User" where id = $1`, [first.id]);
     expect(row.username).toBe('Wide');
     const found = await db().fork().getRepository(User).findByTag(`\uff57\uff49\uff44\uff45#${first.discriminator}`);
     expect(found?.id).toBe(first.id);
     // No-break and ideographic spaces are spaces.
-    expect((await db().fork().getRepository(User).register({ username: 'Wide\u00a0Open' })).username).toBe('Wide Open');
+    expect((await new UserService(db().fork()).register({ username: 'Wide\u00a0Open' })).username).toBe('Wide Open');
   });
 
   it('30 concurrent registrations of "broad" in plain, fullwidth and mathematical letters end in 30 distinct discriminators of one name', async () => {
     const spellings = ['broad', '\uff42\uff52\uff4f\uff41\uff44', 'BROAD', '\uff22\uff32\uff2f\uff21\uff24', '𝐛𝐫𝐨𝐚𝐝', '𝔹ℝ𝕆𝔸𝔻'];
-    const results = await race(db(), 30, (em, i) => em.getRepository(User).register({ username: spellings[i % spellings.length] }));
+    const results = await race(db(), 30, (em, i) => new UserService(em).register({ username: spellings[i % spellings.length] }));
     expect(rejected(results)).toEqual([]);
     const ids = fulfilled(results).map((u) => u.id);
     const rows = await db().sql<{ names: string[]; n: string; d: string }>(

@@ -16,6 +16,7 @@ import { RelationshipStatus, RelationshipType } from '../src/domain/identity/rel
 import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
@@ -23,7 +24,7 @@ let serial = 0;
 /** Registers n users with names unique to this file run. */
 async function users(em: EntityManager, n: number, prefix = 'rel'): Promise<User[]> {
   const out: User[] = [];
-  for (let i = 0; i < n; i++) out.push(await em.getRepository(User).register({ username: `${prefix}${++serial}` }));
+  for (let i = 0; i < n; i++) out.push(await new UserService(em).register({ username: `${prefix}${++serial}` }));
   return out;
 }
 
@@ -122,7 +123,7 @@ describe('friend requests', () => {
   it('sends a request by tag (case-insensitive username); an unknown tag is NotFound and a malformed one ValidationFailed', async () => {
     const em = db().fork();
     const [a] = await users(em, 1);
-    const b = await em.getRepository(User).register({ username: 'TagTarget' });
+    const b = await new UserService(em).register({ username: 'TagTarget' });
     const events = await eventsOf(() => a.sendFriendRequest(`tagtarget#${b.discriminator}`), a, b);
     expect(await row(a, b)).toEqual({ status: 'PENDING', requesterId: a.id, blockers: [] });
     expect(sortEvents(events)).toEqual(sortEvents([add(a, b, RelationshipType.PENDING_OUTGOING), add(b, a, RelationshipType.PENDING_INCOMING)]));

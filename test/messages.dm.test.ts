@@ -12,15 +12,14 @@ import {
 } from '../src/domain/errors';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { ChannelType } from '../src/entities/channel/Channel';
-import { Relationship } from '../src/entities/user/Relationship';
-import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
+import { RelationshipService } from '../src/identity/relationship-service';
 import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 
 const db = useTestDatabase({ poolSize: 30 });
 const { register, messages, dms, refused, counts, lastMessageId, fork } = messagingHelpers(db);
-const relationships = () => fork().getRepository(Relationship) as RelationshipRepository;
+const relationships = () => new RelationshipService(fork());
 
 async function befriend(a: User, b: User): Promise<void> {
   await relationships().sendFriendRequest(a, b);
@@ -157,7 +156,7 @@ describe('messages in DMs', () => {
     const dm = await dms().openDM(alice, bob);
     const [{ mark }] = await db().sql<{ mark: string }>(`select coalesce(max(id), 0)::text as mark from "DomainEvent"`);
     const results = await race<unknown>(db(), 41, (em, i) =>
-      i === 20 ? (em.getRepository(Relationship) as RelationshipRepository).block(bob, alice) : messages(em).send(i % 2 ? alice.id : bob.id, dm.id, `message ${i}`),
+      i === 20 ? new RelationshipService(em).block(bob, alice) : messages(em).send(i % 2 ? alice.id : bob.id, dm.id, `message ${i}`),
     );
     const failures = rejected(results);
     for (const failure of failures) expect(failure).toBeInstanceOf(UserBlocked);

@@ -12,6 +12,8 @@ import { findPgTool, passfileLine, redactSecrets, toolConnection } from '../src/
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
+import { Server } from '../src/entities/server/Server';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 const ROOT = resolve(__dirname, '..');
@@ -62,7 +64,7 @@ async function databaseExists(name: string): Promise<boolean> {
 beforeAll(async () => {
   await db().orm.getSeeder().seed(DatabaseSeeder);
   // And the domain's own paths on top of the seeder's batch inserts.
-  const owner = await db().fork().getRepository(User).register({ username: 'Archivist' });
+  const owner = await new UserService(db().fork()).register({ username: 'Archivist' });
   await new ServerService(db().fork()).createServer(owner, { name: 'Backed Up' });
 }, 60_000);
 

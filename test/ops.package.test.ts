@@ -45,19 +45,19 @@ Module._resolveFilename = function (request, ...rest) {
   if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, ServerService, ChannelService, InviteService, MembershipService } = require('@cryb/database');
+const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, ServerService, ChannelService, InviteService, MembershipService, UserService, VoiceService } = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
   try {
-    const users = (em) => em.getRepository(User);
+    const users = (em) => new UserService(em);
     const alice = await users(orm.em.fork()).register({ username: 'alice' });
     const bob = await users(orm.em.fork()).register({ username: 'bob' });
     const server = await new ServerService(orm.em.fork()).createServer(alice, { name: 'Packaged' });
     const lounge = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
     const text = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
-    const voice = await orm.em.fork().getRepository(VoiceState).joinVoice(alice, lounge.id);
-    const me = await users(orm.em.fork()).findOneOrFail(alice.id);
+    const voice = await new VoiceService(orm.em.fork()).joinVoice(alice, lounge.id);
+    const me = await orm.em.fork().findOneOrFail(User, alice.id);
     const request = await me.sendFriendRequest(bob.tag);
     const invite = await new InviteService(orm.em.fork()).createInvite(alice, text.id);
     await new MembershipService(orm.em.fork()).acceptInvite(bob, invite.code);
@@ -74,7 +74,7 @@ const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, S
 
 /** A service's strict TypeScript: the public API, typed error codes and the subpath entries. */
 const TYPED_SERVICE = `
-import { createOrm, User, DomainError, type DomainErrorCode } from '@cryb/database';
+import { createOrm, UserService, DomainError, type DomainErrorCode } from '@cryb/database';
 import { seedScenario } from '@cryb/database/seeders';
 import { healthReport } from '@cryb/database/ops';
 import { startStudio } from '@cryb/database/studio';
@@ -82,7 +82,7 @@ import { startStudio } from '@cryb/database/studio';
 export async function registerAlice(): Promise<DomainErrorCode | string> {
   const orm = await createOrm({ migrations: 'apply' });
   try {
-    return (await orm.em.fork().getRepository(User).register({ username: 'alice' })).tag;
+    return (await new UserService(orm.em.fork()).register({ username: 'alice' })).tag;
   } catch (error) {
     if (error instanceof DomainError) return error.code;
     throw error;
@@ -97,7 +97,7 @@ export const entries = [seedScenario, healthReport, startStudio];
 const KIT_EXAMPLE = `
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { User, DomainError } from '@cryb/database';
+import { User, UserService, DomainError } from '@cryb/database';
 import { useTestDatabase, seedScenario, race, rejected } from '@cryb/database/testing';
 
 // One database per file, cloned from a migrated template on DATABASE_URL's server.
@@ -108,7 +108,7 @@ test('a seeded member is there; racing registrations never share a tag', async (
   const member = await db().fork().findOneOrFail(User, world.member);
   assert.match(member.tag, /#\\d{4}$/);
 
-  const results = await race(db(), 5, (em) => em.getRepository(User).register({ username: 'racer' }));
+  const results = await race(db(), 5, (em) => new UserService(em).register({ username: 'racer' }));
   for (const error of rejected(results)) assert.ok(error instanceof DomainError);
   const rows = await db().sql<{ discriminator: string }>(\`select discriminator from "User" where username = 'racer'\`);
   assert.ok(rows.length > 0);

@@ -8,12 +8,12 @@ import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { listenForEvents } from '../src/db/event-listener';
 import { EVENTS_CHANNEL } from '../src/entities/events/DomainEventRepository';
 import { User } from '../src/entities/user/User';
-import { VoiceState } from '../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
+import { VoiceService } from '../src/voice/voice-service';
 import { Pgbouncer, pgbouncerBinary } from './support/clusters';
 import { useTestDatabase } from './support/db';
 import { membershipHelpers } from './support/membership';
 import { MembershipService } from '../src/servers/membership-service';
+import { UserService } from '../src/identity/user-service';
 
 /**
  * The domain's races, run through a real pgbouncer in transaction pooling mode: every transaction
@@ -61,7 +61,7 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
   });
 
   it(`30 concurrent registrations of one username over ${SERVER_POOL} server connections end in 30 distinct discriminators`, async () => {
-    const results = await raceThrough(30, (em) => em.getRepository(User).register({ username: 'pooled' }));
+    const results = await raceThrough(30, (em) => new UserService(em).register({ username: 'pooled' }));
     expect(failed(results)).toEqual([]);
     expect(new Set(ok(results).map((u) => u.discriminator)).size).toBe(30);
     expect(await db().sql(`select count(*)::int as n, count(distinct discriminator)::int as d from "User" where lower(username) = 'pooled'`)).toEqual([{ n: 30, d: 30 }]);
@@ -75,7 +75,7 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
   it('20 concurrent joins through an invite with maxUses 5 give exactly 5 members', async () => {
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId, { maxUses: 5, maxAge: 0 });
-    const users = await Promise.all(Array.from({ length: 20 }, (_, i) => db().fork().getRepository(User).register({ username: `bounce${i}` })));
+    const users = await Promise.all(Array.from({ length: 20 }, (_, i) => new UserService(db().fork()).register({ username: `bounce${i}` })));
     const results = await raceThrough(20, (em, i) => new MembershipService(em).acceptInvite(users[i].id, invite.code));
     expect(ok(results)).toHaveLength(5);
     for (const failure of failed(results)) expect(failure).toMatchObject({ code: 'INVITE_INVALID', reason: 'used_up' });
@@ -87,13 +87,13 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     const w = await world();
     const users: User[] = [];
     for (let i = 0; i < 12; i++) {
-      const user = await db().fork().getRepository(User).register({ username: `caller${i}` });
+      const user = await new UserService(db().fork()).register({ username: `caller${i}` });
       await new MembershipService(db().fork()).acceptInvite(user, w.code);
       users.push(user);
     }
     const vc = nextSnowflake();
     await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'pooled-voice', 64000, 3)`, [vc, w.server.id]);
-    const results = await raceThrough(12, (em, i) => (em.getRepository(VoiceState) as VoiceRepository).joinVoice(users[i].id, vc));
+    const results = await raceThrough(12, (em, i) => new VoiceService(em).joinVoice(users[i].id, vc));
     expect(ok(results)).toHaveLength(3);
     for (const failure of failed(results)) expect(failure).toBeInstanceOf(VoiceChannelFull);
     expect(await db().sql(`select count(*)::int as n from "VoiceState" where "channelId" = $1`, [vc])).toEqual([{ n: 3 }]);

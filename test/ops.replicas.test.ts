@@ -5,6 +5,7 @@ import { transact } from '../src/db/unit-of-work';
 import { User } from '../src/entities/user/User';
 import { healthReport } from '../src/ops/health/report';
 import { Cluster, missingClusterBinaries } from './support/clusters';
+import { UserService } from '../src/identity/user-service';
 
 /**
  * A real primary and a streaming replica on loopback (initdb, pg_basebackup -R, a second port),
@@ -62,7 +63,7 @@ describe.skipIf(Boolean(missingClusterBinaries))(`read replicas on two real clus
 
   it('a registration writes on the primary and arrives on the replica, where read queries find it', async () => {
     log.length = 0;
-    const user = await orm.em.fork().getRepository(User).register({ username: 'Replicated' });
+    const user = await new UserService(orm.em.fork()).register({ username: 'Replicated' });
     expect(queriesLike(/insert into "User"/).every((line) => line.includes("via write connection"))).toBe(true);
     expect(queriesLike(/insert into "User"/)).toHaveLength(1);
 
@@ -81,7 +82,7 @@ describe.skipIf(Boolean(missingClusterBinaries))(`read replicas on two real clus
   });
 
   it('without readOptions, and inside a transaction even with them, reads go to the primary (read-your-writes)', async () => {
-    const user = await orm.em.fork().getRepository(User).register({ username: 'Fresh' });
+    const user = await new UserService(orm.em.fork()).register({ username: 'Fresh' });
     log.length = 0;
     // Read right after the write through the default connection: always there, however far the replica lags.
     expect(await orm.em.fork().findOne(User, user.id)).not.toBeNull();

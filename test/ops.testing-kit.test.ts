@@ -1,3 +1,4 @@
+import { UserService } from '../src/identity/user-service';
 import { Client } from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import * as vitest from 'vitest';
@@ -42,7 +43,7 @@ describe('the testing kit on a server URL', () => {
     opened.push(a, b);
     expect(a.name).not.toBe(b.name);
     // Migrated (createOrm checks it), and independent.
-    await a.fork().getRepository(User).register({ username: 'OnlyInA' });
+    await new UserService(a.fork()).register({ username: 'OnlyInA' });
     expect(await a.sql(`select username from "User"`)).toEqual([{ username: 'OnlyInA' }]);
     expect(await b.sql(`select username from "User"`)).toEqual([]);
 
@@ -59,7 +60,7 @@ describe('the testing kit on a server URL', () => {
     expect(world.server.memberIds).toContain(world.member);
     expect(world.server.memberIds).not.toContain(world.outsider);
 
-    const results = await race(db, 10, (em) => (em.getRepository(User) as UserRepository).register({ username: 'Same' }));
+    const results = await race(db, 10, (em) => new UserService(em).register({ username: 'Same' }));
     expect(results).toHaveLength(10);
     for (const error of rejected(results)) {
       expect(error).toBeInstanceOf(DomainError);
@@ -76,7 +77,7 @@ describe('useTestDatabase with the runner hooks, per test', () => {
 
   it('the first test writes into a fresh database', async () => {
     seen.push(db().name);
-    await db().fork().getRepository(User).register({ username: 'PerTest' });
+    await new UserService(db().fork()).register({ username: 'PerTest' });
     expect(await db().sql(`select count(*)::int as n from "User"`)).toEqual([{ n: 1 }]);
   });
 

@@ -10,12 +10,13 @@ import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
 import { AuditLogService } from '../src/servers/audit-log-service';
 import { EmojiService, StickerService } from '../src/servers/expression-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 let seq = 0;
 async function register(prefix: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username: `${prefix}${++seq}` });
+  return new UserService(db().fork()).register({ username: `${prefix}${++seq}` });
 }
 
 async function makeServer(owner: User): Promise<Server> {

@@ -7,13 +7,14 @@ import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { ChannelService } from '../src/servers/channel-service';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
 const channels = () => new ChannelService(db().fork());
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Channels') {

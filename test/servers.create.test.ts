@@ -4,11 +4,13 @@ import { DEFAULT_EVERYONE_PERMISSIONS } from '../src/domain/permissions';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
+import { Server } from '../src/entities/server/Server';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 async function register(username: string) {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 describe('server creation', () => {

@@ -10,12 +10,13 @@ import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { EmojiService, StickerService } from '../src/servers/expression-service';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 
 let seq = 0;
 async function register(prefix: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username: `${prefix}${++seq}` });
+  return new UserService(db().fork()).register({ username: `${prefix}${++seq}` });
 }
 
 async function makeServer(owner?: User): Promise<{ owner: User; server: Server }> {

@@ -10,13 +10,14 @@ import { useTestDatabase } from './support/db';
 import { RoleService } from '../src/servers/role-service';
 import { ServerService } from '../src/servers/server-service';
 import { ChannelService } from '../src/servers/channel-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 const channels = () => new ChannelService(db().fork());
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Overwrites') {

@@ -14,11 +14,12 @@ import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
 import { ChannelService } from '../src/servers/channel-service';
 import { RoleService } from '../src/servers/role-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function addMember(serverId: string, username: string, permissions?: bigint, position = 50): Promise<User> {

@@ -8,13 +8,14 @@ import { checkInvariants } from '../src/db/invariants';
 import { membershipHelpers, type World } from './support/membership';
 import { MembershipService } from '../src/servers/membership-service';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 const { register, invites, world, joined } = membershipHelpers(db);
 
 /** Registers n users at once. */
 async function registerMany(n: number, prefix: string): Promise<User[]> {
-  const results = await race(db(), n, (em, i) => em.getRepository(User).register({ username: `${prefix}${nextSnowflake()}x${i}` }));
+  const results = await race(db(), n, (em, i) => new UserService(em).register({ username: `${prefix}${nextSnowflake()}x${i}` }));
   expect(rejected(results)).toEqual([]);
   return fulfilled(results);
 }

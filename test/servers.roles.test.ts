@@ -8,13 +8,14 @@ import { User } from '../src/entities/user/User';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { RoleService } from '../src/servers/role-service';
 import { ServerService } from '../src/servers/server-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 20 });
 
 const roles = () => new RoleService(db().fork());
 
 async function register(username: string): Promise<User> {
-  return db().fork().getRepository(User).register({ username });
+  return new UserService(db().fork()).register({ username });
 }
 
 async function newServer(name = 'Roles') {

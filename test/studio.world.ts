@@ -5,8 +5,7 @@ import { transact } from '../src/db/unit-of-work';
 import { recordMessageSent, recordVoiceSession } from '../src/entities/analytics/recording';
 import { permissionBits } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
-import { Relationship } from '../src/entities/user/Relationship';
-import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
+import { RelationshipService } from '../src/identity/relationship-service';
 import type { TestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 
@@ -44,7 +43,7 @@ export async function studioWorld(db: () => TestDatabase) {
   const dm = await h.dms().openDM(alice.id, bob.id);
   await h.messages().send(alice, dm.id, 'psst');
 
-  const relationships = () => db().fork().getRepository(Relationship) as RelationshipRepository;
+  const relationships = () => new RelationshipService(db().fork());
   await relationships().sendFriendRequest(alice, bob);
   await relationships().acceptFriendRequest(bob, alice);
   await relationships().sendFriendRequest(carol, alice);

@@ -14,6 +14,10 @@ import { ChannelService } from '../src/servers/channel-service';
 import { InviteService } from '../src/servers/invite-service';
 import { ServerService } from '../src/servers/server-service';
 import { MembershipService } from '../src/servers/membership-service';
+import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
+import { Channel } from '../src/entities/channel/Channel';
+import { VoiceService } from '../src/voice/voice-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 30 });
 let small: Scenario;
@@ -22,7 +26,7 @@ beforeAll(async () => {
 }, 60_000);
 
 let seq = 0;
-const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const voice = (em: EntityManager = db().fork()) => new VoiceService(em);
 const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
 
 interface World {
@@ -32,7 +36,7 @@ interface World {
 }
 
 async function world(): Promise<World> {
-  const owner = await db().fork().getRepository(User).register({ username: `owner${++seq}` });
+  const owner = await new UserService(db().fork()).register({ username: `owner${++seq}` });
   const server = await new ServerService(db().fork()).createServer(owner, { name: 'Race Guild' });
   const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
   const invite = await new InviteService(db().fork()).createInvite(owner, textId, { maxAge: 0 });
@@ -42,7 +46,7 @@ async function world(): Promise<World> {
 /** n users registered and joined to the world's server, concurrently. */
 async function members(w: World, n: number, prefix: string): Promise<User[]> {
   const results = await race(db(), n, async (em, i) => {
-    const user = await em.getRepository(User).register({ username: `${prefix}${++seq}x${i}` });
+    const user = await new UserService(em).register({ username: `${prefix}${++seq}x${i}` });
     await memberships(em).acceptInvite(user, w.code);
     return user;
   });

@@ -1,3 +1,4 @@
+import { Channel } from '../src/entities/channel/Channel';
 import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
@@ -18,18 +19,21 @@ import { Server } from '../src/entities/server/Server';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
+import { VoiceService } from '../src/voice/voice-service';
 import { VoiceState } from '../src/entities/voice/VoiceState';
 import { useTestDatabase } from './support/db';
 import { InviteService } from '../src/servers/invite-service';
 import { ServerService } from '../src/servers/server-service';
 import { ChannelService } from '../src/servers/channel-service';
 import { MembershipService } from '../src/servers/membership-service';
+import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();
 
 let seq = 0;
-const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
-const voice = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
+const register = (name: string) => new UserService(db().fork()).register({ username: `${name}${++seq}` });
+const voice = (em: EntityManager = db().fork()) => new VoiceService(em);
+const voiceStates = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
 const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
 const channels = (em: EntityManager = db().fork()) => new ChannelService(em);
 const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
@@ -133,8 +137,8 @@ describe('joinVoice', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ channelId: vc, payload: { channelId: vc, userId: alice.id, sessionId: 'gw-1', selfMute: true } });
     // The queries: who is in the channel, who is in the server's voice channels.
-    expect((await voice().statesIn(vc)).map((s) => s.user.id)).toEqual([alice.id]);
-    expect((await voice().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([[alice.id, vc]]);
+    expect((await voiceStates().statesIn(vc)).map((s) => s.user.id)).toEqual([alice.id]);
+    expect((await voiceStates().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([[alice.id, vc]]);
   });
 
   it('refuses, writing nothing: a text channel, an unknown channel, a non-member, a banned user, no CONNECT, no VIEW_CHANNEL, a timeout, a full channel', async () => {
@@ -171,6 +175,24 @@ describe('joinVoice', () => {
     expect((full as VoiceChannelFull).toJSON()).toMatchObject({ code: 'VOICE_CHANNEL_FULL', details: { limit: 1 } });
   });
 
+  it('reads the channel fresh when the EntityManager already holds it: an overwrite added since applies', async () => {
+    const w = await world();
+    const alice = await joined(w, 'alice');
+    const vc = await voiceChannel(w.server.id);
+    const em = db().fork();
+    expect((await em.findOneOrFail(Channel, vc, { populate: ['overwrites'] })).overwrites).toHaveLength(0);
+    await denyEveryone(w.server.id, vc, F.CONNECT);
+    await refused(() => voice(em).joinVoice(alice, vc), MissingPermission);
+  });
+
+  it('refuses a banned user who still holds a membership (a ban row written outside the package), writing nothing', async () => {
+    const w = await world();
+    const alice = await joined(w, 'alice');
+    const vc = await voiceChannel(w.server.id);
+    await db().sql(`insert into "Ban" ("serverId", "userId", reason) values ($1, $2, 'outside')`, [w.server.id, alice.id]);
+    await refused(() => voice().joinVoice(alice, vc), UserBanned);
+  });
+
   it('MOVE_MEMBERS bypasses the user limit; rejoining the same channel keeps the session', async () => {
     const w = await world();
     const [a, b, mod] = [await joined(w, 'a'), await joined(w, 'b'), await joined(w, 'mod')];
@@ -179,7 +201,7 @@ describe('joinVoice', () => {
     await voice().joinVoice(a, small);
     await refused(() => voice().joinVoice(b, small), VoiceChannelFull);
     await voice().joinVoice(mod, small);
-    expect(await voice().statesIn(small)).toHaveLength(2);
+    expect(await voiceStates().statesIn(small)).toHaveLength(2);
     await voice().joinVoice(a, small, { selfDeaf: true });
     expect(await sessionsOf(a.id)).toHaveLength(1);
     expect(await stateRow(a.id)).toMatchObject({ selfDeaf: true });
@@ -370,7 +392,7 @@ describe('membership and channel changes end the stay in the same unit of work',
       expect(s.endedAt).not.toBeNull();
       expect(s.durationSeconds).toBe(s.exact);
     }
-    expect(await voice().statesIn(vc)).toEqual([]);
+    expect(await voiceStates().statesIn(vc)).toEqual([]);
   });
 
   it('a kick that rolls back keeps the member in voice with the session open (one transaction)', async () => {
@@ -454,9 +476,9 @@ describe('the stale-session sweeper and voice time', () => {
       ]);
     await insert('10:00:00', '10:30:00');
     await insert('11:00:00', '12:00:00');
-    expect(await voice().voiceTime(alice, w.server.id, { from: t('00:00:00'), to: t('23:00:00') })).toBe(5400);
-    expect(await voice().voiceTime(alice, w.server.id, { from: t('10:15:00'), to: t('11:15:00') })).toBe(1800);
-    expect(await voice().voiceTime(alice, nextSnowflake(), { from: t('00:00:00'), to: t('23:00:00') })).toBe(0);
-    await expect(voice().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') })).rejects.toBeInstanceOf(ValidationFailed);
+    expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('00:00:00'), to: t('23:00:00') })).toBe(5400);
+    expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('10:15:00'), to: t('11:15:00') })).toBe(1800);
+    expect(await voiceStates().voiceTime(alice, nextSnowflake(), { from: t('00:00:00'), to: t('23:00:00') })).toBe(0);
+    await expect(voiceStates().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') })).rejects.toBeInstanceOf(ValidationFailed);
   });
 });

@@ -12,6 +12,9 @@ import type { InviteService } from '../servers/invite-service';
 import type { MembershipService } from '../servers/membership-service';
 import type { RoleService } from '../servers/role-service';
 import type { ServerService } from '../servers/server-service';
+import type { RelationshipService } from '../identity/relationship-service';
+import type { UserService } from '../identity/user-service';
+import type { VoiceService } from '../voice/voice-service';
 
 /**
  * The application services that entity methods forward to. Entities must not import the services
@@ -34,6 +37,11 @@ export interface ServiceMap {
   emojis: EmojiService;
   stickers: StickerService;
   auditLog: AuditLogService;
+  // Identity.
+  users: UserService;
+  relationships: RelationshipService;
+  // Voice.
+  voice: VoiceService;
 }
 
 type ServiceFactories = { [K in keyof ServiceMap]: new (em: EntityManager) => ServiceMap[K] };

@@ -12,10 +12,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../../src/domain/errors';
 import { isSnowflake, nextSnowflake } from '../../src/domain/snowflake';
 import { User } from '../../src/entities/user/User';
-import type { RelationshipRepository } from '../../src/entities/user/RelationshipRepository';
-import { Relationship } from '../../src/entities/user/Relationship';
-import { VoiceState } from '../../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
+import { RelationshipService } from '../../src/identity/relationship-service';
+import { VoiceService } from '../../src/voice/voice-service';
 import { history } from '../../src/entities/message/MessageQueries';
 import { search } from '../../src/entities/message/search';
 import { useTestDatabase } from '../support/db';
@@ -25,6 +23,7 @@ import { ChannelService } from '../../src/servers/channel-service';
 import { InviteService } from '../../src/servers/invite-service';
 import { RoleService } from '../../src/servers/role-service';
 import { ServerService } from '../../src/servers/server-service';
+import { UserService } from '../../src/identity/user-service';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const db = useTestDatabase({ poolSize: 10 });
@@ -63,12 +62,12 @@ type Operation = (em: EntityManager, a: unknown, b: unknown, c: unknown, d: unkn
 
 /** Every public domain method, called with whatever the fuzzer hands it. */
 const OPERATIONS: Record<string, Operation> = {
-  register: (em, a, b) => em.getRepository(User).register({ username: a, displayName: b } as never),
-  changeUsername: async (em, a, b) => em.getRepository(User).changeUsername(await userOr(em, a), b as never),
-  setPresence: async (em, a, b) => em.getRepository(User).setPresence(await userOr(em, a), b as never),
+  register: (em, a, b) => new UserService(em).register({ username: a, displayName: b } as never),
+  changeUsername: async (em, a, b) => new UserService(em).changeUsername(await userOr(em, a), b as never),
+  setPresence: async (em, a, b) => new UserService(em).setPresence(await userOr(em, a), b as never),
   findByTag: (em, a) => em.getRepository(User).findByTag(a as never),
-  sendFriendRequest: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).sendFriendRequest(await userOr(em, a), b as never),
-  block: async (em, a, b) => (em.getRepository(Relationship) as RelationshipRepository).block(await userOr(em, a), b as never),
+  sendFriendRequest: async (em, a, b) => new RelationshipService(em).sendFriendRequest(await userOr(em, a), b as never),
+  block: async (em, a, b) => new RelationshipService(em).block(await userOr(em, a), b as never),
   createServer: async (em, a, b) => new ServerService(em).createServer(await userOr(em, a), { name: b } as never),
   updateServer: (em, a, b, c) => new ServerService(em).updateServer(a as never, b as never, c as never),
   createRole: (em, a, b, c) => new RoleService(em).createRole(a as never, b as never, c as never),
@@ -80,8 +79,8 @@ const OPERATIONS: Record<string, Operation> = {
   kick: (em, a, b, c) => h.memberships(em).kick(a as never, b as never, c as never),
   ban: (em, a, b, c, d) => h.memberships(em).ban(a as never, b as never, c as never, d as never),
   timeout: (em, a, b, c, d) => h.memberships(em).timeout(a as never, b as never, c as never, d as never),
-  joinVoice: (em, a, b, c) => (em.getRepository(VoiceState) as VoiceRepository).joinVoice(a as never, b as never, c as never),
-  leaveVoice: (em, a) => (em.getRepository(VoiceState) as VoiceRepository).leaveVoice(a as never),
+  joinVoice: (em, a, b, c) => new VoiceService(em).joinVoice(a as never, b as never, c as never),
+  leaveVoice: (em, a) => new VoiceService(em).leaveVoice(a as never),
   send: (em, a, b, c, d) => h.messages(em).send(a as never, b as never, c, d as never),
   edit: (em, a, b, c) => h.messages(em).edit(a as never, b as never, c),
   deleteMessage: (em, a, b) => h.messages(em).deleteMessage(a as never, b as never),

@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, HierarchyViolation, MissingPermission, NotAMember, NotAVoiceChannel, NotFound, ValidationFailed } from '../../src/domain/errors';
 import { User } from '../../src/entities/user/User';
-import { VoiceState } from '../../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../../src/entities/voice/VoiceRepository';
+import { VoiceService } from '../../src/voice/voice-service';
 import {
   canActOnMember,
   channelKindOf,
@@ -231,7 +230,7 @@ describe('cross-server confusion', () => {
     // A DM channel treated as a server channel.
     await h.refused(() => channels().updateChannel(a.owner, a.server.id, dm.id, { name: 'dm' }), NotFound);
     await h.refused(() => new InviteService(h.fork()).createInvite(a.owner, dm.id), ValidationFailed);
-    await h.refused(() => (h.fork().getRepository(VoiceState) as VoiceRepository).joinVoice(a.owner, dm.id), NotAVoiceChannel);
+    await h.refused(() => new VoiceService(h.fork()).joinVoice(a.owner, dm.id), NotAVoiceChannel);
     const pair = [(await h.messages().send(both, dm.id, 'x')).id, (await h.messages().send(both, dm.id, 'y')).id];
     await h.refused(() => h.messages().bulkDelete(a.owner, dm.id, pair), MissingPermission);
   });

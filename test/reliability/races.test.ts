@@ -18,13 +18,21 @@ import { messagingHelpers } from '../support/messaging';
 import { EmojiService } from '../../src/servers/expression-service';
 import { InviteService } from '../../src/servers/invite-service';
 import { RoleService } from '../../src/servers/role-service';
+import { Invite } from '../../src/entities/server/Invite';
+import type { InviteRepository } from '../../src/entities/server/InviteRepository';
+import { Role } from '../../src/entities/server/Role';
+import type { RoleRepository } from '../../src/entities/server/RoleRepository';
+import { Emoji } from '../../src/entities/server/Emoji';
+import { RelationshipService } from '../../src/identity/relationship-service';
+import { VoiceService } from '../../src/voice/voice-service';
+import { UserService } from '../../src/identity/user-service';
 
 const OPS = Number(process.env.RACE_OPS ?? 200);
 const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
 
 const one = async <T = number>(sql: string, params: unknown[] = []) => Object.values((await db().sql<Record<string, T>>(sql, params))[0]!)[0] as T;
-const relationships = (em: EntityManager = h.fork()) => em.getRepository(Relationship) as RelationshipRepository;
+const relationships = (em: EntityManager = h.fork()) => new RelationshipService(em);
 const usersNamed = (prefix: string, n: number) => Promise.all(Array.from({ length: n }, () => h.register(prefix)));
 
 /** Runs OPS operations at once; anything but success or a DomainError fails the test. */
@@ -39,7 +47,7 @@ const tally: Record<string, { ok: number; refused: number }> = {};
 
 describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
   it('registrations of one username get distinct discriminators', async () => {
-    tally.registration = await hammer(db(), (em) => em.getRepository(User).register({ username: 'Crowded' }));
+    tally.registration = await hammer(db(), (em) => new UserService(em).register({ username: 'Crowded' }));
     expect(await one(`select count(*)::int from "User" where lower(username) = 'crowded'`)).toBe(tally.registration.ok);
     expect(tally.registration.ok).toBe(OPS);
   });
@@ -88,7 +96,7 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const channel = await h.channel(w.server.id, { type: 'GUILD_VOICE' });
     await db().sql(`update "Channel" set "userLimit" = 5, bitrate = 64000 where id = $1`, [channel]);
     const members = await Promise.all(Array.from({ length: OPS }, () => h.joined(w, 'talker')));
-    tally.voiceLimit = await hammer(db(), (em, i) => (em.getRepository(VoiceState) as VoiceRepository).joinVoice(members[i]!, channel));
+    tally.voiceLimit = await hammer(db(), (em, i) => new VoiceService(em).joinVoice(members[i]!, channel));
     expect(await one(`select count(*)::int from "VoiceState" where "channelId" = $1`, [channel])).toBe(5);
   });
 

@@ -8,6 +8,7 @@ import { MembershipService } from '../../src/servers/membership-service';
 import { ServerService } from '../../src/servers/server-service';
 import { User } from '../../src/entities/user/User';
 import type { TestDatabase } from './db';
+import { UserService } from '../../src/identity/user-service';
 
 export interface World {
   owner: User;
@@ -36,7 +37,7 @@ interface State {
  */
 export function membershipHelpers(db: () => TestDatabase) {
   let seq = 0;
-  const register = (name: string) => db().fork().getRepository(User).register({ username: `${name}${++seq}` });
+  const register = (name: string) => new UserService(db().fork()).register({ username: `${name}${++seq}` });
   const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
   const invites = (em: EntityManager = db().fork()) => new InviteService(em);
   const servers = (em: EntityManager = db().fork()) => new ServerService(em);

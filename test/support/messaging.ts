@@ -14,6 +14,7 @@ import { ReactionService } from '../../src/messaging/reaction-service';
 import { ReadStateService } from '../../src/messaging/read-state-service';
 import { ThreadService } from '../../src/messaging/thread-service';
 import type { TestDatabase } from './db';
+import { UserService } from '../../src/identity/user-service';
 
 /** A server with its owner, its default text channel and a permanent invite. */
 export interface MessagingWorld {
@@ -31,7 +32,7 @@ export interface MessagingWorld {
 export function messagingHelpers(db: () => TestDatabase) {
   let seq = 0;
   const fork = () => db().fork();
-  const register = (name = 'user') => fork().getRepository(User).register({ username: `${name}${++seq}` });
+  const register = (name = 'user') => new UserService(fork()).register({ username: `${name}${++seq}` });
   const messages = (em: EntityManager = fork()) => new MessageService(em);
   const reactions = (em: EntityManager = fork()) => new ReactionService(em);
   /** Reaction queries (tallies): the repository keeps the reads that need no permission check. */

@@ -15,7 +15,8 @@ import type { InviteOptions } from '../../servers/invite-service';
 import type { BanOptions } from '../../servers/membership-input';
 import type { ServerChanges } from '../../servers/server-service';
 import type { VoiceState } from '../voice/VoiceState';
-import type { ChannelArg, JoinVoiceOptions, VoiceRepository } from '../voice/VoiceRepository';
+import type { ChannelArg } from '../voice/VoiceRepository';
+import type { JoinVoiceOptions } from '../../voice/voice-args';
 
 /** A user's membership of a server; the relation is the identity (server + user). */
 @Entity({ repository: () => MembershipRepository })
@@ -121,75 +122,71 @@ export class ServerMember extends AggregateRoot {
     return serviceFor(this, 'servers').deleteServer(this.user, this.server.id);
   }
 
-  // Voice, acting as this member (see VoiceRepository for the rules and locks).
+  // Voice, acting as this member (see VoiceService for the rules and locks).
 
   /** Joins (or moves to) a voice or stage channel of this server. */
   joinVoice(channel: ChannelArg, options: JoinVoiceOptions = {}): Promise<VoiceState> {
-    return this.voice().joinVoice(this.user, channel, options);
+    return serviceFor(this, 'voice').joinVoice(this.user, channel, options);
   }
 
   /** Moves oneself to another voice channel (a join while connected). */
   moveTo(channel: ChannelArg, options: JoinVoiceOptions = {}): Promise<VoiceState> {
-    return this.voice().joinVoice(this.user, channel, options);
+    return serviceFor(this, 'voice').joinVoice(this.user, channel, options);
   }
 
   leaveVoice(): Promise<void> {
-    return this.voice().leaveVoice(this.user);
+    return serviceFor(this, 'voice').leaveVoice(this.user);
   }
 
   /** Moves another member to `channel` (MOVE_MEMBERS). Audit 26. */
   moveMember(target: MemberArg, channel: ChannelArg, options: ReasonOption = {}): Promise<VoiceState> {
-    return this.voice().moveMember(this.user, voiceTarget(target), channel, options);
+    return serviceFor(this, 'voice').moveMember(this.user, voiceTarget(target), channel, options);
   }
 
   /** Disconnects a member from voice (MOVE_MEMBERS). Audit 27. */
   disconnect(target: MemberArg, options: ReasonOption = {}): Promise<void> {
-    return this.voice().disconnect(this.user, this.server.id, voiceTarget(target), options);
+    return serviceFor(this, 'voice').disconnect(this.user, this.server.id, voiceTarget(target), options);
   }
 
   setSelfMute(mute: boolean): Promise<VoiceState> {
-    return this.voice().setSelfState(this.user, { selfMute: mute });
+    return serviceFor(this, 'voice').setSelfState(this.user, { selfMute: mute });
   }
 
   setSelfDeaf(deaf: boolean): Promise<VoiceState> {
-    return this.voice().setSelfState(this.user, { selfDeaf: deaf });
+    return serviceFor(this, 'voice').setSelfState(this.user, { selfDeaf: deaf });
   }
 
   setSelfVideo(video: boolean): Promise<VoiceState> {
-    return this.voice().setSelfState(this.user, { selfVideo: video });
+    return serviceFor(this, 'voice').setSelfState(this.user, { selfVideo: video });
   }
 
   setSelfStream(stream: boolean): Promise<VoiceState> {
-    return this.voice().setSelfState(this.user, { selfStream: stream });
+    return serviceFor(this, 'voice').setSelfState(this.user, { selfStream: stream });
   }
 
   /** Server-mutes (or unmutes) a member connected to voice here (MUTE_MEMBERS). Audit 24. */
   serverMute(target: MemberArg, mute: boolean, options: ReasonOption = {}): Promise<VoiceState> {
-    return this.voice().serverMute(this.user, this.server.id, voiceTarget(target), mute, options);
+    return serviceFor(this, 'voice').serverMute(this.user, this.server.id, voiceTarget(target), mute, options);
   }
 
   /** Server-deafens (or undeafens) a member connected to voice here (DEAFEN_MEMBERS). Audit 24. */
   serverDeafen(target: MemberArg, deaf: boolean, options: ReasonOption = {}): Promise<VoiceState> {
-    return this.voice().serverDeafen(this.user, this.server.id, voiceTarget(target), deaf, options);
+    return serviceFor(this, 'voice').serverDeafen(this.user, this.server.id, voiceTarget(target), deaf, options);
   }
 
   /** Stage: raises (true) or lowers (false) one's hand. */
   requestToSpeak(raise = true): Promise<VoiceState> {
-    return this.voice().requestToSpeak(this.user, raise);
+    return serviceFor(this, 'voice').requestToSpeak(this.user, raise);
   }
 
   /** Stage: makes a member a speaker (MUTE_MEMBERS). */
   inviteToSpeak(target: MemberArg): Promise<VoiceState> {
-    return this.voice().inviteToSpeak(this.user, this.server.id, voiceTarget(target));
+    return serviceFor(this, 'voice').inviteToSpeak(this.user, this.server.id, voiceTarget(target));
   }
 
   /** Stage: moves a member (or oneself) to the audience (true) or the speakers (false). */
   setSuppress(target: MemberArg, suppress: boolean): Promise<VoiceState> {
-    return this.voice().setSuppress(this.user, this.server.id, voiceTarget(target), suppress);
-  }
-
-  private voice(): VoiceRepository {
-    return entityManagerOf(this).getRepository<VoiceState>('VoiceState') as VoiceRepository;
+    return serviceFor(this, 'voice').setSuppress(this.user, this.server.id, voiceTarget(target), suppress);
   }
 
   toPublic() {

@@ -50,7 +50,7 @@ export class Relationship extends AggregateRoot {
   @Property({ defaultRaw: 'now()', onUpdate: () => new Date() })
   updatedAt: Date & Opt = new Date();
 
-  /** `a` must be the user with the smaller id; the repository orders pairs. */
+  /** `a` must be the user with the smaller id; RelationshipService orders pairs. */
   constructor(a: User, b: User) {
     super();
     this.userA = ref(a);
@@ -73,7 +73,7 @@ export class Relationship extends AggregateRoot {
     return this.userA.id === userId ? this.userB : this.userA;
   }
 
-  /** Nothing left between the two: the repository deletes the row. */
+  /** Nothing left between the two: RelationshipService deletes the row. */
   get isVacant(): boolean {
     return this.status === RelationshipStatus.NONE && !this.aBlocksB && !this.bBlocksA;
   }

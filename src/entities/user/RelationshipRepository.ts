@@ -1,10 +1,8 @@
-import { EntityRepository, type EntityManager } from '@mikro-orm/postgresql';
-import { NotFound, SelfRelationship } from '../../domain/errors';
+import { EntityRepository } from '@mikro-orm/postgresql';
 import { orderedPair, RelationshipStatus, RelationshipType } from '../../domain/identity/relationships';
-import { lockKeys, transact } from '../../db/unit-of-work';
-import { Relationship, type FriendCounts } from './Relationship';
+import { snowflakeArg } from '../../domain/identity/ids';
+import { Relationship } from './Relationship';
 import { User } from './User';
-import { snowflakeArg, userIdOf } from '../../domain/identity/ids';
 
 export interface RelationshipView {
   userId: string;
@@ -12,85 +10,14 @@ export interface RelationshipView {
   since: Date | null;
 }
 
-type Transition = (relationship: Relationship, actor: User, friends: () => Promise<FriendCounts>) => Promise<void> | void;
+/** Transitional re-export: the key lives in src/db/lock-keys.ts (remove once no caller imports it from here). */
+export { relationshipLockKey } from '../../db/lock-keys';
 
-
-/** The lock every change to a user's relationships takes (exclusive); DM sends and opens take it shared. */
-export const relationshipLockKey = (userId: string) => `relationships:${userId}`;
 /**
- * Every change between two users runs here: both users' relationship locks are taken (in a stable
- * order, so crossing operations cannot deadlock), the pair is read fresh, the entity applies the
- * rule, and the change commits with its events. The per-user lock also keeps the friend cap exact.
+ * Queries about relationships, each from the point of view of one user. Changes (friend requests,
+ * blocks, ...) are use cases: see RelationshipService (src/identity).
  */
 export class RelationshipRepository extends EntityRepository<Relationship> {
-  async sendFriendRequest(from: User, to: User | string): Promise<Relationship> {
-    if (typeof to !== 'string') userIdOf(to); // a tag or a user; anything else is refused before any query
-    return transact(this.em, async (tx) => {
-      const target = typeof to === 'string' ? await tx.getRepository(User).findByTagOrFail(to) : to;
-      return this.applyTo(tx, from, target, async (rel, actor, friends) => rel.requestFrom(tx.getReference(User, actor.id, { wrapped: true }), await friends()));
-    });
-  }
-
-  acceptFriendRequest(receiver: User, sender: User): Promise<Relationship> {
-    return transact(this.em, (tx) => this.applyTo(tx, receiver, sender, async (rel, actor, friends) => rel.acceptBy(actor.id, await friends())));
-  }
-
-  async declineFriendRequest(receiver: User, sender: User): Promise<void> {
-    await transact(this.em, (tx) => this.applyTo(tx, receiver, sender, (rel, actor) => rel.declineBy(actor.id)));
-  }
-
-  async cancelFriendRequest(sender: User, receiver: User): Promise<void> {
-    await transact(this.em, (tx) => this.applyTo(tx, sender, receiver, (rel, actor) => rel.cancelBy(actor.id)));
-  }
-
-  async removeFriend(user: User, friend: User): Promise<void> {
-    await transact(this.em, (tx) => this.applyTo(tx, user, friend, (rel, actor) => rel.unfriendBy(actor.id)));
-  }
-
-  block(user: User, target: User): Promise<Relationship> {
-    return transact(this.em, (tx) => this.applyTo(tx, user, target, (rel, actor) => rel.blockBy(actor.id)));
-  }
-
-  async unblock(user: User, target: User): Promise<void> {
-    await transact(this.em, (tx) => this.applyTo(tx, user, target, (rel, actor) => rel.unblockBy(actor.id)));
-  }
-
-  private async applyTo(tx: EntityManager, actor: User, other: User, transition: Transition): Promise<Relationship> {
-    const actorId = userIdOf(actor);
-    const otherId = userIdOf(other);
-    if (actorId === otherId) throw new SelfRelationship();
-    const [a, b] = orderedPair(actorId, otherId);
-    await lockKeys(tx, [relationshipLockKey(a), relationshipLockKey(b)]);
-    const existing = await tx.findOne(Relationship, { userA: a, userB: b }, { refresh: true });
-    if (!existing) await this.assertUsersExist(tx, [a, b]); // a stored row implies both (foreign keys cascade)
-    const relationship = existing ?? new Relationship(tx.getReference(User, a), tx.getReference(User, b));
-    const friends = async () => this.friendCounts(tx, [a, b]);
-    await transition(relationship, actor, friends);
-    if (!relationship.isVacant) tx.persist(relationship);
-    else if (existing) tx.remove(relationship);
-    return relationship;
-  }
-
-  private async assertUsersExist(tx: EntityManager, userIds: string[]): Promise<void> {
-    const rows: { id: string }[] = await tx.execute('select "id"::text as "id" from "User" where "id" = any(array[?]::bigint[])', [userIds]);
-    const found = new Set(rows.map((r) => r.id));
-    const missing = userIds.find((id) => !found.has(id));
-    if (missing) throw new NotFound('User', missing);
-  }
-
-  private async friendCounts(tx: EntityManager, userIds: string[]): Promise<FriendCounts> {
-    const rows: { id: string; friends: string }[] = await tx.execute(
-      `select u.id::text as id,
-              (select count(*) from "Relationship" r where r."userAId" = u.id and r.status = 'FRIENDS')
-            + (select count(*) from "Relationship" r where r."userBId" = u.id and r.status = 'FRIENDS') as friends
-         from unnest(array[?]::bigint[]) as u(id)`,
-      [userIds],
-    );
-    return Object.fromEntries(rows.map((r) => [r.id, Number(r.friends)]));
-  }
-
-  // Queries, each from the point of view of one user.
-
   async relationshipsOf(userId: string): Promise<RelationshipView[]> {
     snowflakeArg(userId);
     const rows = await this.em.find(Relationship, { $or: [{ userA: userId }, { userB: userId }] });

@@ -15,12 +15,11 @@ import { AggregateRoot } from '../../domain/events';
 import { type ProfileChanges, validateProfile } from '../../domain/identity/username';
 import { nextSnowflake } from '../../domain/snowflake';
 import { entityManagerOf } from '../../db/unit-of-work';
+import { serviceFor } from '../services';
 import { UserPresence, type PresenceUpdate } from './UserPresence';
 import { UserRepository } from './UserRepository';
-import type { RelationshipRepository } from './RelationshipRepository';
 import type { Relationship } from './Relationship';
 import type { ServerArg } from '../../servers/args';
-import { serviceFor } from '../services';
 import type { ServerMember } from '../server/ServerMember';
 import type { Channel } from '../channel/Channel';
 import type { GroupDMOptions } from '../../messaging/direct-message-service';
@@ -96,7 +95,7 @@ export class User extends AggregateRoot {
   @OneToOne({ entity: () => UserPresence, mappedBy: 'user', ref: true })
   presence!: Ref<UserPresence>;
 
-  /** Use `em.getRepository(User).register()`: it allocates the discriminator under a lock. */
+  /** Use `new UserService(em).register()`: it allocates the discriminator under a lock. */
   constructor(props: NewUser) {
     super();
     this.username = props.username;
@@ -143,7 +142,7 @@ export class User extends AggregateRoot {
     if (changed) this.userChanged();
   }
 
-  /** @internal used by the repository when the username or discriminator changes. */
+  /** @internal used by UserService when the username or discriminator changes. */
   userChanged(): void {
     this.recordEvent('USER_UPDATE', { user: this.toPublic() }, { userIds: [this.id] });
   }
@@ -151,39 +150,39 @@ export class User extends AggregateRoot {
   // Operations below need queries or locks; each runs and commits its own unit of work.
 
   changeUsername(username: string): Promise<User> {
-    return entityManagerOf(this).getRepository(User).changeUsername(this, username);
+    return serviceFor(this, 'users').changeUsername(this, username);
   }
 
   setPresence(update: PresenceUpdate): Promise<UserPresence> {
-    return entityManagerOf(this).getRepository(User).setPresence(this, update);
+    return serviceFor(this, 'users').setPresence(this, update);
   }
 
   sendFriendRequest(to: User | string): Promise<Relationship> {
-    return this.relationships().sendFriendRequest(this, to);
+    return serviceFor(this, 'relationships').sendFriendRequest(this, to);
   }
 
   acceptFriendRequest(from: User): Promise<Relationship> {
-    return this.relationships().acceptFriendRequest(this, from);
+    return serviceFor(this, 'relationships').acceptFriendRequest(this, from);
   }
 
   declineFriendRequest(from: User): Promise<void> {
-    return this.relationships().declineFriendRequest(this, from);
+    return serviceFor(this, 'relationships').declineFriendRequest(this, from);
   }
 
   cancelFriendRequest(to: User): Promise<void> {
-    return this.relationships().cancelFriendRequest(this, to);
+    return serviceFor(this, 'relationships').cancelFriendRequest(this, to);
   }
 
   removeFriend(friend: User): Promise<void> {
-    return this.relationships().removeFriend(this, friend);
+    return serviceFor(this, 'relationships').removeFriend(this, friend);
   }
 
   block(target: User): Promise<Relationship> {
-    return this.relationships().block(this, target);
+    return serviceFor(this, 'relationships').block(this, target);
   }
 
   unblock(target: User): Promise<void> {
-    return this.relationships().unblock(this, target);
+    return serviceFor(this, 'relationships').unblock(this, target);
   }
 
   /** Joins the server of an invite code (see MembershipService.acceptInvite). */
@@ -204,9 +203,5 @@ export class User extends AggregateRoot {
   /** A group DM this user owns with `others` (friends only; 2-10 recipients including this user). */
   createGroupDM(others: readonly IdArg[], options?: GroupDMOptions): Promise<Channel> {
     return serviceFor(this, 'directMessages').createGroupDM(this, others, options);
-  }
-
-  private relationships(): RelationshipRepository {
-    return entityManagerOf(this).getRepository<Relationship>('Relationship') as RelationshipRepository;
   }
 }

@@ -8,7 +8,7 @@ import { VoiceRepository } from './VoiceRepository';
 /**
  * Where a user is connected to voice, and how. The primary key is the user, so the database holds at
  * most one voice state per user platform-wide: joining another channel moves the row. Changed only by
- * VoiceRepository, under the user's voice lock and the channel row locks (see there).
+ * VoiceService, under the user's voice lock and the channel row locks (see src/voice/voice-stays.ts).
  */
 @Entity({ repository: () => VoiceRepository })
 @Index({ name: 'VoiceState_channelId_index', properties: ['channel'] })
