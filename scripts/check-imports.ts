@@ -1,8 +1,7 @@
 /**
  * Fails when the value imports among src files form a cycle. Type-only imports are left out (they
- * vanish at compile time), and so is an entity paired with its own repository (`Foo.ts` and
- * `FooRepository.ts` in one folder), which MikroORM's `repository: () => FooRepository` idiom ties
- * together. Prints each cycle it finds, as a strongly connected component of the import graph.
+ * vanish at compile time), and so is an entity paired with the repository it declares in
+ * `@Entity({ repository: () => FooRepository })`, in the same folder: MikroORM's idiom ties them together. Prints each cycle it finds, as a strongly connected component of the import graph.
  *
  *   npm run check:imports
  */
@@ -60,8 +59,12 @@ export function valueImports(file: string, text: string = readFileSync(file, 'ut
   return targets;
 }
 
+/** The repository class an entity names in `@Entity({ repository: () => X })`, if any. */
+const repositoryOf = (entityFile: string): string | null => /repository:\s*\(\)\s*=>\s*(\w+)/.exec(readFileSync(entityFile, 'utf8'))?.[1] ?? null;
+
+/** An entity and the repository it declares, in one folder: MikroORM's idiom ties them together. */
 const isOwnRepositoryPair = (a: string, b: string) =>
-  dirname(a) === dirname(b) && (basename(b, '.ts') === `${basename(a, '.ts')}Repository` || basename(a, '.ts') === `${basename(b, '.ts')}Repository`);
+  dirname(a) === dirname(b) && (repositoryOf(a) === basename(b, '.ts') || repositoryOf(b) === basename(a, '.ts'));
 
 /** Tarjan's strongly connected components with more than one file: the cycles. */
 export function importCycles(files: string[]): string[][] {
@@ -98,8 +101,11 @@ export function importCycles(files: string[]): string[][] {
   return cycles;
 }
 
+/** Every TypeScript source file under src/. */
+export const srcFiles = (): string[] => sourceFiles(SRC);
+
 if (require.main === module) {
-  const files = sourceFiles(SRC);
+  const files = srcFiles();
   const cycles = importCycles(files);
   if (cycles.length === 0) {
     console.log(`check:imports: no import cycle among ${files.length} src files (type-only imports and entity/own-repository pairs excepted)`);

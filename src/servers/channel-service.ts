@@ -11,7 +11,7 @@ import { type OverwriteType, PermissionOverwrite } from '../entities/channel/Per
 import { AuditLogAction, AuditLogEntry, type AuditChange, diffChanges } from '../entities/server/AuditLogEntry';
 import { loadServerAccess, type ServerAccess } from '../entities/server/ServerAccess';
 import { User } from '../entities/user/User';
-import { endVoiceInChannel } from '../entities/voice/VoiceRepository';
+import { endVoiceInChannel } from '../voice/end-voice';
 import { auditReasonOf, type ReasonOption, type ServerArg } from './args';
 import {
   applyFields,

@@ -11,7 +11,7 @@ import { Server } from '../entities/server/Server';
 import { loadServerAccess, rankOf, ServerAccess } from '../entities/server/ServerAccess';
 import { ServerMember } from '../entities/server/ServerMember';
 import { User } from '../entities/user/User';
-import { endVoiceInServer } from '../entities/voice/VoiceRepository';
+import { endVoiceInServer } from '../voice/end-voice';
 import { type MemberArg, memberUserIdArg, type ReasonOption, type ServerArg, serverIdArg, type UserArg, userIdArg } from './args';
 import { type BanOptions, validateBanOptions, validateNickname, validateTimeoutUntil } from './membership-input';
 import { assertCanJoinAnotherServer } from './server-cap';

@@ -11,7 +11,6 @@ export interface RelationshipView {
 }
 
 /** Transitional re-export: the key lives in src/db/lock-keys.ts (remove once no caller imports it from here). */
-export { relationshipLockKey } from '../../db/lock-keys';
 
 /**
  * Queries about relationships, each from the point of view of one user. Changes (friend requests,

@@ -15,10 +15,6 @@ export interface VoiceTimePeriod {
   to: Date;
 }
 
-// Transitional re-exports for code not yet moved to the services (remove once no caller imports them
-// from here: a repository should not depend on src/voice).
-export { voiceUserLockKey } from '../../db/lock-keys';
-export { endVoiceInChannel, endVoiceInServer } from '../../voice/end-voice';
 
 const userIdArg = (user: unknown, field = 'user') => idArg(user, field);
 const channelIdArg = (channel: unknown, field = 'channel') => idArg(channel, field);
