@@ -22,11 +22,11 @@ export const STATEMENT_BUDGETS = {
   'react (new emoji)': 8,
   ack: 5,
   joinVoice: 10,
-  leaveVoice: 7,
-  sendFriendRequest: 7,
+  leaveVoice: 9,
+  sendFriendRequest: 8,
   setPresence: 5,
-  kick: 9,
-  'acceptInvite (join by invite)': 11,
+  kick: 13,
+  'acceptInvite (join by invite)': 13,
 } as const;
 
 /** What each operation sent before reads became one statement (commit d420d2e), for the record in docs/performance.md. */
