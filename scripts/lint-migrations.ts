@@ -20,7 +20,9 @@ import type { Migration } from '@mikro-orm/migrations';
 import { crybConfig } from '../src/db/config';
 
 const ROOT = resolve(__dirname, '..');
-const SQUAWK = join(ROOT, 'node_modules', 'squawk-cli', 'js', 'bin', 'squawk');
+// The platform package's binary itself: squawk-cli's wrapper would pull every platform's package,
+// and the registry this project installs from serves only linux-x64's.
+const SQUAWK = join(ROOT, 'node_modules', '@squawk-cli', 'linux-x64', 'bin', 'squawk');
 const CONFIG = join(ROOT, '.squawk.toml');
 
 /** Applied in production before the lint existed; reviewed by hand then, never edited since. */
@@ -63,9 +65,9 @@ export async function migrationSql(migrationClass: MigrationClass): Promise<{ sq
 /** squawk over one file of SQL; passed is false when it reports anything. */
 export async function squawk(file: string): Promise<{ passed: boolean; report: string }> {
   const transaction = '--no-assume-in-transaction';
-  const args = [SQUAWK, `--config=${CONFIG}`, '--reporter=gcc', transaction, file];
+  const args = [`--config=${CONFIG}`, '--reporter=gcc', transaction, file];
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT });
+    const { stdout } = await promisify(execFile)(SQUAWK, args, { cwd: ROOT });
     return { passed: true, report: stdout.trim() };
   } catch (error) {
     const { code, stdout, stderr } = error as { code?: number; stdout?: string; stderr?: string };
