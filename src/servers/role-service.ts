@@ -245,8 +245,8 @@ export class RoleService {
       if (role.isEveryone) throw new ValidationFailed('roleId', 'every member holds the @everyone role');
       const ownerId = access.server.owner.id;
       assertCanAssignRole(access.rank, role, ownerId, action);
-      const member =
-        userId === actorId ? access.member : await tx.findOne(ServerMember, { server: serverId, user: userId }, { populate: ['roles'], refresh: true });
+      // The access carries the actor's roles as facts only: the member's role collection is loaded here.
+      const member = await tx.findOne(ServerMember, { server: serverId, user: userId }, { populate: ['roles'], refresh: true });
       if (!member) throw new NotFound('ServerMember', userId);
       assertCanActOnMember(access.rank, rankOf(userId, member.roles.getItems()), ownerId, 'roles');
       const holds = member.roles.contains(role);

@@ -14,7 +14,6 @@ import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Chan
 import type { JsonRow, MemberFacts } from './access-sql';
 import { memberFactsSql } from './access-sql';
 import { mergeRow } from '../../db/rows';
-import { Role } from './Role';
 import { Server } from './Server';
 import { ServerMember } from './ServerMember';
 
@@ -26,8 +25,8 @@ export class ServerAccess {
   constructor(
     readonly server: Server,
     readonly member: ServerMember,
-    readonly roles: readonly Role[],
-    readonly everyone: Role,
+    readonly roles: readonly RoleFacts[],
+    readonly everyone: RoleFacts,
     readonly now: Date = new Date(),
   ) {}
 
@@ -80,24 +79,41 @@ export class ServerAccess {
   }
 }
 
-export function rankOf(userId: string, roles: readonly Role[]): RankedMember {
+/** What the permission and hierarchy rules need of a role: a Role entity has it, and so do the access rows. */
+export interface RoleFacts {
+  readonly id: string;
+  readonly permissions: bigint;
+  readonly position: number;
+  readonly managed: boolean;
+  readonly isEveryone: boolean;
+}
+
+export function rankOf(userId: string, roles: readonly RoleFacts[]): RankedMember {
   return { id: userId, roles: roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, position: r.position, managed: r.managed })) };
 }
 
+const roleFacts = (row: Record<string, unknown>, serverId: string): RoleFacts => ({
+  id: String(row.id),
+  permissions: BigInt(row.permissions as string),
+  position: Number(row.position),
+  managed: row.managed === true,
+  isEveryone: String(row.id) === serverId,
+});
+
 /**
- * Builds the access from the facts one statement read, merging the rows into the unit of work as
- * managed entities (fresh: they replace what the identity map held), without another query.
+ * Builds the access from the facts one statement read, without another query. The server and the
+ * membership are merged into the unit of work as managed entities (fresh: they replace what the
+ * identity map held), since operations change them; the roles stay plain facts, which is all the
+ * permission and hierarchy rules read, and costs no entity per role on every operation.
  */
 export function serverAccessFrom(em: EntityManager, serverId: string, facts: MemberFacts): ServerAccess {
   if (!facts.server || !facts.member) throw new NotAMember(serverId);
   const server = mergeRow(em, Server, facts.server);
-  const roles = facts.roles.map((row) => mergeRow(em, Role, row));
-  const everyone = roles.find((r) => r.id === serverId);
+  const roles = facts.roles.map((row) => roleFacts(row, serverId));
+  const everyone = roles.find((r) => r.isEveryone);
   if (!everyone) throw new NotAMember(serverId);
   const member = mergeRow(em, ServerMember, facts.member);
-  const held = roles.filter((r) => r !== everyone);
-  member.roles.hydrate(held);
-  return new ServerAccess(server, member, held, everyone);
+  return new ServerAccess(server, member, roles.filter((r) => r !== everyone), everyone);
 }
 
 /** Loads the actor's membership, roles and the server's @everyone role in one statement; NotAMember when absent. */
