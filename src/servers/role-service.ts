@@ -84,7 +84,7 @@ async function findRole(tx: EntityManager, serverId: string, roleId: string): Pr
  * Roles of a server and who holds them. Every operation runs in one transaction under the server's
  * role lock (rolesLockKey), so the role count, positions and the actor's rank cannot change between
  * the check and the write. Each one checks MANAGE_ROLES from the actor's computed permissions, the
- * role hierarchy (DESIGN.md section 9, step 6: owner exempt, otherwise strictly below the actor's
+ * role hierarchy (docs/architecture.md §9, step 6: owner exempt, otherwise strictly below the actor's
  * highest role), that nobody grants a permission they lack, writes its audit entry and records its event.
  */
 export class RoleService {
