@@ -1,5 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import { EVENTS_CHANNEL } from '../entities/events/DomainEventRepository';
+import { connectTimeoutMs } from './connection-check';
 
 export interface EventListener {
   /**
@@ -23,7 +24,7 @@ export interface ListenOptions {
 }
 
 export async function listenForEvents(connection: string | ClientConfig, options: ListenOptions = {}): Promise<EventListener> {
-  const client = new Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  const client = new Client(typeof connection === 'string' ? { connectionString: connection, connectionTimeoutMillis: connectTimeoutMs() } : { connectionTimeoutMillis: connectTimeoutMs(), ...connection });
   await client.connect();
   let pending = false;
   let alive = true;

@@ -12,6 +12,7 @@ import { showcase } from './showcase';
 import { scenarioNamed, type ScenarioSpec } from './spec';
 import { planWorld, type WorldPlan } from './structure';
 import { vocabulary } from './vocabulary';
+import { connectTimeoutMs } from '../../db/connection-check';
 
 export interface SeedRunOptions {
   scenario: string | ScenarioSpec;
@@ -75,7 +76,7 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
   const progress = new Progress(options.log === undefined ? undefined : options.log === null ? null : (line) => options.log!(line.replace(/\n$/, '')));
   const started = performance.now();
   const phases: SeedReport['phases'] = [];
-  const client = new Client({ connectionString: em.config.get('clientUrl') });
+  const client = new Client({ connectionString: em.config.get('clientUrl'), connectionTimeoutMillis: connectTimeoutMs() });
   // A dropped connection also fails the query in flight, which is where it is handled; without a
   // listener the same failure would crash the process as an 'error' event.
   client.on('error', () => undefined);
