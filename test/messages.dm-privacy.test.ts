@@ -120,7 +120,7 @@ describe('DM privacy: who may open a 1:1 DM', () => {
 
     const seen = failures.map((f) => [(f as DomainError).code, (f as Error).message, JSON.stringify((f as DomainError).details)]);
     expect(new Set(seen.map((s) => JSON.stringify(s))).size).toBe(1);
-    expect(seen[0]![0]).toBe('DIRECT_MESSAGES_NOT_ALLOWED');
+    expect(seen[0][0]).toBe('DIRECT_MESSAGES_NOT_ALLOWED');
 
     const blocked = await coMembers();
     await relationships().block(blocked.owner, blocked.member);
@@ -185,7 +185,7 @@ describe('DM privacy under concurrency', () => {
       let waited = false;
       for (let i = 0; i < 500 && !waited; i++) {
         const { rows } = await holder.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [pid]);
-        waited = rows[0]!.n > 0;
+        waited = rows[0].n > 0;
         if (!waited) await new Promise((resolve) => setTimeout(resolve, 10));
       }
       // The send waits on the membership row it relies on, instead of reading the old version.

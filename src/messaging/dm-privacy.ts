@@ -31,7 +31,7 @@ export async function directMessagePair(tx: EntityManager, senderId: string, rec
        left join "Relationship" r on r."userAId" = pair.low and r."userBId" = pair.high`,
     [senderId, recipientId, senderId, recipientId, senderId, recipientId],
   );
-  return row!;
+  return row;
 }
 
 /**
