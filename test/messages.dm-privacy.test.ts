@@ -211,7 +211,7 @@ describe('DM privacy under concurrency', () => {
     );
   });
 
-  it('leaves and sends through the services, forked, 20 rounds: a send after a committed leave never lands', async () => {
+  it('leaves racing sends through the services, forked, 20 rounds: each send lands or gets the one code; after the leave, sends are refused', async () => {
     for (let round = 0; round < 20; round++) {
       const { w, owner: alice, member: bob } = await coMembers();
       const dm = await dms().openDM(bob, alice);
