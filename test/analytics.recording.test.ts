@@ -61,6 +61,9 @@ describe('message analytics', () => {
   it('a direct message is recorded with a null server', async () => {
     const a = await h.register('dmA');
     const b = await h.register('dmB');
+    // Setup for the DM privacy rule: the pair share a server (which allows DMs by default).
+    const shared = await h.world();
+    for (const user of [a, b]) await h.memberships().acceptInvite(user, shared.code);
     const dm = await h.dms().openDM(a, b);
     await h.messages().send(a, dm.id, 'psst');
     expect(await messageRows(dm.id)).toMatchObject([{ serverId: null, userId: a.id, characterCount: 4 }]);

@@ -18,12 +18,18 @@ import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 
 const db = useTestDatabase({ poolSize: 30 });
-const { register, messages, dms, refused, counts, lastMessageId, fork } = messagingHelpers(db);
+const { register, messages, dms, refused, counts, lastMessageId, fork, world, memberships } = messagingHelpers(db);
 const relationships = () => new RelationshipService(fork());
 
 async function befriend(a: User, b: User): Promise<void> {
   await relationships().sendFriendRequest(a, b);
   await relationships().acceptFriendRequest(b, a);
+}
+
+/** Setup for the DM privacy rule (issue 16 rule 4): the users become members of one new server, which allows DMs by default. */
+async function shareAServer(...users: User[]): Promise<void> {
+  const shared = await world('Shared');
+  for (const user of users) await memberships().acceptInvite(user, shared.code);
 }
 
 /** An owner with `n` friends. */
@@ -61,6 +67,7 @@ describe('openDM', () => {
   it('opens one DM per pair: type DM, no server, two recipients, CHANNEL_CREATE to both; reopening writes nothing', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await alice.openDM(bob);
     expect(dm.type).toBe(ChannelType.DM);
     const row = await channelRow(dm.id);
@@ -89,12 +96,14 @@ describe('openDM', () => {
   it('refuses opening while either side blocks the other, for a new or an existing DM', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     await relationships().block(alice, bob);
     await refused(() => dms().openDM(alice, bob), UserBlocked);
     await refused(() => dms().openDM(bob, alice), UserBlocked);
 
     const carol = await register('carol');
     const dave = await register('dave');
+    await shareAServer(carol, dave);
     const dm = await dms().openDM(carol, dave);
     await relationships().block(dave, carol);
     await refused(() => dms().openDM(carol, dave), UserBlocked);
@@ -106,6 +115,7 @@ describe('openDM', () => {
   it('100 concurrent opens of one pair, from both sides, give one channel', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const results = await race(db(), 100, (em, i) => dms(em).openDM(i % 2 ? alice.id : bob.id, i % 2 ? bob.id : alice.id));
     expect(rejected(results)).toEqual([]);
     const ids = new Set(fulfilled(results).map((c) => c.id));
@@ -122,6 +132,7 @@ describe('messages in DMs', () => {
   it('sends through MessageService; DM permissions allow pinning but not deleting the other side’s messages', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await dms().openDM(alice, bob);
     const hello = await messages().send(alice, dm.id, 'hello bob');
     const reply = await messages().send(bob, dm.id, 'hi alice');
@@ -138,6 +149,7 @@ describe('messages in DMs', () => {
   it('blocks in either direction refuse sending, and unblocking lets messages through again', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await dms().openDM(alice, bob);
     await relationships().block(alice, bob);
     await refused(() => messages().send(alice, dm.id, 'hi'), UserBlocked);
@@ -153,6 +165,7 @@ describe('messages in DMs', () => {
   it('a block racing many sends: every message that got through committed before the block', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await dms().openDM(alice, bob);
     const [{ mark }] = await db().sql<{ mark: string }>(`select coalesce(max(id), 0)::text as mark from "DomainEvent"`);
     const results = await race<unknown>(db(), 41, (em, i) =>
@@ -177,6 +190,7 @@ describe('messages in DMs', () => {
   it('a block cannot commit while a send that passed the block check is still in flight', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await dms().openDM(alice, bob);
     const holder = new Client({ connectionString: db().url });
     await holder.connect();
@@ -342,6 +356,7 @@ describe('group DMs', () => {
   it('a 1:1 DM cannot be left or have recipients removed', async () => {
     const alice = await register('alice');
     const bob = await register('bob');
+    await shareAServer(alice, bob);
     const dm = await dms().openDM(alice, bob);
     await refused(() => dms().leaveGroupDM(alice, dm.id), ValidationFailed, { field: 'channel' });
     await refused(() => dms().removeRecipient(alice, dm.id, bob), ValidationFailed, { field: 'channel' });

@@ -301,6 +301,18 @@ export class MigrationsPending extends DomainError {
 }
 
 /** Every code a DomainError can carry: `error.code` is one of these. */
+/**
+ * A 1:1 DM that the recipient's privacy settings do not allow: the users are not friends and share
+ * no server where the recipient allows DMs from members. One code and one message for every such
+ * case, so the sender cannot learn which rule refused (unfriended, left, or the setting is off).
+ */
+export class DirectMessagesNotAllowed extends DomainError {
+  readonly code = 'DIRECT_MESSAGES_NOT_ALLOWED';
+  constructor() {
+    super('this user does not accept direct messages from you');
+  }
+}
+
 export const DOMAIN_ERROR_CODES = [
   'VALIDATION_FAILED',
   'NOT_FOUND',
@@ -338,6 +350,7 @@ export const DOMAIN_ERROR_CODES = [
   'MIGRATIONS_PENDING',
   // UnknownConsumer, on main since this branch started (the outbox's poll/ack).
   'UNKNOWN_CONSUMER',
+  'DIRECT_MESSAGES_NOT_ALLOWED',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];

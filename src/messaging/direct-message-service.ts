@@ -10,6 +10,7 @@ import { ChannelRecipient } from '../entities/channel/ChannelRecipient';
 import { Message, MessageType } from '../entities/message/Message';
 import { User } from '../entities/user/User';
 import { channelAfterPost, lockChannelRow } from './channel-counters';
+import { assertMayDirectMessage, directMessagePair } from './dm-privacy';
 
 export interface GroupDMOptions {
   /** 1-100 characters; null or '' for none (clients then list the recipients). */
@@ -29,6 +30,9 @@ const DM_KEY_CONSTRAINT = 'Channel_dmKey_unique';
  * - one DM channel per unordered pair: an advisory lock on the pair serialises opens, and the unique
  *   `dmKey` is the backstop (a lost race re-reads). Opening refuses oneself, and refuses while either
  *   side blocks the other, even when the DM exists already.
+ * - Discord's privacy default: a 1:1 DM opens (and, in MessageService.send, takes a message) only
+ *   between friends or members of a shared server where the recipient allows DMs from members
+ *   (ServerMember.allowDirectMessages, default on); otherwise DirectMessagesNotAllowed (dm-privacy.ts).
  * - a 1:1 DM is never left or deleted: Discord "closes" a DM only in the client; its history stays.
  * - group DMs hold 2-10 recipients when created, the owner included; any recipient may add users,
  *   but only their own friends (Discord's rule, which also keeps blocked users out); only the owner
@@ -54,8 +58,7 @@ export class DirectMessageService {
       transact(this.em, async (tx) => {
         await lockRelationshipsShared(tx, [a, b]);
         await assertUsersExist(tx, [a, b]);
-        const [state] = await pairStates(tx, a, [b]);
-        if (state!.blocked) throw new UserBlocked();
+        assertMayDirectMessage(await directMessagePair(tx, a, b));
         await lockKeys(tx, [directMessageLockKey(dmKey)]);
         const existing = await tx.findOne(Channel, { dmKey }, { refresh: true });
         if (existing) return existing;

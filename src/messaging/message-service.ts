@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { LimitReached, NotFound, NotMessageAuthor, ThreadClosed, UserBlocked, ValidationFailed } from '../domain/errors';
+import { LimitReached, NotFound, NotMessageAuthor, ThreadClosed, ValidationFailed } from '../domain/errors';
 import { idArg, type IdArg } from '../domain/identity/ids';
 import { LIMITS } from '../domain/limits';
 import {
@@ -24,6 +24,7 @@ import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../entities/
 import { PremiumType, User } from '../entities/user/User';
 import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot } from './channel-counters';
 import { raiseMentionCounts, resolveMentions } from './mention-targets';
+import { assertMayDirectMessage, directMessagePair } from './dm-privacy';
 
 /** Who acts: the user entity, a reference, `{ id }`, or the user id. */
 export type MessageActor = IdArg;
@@ -64,7 +65,8 @@ export class MessageService {
   /**
    * Sends a message. Needs VIEW_CHANNEL and SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread);
    * ATTACH_FILES for attachments, EMBED_LINKS for embeds, READ_MESSAGE_HISTORY to reply. Slowmode
-   * holds per user unless they bypass it; a 1:1 DM refuses while either side blocks the other.
+   * holds per user unless they bypass it; a 1:1 DM refuses while either side blocks the other, or
+   * when DM privacy no longer allows it (dm-privacy.ts).
    */
   async send(author: MessageActor, channel: IdArg, content: unknown, options?: SendOptions): Promise<Message> {
     const authorId = idArg(author, 'author');
@@ -86,7 +88,7 @@ export class MessageService {
       });
       const replyTo = opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
 
-      if (target.type === 'DM') await assertNoBlock(tx, access.recipientIds, authorId);
+      if (target.type === 'DM') await assertMayDirectMessageIn(tx, access.recipientIds, authorId);
       await takeSlowmodeSlot(tx, access);
 
       const message = tx.create(Message, new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT), { persist: true });
@@ -264,15 +266,15 @@ function assertThreadOpen(access: ChannelAccess): void {
 }
 
 /**
- * A 1:1 DM refuses while either user blocks the other. The send holds both users' relationship locks
- * in shared mode (a block takes them exclusively), so a block and a send are ordered: a block that
- * commits first is seen, and a send that got in first commits before the block does.
+ * A 1:1 DM refuses while either user blocks the other, and unless the pair are friends or share a
+ * server where the recipient allows DMs (re-checked on every send: people unfriend and leave). The
+ * send holds both users' relationship locks in shared mode (a block or unfriend takes them
+ * exclusively), so they and the send are ordered; the one read locks the shared membership rows it
+ * relies on (see dm-privacy.ts), so a leave or a setting turned off is ordered too.
  */
-async function assertNoBlock(tx: EntityManager, recipientIds: readonly string[], authorId: string): Promise<void> {
+async function assertMayDirectMessageIn(tx: EntityManager, recipientIds: readonly string[], authorId: string): Promise<void> {
   const ids = [...recipientIds];
   await lockKeys(tx, ids.map(relationshipLockKey), 'shared');
   const other = ids.find((id) => id !== authorId) ?? authorId;
-  const [low, high] = BigInt(authorId) < BigInt(other) ? [authorId, other] : [other, authorId];
-  const blocked = await tx.execute('select 1 from "Relationship" where "userAId" = ? and "userBId" = ? and ("aBlocksB" or "bBlocksA")', [low, high]);
-  if (blocked.length > 0) throw new UserBlocked();
+  assertMayDirectMessage(await directMessagePair(tx, authorId, other));
 }

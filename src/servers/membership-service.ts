@@ -249,4 +249,23 @@ export class MembershipService {
       return member;
     });
   }
+
+  /**
+   * The member's own "Allow direct messages from server members" for this server (default on).
+   * Private: no audit entry and no GUILD_MEMBER_UPDATE, which the whole server hears. The update
+   * takes the membership's row lock, so it waits for a DM send that read the old value under its
+   * FOR SHARE lock (see dm-privacy.ts). A call that changes nothing writes nothing.
+   */
+  async setDirectMessages(user: UserArg, server: ServerArg, allowed: boolean): Promise<ServerMember> {
+    const userId = userIdArg(user);
+    const serverId = serverIdArg(server);
+    if (typeof allowed !== 'boolean') throw new ValidationFailed('allowed', 'must be a boolean');
+    return transact(this.em, async (tx) => {
+      await lockKeys(tx, [membershipLockKey(serverId, userId)]);
+      const member = await tx.findOne(ServerMember, { server: serverId, user: userId }, { refresh: true });
+      if (!member) throw new NotAMember(serverId);
+      if (member.allowDirectMessages !== allowed) member.allowDirectMessages = allowed;
+      return member;
+    });
+  }
 }

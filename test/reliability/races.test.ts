@@ -78,6 +78,9 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
 
   it('DM opens of one pair make one channel', async () => {
     const [a, b] = await usersNamed('pen', 2);
+    // Setup for the DM privacy rule: the pair share a server (which allows DMs by default).
+    const shared = await h.world('Pen pals');
+    for (const user of [a!, b!]) await h.memberships().acceptInvite(user, shared.code);
     tally.dmOpen = await hammer(db(), (em, i) => (i % 2 ? h.dms(em).openDM(a!, b!) : h.dms(em).openDM(b!, a!)));
     expect(await one(`select count(*)::int from "ChannelRecipient" r1 join "ChannelRecipient" r2 on r1."channelId" = r2."channelId" where r1."userId" = $1 and r2."userId" = $2`, [a!.id, b!.id])).toBe(1);
   });

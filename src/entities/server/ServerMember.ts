@@ -48,6 +48,13 @@ export class ServerMember extends AggregateRoot {
   @Property({ default: false })
   deaf: boolean & Opt = false;
 
+  /**
+   * Discord's "Allow direct messages from server members": whether members of this server who are not
+   * this user's friends may open or send to a 1:1 DM with them. Private to the user (not in toPublic).
+   */
+  @Property({ default: true })
+  allowDirectMessages: boolean & Opt = true;
+
   @ManyToMany({ entity: () => Role, pivotEntity: () => MemberRole })
   roles = new Collection<Role>(this);
 
@@ -100,6 +107,11 @@ export class ServerMember extends AggregateRoot {
   /** Sets (or clears, with null) another member's nickname. */
   setNicknameOf(target: MemberArg, nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
     return serviceFor(this, 'memberships').setNickname(this.user, this.server.id, target, nickname, options);
+  }
+
+  /** Allows (true) or refuses (false) DMs from this server's members who are not friends. */
+  setDirectMessages(allowed: boolean): Promise<ServerMember> {
+    return serviceFor(this, 'memberships').setDirectMessages(this.user, this.server.id, allowed);
   }
 
   createInvite(channel: Channel | string, options: InviteOptions = {}): Promise<Invite> {
