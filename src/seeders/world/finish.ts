@@ -41,9 +41,18 @@ export const FINISH_STEPS: [string, string][] = [
     on conflict do nothing`],
 ];
 
+/** How often a step that is still running says so: one statement has no row count to report. */
+const STILL_RUNNING_EVERY_MS = 5_000;
+
 export async function finishWorld(client: Client, onStep: (name: string) => void = () => undefined): Promise<void> {
   for (const [name, sql] of FINISH_STEPS) {
     onStep(name);
-    await client.query(sql);
+    const started = performance.now();
+    const ticker = setInterval(() => onStep(`${name} (running for ${Math.round((performance.now() - started) / 1000)} s)`), STILL_RUNNING_EVERY_MS);
+    try {
+      await client.query(sql);
+    } finally {
+      clearInterval(ticker);
+    }
   }
 }
