@@ -12,9 +12,9 @@ import {
 import { ChannelType, PRIVATE_CHANNEL_TYPES, TEXT_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from '../channel/Channel';
 
 /**
- * Permission loading for the read paths (history, search, mentions). ChannelAccess loads entities
- * through `em.findOne` with populate, four or five queries of about half a millisecond of ORM
- * overhead each: more than the history page itself costs. These loaders read the same rows in one
+ * Permission loading for the read paths (history, search, mentions). ChannelAccess reads in one
+ * statement too, but merges the channel, server and membership into the unit of work for the write
+ * paths that change them; a read path needs none of that. These loaders read the same rows in one
  * statement (two for a whole user's channel set) into plain data, and compute with the same
  * functions ServerAccess uses (computePermissions, then the implicit rules), so the answers agree;
  * test/messages.history.test.ts checks them against loadChannelAccess case by case.
