@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { STATEMENT_BUDGETS, STATEMENTS_BEFORE } from '../bench/statement-budgets';
 import { BENCH_NOTES } from './performance-notes';
 
 const ROOT = resolve(__dirname, '..');
@@ -288,6 +289,17 @@ export function renderPerformanceDoc(document: unknown): string {
     'Machines:',
     '',
     ...machines.map((label, i) => `- M${i + 1}: ${label}`),
+    '',
+    '## Statement budgets',
+    '',
+    'How many SQL statements each hot operation sends, begin and commit included, as',
+    '`test/write-path.statements.test.ts` counts them from the query log (it fails when an operation',
+    'sends more than its budget), beside what it sent before every operation read its permissions and',
+    'rules in one statement (commit d420d2e). From bench/statement-budgets.ts.',
+    '',
+    '| operation | statements before | budget now |',
+    '|---|---|---|',
+    ...Object.entries(STATEMENT_BUDGETS).map(([operation, budget]) => `| ${operation} | ${STATEMENTS_BEFORE[operation as keyof typeof STATEMENT_BUDGETS]} | ${budget} |`),
     '',
     '## What each benchmark measures',
     '',

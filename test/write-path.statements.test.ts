@@ -7,42 +7,15 @@ import { ServerMember } from '../src/entities/server/ServerMember';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
+import { STATEMENT_BUDGETS } from '../bench/statement-budgets';
 
 /**
  * The statement budget of each hot operation: how many SQL statements it sends, begin and commit
  * included, counted from the ORM's query log on a connection of its own. A count is deterministic,
  * so it is a test; the time those statements take is measured in bench/, never here.
- * docs/performance.md publishes these budgets beside the counts before the one-statement access
- * (STATEMENTS_BEFORE).
+ * The budgets live in bench/statement-budgets.ts, which docs/performance.md is generated from.
  */
-export const STATEMENT_BUDGETS = {
-  'send (text only, channel without slowmode)': 7,
-  'send (1:1 DM)': 10,
-  edit: 6,
-  'react (new emoji)': 8,
-  ack: 5,
-  joinVoice: 10,
-  leaveVoice: 9,
-  sendFriendRequest: 8,
-  setPresence: 5,
-  kick: 13,
-  'acceptInvite (join by invite)': 13,
-} as const;
 
-/** What each operation sent before reads became one statement (commit d420d2e), for the record in docs/performance.md. */
-export const STATEMENTS_BEFORE: Record<keyof typeof STATEMENT_BUDGETS, number> = {
-  'send (text only, channel without slowmode)': 13,
-  'send (1:1 DM)': 16,
-  edit: 12,
-  'react (new emoji)': 13,
-  ack: 12,
-  joinVoice: 15,
-  leaveVoice: 11,
-  sendFriendRequest: 9,
-  setPresence: 5,
-  kick: 16,
-  'acceptInvite (join by invite)': 13,
-};
 
 const db = useTestDatabase();
 const h = messagingHelpers(db);
