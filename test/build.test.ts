@@ -62,7 +62,7 @@ const blockedAttempts = globalThis.__blockedAttempts;
   const orm = await api.createOrm({ clientUrl: process.argv[2], poolSize: 2, migrations: 'ignore' });
   try {
     const applied = await api.migrate(orm);
-    const user = await orm.em.fork().getRepository(api.User).register({ username: 'Compiled' });
+    const user = await new api.UserService(orm.em.fork()).register({ username: 'Compiled' });
     const rows = await orm.em.fork().getConnection().execute('select "username", "discriminator" from "User"');
     const drift = await orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
     console.log(JSON.stringify({
