@@ -354,8 +354,10 @@ export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 export class MemberTimedOut extends MissingPermission {
   override readonly code = 'MEMBER_TIMED_OUT';
   constructor(readonly until: Date, permissions: string | readonly string[], details: Record<string, unknown> = {}) {
-    super(permissions, { until: until.toISOString(), ...details });
-    this.message = `timed out until ${until.toISOString()}: ${this.message}`;
+    // Tolerates a non-Date (error codes are listed by constructing every class with placeholders).
+    const end = until instanceof Date ? until.toISOString() : String(until);
+    super(permissions, { until: end, ...details });
+    this.message = `timed out until ${end}: ${this.message}`;
   }
 }
 
