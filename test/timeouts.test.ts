@@ -9,10 +9,10 @@ import { MemberTimedOut, MissingPermission } from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { VoiceService } from '../src/voice/voice-service';
-import { useTestDatabase } from './support/db';
+import { race, useTestDatabase } from './support/db';
 import { messagingHelpers, type MessagingWorld } from './support/messaging';
 
-const db = useTestDatabase();
+const db = useTestDatabase({ poolSize: 6 });
 const h = messagingHelpers(db);
 const voice = (em: EntityManager = h.fork()) => new VoiceService(em);
 
@@ -118,6 +118,30 @@ describe('a timed-out member reads and does nothing else', () => {
 
     await refusedTimedOut(() => voice().joinVoice(muted, vc), until, ['CONNECT']);
     await refusedTimedOut(() => voice().joinVoice(muted, stage), until, ['CONNECT']);
+  });
+
+  it('a join racing a timeout never leaves the timed-out member in voice (30 rounds, forked EntityManagers)', async () => {
+    const w = await h.world('Race');
+    const vc = await voiceChannel(w.server.id);
+    let joinsWon = 0;
+    for (let round = 0; round < 30; round++) {
+      const member = await h.joined(w, `racer${round}`);
+      const until = new Date(Date.now() + 3_600_000);
+      // Every other round the join starts a little later, so both orders of commit occur.
+      const lag = round % 2 === 0 ? 0 : (round % 6) + 2;
+      const [join, timeout] = await race(db(), 2, async (em, i) => {
+        if (i === 1) return h.memberships(em).timeout(w.owner, w.server.id, member, until);
+        await new Promise((resolve) => setTimeout(resolve, lag));
+        return voice(em).joinVoice(member, vc);
+      });
+      expect(timeout.status).toBe('fulfilled');
+      if (join.status === 'rejected') expect(join.reason).toBeInstanceOf(MemberTimedOut);
+      else joinsWon++;
+      // Whichever committed first, the member ends outside voice with no open session.
+      expect(await db().sql(`select 1 from "VoiceState" where "userId" = $1`, [member.id])).toEqual([]);
+      expect(await db().sql(`select 1 from "VoiceSession" where "userId" = $1 and "endedAt" is null`, [member.id])).toEqual([]);
+    }
+    console.log(`join vs timeout: the join committed first in ${joinsWon} of 30 rounds`);
   });
 
   it('may not speak in a call it is still in: no un-muting, video, stream, raised hand or speaker seat', async () => {
