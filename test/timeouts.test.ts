@@ -51,11 +51,11 @@ const timeOut = async (w: MessagingWorld, userId: string, ms = 3_600_000) => {
 
 /** Sets a timeout straight in the database (for the exempt owner and administrators, or a member already in voice). */
 const timeOutInDatabase = async (serverId: string, userId: string) => {
-  const [row] = await db().sql<{ until: Date }>(
+  const rows = await db().sql<{ until: Date }>(
     `update "ServerMember" set "timedOutUntil" = date_trunc('milliseconds', now() + interval '1 hour') where "serverId" = $1 and "userId" = $2 returning "timedOutUntil" as until`,
     [serverId, userId],
   );
-  return new Date(row!.until);
+  return new Date(rows[0].until);
 };
 
 describe('a timed-out member reads and does nothing else', () => {
@@ -85,6 +85,8 @@ describe('a timed-out member reads and does nothing else', () => {
     const starter = await h.messages().send(w.owner, w.textId, 'start here');
     const open = await h.threads().createThread(w.owner, w.textId, { name: 'open' });
     const mine = await h.threads().createThread(muted, w.textId, { name: 'mine' });
+    const secret = await h.threads().createThread(muted, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' });
+    await h.threads().addThreadMember(muted, secret.id, w.owner);
     const until = await timeOut(w, muted.id);
 
     await refusedTimedOut(() => h.threads().createThread(muted, w.textId, { name: 'new' }), until, ['CREATE_PUBLIC_THREADS']);
@@ -94,6 +96,8 @@ describe('a timed-out member reads and does nothing else', () => {
     await refusedTimedOut(() => h.threads().addThreadMember(w.owner, open.id, muted), until);
     await refusedTimedOut(() => h.threads().updateThread(muted, mine.id, { name: 'renamed' }), until);
     await refusedTimedOut(() => h.messages().send(muted, mine.id, 'in my thread'), until, ['SEND_MESSAGES_IN_THREADS']);
+    // The creator's right to remove members of a private thread is gone too.
+    await refusedTimedOut(() => h.threads().removeThreadMember(muted, secret.id, w.owner), until);
     // Leaving is not communicating.
     await expect(h.threads().leaveThread(muted, mine.id)).resolves.toBe(true);
   });

@@ -8,6 +8,12 @@ export interface EmojiFacts extends LockedEmoji {
   heldRoleIds: string[];
 }
 
+/** A json column's value: the driver may hand back text or the parsed array. */
+function roleIdsOf(value: unknown): string[] {
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  return Array.isArray(parsed) ? parsed.map(String) : [];
+}
+
 /**
  * The emoji of these ids that exist, each with its server, its allowed roles and the roles `userId`
  * holds in that server, in one statement.
@@ -23,8 +29,7 @@ export async function loadEmojiFacts(tx: EntityManager, userId: string, emojiIds
     id: r.id,
     name: r.name,
     serverId: r.serverId,
-    // A json column: the driver may hand back text or the parsed array.
-    roleIds: (typeof r.roleIds === 'string' ? JSON.parse(r.roleIds) : (r.roleIds ?? [])).map(String),
+    roleIds: roleIdsOf(r.roleIds),
     heldRoleIds: r.heldRoleIds.map(String),
   }));
 }

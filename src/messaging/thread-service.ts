@@ -245,6 +245,7 @@ export class ThreadService {
       const target = access.channel;
       const privateCreator = target.type === ChannelType.PRIVATE_THREAD && target.owner?.id === actorId;
       if (!privateCreator) access.require('MANAGE_THREADS');
+      else if (userId !== actorId) access.requireNotTimedOut('MANAGE_THREADS');
       assertNotArchived(target);
       const removed = await deleteMember(tx, threadId, userId);
       if (removed) target.threadMembersChanged([], [userId]);

@@ -15,9 +15,10 @@ export function customEmojiIn(content: string): { id: string; name: string }[] {
   if (!content.includes('<')) return [];
   const seen = new Map<string, string>();
   for (const m of stripCode(content).matchAll(CUSTOM_EMOJI)) {
-    if (!isSnowflake(m[2]!)) continue;
-    const id = BigInt(m[2]!).toString();
-    if (!seen.has(id)) seen.set(id, m[1]!);
+    const [, name, rawId] = m;
+    if (!isSnowflake(rawId)) continue;
+    const id = BigInt(rawId).toString();
+    if (!seen.has(id)) seen.set(id, name);
   }
   return [...seen].map(([id, name]) => ({ id, name }));
 }
