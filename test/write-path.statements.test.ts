@@ -8,6 +8,7 @@ import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
 import { STATEMENT_BUDGETS } from '../bench/statement-budgets';
+import { EmojiService } from '../src/servers/expression-service';
 
 /**
  * The statement budget of each hot operation: how many SQL statements it sends, begin and commit
@@ -58,6 +59,34 @@ describe('statement budgets of the hot operations', () => {
     await expectWithinBudget('send (text only, channel without slowmode)', statements);
     const reads = statements.filter((s) => /^(with|select)\b/i.test(s));
     expect(reads.filter((s) => !/pg_advisory/.test(s)), reads.join('\n')).toHaveLength(1);
+  });
+
+  it('a send, an edit or a reaction with a role-locked custom emoji adds one read: the emoji with the roles the user holds', async () => {
+    const w = await h.world();
+    const member = await h.joined(w);
+    const vip = await h.role(w.server.id, 0n, 2, [member.id]);
+    const emoji = await new EmojiService(h.fork()).createEmoji(w.owner, w.server.id, { name: 'vip', roles: [vip] });
+    let channel!: Channel;
+    const sending = await statementsOf(
+      () => channel.send(member.id, `hello <:vip:${emoji.id}>`),
+      async (em) => {
+        channel = await em.findOneOrFail(Channel, { id: w.textId });
+      },
+    );
+    const emojiReads = (statements: string[]) => statements.filter((s) => /from "Emoji"/.test(s));
+    expect(sending.length, sending.join('\n')).toBeLessThanOrEqual(STATEMENT_BUDGETS['send (text only, channel without slowmode)'] + 1);
+    expect(emojiReads(sending)).toHaveLength(1);
+    const sent = await h.messages().send(member.id, w.textId, 'plain');
+    let message!: Message;
+    const prepare = async (em: EntityManager) => {
+      message = await em.findOneOrFail(Message, { id: sent.id });
+    };
+    const editing = await statementsOf(() => message.edit(member.id, `now <:vip:${emoji.id}>`), prepare);
+    expect(editing.length, editing.join('\n')).toBeLessThanOrEqual(STATEMENT_BUDGETS.edit + 1);
+    expect(emojiReads(editing)).toHaveLength(1);
+    const reacting = await statementsOf(() => message.react(member.id, `<:vip:${emoji.id}>`), prepare);
+    expect(reacting.length, reacting.join('\n')).toBeLessThanOrEqual(STATEMENT_BUDGETS['react (new emoji)'] + 1);
+    expect(emojiReads(reacting)).toHaveLength(1);
   });
 
   it('a send into a 1:1 DM adds only the block check under the relationship locks', async () => {

@@ -123,7 +123,8 @@ export class OperationTimedOut extends DomainError {
 
 /** The actor lacks one or more permissions (Discord's names, e.g. `MANAGE_ROLES`) for what they tried. */
 export class MissingPermission extends DomainError {
-  readonly code = 'MISSING_PERMISSION';
+  /** MEMBER_TIMED_OUT in the subclass MemberTimedOut. */
+  readonly code: 'MISSING_PERMISSION' | 'MEMBER_TIMED_OUT' = 'MISSING_PERMISSION';
   /** Every missing permission, in bit order. */
   readonly permissions: readonly string[];
   /** The first missing permission. */
@@ -351,6 +352,32 @@ export const DOMAIN_ERROR_CODES = [
   // UnknownConsumer, on main since this branch started (the outbox's poll/ack).
   'UNKNOWN_CONSUMER',
   'DIRECT_MESSAGES_NOT_ALLOWED',
+  'MEMBER_TIMED_OUT',
+  'EMOJI_ROLE_LOCKED',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
+
+/**
+ * The actor is timed out in this server until `until` (Discord's timeout): they may read, and nothing
+ * else. A MissingPermission (the timeout removed every permission but VIEW_CHANNEL and
+ * READ_MESSAGE_HISTORY; `permissions` names what the action needed), so callers that handle
+ * MissingPermission keep working, with its own code so a client can say "timed out until ...".
+ */
+export class MemberTimedOut extends MissingPermission {
+  override readonly code = 'MEMBER_TIMED_OUT';
+  constructor(readonly until: Date, permissions: string | readonly string[], details: Record<string, unknown> = {}) {
+    // Tolerates a non-Date (error codes are listed by constructing every class with placeholders).
+    const end = until instanceof Date ? until.toISOString() : String(until);
+    super(permissions, { until: end, ...details });
+    this.message = `timed out until ${end}: ${this.message}`;
+  }
+}
+
+/** A custom emoji restricted to roles the user holds none of (in a reaction, or in message content). */
+export class EmojiRoleLocked extends DomainError {
+  readonly code = 'EMOJI_ROLE_LOCKED';
+  constructor(readonly emojiId: string, readonly emojiName: string, readonly field: 'emoji' | 'content') {
+    super(`the emoji :${emojiName}: is restricted to roles you do not have`, { emojiId, emojiName, field });
+  }
+}

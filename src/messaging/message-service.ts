@@ -23,6 +23,7 @@ import { MessageEmbed } from '../entities/message/MessageEmbed';
 import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../entities/server/AuditLogEntry';
 import { PremiumType, User } from '../entities/user/User';
 import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot } from './channel-counters';
+import { assertContentEmojiUsable } from './emoji-usage';
 import { raiseMentionCounts, resolveMentions } from './mention-targets';
 import { assertMayDirectMessage, directMessagePair } from './dm-privacy';
 
@@ -66,7 +67,9 @@ export class MessageService {
    * Sends a message. Needs VIEW_CHANNEL and SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread);
    * ATTACH_FILES for attachments, EMBED_LINKS for embeds, READ_MESSAGE_HISTORY to reply. Slowmode
    * holds per user unless they bypass it; a 1:1 DM refuses while either side blocks the other, or
-   * when DM privacy no longer allows it (dm-privacy.ts).
+   * when DM privacy no longer allows it (dm-privacy.ts). A timed-out member is refused
+   * (MemberTimedOut); content that uses a custom emoji locked to roles the author holds none of is
+   * refused (EmojiRoleLocked), at the cost of one read only when the content holds custom emoji.
    */
   async send(author: MessageActor, channel: IdArg, content: unknown, options?: SendOptions): Promise<Message> {
     const authorId = idArg(author, 'author');
@@ -86,6 +89,7 @@ export class MessageService {
         premium: access.premiumType === PremiumType.NITRO,
         hasAttachmentsOrEmbeds: attachments.length + embeds.length > 0,
       });
+      await assertContentEmojiUsable(tx, authorId, text);
       const replyTo = opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
 
       if (target.type === 'DM') await assertMayDirectMessageIn(tx, access.recipientIds, authorId);
@@ -126,10 +130,13 @@ export class MessageService {
       if (found.author.id !== actorId || !USER_MESSAGE_TYPES.has(found.type)) throw new NotMessageAuthor(messageId);
       const access = await loadChannelAccess(tx, found.channel.id, actorId);
       access.require('VIEW_CHANNEL');
+      // Editing is sending new words: a timeout forbids it as it forbids a send.
+      access.requireNotTimedOut(access.channel.isThread ? 'SEND_MESSAGES_IN_THREADS' : 'SEND_MESSAGES');
       const text = validateMessageContent(content, {
         premium: access.premiumType === PremiumType.NITRO,
         hasAttachmentsOrEmbeds: found.attachmentCount + found.embedCount > 0,
       });
+      await assertContentEmojiUsable(tx, actorId, text);
       found.setContent(text);
       const mentions = await resolveMentions(tx, access, parseMentions(text), actorId);
       found.mentionUserIds = mentions.userIds;

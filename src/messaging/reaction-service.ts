@@ -2,13 +2,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { LimitReached, NotFound } from '../domain/errors';
 import { idArg, type IdArg } from '../domain/identity/ids';
 import { LIMITS } from '../domain/limits';
-import { type ParsedEmoji, parseEmoji, reactionKey } from '../domain/messages';
+import { assertMayUseEmoji, type ParsedEmoji, parseEmoji, reactionKey } from '../domain/messages';
 import { reactionLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
 import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
 import { Message } from '../entities/message/Message';
 import { Reaction } from '../entities/message/Reaction';
 import { User } from '../entities/user/User';
+import { loadEmojiFacts } from './emoji-usage';
 
 /**
  * Reactions. Every change to one message's reactions takes that message's reaction lock, so the
@@ -20,8 +21,10 @@ export class ReactionService {
 
   /**
    * Reacts: needs VIEW_CHANNEL and READ_MESSAGE_HISTORY, plus ADD_REACTIONS when the emoji is not on
-   * the message yet, and USE_EXTERNAL_EMOJIS for a custom emoji of another server. Returns false when
-   * the user had already reacted with it.
+   * the message yet, and USE_EXTERNAL_EMOJIS for a custom emoji of another server. A timed-out member
+   * may not react at all, not even by adding to a reaction already there (MemberTimedOut); a custom
+   * emoji locked to roles needs one of them (EmojiRoleLocked). Returns false when the user had already
+   * reacted with it.
    */
   async react(user: IdArg, message: IdArg, emoji: unknown): Promise<boolean> {
     const userId = idArg(user, 'user');
@@ -31,6 +34,7 @@ export class ReactionService {
     return transact(this.em, async (tx) => {
       const { found, access } = await this.load(tx, messageId, userId);
       access.require(['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY']);
+      access.requireNotTimedOut('ADD_REACTIONS');
       if (parsed.kind === 'custom') await this.checkCustomEmoji(tx, access, parsed);
       await lockKeys(tx, [reactionLockKey(messageId)]);
       const [tally] = await tx.execute<{ distinct: string; present: boolean; mine: boolean }[]>(
@@ -94,8 +98,9 @@ export class ReactionService {
   }
 
   private async checkCustomEmoji(tx: EntityManager, access: ChannelAccess, emoji: Extract<ParsedEmoji, { kind: 'custom' }>): Promise<void> {
-    const [row] = await tx.execute<{ serverId: string }[]>('select "serverId" from "Emoji" where "id" = ?', [emoji.id]);
+    const [row] = await loadEmojiFacts(tx, access.userId, [emoji.id]);
     if (!row) throw new NotFound('Emoji', emoji.id);
-    if (String(row.serverId) !== access.channel.server?.id) access.require('USE_EXTERNAL_EMOJIS');
+    if (row.serverId !== access.channel.server?.id) access.require('USE_EXTERNAL_EMOJIS');
+    assertMayUseEmoji(row, row.heldRoleIds, 'emoji');
   }
 }

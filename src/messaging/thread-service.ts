@@ -135,6 +135,8 @@ export class ThreadService {
       await lockChannelRow(tx, threadId);
       const access = await loadThreadAccess(tx, threadId, actorId);
       access.require('VIEW_CHANNEL');
+      // The creator's rights (rename, archive) need no permission; a timeout still takes them.
+      access.requireNotTimedOut('SEND_MESSAGES_IN_THREADS');
       const target = access.channel;
       const changes = Object.fromEntries(Object.entries(fields).filter(([key, value]) => target[key as keyof ThreadPatch] !== value)) as ThreadPatch;
       if (Object.keys(changes).length === 0) return target;
@@ -175,7 +177,7 @@ export class ThreadService {
 
   /**
    * Joins a thread one can see (public: whoever views the parent; private: members already, or
-   * MANAGE_THREADS). Not while archived. Returns false, writing nothing, when already a member.
+   * MANAGE_THREADS). Not while archived, nor while timed out (MemberTimedOut). Returns false, writing nothing, when already a member.
    */
   async joinThread(actor: IdArg, thread: IdArg): Promise<boolean> {
     const actorId = idArg(actor, 'actor');
@@ -183,6 +185,7 @@ export class ThreadService {
     return await transact(this.em, async (tx) => {
       const access = await loadThreadAccess(tx, threadId, actorId);
       access.require('VIEW_CHANNEL');
+      access.requireNotTimedOut('SEND_MESSAGES_IN_THREADS');
       assertNotArchived(access.channel);
       const joined = await insertMember(tx, threadId, actorId);
       if (joined) access.channel.threadMembersChanged([actorId], []);
@@ -218,6 +221,8 @@ export class ThreadService {
       assertNotArchived(access.channel);
       if (access.channel.locked && !access.has('MANAGE_THREADS')) throw new ThreadClosed(threadId, 'locked');
       const invited = await loadThreadAccess(tx, threadId, userId);
+      // Being added is joining: not while the invited member is timed out.
+      invited.requireNotTimedOut('SEND_MESSAGES_IN_THREADS', { userId });
       const wouldSee = invited.server!.permissions(invited.channel, { overwritesFrom: invited.parent!, member: true });
       if ((wouldSee & PermissionFlags.VIEW_CHANNEL) === 0n) throw new MissingPermission('VIEW_CHANNEL', { channelId: threadId, userId });
       const added = await insertMember(tx, threadId, userId);
@@ -240,6 +245,7 @@ export class ThreadService {
       const target = access.channel;
       const privateCreator = target.type === ChannelType.PRIVATE_THREAD && target.owner?.id === actorId;
       if (!privateCreator) access.require('MANAGE_THREADS');
+      else if (userId !== actorId) access.requireNotTimedOut('MANAGE_THREADS');
       assertNotArchived(target);
       const removed = await deleteMember(tx, threadId, userId);
       if (removed) target.threadMembersChanged([], [userId]);

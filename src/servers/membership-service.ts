@@ -195,8 +195,8 @@ export class MembershipService {
   /**
    * Times a member out until `until` (at most 28 days ahead), or lifts the timeout with null
    * (MODERATE_MEMBERS, hierarchy). As in Discord, a member with ADMINISTRATOR cannot be timed out.
-   * Audit 24 with the `communication_disabled_until` change, GUILD_MEMBER_UPDATE. A call that changes
-   * nothing writes nothing.
+   * Audit 24 with the `communication_disabled_until` change, GUILD_MEMBER_UPDATE; a member in voice in
+   * this server is disconnected. A call that changes nothing writes nothing.
    */
   async timeout(actor: UserArg, server: ServerArg, target: MemberArg, until: Date | null, options: ReasonOption = {}): Promise<ServerMember> {
     const actorId = userIdArg(actor, 'actor');
@@ -217,6 +217,8 @@ export class MembershipService {
       const after = end?.toISOString() ?? null;
       if (before === after) return victim;
       victim.timedOutUntil = end;
+      // As Discord: a member timed out while in a call is disconnected (same lock order as kick).
+      if (end !== null) await endVoiceInServer(tx, serverId, targetId);
       victim.updated();
       audit(tx, access, AuditLogAction.MEMBER_UPDATE, targetId, [{ key: 'communication_disabled_until', old: before, new: after }], reason);
       return victim;

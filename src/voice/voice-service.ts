@@ -1,13 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAMember, NotAVoiceChannel, NotFound, NotInVoice, UserBanned, ValidationFailed, VoiceChannelFull } from '../domain/errors';
 import { idArg } from '../domain/identity/ids';
+import type { PermissionName } from '../domain/permissions';
 import { transact } from '../db/unit-of-work';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { ChannelType } from '../entities/channel/Channel';
 import { AuditLogAction } from '../entities/server/AuditLogEntry';
 import { Ban } from '../entities/server/Ban';
 import type { ReasonOption, ServerArg, UserArg } from '../entities/server/MembershipRepository';
-import { loadServerAccess } from '../entities/server/ServerAccess';
+import { loadServerAccess, ServerAccess } from '../entities/server/ServerAccess';
 import type { ChannelArg } from '../entities/voice/VoiceRepository';
 import { VoiceState } from '../entities/voice/VoiceState';
 import {
@@ -23,6 +24,14 @@ import {
 } from './voice-args';
 import { assertCanModerate, audit, endStay, enter, loadChannels, lockUser, lockVoice, moderated, voiceChannel } from './voice-stays';
 
+/** The self flags of `opts` that would send audio or video: what a timeout forbids. */
+function transmitting(opts: SelfVoiceChanges): PermissionName[] {
+  const out: PermissionName[] = [];
+  if (opts.selfMute === false) out.push('SPEAK');
+  if (opts.selfVideo === true || opts.selfStream === true) out.push('STREAM');
+  return out;
+}
+
 /**
  * Voice: joining, leaving and moving between voice and stage channels, self and server mute/deafen,
  * the stage's speakers and audience, and the stale-session sweeper. Each method is one unit of work
@@ -36,7 +45,7 @@ export class VoiceService {
   /**
    * Joins a voice or stage channel, or moves there when already in another (closing that session and
    * opening one). Needs membership (not banned), VIEW_CHANNEL and CONNECT in the channel (a timeout
-   * removes CONNECT), and room under the channel's userLimit unless the user has MOVE_MEMBERS there.
+   * removes CONNECT: MemberTimedOut), and room under the channel's userLimit unless the user has MOVE_MEMBERS there.
    * Joining the channel one is already in only applies `options` (the session continues).
    * Stage channels seat the user in the audience (suppress).
    */
@@ -129,13 +138,20 @@ export class VoiceService {
     });
   }
 
-  /** Changes one's own mute, deafen, video or stream flags. Nothing changed writes nothing. */
+  /**
+   * Changes one's own mute, deafen, video or stream flags. Nothing changed writes nothing. A timed-out
+   * member (who is disconnected when the timeout starts, but may still hold a state) may mute and
+   * deafen but not un-mute, start video or stream (MemberTimedOut).
+   */
   async setSelfState(user: UserArg, changes: SelfVoiceChanges): Promise<VoiceState> {
     const userId = userIdArg(user);
     const opts = validateSelf(changes, false);
     return transact(this.em, async (tx) => {
       const { state } = await lockVoice(tx, userId, [], { load: false });
       if (!state) throw new NotInVoice(userId);
+      const transmits = transmitting(opts);
+      // Speaking, video and streaming are what a timeout forbids in a call; muting oneself is not.
+      if (transmits.length > 0) (await loadServerAccess(tx, state.server.id, userId)).requireNotTimedOut(transmits, { channelId: state.channel.id });
       if (!applySelf(state, opts)) return state;
       state.lastHeartbeatAt = new Date();
       state.changed();
@@ -217,7 +233,9 @@ export class VoiceService {
       const selfStepDown = actorId === targetId && suppress;
       if (!selfStepDown) {
         access.require('MUTE_MEMBERS', channel);
-        await assertCanModerate(tx, access, targetId);
+        const member = await assertCanModerate(tx, access, targetId);
+        // A timed-out member may not be made a speaker by anyone (the actor's own timeout is in `require`).
+        if (!suppress) new ServerAccess(access.server, member, member.roles.getItems(), access.everyone).requireNotTimedOut('SPEAK', { channelId: channel.id, userId: targetId });
       }
       if (state.suppress === suppress && state.requestToSpeakAt === null) return state;
       state.suppress = suppress;

@@ -6,3 +6,4 @@ export * from './attachments';
 export * from './reactions';
 export * from './slowmode';
 export { textLength } from './shared';
+export * from './custom-emoji';

@@ -2,3 +2,4 @@
 export * from './flags';
 export * from './compute';
 export * from './hierarchy';
+export * from './timeout';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAMember, NotARecipient, NotATextChannel, NotFound } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
-import { assertPermissions, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
+import { assertPermittedUnlessTimedOut, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
 import { type JsonRow, type MemberFacts, memberFactsSql, rowJson } from '../server/access-sql';
 import { serverAccessFrom, type ServerAccess } from '../server/ServerAccess';
 import { mergeRow } from '../../db/rows';
@@ -34,10 +34,18 @@ export class ChannelAccess {
     return (this.permissions & PermissionFlags[permission]) !== 0n;
   }
 
-  /** Throws MissingPermission naming every permission lacking. */
+  /** Throws MissingPermission naming every permission lacking (MemberTimedOut when the timeout took them). */
   require(permissions: PermissionName | readonly PermissionName[]): void {
     const names = typeof permissions === 'string' ? [permissions] : permissions;
-    assertPermissions(this.permissions, names.reduce((bits, name) => bits | PermissionFlags[name], 0n), { channelId: this.channel.id });
+    assertPermittedUnlessTimedOut(this.permissions, names.reduce((bits, name) => bits | PermissionFlags[name], 0n), this.server?.timeout ?? null, { channelId: this.channel.id });
+  }
+
+  /**
+   * Refuses, while the actor's server timeout runs, an action no permission gates (a DM has none);
+   * `action` names what it stands for.
+   */
+  requireNotTimedOut(action: PermissionName | readonly PermissionName[], details: Record<string, unknown> = {}): void {
+    this.server?.requireNotTimedOut([...(typeof action === 'string' ? [action] : action)], { channelId: this.channel.id, ...details });
   }
 
   /** The channel whose settings (slowmode excepted) govern it: the parent of a thread, else itself. */

@@ -1,9 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAMember } from '../../domain/errors';
 import {
-  assertPermissions,
+  activeTimeout,
+  assertNotTimedOut,
+  assertPermittedUnlessTimedOut,
   channelKindOf,
   computeEffectivePermissions,
+  exemptFromTimeout,
   isTimedOut,
   type ComputePermissionsInput,
   type PermissionName,
@@ -67,10 +70,20 @@ export class ServerAccess {
     return (this.permissions(channel) & PermissionFlags[permission]) !== 0n;
   }
 
-  /** Throws MissingPermission naming every permission lacking. */
+  /** Throws MissingPermission naming every permission lacking (MemberTimedOut when the timeout took them). */
   require(permissions: PermissionName | PermissionName[], channel?: Channel): void {
     const required = (Array.isArray(permissions) ? permissions : [permissions]).reduce((bits, name) => bits | PermissionFlags[name], 0n);
-    assertPermissions(this.permissions(channel), required, channel ? { channelId: channel.id } : {});
+    assertPermittedUnlessTimedOut(this.permissions(channel), required, this.timeout, channel ? { channelId: channel.id } : {});
+  }
+
+  /** The end of the member's running timeout; null when none runs or the member is exempt (owner, administrator). */
+  get timeout(): Date | null {
+    return activeTimeout(this.member.timedOutUntil, exemptFromTimeout(this.permissions()), this.now);
+  }
+
+  /** Refuses, while a timeout runs, an action no permission gates; `action` names what it stands for. */
+  requireNotTimedOut(action: PermissionName | PermissionName[], details: Record<string, unknown> = {}): void {
+    assertNotTimedOut(this.timeout, action, { serverId: this.server.id, ...details });
   }
 
   /** The actor as the hierarchy rules see them. */
