@@ -4,6 +4,8 @@ import { HierarchyViolation, NotFound } from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { RoleService } from '../src/servers/role-service';
 import { MembershipService } from '../src/servers/membership-service';
+import { VoiceService } from '../src/voice/voice-service';
+import { nextSnowflake } from '../src/domain/snowflake';
 import { race, useTestDatabase } from './support/db';
 import { membershipHelpers, type World } from './support/membership';
 
@@ -212,6 +214,48 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     await expect(timeout).rejects.toBeInstanceOf(HierarchyViolation);
     const [member] = await db().sql<{ timedOutUntil: string | null }>(`select "timedOutUntil" from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
     expect(member.timedOutUntil).toBeNull();
+  });
+
+  /** A voice channel made directly in the database, with `userId` in it. */
+  async function inVoice(serverId: string, userId: string): Promise<string> {
+    const id = nextSnowflake();
+    await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, 0)`, [id, serverId, `vc${id.slice(-4)}`]);
+    await new VoiceService(db().fork()).joinVoice(userId, id);
+    return id;
+  }
+
+  it('a server mute waits for an uncommitted promotion of its target, then is refused by it', async () => {
+    const s = await stage(F.MUTE_MEMBERS);
+    const t = await target(s, 'heldmute');
+    await inVoice(s.w.server.id, t.userId);
+    const held = await holdOpen((tx) => roles(tx as EntityManager).assignRole(s.w.owner, s.w.server.id, t.userId, s.high));
+    const mute = new VoiceService(db().fork()).serverMute(s.moderator, s.w.server.id, t.userId, true);
+    mute.catch(() => undefined);
+    expect(await settlesWithin(300, mute)).toBe(false);
+    held.release();
+    await held.done;
+    await expect(mute).rejects.toBeInstanceOf(HierarchyViolation);
+    const [row] = await db().sql<{ mute: boolean }>(`select mute from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
+    expect(row.mute).toBe(false);
+  });
+
+  it('a voice move waits for an uncommitted move of its target\'s role above the moderator, then is refused by it', async () => {
+    const s = await stage(F.MOVE_MEMBERS);
+    const t = await target(s, 'heldvoicemove');
+    const from = await inVoice(s.w.server.id, t.userId);
+    const [{ id: to }] = await db().sql<{ id: string }>(
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'to', 64000, 0) returning id::text`,
+      [nextSnowflake(), s.w.server.id],
+    );
+    const held = await holdOpen((tx) => roles(tx as EntityManager).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const move = new VoiceService(db().fork()).moveMember(s.moderator, t.userId, to);
+    move.catch(() => undefined);
+    expect(await settlesWithin(300, move)).toBe(false);
+    held.release();
+    await held.done;
+    await expect(move).rejects.toBeInstanceOf(HierarchyViolation);
+    const [state] = await db().sql<{ channelId: string }>(`select "channelId"::text as "channelId" from "VoiceState" where "userId" = $1`, [t.userId]);
+    expect(state.channelId).toBe(from);
   });
 
   it('a role move waits for an uncommitted timeout by the moderator, which then stands', async () => {
