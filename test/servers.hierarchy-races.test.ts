@@ -216,6 +216,20 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     expect(member.timedOutUntil).toBeNull();
   });
 
+  it("another member's nickname waits for an uncommitted move of that member's role above the moderator, then is refused by it", async () => {
+    const s = await stage(F.MANAGE_NICKNAMES);
+    const t = await target(s, 'heldnick');
+    const held = await holdOpen((tx) => roles(tx as EntityManager).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const rename = memberships().setNickname(s.moderator, s.w.server.id, t.userId, 'renamed');
+    rename.catch(() => undefined);
+    expect(await settlesWithin(300, rename)).toBe(false);
+    held.release();
+    await held.done;
+    await expect(rename).rejects.toBeInstanceOf(HierarchyViolation);
+    const [row] = await db().sql<{ nickname: string | null }>(`select nickname from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
+    expect(row.nickname).toBeNull();
+  });
+
   /** A voice channel made directly in the database, with `userId` in it. */
   async function inVoice(serverId: string, userId: string): Promise<string> {
     const id = nextSnowflake();
