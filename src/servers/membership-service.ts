@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AlreadyExists, AlreadyMember, HierarchyViolation, InviteInvalid, NotAMember, NotFound, OwnerCannotLeave, UserBanned, ValidationFailed } from '../domain/errors';
 import { assertCanActOnMember } from '../domain/permissions';
-import { membershipLockKey } from '../db/lock-keys';
+import { membershipLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
 import { leaveThreadsOfServer } from '../entities/channel/thread-archiver';
 import { purgeRecentMessages } from '../messaging/channel-counters';
@@ -54,8 +54,11 @@ async function usableInviteServer(tx: EntityManager, code: string): Promise<stri
 
 /**
  * Joining, leaving and moderating members. Each method is one unit of work: it takes the membership
- * lock (membershipLockKey) first, before any row lock, so lock order is always: that advisory lock,
- * the per-user server-cap lock, the Invite row, the Server row. It then reads fresh, checks the
+ * lock (membershipLockKey) first, before any row lock, and a moderation that checks the hierarchy
+ * (kick, ban, timeout, another's nickname) takes the server's hierarchy lock (rolesLockKey) in the
+ * same statement, so no role change can commit between its check and its write. Lock order is
+ * always the one in src/db/lock-keys.ts: those advisory locks, the per-user server-cap lock, the
+ * user's voice lock, the Invite row, the Server row. It then reads fresh, checks the
  * actor's computed permissions and the role hierarchy, and writes the change with its audit entry
  * and domain event, or nothing at all.
  */
@@ -124,7 +127,7 @@ export class MembershipService {
     const targetId = memberUserIdArg(target, serverId);
     const reason = reasonOf(options);
     await transact(this.em, async (tx) => {
-      await lockKeys(tx, [membershipLockKey(serverId, targetId)]);
+      await lockKeys(tx, [membershipLockKey(serverId, targetId), rolesLockKey(serverId)]);
       const access = await loadServerAccess(tx, serverId, actorId);
       access.require('KICK_MEMBERS');
       const victim = await requireMember(tx, serverId, targetId);
@@ -149,7 +152,7 @@ export class MembershipService {
     const targetId = memberUserIdArg(target, serverId);
     const { reason, deleteMessageSeconds } = validateBanOptions(options);
     return transact(this.em, async (tx) => {
-      await lockKeys(tx, [membershipLockKey(serverId, targetId)]);
+      await lockKeys(tx, [membershipLockKey(serverId, targetId), rolesLockKey(serverId)]);
       const access = await loadServerAccess(tx, serverId, actorId);
       access.require('BAN_MEMBERS');
       const banned = await tx.findOne(User, targetId, { refresh: true });
@@ -205,7 +208,7 @@ export class MembershipService {
     const end = validateTimeoutUntil(until);
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
-      await lockKeys(tx, [membershipLockKey(serverId, targetId)]);
+      await lockKeys(tx, [membershipLockKey(serverId, targetId), rolesLockKey(serverId)]);
       const access = await loadServerAccess(tx, serverId, actorId);
       access.require('MODERATE_MEMBERS');
       const victim = await requireMember(tx, serverId, targetId);
@@ -237,7 +240,8 @@ export class MembershipService {
     const nick = validateNickname(nickname);
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
-      await lockKeys(tx, [membershipLockKey(serverId, targetId)]);
+      // Another member's nickname is a moderation: it checks the hierarchy, so it takes the hierarchy lock too.
+      await lockKeys(tx, targetId === actorId ? [membershipLockKey(serverId, targetId)] : [membershipLockKey(serverId, targetId), rolesLockKey(serverId)]);
       const access = await loadServerAccess(tx, serverId, actorId);
       const self = targetId === actorId;
       access.require(self ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES');

@@ -4,7 +4,7 @@ import { idArg, type IdArg, snowflakeArg } from '../domain/identity/ids';
 import { LIMITS } from '../domain/limits';
 import { assertCanActOnMember, assertCanAssignRole, assertCanGrant, assertCanManageRole, parsePermissions } from '../domain/permissions';
 import { validateIntegerIn, validateRoleName } from '../domain/servers';
-import { rolesLockKey } from '../db/lock-keys';
+import { membershipLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
 import { PermissionOverwrite } from '../entities/channel/PermissionOverwrite';
 import { AuditLogAction, AuditLogEntry, diffChanges } from '../entities/server/AuditLogEntry';
@@ -69,8 +69,12 @@ function auditView(role: Role) {
   return { name: role.name, permissions: role.permissions.toString(), color: role.color, hoist: role.hoist, mentionable: role.mentionable };
 }
 
-async function lockAndLoad(tx: EntityManager, serverId: string, actorId: string): Promise<ServerAccess> {
-  await lockKeys(tx, [rolesLockKey(serverId)]);
+/**
+ * The server's hierarchy lock (with `narrower` keys, in the same statement), then the actor's access:
+ * read after the lock, so the actor's roles and the positions it sees stay true until commit.
+ */
+async function lockAndLoad(tx: EntityManager, serverId: string, actorId: string, narrower: string[] = []): Promise<ServerAccess> {
+  await lockKeys(tx, [rolesLockKey(serverId), ...narrower]);
   return loadServerAccess(tx, serverId, actorId);
 }
 
@@ -82,8 +86,10 @@ async function findRole(tx: EntityManager, serverId: string, roleId: string): Pr
 
 /**
  * Roles of a server and who holds them. Every operation runs in one transaction under the server's
- * role lock (rolesLockKey), so the role count, positions and the actor's rank cannot change between
- * the check and the write. Each one checks MANAGE_ROLES from the actor's computed permissions, the
+ * hierarchy lock (rolesLockKey), which every moderation that checks the hierarchy takes too (kick,
+ * ban, timeout, nicknames, voice moderation; src/db/lock-keys.ts), so the role count, positions, who
+ * holds which role and the actor's rank cannot change between the check and the write. Each one
+ * checks MANAGE_ROLES from the actor's computed permissions, the
  * role hierarchy (docs/architecture.md §9, step 6: owner exempt, otherwise strictly below the actor's
  * highest role), that nobody grants a permission they lack, writes its audit entry and records its event.
  */
@@ -239,7 +245,8 @@ export class RoleService {
     const reason = auditReasonOf(options);
     const action = op === 'add' ? 'assign role' : 'unassign role';
     return transact(this.em, async (tx) => {
-      const access = await lockAndLoad(tx, serverId, actorId);
+      // The member's own lock too: a join, leave, kick or ban of that member waits, or is waited for.
+      const access = await lockAndLoad(tx, serverId, actorId, [membershipLockKey(serverId, userId)]);
       access.require('MANAGE_ROLES');
       const role = await findRole(tx, serverId, roleId);
       if (role.isEveryone) throw new ValidationFailed('roleId', 'every member holds the @everyone role');

@@ -4,7 +4,7 @@ import { HierarchyViolation, NotFound, ValidationFailed } from '../domain/errors
 import { userIdOf } from '../domain/identity/ids';
 import { DEFAULT_EVERYONE_PERMISSIONS } from '../domain/permissions';
 import { validateIntegerIn, validateServerName } from '../domain/servers';
-import { membershipLockKey } from '../db/lock-keys';
+import { membershipLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
 import { Channel, ChannelType } from '../entities/channel/Channel';
 import { AuditLogAction, AuditLogEntry, diffChanges, validateAuditReason } from '../entities/server/AuditLogEntry';
@@ -158,8 +158,9 @@ export class ServerService {
     const newOwnerId = memberUserIdArg(newOwner, serverId, 'newOwner');
     const reason = validateAuditReason(options?.reason);
     return transact(this.em, async (tx) => {
-      // The new owner's membership lock first (a concurrent leave waits, then sees them as owner), then the server row.
-      await lockKeys(tx, [membershipLockKey(serverId, newOwnerId)]);
+      // The new owner's membership lock first (a concurrent leave waits, then sees them as owner), and the
+      // hierarchy lock (the owner outranks everyone: a moderation checking ranks waits), then the server row.
+      await lockKeys(tx, [membershipLockKey(serverId, newOwnerId), rolesLockKey(serverId)]);
       const locked = await tx.findOne(Server, serverId, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
       if (!locked) throw new NotFound('Server', serverId);
       const access = await loadServerAccess(tx, serverId, actorId);

@@ -106,7 +106,9 @@ export class VoiceService {
     const channelId = channelIdArg(channel);
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
-      const locked = await lockVoice(tx, targetId, [channelId]);
+      // The destination's server (a channel never changes server) names the hierarchy lock to take.
+      const [destinationRow] = await tx.execute<{ serverId: string | null }[]>('select "serverId"::text as "serverId" from "Channel" where "id" = ?', [channelId]);
+      const locked = await lockVoice(tx, targetId, [channelId], { hierarchyOf: destinationRow?.serverId ?? undefined });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId);
       const destination = voiceChannel(locked.channels, channelId);
       if (destination.server!.id !== access.server.id) throw new ValidationFailed('channel', 'is in another server');
@@ -128,7 +130,7 @@ export class VoiceService {
     const targetId = userIdArg(target, 'target');
     const reason = reasonOf(options);
     await transact(this.em, async (tx) => {
-      const locked = await lockVoice(tx, targetId);
+      const locked = await lockVoice(tx, targetId, [], { hierarchyOf: serverId });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId, serverId);
       access.require('MOVE_MEMBERS', locked.channels.get(state.channel.id)!);
       await assertCanModerate(tx, access, targetId);
@@ -175,7 +177,7 @@ export class VoiceService {
     const targetId = userIdArg(target, 'target');
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
-      const locked = await lockVoice(tx, targetId);
+      const locked = await lockVoice(tx, targetId, [], { hierarchyOf: serverId });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId, serverId);
       access.require(flag === 'mute' ? 'MUTE_MEMBERS' : 'DEAFEN_MEMBERS', locked.channels.get(state.channel.id)!);
       const member = await assertCanModerate(tx, access, targetId);
@@ -226,7 +228,7 @@ export class VoiceService {
     const targetId = userIdArg(target, 'target');
     validateBoolean('suppress', suppress);
     return transact(this.em, async (tx) => {
-      const locked = await lockVoice(tx, targetId);
+      const locked = await lockVoice(tx, targetId, [], { hierarchyOf: serverId });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId, serverId);
       const channel = locked.channels.get(state.channel.id)!;
       if (channel.type !== ChannelType.GUILD_STAGE_VOICE) throw new NotAVoiceChannel(channel.id, channel.type);

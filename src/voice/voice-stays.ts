@@ -1,7 +1,8 @@
 /**
  * The locking scheme and the shared steps of every voice operation: lock, enter, end a stay.
  *
- * Lock order everywhere: membership advisory lock (kick, ban, leave take it first), the user's voice
+ * Lock order everywhere: membership advisory lock (kick, ban, leave take it first), the server's
+ * hierarchy lock (rolesLockKey: kick, ban and the moderations here), the user's voice
  * lock (voiceUserLockKey), then the row locks of the channels involved (the current one and the
  * destination) in id order, so concurrent joins and moves never deadlock; the destination's row lock
  * also serialises its userLimit check-count-insert. Channel deletion takes only the channel's row lock.
@@ -11,7 +12,7 @@ import { ref, wrap } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAVoiceChannel, NotFound, NotInVoice } from '../domain/errors';
 import { assertCanActOnMember } from '../domain/permissions';
-import { voiceUserLockKey } from '../db/lock-keys';
+import { rolesLockKey, voiceUserLockKey } from '../db/lock-keys';
 import { lockKeys } from '../db/unit-of-work';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { Channel, ChannelType } from '../entities/channel/Channel';
@@ -39,6 +40,12 @@ export interface LockVoiceOptions {
   before?: VoiceState | null;
   /** Also read whether the user is banned from this server, in the row-lock statement. */
   banCheck?: string;
+  /**
+   * Moderation of another member: that server's hierarchy lock (rolesLockKey), taken in the same
+   * statement as the user's voice lock, so the role positions and both members' roles read after it
+   * cannot change before commit (src/db/lock-keys.ts).
+   */
+  hierarchyOf?: string;
 }
 
 /**
@@ -47,7 +54,7 @@ export interface LockVoiceOptions {
  * it takes the channel row lock, not the user lock). Missing channels are simply absent from the map.
  */
 export async function lockVoice(tx: EntityManager, userId: string, channelIds: string[] = [], options: LockVoiceOptions = {}): Promise<Locked> {
-  const before = options.before !== undefined ? options.before : await lockUser(tx, userId);
+  const before = options.before !== undefined ? options.before : await lockUser(tx, userId, options.hierarchyOf);
   const ids = [...new Set([...(before ? [before.channel.id] : []), ...channelIds])];
   const limits = new Map<string, number>();
   let banned = false;
@@ -90,9 +97,9 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
   return tx.find(Channel, { id: { $in: ids } }, { populate: ['overwrites'], refresh: cached });
 }
 
-/** Takes the user's voice lock and reads their state (not yet under any channel lock). */
-export async function lockUser(tx: EntityManager, userId: string): Promise<VoiceState | null> {
-  await lockKeys(tx, [voiceUserLockKey(userId)]);
+/** Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet under any channel lock). */
+export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: string): Promise<VoiceState | null> {
+  await lockKeys(tx, hierarchyOf === undefined ? [voiceUserLockKey(userId)] : [rolesLockKey(hierarchyOf), voiceUserLockKey(userId)]);
   return tx.findOne(VoiceState, { user: userId }, { refresh: true });
 }
 
