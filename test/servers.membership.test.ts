@@ -76,6 +76,15 @@ describe('nicknames', () => {
     await memberships().setNickname(user, w.server.id, user, '😀'.repeat(32));
   });
 
+  it('refuses nicknames with invisible code points or that look like a reserved name, as display names do', async () => {
+    const w = await world();
+    const user = await joined(w);
+    for (const nick of ['Cap\u200btain', '\u3164', 'soft\u00adhyphen', 'ｅｖｅｒｙｏｎｅ', 'еvеrуоnе', 'HERE']) {
+      await refusedUnchanged(w.server.id, () => memberships().setNickname(user, w.server.id, user, nick), ValidationFailed);
+    }
+    expect((await memberships().setNickname(user, w.server.id, user, 'Here and there')).nickname).toBe('Here and there');
+  });
+
   it('CHANGE_NICKNAME for oneself; MANAGE_NICKNAMES alone does not cover it', async () => {
     const w = await world();
     const user = await joined(w);

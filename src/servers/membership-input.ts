@@ -1,3 +1,4 @@
+import { validateShownName } from '../domain/identity/username';
 import { ValidationFailed } from '../domain/errors';
 import { MAX_TIMEOUT_MS, validateIntegerIn } from '../domain/servers';
 import { validateAuditReason } from '../entities/server/AuditLogEntry';
@@ -21,12 +22,8 @@ export const NICKNAME_MAX = 32;
 export function validateNickname(value: unknown): string | null {
   if (value === null) return null;
   if (typeof value !== 'string') throw new ValidationFailed('nickname', 'must be a string or null');
-  const nick = value.trim();
-  const length = [...nick].length;
-  if (length < 1 || length > NICKNAME_MAX) throw new ValidationFailed('nickname', `must be 1-${NICKNAME_MAX} characters`, { min: 1, max: NICKNAME_MAX, length });
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(nick)) throw new ValidationFailed('nickname', 'may not contain control characters');
-  return nick;
+  // Shown to everyone like a display name: the same checks (length, invisible code points, reserved lookalikes).
+  return validateShownName('nickname', value, { min: 1, max: NICKNAME_MAX });
 }
 
 /** A timeout's end: null clears it; otherwise a moment in the future, at most 28 days away. */
