@@ -231,6 +231,13 @@ describe('the packed package in a fresh project', () => {
     mkdirSync(join(consumer, 'typed'));
     writeFileSync(join(consumer, 'typed', 'service.ts'), TYPED_SERVICE);
     writeFileSync(join(consumer, 'typed', 'kit.test.ts'), KIT_EXAMPLE);
+    // The README's service example, as written, against the installed tarball.
+    const readme = readFileSync(resolve(__dirname, '..', 'README.md'), 'utf8');
+    const readmeExample = /<!-- service-example -->\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(readmeExample).toContain("from '@cryb/database'");
+    writeFileSync(join(consumer, 'typed', 'readme-example.ts'), readmeExample!);
+    // docs/testing.md shows the testing kit's example: the very program run below.
+    expect(readFileSync(resolve(__dirname, '..', 'docs', 'testing.md'), 'utf8')).toContain(KIT_EXAMPLE.trim());
     const tsc = await run(join(consumer, 'node_modules', '.bin', 'tsc'), ['-p', '.'], consumer);
     expect(tsc.code, `${tsc.stdout}\n${tsc.stderr}`).toBe(0);
     const server = new Client({ connectionString: inject('adminUrl') });
@@ -240,5 +247,9 @@ describe('the packed package in a fresh project', () => {
     const example = await run(process.execPath, ['--test', join('out', 'kit.test.js')], consumer, { DATABASE_URL: url });
     expect(example.code, `${example.stdout}\n${example.stderr}`).toBe(0);
     expect(example.stdout).toMatch(/^# pass 1$/m);
+    const served = await run(process.execPath, [join('out', 'readme-example.js')], consumer, { DATABASE_URL: url });
+    expect(served.code, `${served.stdout}\n${served.stderr}`).toBe(0);
+    expect(served.stdout).toMatch(/^alice#\d{4} and bob#\d{4}: relationship type 1$/m);
+    expect(served.stdout).toContain("code: 'SELF_RELATIONSHIP'");
   }, 900_000);
 });
