@@ -28,13 +28,23 @@ therefore belong on \`insertMany\` or COPY, as the seeders do.`,
 The same bench with a larger V8 young generation (\`NODE_OPTIONS=--max-semi-space-size=64\`), which
 shortens garbage collection during the flush.`,
   'send-message': `
-\`npm run bench:send\` (bench/send-message.ts): \`MessageRepository.send\` end to end (the permission
+\`npm run bench:send\` (bench/send-message.ts): \`MessageService.send\` end to end (the permission
 check in the channel, content rules, the insert, lastMessageId, MESSAGE_CREATE in the outbox, the
 MessageAnalytics row, one transaction) against a hand-written raw-SQL send doing the same work (one
 query for the access facts, Discord's algorithm with the domain's pure functions, one statement with
 CTEs for the writes), both refusing a muted member the same way; half the traffic goes to one busy
 channel. The diagnosis row runs the raw send with its writes in the ORM's order, to separate the cost
-of lock order from the cost of the statements.`,
+of lock order from the cost of the statements.
+
+Where the remaining time goes (a CPU profile of 16 clients sending through \`MessageService.send\`):
+the send is now one access statement, the flush and the lastMessageId update, and the raw send in the
+same write order runs close to the hand-written one, so the round trips are no longer the gap. Node's
+CPU is: the unit of work's flush (change-set computation over the identity map, the entity factory,
+the outbox recorder walking the identity map), merging the access rows into managed entities
+(\`mergeRow\`: the channel, its overwrites, the server and the membership), and V8's garbage
+collector. What would close it: skip merging entities the send does not change (build the Message
+from ids, keep the channel and membership as plain facts, as the roles already are), and write the
+outbox and analytics rows of a send with the message in one statement instead of three change sets.`,
   'messages-read': `
 \`npm run bench:messages\` (bench/messages-read.ts) builds a million messages in SQL (4 servers, 200
 text channels, 5 per server hidden from the reader, Zipf-like channel and word frequencies, 5% with
@@ -45,7 +55,10 @@ parameters: the same statements, only the SQL layer differs.`,
   'voice-joins': `
 \`npm run bench:voice\` (bench/voice-joins.ts): 16 clients contend for 4 voice channels with a user
 limit of 8; each joins a random channel and leaves, in interleaved rounds per variant. The baseline is
-the same lock, count and insert SQL through raw \`pg\` in the same order, in the same run.`,
+the same lock, count and insert SQL through raw \`pg\` in the same order, in the same run. The join
+sends fewer statements than before (the budget in the table above), but the baseline's statement
+shape is the old one, so the remaining gap is the ORM's per-statement and per-entity CPU, as for the
+send: the voice state, session and audit rows are three change sets, and the access merges entities.`,
   'events-overhead': `
 \`npm run bench:events\` (bench/events-overhead.ts): the cost of the transactional outbox. Two units of
 work, each with and without the event recorder (the same code on an ORM without the recorder), in
