@@ -53,7 +53,13 @@ async function snapshot(): Promise<Record<string, string>> {
   const tables = ['User', 'UserPresence', 'Relationship', 'Server', 'ServerMember', 'Role', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'VoiceState', 'VoiceSession'];
   const out: Record<string, string> = {};
   for (const table of tables) {
-    const columns = table === 'Channel' ? `id, "serverId", type, name, position, "parentId", "rateLimitPerUser", "userLimit", bitrate` : '*';
+    // Tables that later migrations add columns to (with defaults) are compared on the columns the old world had.
+    const columns =
+      table === 'Channel'
+        ? `id, "serverId", type, name, position, "parentId", "rateLimitPerUser", "userLimit", bitrate`
+        : table === 'ServerMember'
+          ? `"serverId", "userId", nickname, "joinedAt", "timedOutUntil", mute, deaf`
+          : '*';
     const { rows } = await raw.query(`select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h, count(*) as n from (select ${columns} from "${table}") t`);
     out[table] = `${rows[0].n}:${rows[0].h}`;
   }
