@@ -106,6 +106,32 @@ function explainConnectionError(error: Error & { code?: string }, url: string): 
 }
 
 /**
+ * The report's figures and findings, read on a connection the caller holds (healthReport opens one;
+ * the studio lends one of its pool's).
+ */
+export async function reportOn(client: Client, base: { checkedAt: string; target: string }, thresholds: HealthThresholds, migrationsDir?: string): Promise<HealthReport> {
+  const q = queryOf(client);
+  const server = await serverFacts(q);
+  const connections = await connectionFacts(q);
+  const hit = await cacheHitRatio(q);
+  const report: HealthReport = { ...base, status: 'ok', reachable: true, server, connections, cacheHitRatio: hit, findings: [] };
+  const relations = await relationFacts(q, thresholds).catch((error: Error) => {
+    report.findings.push({ level: 'warning', check: 'sizes', message: `table and index sizes unavailable: ${error.message}` });
+    return {};
+  });
+  Object.assign(report, relations, await sessionFacts(q, thresholds));
+  report.replication = await replicationFacts(q, server.inRecovery);
+  report.archiving = await archivingFacts(q);
+  report.slowestStatements = await slowestStatements(q, thresholds);
+  report.timescale = await timescaleFacts(q).catch((error: Error) => ({ available: false as const, reason: `timescaledb is installed but could not be read: ${error.message}` }));
+  report.migrations = await migrationFacts(q, migrationsDir);
+  report.metrics = await metricsSample(q, server, connections, hit, thresholds.tpsSampleMs);
+  report.findings = [...report.findings, ...evaluate(report, thresholds)];
+  report.status = worst(report.findings);
+  return report;
+}
+
+/**
  * Checks one database and its server, and says how healthy they are: `status` is the worst
  * finding (ok, warning or critical). A server that cannot be reached is a critical report, not an
  * exception, so a monitor gets an answer either way.
@@ -122,29 +148,13 @@ export async function healthReport(options: HealthOptions): Promise<HealthReport
     return { ...base, status: 'critical', reachable: false, error: message, findings: [{ level: 'critical', check: 'server', message }] };
   }
   try {
-    const q = queryOf(client);
     // A monitor must answer, not queue behind a migration's exclusive lock or hang on a stuck server.
     await client.query(`set lock_timeout = '1s'; set statement_timeout = '30s'`);
-    const server = await serverFacts(q);
-    const connections = await connectionFacts(q);
-    const hit = await cacheHitRatio(q);
-    const report: HealthReport = { ...base, status: 'ok', reachable: true, server, connections, cacheHitRatio: hit, findings: [] };
-    const relations = await relationFacts(q, thresholds).catch((error: Error) => {
-      report.findings.push({ level: 'warning', check: 'sizes', message: `table and index sizes unavailable: ${error.message}` });
-      return {};
-    });
-    Object.assign(report, relations, await sessionFacts(q, thresholds));
-    report.replication = await replicationFacts(q, server.inRecovery);
-    report.archiving = await archivingFacts(q);
-    report.slowestStatements = await slowestStatements(q, thresholds);
-    report.timescale = await timescaleFacts(q).catch((error: Error) => ({ available: false as const, reason: `timescaledb is installed but could not be read: ${error.message}` }));
-    report.migrations = await migrationFacts(q, options.migrationsDir);
-    report.metrics = await metricsSample(q, server, connections, hit, thresholds.tpsSampleMs);
-    report.findings = [...report.findings, ...evaluate(report, thresholds)];
+    const report = await reportOn(client, base, thresholds, options.migrationsDir);
     if (options.record) {
-      await options.record(report.metrics).catch((error: Error) => report.findings.push({ level: 'warning', check: 'record metrics', message: `recording the metrics failed: ${error.message}` }));
+      await options.record(report.metrics!).catch((error: Error) => report.findings.push({ level: 'warning', check: 'record metrics', message: `recording the metrics failed: ${error.message}` }));
+      report.status = worst(report.findings);
     }
-    report.status = worst(report.findings);
     return report;
   } finally {
     await client.end().catch(() => undefined);
