@@ -24,6 +24,22 @@ function bigintArray(ids: readonly string[] | null | undefined): string | null {
   return `{${ids.join(',')}}`;
 }
 
+/** A statement with its bind parameters, for composing into one round trip (a CTE member, say). */
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The outbox INSERT of these events (at most ROWS_PER_INSERT of them); the only SQL that writes DomainEvent rows. */
+export function outboxInsert(events: readonly RecordedEvent[]): SqlStatement {
+  const params: unknown[] = [];
+  const values = events.map((event) => {
+    params.push(event.type, JSON.stringify(event.payload), event.scope.serverId ?? null, event.scope.channelId ?? null, bigintArray(event.scope.userIds));
+    return '(?, ?::jsonb, ?::bigint, ?::bigint, ?::bigint[])';
+  });
+  return { sql: `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`, params };
+}
+
 /**
  * One multi-row INSERT into the outbox on the flush's own transaction. Rows are written with raw
  * SQL rather than as ORM change sets: the writer never reads them back, and a change set with a
@@ -32,18 +48,8 @@ function bigintArray(ids: readonly string[] | null | undefined): string | null {
 async function insertEvents(em: EntityManager, transaction: unknown, events: readonly RecordedEvent[]): Promise<void> {
   const connection = em.getConnection('write');
   for (let start = 0; start < events.length; start += ROWS_PER_INSERT) {
-    const chunk = events.slice(start, start + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const values = chunk.map((event) => {
-      params.push(event.type, JSON.stringify(event.payload), event.scope.serverId ?? null, event.scope.channelId ?? null, bigintArray(event.scope.userIds));
-      return '(?, ?::jsonb, ?::bigint, ?::bigint, ?::bigint[])';
-    });
-    await connection.execute(
-      `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`,
-      params,
-      'run',
-      transaction as never,
-    );
+    const { sql, params } = outboxInsert(events.slice(start, start + ROWS_PER_INSERT));
+    await connection.execute(sql, params, 'run', transaction as never);
   }
 }
 

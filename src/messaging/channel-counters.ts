@@ -4,6 +4,7 @@ import { SLOWMODE_BYPASS } from '../domain/messages';
 import { Channel } from '../entities/channel/Channel';
 import { snowflakeAt } from '../domain/snowflake';
 import type { ChannelAccess } from '../entities/channel/ChannelAccess';
+import type { SqlStatement } from '../db/event-recorder';
 
 /**
  * The counters a channel keeps about its messages, changed with atomic statements so concurrent sends
@@ -16,18 +17,27 @@ export async function lockChannelRow(tx: EntityManager, channelId: string): Prom
   await tx.execute('select 1 from "Channel" where "id" = ? for no key update', [channelId]);
 }
 
+/** `alongside` as leading CTE members ("with w0 as (...), w1 as (...)"), and their parameters. */
+function leadingWrites(alongside: readonly SqlStatement[]): { ctes: string[]; params: unknown[] } {
+  return { ctes: alongside.map((w, i) => `w${i} as (${w.sql})`), params: alongside.flatMap((w) => w.params) };
+}
+
 /**
  * After a message is posted: lastMessageId moves forward; in a thread, the sender joins (once),
- * messageCount and memberCount follow, and an archived thread wakes up. Returns whether the sender
- * joined the thread now.
+ * messageCount and memberCount follow, and an archived thread wakes up. `alongside` are INSERTs of
+ * the same operation (its outbox rows, its analytics row) sent in the same statement: one round trip,
+ * and the channel's row lock, which every send in the channel waits on, is taken by the last
+ * statement before the commit. Returns whether the sender joined the thread now.
  */
-export async function channelAfterPost(tx: EntityManager, channel: Channel, messageId: string, authorId: string): Promise<boolean> {
+export async function channelAfterPost(tx: EntityManager, channel: Channel, messageId: string, authorId: string, alongside: readonly SqlStatement[] = []): Promise<boolean> {
+  const writes = leadingWrites(alongside);
   if (!channel.isThread) {
-    await tx.execute('update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?', [messageId, channel.id]);
+    const update = 'update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?';
+    await tx.execute(writes.ctes.length > 0 ? `with ${writes.ctes.join(', ')} ${update}` : update, [...writes.params, messageId, channel.id]);
     return false;
   }
   const [row] = await tx.execute<{ joined: string; woke: boolean }[]>(
-    `with joined as (
+    `with ${[...writes.ctes, ''].join(', ')}joined as (
        insert into "ThreadMember" ("threadId", "userId") values (?, ?) on conflict do nothing returning 1
      ), before as (
        select "archived" from "Channel" where "id" = ?
@@ -40,7 +50,7 @@ export async function channelAfterPost(tx: EntityManager, channel: Channel, mess
        "archiveTimestamp" = case when "archived" then now() else "archiveTimestamp" end
      where "id" = ?
      returning (select count(*) from joined) as "joined", (select "archived" from before) as "woke"`,
-    [channel.id, authorId, channel.id, messageId, channel.id],
+    [...writes.params, channel.id, authorId, channel.id, messageId, channel.id],
   );
   const joined = Number(row?.joined ?? 0) > 0;
   if (joined) channel.threadMembersChanged([authorId], []);

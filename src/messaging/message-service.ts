@@ -14,7 +14,9 @@ import {
 } from '../domain/messages';
 import { relationshipLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
-import { recordMessageSent } from '../entities/analytics/recording';
+import { messageSentInsert } from '../entities/analytics/recording';
+import { outboxInsert } from '../db/event-recorder';
+import { takeRecordedEvents } from '../domain/events';
 import type { Channel } from '../entities/channel/Channel';
 import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
 import { Message, MessageType, USER_MESSAGE_TYPES } from '../entities/message/Message';
@@ -109,14 +111,18 @@ export class MessageService {
       message.mentionRoleIds = mentions.roleIds;
       message.mentionEveryone = mentions.everyone;
 
-      message.addressTo(access.recipientIds);
-      message.created();
-      recordMessageSent(tx, { serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt });
-      // The inserts first, the channel row last: its lock (every send in the channel waits on it) is
-      // then held only from this statement to the commit.
+      // The message first; then one statement writes its event, its analytics row and the channel's
+      // lastMessageId, so the channel's row lock (every send in the channel waits on it) is held only
+      // from that statement to the commit.
       await tx.flush();
       await raiseMentionCounts(tx, target.id, mentions.notify);
-      await channelAfterPost(tx, target, message.id, authorId);
+      message.addressTo(access.recipientIds);
+      message.created();
+      const events = takeRecordedEvents(message);
+      await channelAfterPost(tx, target, message.id, authorId, [
+        ...(events.length > 0 ? [outboxInsert(events)] : []),
+        messageSentInsert({ serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt }),
+      ]);
       return message;
     });
   }

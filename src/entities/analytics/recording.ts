@@ -5,10 +5,11 @@
  * (`transact(em, async (tx) => ...)`), with that transaction's EntityManager. The row is persisted
  * on `tx` and written by the same flush and transaction as the operation itself, so a rolled-back
  * send or voice leave leaves no analytics row, and a committed one always has its row. Nothing here
- * flushes, queries or locks: recording adds one INSERT to the flush it joins.
+ * flushes, queries or locks: recording adds one INSERT to the flush (or the statement) it joins.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
+import type { SqlStatement } from '../../db/event-recorder';
 import { MessageAnalytics } from './MessageAnalytics';
 import { SystemMetrics } from './SystemMetrics';
 import type { VoiceSession } from '../voice/VoiceSession';
@@ -24,22 +25,25 @@ export interface MessageSent {
   at: Date;
 }
 
-let recordingMessages = true;
-
-/**
- * @internal For bench/analytics-overhead.ts only: measures sends without their analytics row in
- * the same process. Not exported from the package.
- */
-export function setMessageRecording(enabled: boolean): void {
-  recordingMessages = enabled;
-}
-
 /** One MessageAnalytics row (messageCount 1) for a message sent; see the contract above. */
-export function recordMessageSent(tx: EntityManager, sent: MessageSent): MessageAnalytics | null {
-  if (!recordingMessages) return null;
+export function recordMessageSent(tx: EntityManager, sent: MessageSent): MessageAnalytics {
   const row = new MessageAnalytics({ serverId: sent.serverId, channelId: sent.channelId, userId: sent.userId, characterCount: sent.characters, timestamp: sent.at });
   tx.persist(row);
   return row;
+}
+
+/**
+ * The same row as recordMessageSent, as an INSERT for the caller to send within its own statement:
+ * the message send writes it in the statement that moves the channel's lastMessageId, a round trip
+ * and a change set fewer. The contract is the same: inside the operation's transaction.
+ */
+export function messageSentInsert(sent: MessageSent): SqlStatement {
+  const row = new MessageAnalytics({ serverId: sent.serverId, channelId: sent.channelId, userId: sent.userId, characterCount: sent.characters, timestamp: sent.at });
+  return {
+    sql: `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount", "characterCount")
+          values (?::timestamptz, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::int, ?::int)`,
+    params: [row.timestamp, row.id, row.serverId, row.channelId, row.userId, row.messageCount, row.characterCount],
+  };
 }
 
 export interface VoiceSessionClosed {

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAMember, NotARecipient, NotATextChannel, NotFound } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
 import { assertPermittedUnlessTimedOut, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
-import { type JsonRow, type MemberFacts, memberFactsSql, rowJson } from '../server/access-sql';
+import { type JsonRow, type MemberFacts, memberFactsSql, sqlFor } from '../server/access-sql';
 import { serverAccessFrom, type ServerAccess } from '../server/ServerAccess';
 import { mergeRow } from '../../db/rows';
 import { Channel } from './Channel';
@@ -75,19 +75,20 @@ interface ChannelFacts extends MemberFacts {
  * membership (server, member, roles, @everyone) and the actor's premium type. Subqueries that do not
  * apply to the channel's kind find nothing and cost an index probe.
  */
-const CHANNEL_FACTS_SQL = `
+const channelFactsSql = (tx: EntityManager) =>
+  sqlFor(tx, 'channel-facts', (json) => `
   with k as (select ?::bigint as cid, ?::bigint as uid),
        ch as (select c.* from "Channel" c, k where c."id" = k.cid),
        par as (select p.* from "Channel" p join ch on p."id" = ch."parentId")
-  select ${rowJson('ch')} as "channel",
-         (select coalesce(jsonb_agg(${rowJson('o')}), '[]') from "PermissionOverwrite" o where o."channelId" = ch."id") as "overwrites",
-         (select ${rowJson('par')} from par) as "parent",
-         (select coalesce(jsonb_agg(${rowJson('o')}), '[]') from "PermissionOverwrite" o join par on o."channelId" = par."id") as "parentOverwrites",
+  select ${json('Channel', 'ch')} as "channel",
+         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o where o."channelId" = ch."id") as "overwrites",
+         (select ${json('Channel', 'par')} from par) as "parent",
+         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o join par on o."channelId" = par."id") as "parentOverwrites",
          array(select r."userId"::text from "ChannelRecipient" r where r."channelId" = ch."id" order by r."userId") as "recipientIds",
          exists(select 1 from "ThreadMember" t where t."threadId" = ch."id" and t."userId" = k.uid) as "threadMember",
          (select u."premiumType" from "User" u where u."id" = k.uid) as "premiumType",
-         ${memberFactsSql('ch."serverId"', 'k.uid')}
-    from ch, k`;
+         ${memberFactsSql(json, 'ch."serverId"', 'k.uid')}
+    from ch, k`);
 
 function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: JsonRow[]): Channel {
   const channel = mergeRow(em, Channel, row);
@@ -103,7 +104,7 @@ function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: Json
 export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, userArg: unknown, options: LoadChannelAccessOptions = {}): Promise<ChannelAccess> {
   const channelId = idArg(channelArg, 'channel');
   const userId = idArg(userArg, 'user');
-  const [facts] = await tx.execute<ChannelFacts[]>(CHANNEL_FACTS_SQL, [channelId, userId]);
+  const [facts] = await tx.execute<ChannelFacts[]>(channelFactsSql(tx), [channelId, userId]);
   if (!facts) throw new NotFound('Channel', channelId);
   // The server comes first: the channel's and the member's references to it then resolve to it.
   const server = facts.server && facts.member ? serverAccessFrom(tx, String(facts.channel.serverId), facts) : null;

@@ -15,7 +15,7 @@ import {
 } from '../../domain/permissions';
 import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Channel';
 import type { JsonRow, MemberFacts } from './access-sql';
-import { memberFactsSql } from './access-sql';
+import { memberFactsSql, sqlFor } from './access-sql';
 import { mergeRow } from '../../db/rows';
 import { Server } from './Server';
 import { ServerMember } from './ServerMember';
@@ -131,6 +131,7 @@ export function serverAccessFrom(em: EntityManager, serverId: string, facts: Mem
 
 /** Loads the actor's membership, roles and the server's @everyone role in one statement; NotAMember when absent. */
 export async function loadServerAccess(em: EntityManager, serverId: string, userId: string): Promise<ServerAccess> {
-  const [facts] = await em.execute<MemberFacts[]>(`select ${memberFactsSql('k.sid', 'k.uid')} from (select ?::bigint as sid, ?::bigint as uid) k`, [serverId, userId]);
+  const sql = sqlFor(em, 'member-facts', (json) => `select ${memberFactsSql(json, 'k.sid', 'k.uid')} from (select ?::bigint as sid, ?::bigint as uid) k`);
+  const [facts] = await em.execute<MemberFacts[]>(sql, [serverId, userId]);
   return serverAccessFrom(em, serverId, facts ?? { server: null, member: null, roles: [] });
 }
