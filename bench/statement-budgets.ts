@@ -4,8 +4,8 @@
  * scripts/performance-doc.ts publishes them in docs/performance.md beside STATEMENTS_BEFORE.
  */
 export const STATEMENT_BUDGETS = {
-  'send (text only, channel without slowmode)': 5,
-  'send (1:1 DM)': 8,
+  'send (text only, channel without slowmode)': 4,
+  'send (1:1 DM)': 6,
   edit: 6,
   'react (new emoji)': 8,
   ack: 5,

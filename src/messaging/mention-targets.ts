@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SqlStatement } from '../db/event-recorder';
 import { type ParsedMentions } from '../domain/messages';
 import { computeEffectivePermissions, isTimedOut, PermissionFlags } from '../domain/permissions';
 import { CHANNEL_TYPE_NUMBERS, ChannelType } from '../entities/channel/Channel';
@@ -113,13 +114,18 @@ async function memberIdsOfThread(tx: EntityManager, threadId: string): Promise<S
   return new Set(rows.map((r) => String(r.userId)));
 }
 
-/** One atomic upsert: concurrent sends each add their one, none is lost. */
-export async function raiseMentionCounts(tx: EntityManager, channelId: string, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx.execute(
-    `insert into "ReadState" ("userId", "channelId", "mentionCount")
-     select u, ?, 1 from unnest(array[?]::bigint[]) as u
-     on conflict ("userId", "channelId") do update set "mentionCount" = "ReadState"."mentionCount" + 1`,
-    [channelId, [...userIds]],
-  );
+/**
+ * The mention counts a send raises, as one atomic upsert for the send's own statement: concurrent
+ * sends each add their one, none is lost. None when nobody is pinged.
+ */
+export function mentionCountsUpsert(channelId: string, userIds: readonly string[]): SqlStatement[] {
+  if (userIds.length === 0) return [];
+  return [
+    {
+      sql: `insert into "ReadState" ("userId", "channelId", "mentionCount")
+            select u, ?::bigint, 1 from unnest(array[?]::bigint[]) as u
+            on conflict ("userId", "channelId") do update set "mentionCount" = "ReadState"."mentionCount" + 1`,
+      params: [channelId, [...userIds]],
+    },
+  ];
 }

@@ -16,6 +16,7 @@ import { relationshipLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
 import { messageSentInsert } from '../entities/analytics/recording';
 import { outboxInsert } from '../db/event-recorder';
+import { newEntityInsert } from '../db/rows';
 import { takeRecordedEvents } from '../domain/events';
 import type { Channel } from '../entities/channel/Channel';
 import { type ChannelAccess, loadChannelAccess } from '../entities/channel/ChannelAccess';
@@ -26,7 +27,7 @@ import { AuditLogAction, AuditLogEntry, validateAuditReason } from '../entities/
 import { PremiumType, User } from '../entities/user/User';
 import { channelAfterDelete, channelAfterPost, lockChannelRow, takeSlowmodeSlot } from './channel-counters';
 import { assertContentEmojiUsable } from './emoji-usage';
-import { raiseMentionCounts, resolveMentions } from './mention-targets';
+import { mentionCountsUpsert, resolveMentions } from './mention-targets';
 import { assertMayDirectMessage, directMessagePair } from './dm-privacy';
 
 /** Who acts: the user entity, a reference, `{ id }`, or the user id. */
@@ -97,8 +98,8 @@ export class MessageService {
       if (target.type === 'DM') await assertMayDirectMessageIn(tx, access.recipientIds, authorId);
       await takeSlowmodeSlot(tx, access);
 
-      const message = tx.create(Message, new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT), { persist: true });
-      if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id) as never;
+      const message = new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT);
+      if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id, { wrapped: true });
       for (const input of attachments) message.attachments.add(new MessageAttachment(message, input));
       for (const embed of embeds) message.embeds.add(new MessageEmbed(message, embed));
       message.attachmentCount = attachments.length;
@@ -110,19 +111,20 @@ export class MessageService {
       message.mentionUserIds = mentions.userIds;
       message.mentionRoleIds = mentions.roleIds;
       message.mentionEveryone = mentions.everyone;
-
-      // The message first; then one statement writes its event, its analytics row and the channel's
-      // lastMessageId, so the channel's row lock (every send in the channel waits on it) is held only
-      // from that statement to the commit.
-      await tx.flush();
-      await raiseMentionCounts(tx, target.id, mentions.notify);
       message.addressTo(access.recipientIds);
       message.created();
+
+      // One statement writes the message, its mention counts, its event and its analytics row, and moves
+      // the channel's lastMessageId last: the channel's row lock, which every send in the channel waits
+      // on, is held from that statement to the commit. Attachments and embeds follow in the closing flush.
       const events = takeRecordedEvents(message);
       await channelAfterPost(tx, target, message.id, authorId, [
+        newEntityInsert(tx, message),
+        ...mentionCountsUpsert(target.id, mentions.notify),
         ...(events.length > 0 ? [outboxInsert(events)] : []),
         messageSentInsert({ serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt }),
       ]);
+      tx.merge(message);
       return message;
     });
   }

@@ -3,12 +3,12 @@
  * access modules import each other's entities, so the SQL is built from the ORM's metadata at first
  * use rather than from the entity classes at load time.
  */
-import { type EntityMetadata, type EntityName, ReferenceKind } from '@mikro-orm/core';
+import type { EntityMetadata, EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { columnProperties } from '../../db/rows';
 
 /** Column types whose values exceed 2^53 (snowflakes, permission bitfields): JSON.parse would round them. */
 const WIDE_NUMBER = /^(bigint|int8|numeric|decimal)/i;
-const COLUMN_KINDS = new Set([ReferenceKind.SCALAR, ReferenceKind.MANY_TO_ONE, ReferenceKind.ONE_TO_ONE]);
 
 /**
  * A row as a json object keyed by column name, built from the entity's mapped columns only: wide
@@ -17,8 +17,7 @@ const COLUMN_KINDS = new Set([ReferenceKind.SCALAR, ReferenceKind.MANY_TO_ONE, R
  */
 export function rowJson(meta: EntityMetadata, alias: string): string {
   const pairs: string[] = [];
-  for (const prop of meta.props) {
-    if (!COLUMN_KINDS.has(prop.kind) || prop.persist === false || prop.formula || (prop.kind === ReferenceKind.ONE_TO_ONE && !prop.owner)) continue;
+  for (const prop of columnProperties(meta)) {
     prop.fieldNames.forEach((field, i) => {
       const type = prop.columnTypes?.[i] ?? '';
       const cast = WIDE_NUMBER.test(type) ? (type.endsWith('[]') ? '::text[]' : '::text') : '';
