@@ -9,6 +9,7 @@ import { AuditLogAction } from '../entities/server/AuditLogEntry';
 import { Ban } from '../entities/server/Ban';
 import type { ReasonOption, ServerArg, UserArg } from '../entities/server/MembershipRepository';
 import { loadServerAccess, ServerAccess } from '../entities/server/ServerAccess';
+import { loadChannelAccess } from '../entities/channel/ChannelAccess';
 import type { ChannelArg } from '../entities/voice/VoiceRepository';
 import { VoiceState } from '../entities/voice/VoiceState';
 import {
@@ -56,16 +57,16 @@ export class VoiceService {
     return transact(this.em, async (tx) => {
       // The checks read before the channel row locks, so the locks are held only for count and write.
       const before = await lockUser(tx, userId);
-      const target = voiceChannel(new Map((await loadChannels(tx, [channelId])).map((c) => [c.id, c])), channelId);
-      const serverId = target.server!.id;
-      const access = await loadServerAccess(tx, serverId, userId).catch(async (error: unknown) => {
+      const access = await loadChannelAccess(tx, channelId, userId, { voiceOnly: true }).catch(async (error: unknown) => {
         // A ban ends the membership: say so rather than "not a member".
-        if (error instanceof NotAMember && (await tx.count(Ban, { server: serverId, user: userId })) > 0) throw new UserBanned(serverId);
+        if (error instanceof NotAMember && (await tx.count(Ban, { server: error.serverId, user: userId })) > 0) throw new UserBanned(error.serverId);
         throw error;
       });
+      const target = access.channel;
+      const serverId = target.server!.id;
       const { state, limits, banned } = await lockVoice(tx, userId, [channelId], { load: false, before, banCheck: serverId });
       if (banned) throw new UserBanned(serverId);
-      access.require(['VIEW_CHANNEL', 'CONNECT'], target);
+      access.require(['VIEW_CHANNEL', 'CONNECT']);
       if (!limits.has(channelId)) throw new NotFound('Channel', channelId);
       if (state && state.channel.id === channelId) {
         const changed = applySelf(state, opts);
@@ -76,11 +77,11 @@ export class VoiceService {
         return state;
       }
       const limit = limits.get(channelId)!;
-      if (limit > 0 && !access.has('MOVE_MEMBERS', target)) {
+      if (limit > 0 && !access.has('MOVE_MEMBERS')) {
         const inside = await tx.count(VoiceState, { channel: channelId });
         if (inside >= limit) throw new VoiceChannelFull(channelId, limit);
       }
-      return enter(tx, state, target, access.member, opts);
+      return enter(tx, state, target, access.server!.member, opts);
     });
   }
 

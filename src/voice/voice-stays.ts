@@ -14,6 +14,9 @@ import { NotAVoiceChannel, NotFound, NotInVoice } from '../domain/errors';
 import { assertCanActOnMember } from '../domain/permissions';
 import { rolesLockKey, voiceUserLockKey } from '../db/lock-keys';
 import { lockKeys } from '../db/unit-of-work';
+import { outboxInsert } from '../db/event-recorder';
+import { newEntityInsert } from '../db/rows';
+import { takeRecordedEvents } from '../domain/events';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { Channel, ChannelType } from '../entities/channel/Channel';
 import { PermissionOverwrite } from '../entities/channel/PermissionOverwrite';
@@ -109,21 +112,28 @@ export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: 
  */
 export async function closeOpenSessions(tx: EntityManager, userIds: string[], at: Date): Promise<number> {
   if (userIds.length === 0) return 0;
-  const closed = await tx.execute<{ id: string }[]>(
-    recordClosedSessionsSql(`update "VoiceSession" s set "endedAt" = greatest(?::timestamptz, s."startedAt"),
-            "durationSeconds" = floor(extract(epoch from greatest(?::timestamptz, s."startedAt") - s."startedAt"))::int
-      where s."userId" = any(array[?]::bigint[]) and s."endedAt" is null
-      returning s."id", s."serverId", s."channelId", s."userId", s."durationSeconds", s."endedAt"`),
-    [at, at, userIds],
-  );
+  const closed = await tx.execute<{ id: string }[]>(recordClosedSessionsSql(closeSessionsSql), [at, at, userIds]);
   return closed.length;
 }
 
-/** Ends a stay: closes the session, removes the state, records VOICE_STATE_UPDATE (channel null). */
+const closeSessionsSql = `update "VoiceSession" s set "endedAt" = greatest(?::timestamptz, s."startedAt"),
+            "durationSeconds" = floor(extract(epoch from greatest(?::timestamptz, s."startedAt") - s."startedAt"))::int
+      where s."userId" = any(array[?]::bigint[]) and s."endedAt" is null
+      returning s."id", s."serverId", s."channelId", s."userId", s."durationSeconds", s."endedAt"`;
+
+/**
+ * Ends a stay in one statement: closes the session (recording its VoiceAnalytics row), removes the
+ * state and writes VOICE_STATE_UPDATE (channel null).
+ */
 export async function endStay(tx: EntityManager, state: VoiceState, at: Date = new Date()): Promise<void> {
-  await closeOpenSessions(tx, [state.user.id], at);
   state.left();
-  tx.remove(state);
+  const events = takeRecordedEvents(state);
+  const outbox = events.length > 0 ? [outboxInsert(events)] : [];
+  await tx.execute(
+    recordClosedSessionsSql(closeSessionsSql, [...outbox.map((w, i) => `w${i} as (${w.sql})`), 'gone as (delete from "VoiceState" where "userId" = ?)']),
+    [...outbox.flatMap((w) => w.params), state.user.id, at, at, [state.user.id]],
+  );
+  tx.getUnitOfWork().unsetIdentity(state);
 }
 
 export function voiceChannel(channels: Map<string, Channel>, channelId: string): Channel {
@@ -153,15 +163,24 @@ export async function enter(tx: EntityManager, prev: VoiceState | null, target: 
     if (options.sessionId) state.sessionId = options.sessionId;
   } else {
     state = new VoiceState(member.user, target, serverRef, options.sessionId ?? randomBytes(16).toString('hex'), now);
-    tx.persist(state);
   }
   for (const key of ['selfMute', 'selfDeaf', 'selfVideo', 'selfStream'] as const) if (options[key] !== undefined) state[key] = options[key]!;
   state.serverMute = member.mute;
   state.serverDeaf = member.deaf;
   state.suppress = target.type === ChannelType.GUILD_STAGE_VOICE;
   state.requestToSpeakAt = null;
-  tx.persist(new VoiceSession(member.user, target.id, serverRef, now));
+  const session = new VoiceSession(member.user, target.id, serverRef, now);
   state.changed();
+  if (prev) {
+    tx.persist(session);
+    return state;
+  }
+  // A fresh join writes its state, its session and its event in one statement (the send does the same).
+  const events = takeRecordedEvents(state);
+  const writes = [newEntityInsert(tx, state), newEntityInsert(tx, session), ...(events.length > 0 ? [outboxInsert(events)] : [])];
+  await tx.execute(`with ${writes.slice(1).map((w, i) => `w${i} as (${w.sql})`).join(', ')} ${writes[0]!.sql}`, writes.slice(1).flatMap((w) => w.params).concat(writes[0]!.params));
+  tx.merge(state);
+  tx.merge(session);
   return state;
 }
 

@@ -73,10 +73,11 @@ export function recordVoiceSession(tx: EntityManager, closed: VoiceSessionClosed
 /**
  * The VoiceAnalytics rows of sessions closed by one raw UPDATE (the stale-session sweeper): wrap the
  * UPDATE ... RETURNING in this CTE so both happen in one statement. The UPDATE must return
- * "id", "serverId", "channelId", "userId", "durationSeconds", "endedAt".
+ * "id", "serverId", "channelId", "userId", "durationSeconds", "endedAt". `leadingCtes` ("name as
+ * (...)") run in the same statement; their parameters come first.
  */
-export function recordClosedSessionsSql(updateReturning: string): string {
-  return `with closed as (${updateReturning})
+export function recordClosedSessionsSql(updateReturning: string, leadingCtes: readonly string[] = []): string {
+  return `with ${[...leadingCtes, `closed as (${updateReturning})`].join(', ')}
     insert into "VoiceAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "sessionDuration")
     select "endedAt", "id", "serverId", "channelId", "userId", "durationSeconds" from closed
     returning "id"`;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotAMember, NotARecipient, NotATextChannel, NotFound } from '../../domain/errors';
+import { NotAMember, NotARecipient, NotATextChannel, NotAVoiceChannel, NotFound } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
 import { assertPermittedUnlessTimedOut, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
 import { type JsonRow, type MemberFacts, memberFactsSql, sqlFor } from '../server/access-sql';
@@ -57,6 +57,8 @@ export class ChannelAccess {
 export interface LoadChannelAccessOptions {
   /** Refuse channels that hold no messages (categories, forums): NotATextChannel. */
   textOnly?: boolean;
+  /** Refuse all but server voice and stage channels: NotAVoiceChannel. */
+  voiceOnly?: boolean;
 }
 
 interface ChannelFacts extends MemberFacts {
@@ -110,6 +112,7 @@ export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, 
   const server = facts.server && facts.member ? serverAccessFrom(tx, String(facts.channel.serverId), facts) : null;
   const channel = channelWithOverwrites(tx, facts.channel, facts.overwrites);
   if (options.textOnly && !channel.holdsMessages) throw new NotATextChannel(channelId, channel.type);
+  if (options.voiceOnly && (!channel.isVoice || !channel.server)) throw new NotAVoiceChannel(channelId, channel.type);
   const premiumType = facts.premiumType;
 
   if (channel.isPrivate) {
