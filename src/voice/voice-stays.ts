@@ -15,7 +15,7 @@ import { assertCanActOnMember } from '../domain/permissions';
 import { rolesLockKey, voiceUserLockKey } from '../db/lock-keys';
 import { lockKeys } from '../db/unit-of-work';
 import { outboxInsert } from '../db/event-recorder';
-import { newEntityInsert } from '../db/rows';
+import { mergeRow, newEntityInsert } from '../db/rows';
 import { takeRecordedEvents } from '../domain/events';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { Channel, ChannelType } from '../entities/channel/Channel';
@@ -74,7 +74,7 @@ export async function lockVoice(tx: EntityManager, userId: string, channelIds: s
     for (const row of rows) limits.set(row.id, row.userLimit ?? 0);
     banned = rows.some((row) => row.banned);
   }
-  const state = before ? await tx.findOne(VoiceState, { user: userId }, { refresh: true }) : null;
+  const state = before ? await currentState(tx, userId) : null;
   const channels = new Map<string, Channel>();
   if (ids.length > 0 && options.load !== false) {
     for (const c of await loadChannels(tx, ids)) channels.set(c.id, c);
@@ -103,7 +103,13 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
 /** Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet under any channel lock). */
 export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: string): Promise<VoiceState | null> {
   await lockKeys(tx, hierarchyOf === undefined ? [voiceUserLockKey(userId)] : [rolesLockKey(hierarchyOf), voiceUserLockKey(userId)]);
-  return tx.findOne(VoiceState, { user: userId }, { refresh: true });
+  return currentState(tx, userId);
+}
+
+/** The user's voice state as the database has it now (fresh in the unit of work), or null. */
+async function currentState(tx: EntityManager, userId: string): Promise<VoiceState | null> {
+  const [row] = await tx.execute<Record<string, unknown>[]>('select * from "VoiceState" where "userId" = ?', [userId]);
+  return row ? mergeRow(tx, VoiceState, row) : null;
 }
 
 /**
