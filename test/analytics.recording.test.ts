@@ -29,7 +29,7 @@ const voiceRows = (userId: string) =>
     [userId],
   );
 const voiceChannelOf = async (serverId: string) =>
-  (await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE' limit 1`, [serverId]))[0]!.id;
+  (await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE' limit 1`, [serverId]))[0].id;
 
 describe('message analytics', () => {
   it('a sent message writes one row in its unit of work: server, channel, author, characters, the message time', async () => {
@@ -81,8 +81,8 @@ describe('voice analytics', () => {
       `select id::text, "durationSeconds", "endedAt" from "VoiceSession" where "userId" = $1`,
       [w.owner.id],
     );
-    expect(session!.durationSeconds).toBeGreaterThanOrEqual(125);
-    expect(await voiceRows(w.owner.id)).toEqual([{ id: session!.id, serverId: w.server.id, channelId, sessionDuration: session!.durationSeconds, timestamp: session!.endedAt }]);
+    expect(session.durationSeconds).toBeGreaterThanOrEqual(125);
+    expect(await voiceRows(w.owner.id)).toEqual([{ id: session.id, serverId: w.server.id, channelId, sessionDuration: session.durationSeconds, timestamp: session.endedAt }]);
   });
 
   it('a rolled-back leave leaves no analytics row and the session open', async () => {
@@ -123,9 +123,9 @@ describe('voice analytics', () => {
     const [orphan] = await voiceRows(member.id);
     expect(stale).toMatchObject({ serverId: w.server.id, channelId });
     expect(orphan).toMatchObject({ serverId: w.server.id, channelId });
-    expect(orphan!.sessionDuration).toBeGreaterThanOrEqual(600);
+    expect(orphan.sessionDuration).toBeGreaterThanOrEqual(600);
     const [session] = await db().sql<{ id: string }>(`select id::text from "VoiceSession" where "userId" = $1`, [member.id]);
-    expect(orphan!.id).toBe(session!.id);
+    expect(orphan.id).toBe(session.id);
   });
 });
 

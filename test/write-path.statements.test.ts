@@ -32,7 +32,7 @@ afterAll(async () => {
 
 /** Runs `operation` on a fresh fork of the counting ORM and returns the statements it sent. */
 async function statementsOf(operation: (em: EntityManager) => Promise<unknown>, prepare: (em: EntityManager) => Promise<void> = async () => undefined): Promise<string[]> {
-  const em = counting.em.fork() as EntityManager;
+  const em = counting.em.fork();
   await prepare(em);
   log.length = 0;
   await operation(em);

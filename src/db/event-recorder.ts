@@ -42,7 +42,7 @@ async function insertEvents(em: EntityManager, transaction: unknown, events: rea
       `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`,
       params,
       'run',
-      transaction as never,
+      transaction,
     );
   }
 }

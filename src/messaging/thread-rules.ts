@@ -36,7 +36,7 @@ export function validateAutoArchiveDuration(value: unknown): number {
 
 function objectArg<T>(value: unknown, field: string): Partial<T> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
-  return value as Partial<T>;
+  return value;
 }
 
 export function newThreadFields(input: unknown) {
@@ -73,7 +73,7 @@ export function threadTypeFor(parent: Channel, requested: unknown, fromMessage: 
     : parent.type === ChannelType.GUILD_ANNOUNCEMENT ? [ChannelType.ANNOUNCEMENT_THREAD]
     : [];
   if (allowed.length === 0) throw new ValidationFailed('parent', `a ${parent.type} channel holds no threads`, { parentId: parent.id, type: parent.type });
-  if (requested === undefined) return allowed[0]!;
+  if (requested === undefined) return allowed[0];
   if (fromMessage && requested === ChannelType.PRIVATE_THREAD) throw new ValidationFailed('type', 'a private thread cannot start from a message');
   if (!allowed.includes(requested as ChannelType)) throw new ValidationFailed('type', `a ${parent.type} channel holds only ${allowed.join(' or ')}`, { allowed });
   return requested as ChannelType;

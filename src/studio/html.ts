@@ -15,7 +15,7 @@ export type HtmlPart = Html | string | number | bigint | boolean | null | undefi
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 }
 
 function render(part: HtmlPart): string {
@@ -26,8 +26,8 @@ function render(part: HtmlPart): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: HtmlPart[]): Html {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += render(values[i] as HtmlPart) + strings[i + 1]!;
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1];
   return new Html(out);
 }
 

@@ -207,7 +207,7 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
     const match = route.regex.exec(url.pathname)!;
     const params: Record<string, string> = {};
     try {
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1]!)));
+      route.names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1])));
     } catch {
       return errorReply(new ValidationFailed('path', 'is not valid percent-encoding'), api, base, log);
     }

@@ -152,8 +152,8 @@ export function parseTableRequest(entity: StudioEntity, query: URLSearchParams):
   if (after) {
     const keys = keyColumns(entity, request);
     request.after = decodeCursor(after, keys.length).map((value, i) => {
-      if (value === null && !keys[i]!.nullable) throw new ValidationFailed('after', 'is not a cursor of this table');
-      return value === null ? null : checkValue(keys[i]!, value, 'after', true);
+      if (value === null && !keys[i].nullable) throw new ValidationFailed('after', 'is not a cursor of this table');
+      return value === null ? null : checkValue(keys[i], value, 'after', true);
     });
   }
   return request;
@@ -194,12 +194,12 @@ function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 
     bindings.push(...values);
     return `(${rest.map((c) => ident(c.field)).join(', ')}) ${cmp} (${rest.map(() => '?').join(', ')})`;
   };
-  if (!first!.nullable || rest.length === 0) {
+  if (!first.nullable || rest.length === 0) {
     bindings.push(...after);
     return `(${keys.map((c) => ident(c.field)).join(', ')}) ${cmp} (${keys.map(() => '?').join(', ')})`;
   }
   // A nullable sort column: nulls come last ascending and first descending, as a b-tree returns them.
-  const col = ident(first!.field);
+  const col = ident(first.field);
   const [value, ...others] = after;
   if (value === null) {
     return dir === 'asc' ? `(${col} is null and ${restTuple(others)})` : `(${col} is not null or (${col} is null and ${restTuple(others)}))`;
@@ -232,7 +232,7 @@ export function selectText(entity: StudioEntity): string {
 export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: unknown[] } {
   if (pk.length !== entity.primaryKey.length) throw new ValidationFailed('pk', `${entity.name} has a primary key of ${entity.primaryKey.length} column(s)`);
   const columns = entity.primaryKey.map((field) => entity.columns.find((c) => c.field === field)!);
-  const values = columns.map((c, i) => checkValue(c, pk[i]!, 'pk', true));
+  const values = columns.map((c, i) => checkValue(c, pk[i], 'pk', true));
   return {
     sql: `select ${selectText(entity)} from ${ident(entity.table)} where ${columns.map((c) => `${ident(c.field)} = ?`).join(' and ')}`,
     bindings: values,

@@ -74,7 +74,7 @@ export async function userView(em: EntityManager, userArg: string) {
 }
 
 async function userPage(ctx: Ctx) {
-  const view = await userView(ctx.em, ctx.params.id!);
+  const view = await userView(ctx.em, ctx.params.id);
   const u = view.user;
   const body = html`<p>${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType} · since ${u.createdAt.slice(0, 10)} ·
 <a href="${href('/entities/User/row', { pk: u.id })}">row</a></p>
@@ -103,5 +103,5 @@ async function userPage(ctx: Ctx) {
 export const USER_ROUTES: Route[] = [
   { method: 'GET', path: '/users', handler: usersPage },
   { method: 'GET', path: '/users/:id', handler: userPage },
-  { method: 'GET', path: '/api/users/:id', handler: async (ctx) => json(await userView(ctx.em, ctx.params.id!)) },
+  { method: 'GET', path: '/api/users/:id', handler: async (ctx) => json(await userView(ctx.em, ctx.params.id)) },
 ];
