@@ -29,10 +29,8 @@ import { historyOn } from '../src/entities/message/MessageQueries';
 import { toPgQuery } from '../src/entities/message/message-views';
 import { readSql, type ReadSql } from '../src/entities/message/read-access';
 import { searchOn } from '../src/entities/message/search';
-import { User } from '../src/entities/user/User';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);

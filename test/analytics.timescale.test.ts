@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ANALYTICS_LAYER_UP } from '../src/migrations/layers/analytics-layer';
 import { analyticsLayerState, applyAnalyticsLayer, applyRetention } from '../src/entities/analytics/maintenance';
-import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { timescaleOnServer } from './support/timescale';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 /**

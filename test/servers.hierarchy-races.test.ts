@@ -6,6 +6,7 @@ import { RoleService } from '../src/servers/role-service';
 import { MembershipService } from '../src/servers/membership-service';
 import { VoiceService } from '../src/voice/voice-service';
 import { nextSnowflake } from '../src/domain/snowflake';
+import type { User } from '../src/entities/user/User';
 import { race, useTestDatabase } from './support/db';
 import { membershipHelpers, type World } from './support/membership';
 
@@ -23,7 +24,7 @@ import { membershipHelpers, type World } from './support/membership';
  */
 
 const db = useTestDatabase({ poolSize: 12 });
-const { register, memberships, world, joined, role, auditLog } = membershipHelpers(db);
+const { memberships, world, joined, role, auditLog } = membershipHelpers(db);
 const ROUNDS = 50;
 const MOD_POSITION = 5;
 const ABOVE_MOD = 8;
@@ -51,7 +52,7 @@ const roles = (em: EntityManager = db().fork()) => new RoleService(em);
 
 interface Stage {
   w: World;
-  moderator: Awaited<ReturnType<typeof register>>;
+  moderator: User;
   high: string;
 }
 

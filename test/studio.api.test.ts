@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { loadChannelAccess } from '../src/entities/channel/ChannelAccess';
 import { ENTITIES } from '../src/entities';
 import { useTestDatabase } from './support/db';
 import { SCRIPT, useStudioWorld } from './studio.world';

@@ -7,7 +7,7 @@ import { useTestDatabase } from './support/db';
 import { useStudioWorld } from './studio.world';
 
 const db = useTestDatabase();
-const { get, world: worldOf, studio: studioOf } = useStudioWorld(db);
+const { get, world: worldOf } = useStudioWorld(db);
 
 describe('server view', () => {
   it('shows the channel tree with categories and the roles in hierarchy order, permissions decoded', async () => {

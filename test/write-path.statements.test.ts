@@ -51,7 +51,7 @@ describe('statement budgets of the hot operations', () => {
     const member = await h.joined(w);
     let channel!: Channel;
     const statements = await statementsOf(
-      (em) => channel.send(member.id, 'hello there'),
+      () => channel.send(member.id, 'hello there'),
       async (em) => {
         channel = await em.findOneOrFail(Channel, { id: w.textId });
       },

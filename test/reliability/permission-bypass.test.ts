@@ -15,7 +15,6 @@ import {
   channelKindOf,
   computeEffectivePermissions,
   isTimedOut,
-  type MemberAction,
   PermissionFlags as F,
   type PermissionName,
 } from '../../src/domain/permissions';

@@ -1,8 +1,6 @@
 import { ValidationFailed } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
 import type { MessageView } from '../../entities/message/MessageQueries';
-import type { MembershipRepository } from '../../entities/server/MembershipRepository';
-import { ServerMember } from '../../entities/server/ServerMember';
 import { User } from '../../entities/user/User';
 import type { UserRepository } from '../../entities/user/UserRepository';
 import { MessageService } from '../../messaging/message-service';
