@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm, type CrybOrm } from '../src/db/orm';
@@ -36,7 +37,7 @@ async function statementsOf(operation: (em: EntityManager) => Promise<unknown>, 
   await prepare(em);
   log.length = 0;
   await operation(em);
-  return log.map((line) => line.replace(/\u001b\[[0-9;]*m/g, '').replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
+  return log.map((line) => stripVTControlCharacters(line).replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
 }
 
 async function expectWithinBudget(name: keyof typeof STATEMENT_BUDGETS, statements: string[]): Promise<void> {
