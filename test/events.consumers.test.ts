@@ -7,7 +7,7 @@ import { race, useTestDatabase } from './support/db';
 import { deliverable, registerLatest } from './support/events';
 
 const db = useTestDatabase({ poolSize: 12 });
-const events = (em: EntityManager = db().fork()) => em.getRepository(DomainEvent) as DomainEventRepository;
+const events = (em: EntityManager = db().fork()) => em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
 
 async function insertEvents(n: number, note: string): Promise<string[]> {
   const rows = await db().sql<{ id: string }>(
