@@ -167,7 +167,7 @@ async function main(): Promise<void> {
         event.type.startsWith('RELATIONSHIP')
           ? `${name(p.id)} ${RelationshipType[p.type as number] ?? p.type}`
           : event.type === 'PRESENCE_UPDATE'
-            ? `${p.status}`
+            ? String(p.status)
             : event.type === 'GUILD_AUDIT_LOG_ENTRY_CREATE'
               ? `${AuditLogAction[p.actionType as number]}`
               : JSON.stringify(p).slice(0, 80);

@@ -39,8 +39,8 @@ export function href(path: string, query: Record<string, string | number | reado
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === null || value === undefined || value === '') continue;
-    if (Array.isArray(value)) for (const v of value) params.append(key, v);
-    else params.append(key, String(value));
+    if (typeof value === 'string' || typeof value === 'number') params.append(key, String(value));
+    else for (const v of value) params.append(key, v);
   }
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;

@@ -111,13 +111,19 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
+/** The SQLSTATE a PostgreSQL error carries ('' for any other error). */
+function sqlState(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
 function errorReply(error: unknown, api: boolean, ctx: Pick<Ctx, 'write' | 'csrf'>, log: (line: string) => void): Reply {
   let status = 500;
   let body: { code: string; message: string; details?: unknown } = { code: 'INTERNAL', message: 'the studio failed to answer; see its console' };
   if (error instanceof DomainError) {
     status = error instanceof ValidationFailed ? 400 : error instanceof NotFound ? 404 : error instanceof MissingPermission ? 403 : 409;
     body = error.toJSON();
-  } else if (/^22/.test(String((error as { code?: unknown })?.code ?? ''))) {
+  } else if (/^22/.test(sqlState(error))) {
     // A data exception (a value PostgreSQL cannot take for its column) that validation let through.
     status = 400;
     body = { code: 'VALIDATION_FAILED', message: `the database refused a value: ${(error as Error).message.split('\n')[0]}` };

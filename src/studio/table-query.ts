@@ -1,3 +1,4 @@
+import type { Knex } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../domain/errors';
 import { type ColumnKind, ident, type StudioColumn, type StudioEntity } from './metadata';
 
@@ -86,7 +87,7 @@ function checkArrayElement(column: StudioColumn, value: string): string {
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-function filterSql(filter: Filter, bindings: unknown[]): string {
+function filterSql(filter: Filter, bindings: Knex.RawBinding[]): string {
   const col = ident(filter.column.field);
   switch (filter.op) {
     case 'null':
@@ -187,7 +188,7 @@ function decodeCursor(text: string, length: number): (string | null)[] {
   return values as (string | null)[];
 }
 
-function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 'desc', bindings: unknown[]): string {
+function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 'desc', bindings: Knex.RawBinding[]): string {
   const cmp = dir === 'asc' ? '>' : '<';
   const [first, ...rest] = keys;
   const restTuple = (values: (string | null)[]) => {
@@ -211,8 +212,8 @@ function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 
 }
 
 /** The statement for one page (limit + 1 rows, to know whether another page follows). */
-export function pageQuery(entity: StudioEntity, request: TableRequest): { sql: string; bindings: unknown[]; keys: StudioColumn[] } {
-  const bindings: unknown[] = [];
+export function pageQuery(entity: StudioEntity, request: TableRequest): { sql: string; bindings: Knex.RawBinding[]; keys: StudioColumn[] } {
+  const bindings: Knex.RawBinding[] = [];
   const keys = keyColumns(entity, request);
   const where = request.filters.map((f) => filterSql(f, bindings));
   if (request.after) where.push(keysetSql(keys, request.after, request.dir, bindings));
@@ -229,7 +230,7 @@ export function selectText(entity: StudioEntity): string {
   return entity.columns.map((c) => `${ident(c.field)}::text as ${ident(c.field)}`).join(', ');
 }
 
-export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: unknown[] } {
+export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: Knex.RawBinding[] } {
   if (pk.length !== entity.primaryKey.length) throw new ValidationFailed('pk', `${entity.name} has a primary key of ${entity.primaryKey.length} column(s)`);
   const columns = entity.primaryKey.map((field) => entity.columns.find((c) => c.field === field)!);
   const values = columns.map((c, i) => checkValue(c, pk[i], 'pk', true));

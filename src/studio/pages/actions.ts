@@ -44,7 +44,7 @@ function field(ctx: Ctx, name: string): string {
 async function actorOf(ctx: Ctx): Promise<string> {
   const given = field(ctx, 'actor').trim();
   if (/^[0-9]+$/.test(given)) return idArg(given, 'actor');
-  const user = await (ctx.em.getRepository(User) as UserRepository).findByTagOrFail(given);
+  const user = await ctx.em.getRepository<User, UserRepository>(User).findByTagOrFail(given);
   return user.id;
 }
 

@@ -61,7 +61,7 @@ export async function tablePage(ctx: Ctx, entity: StudioEntity, request: TableRe
   const shown = rows.slice(0, request.limit);
   const last = shown[shown.length - 1];
   const next = more && last ? encodeCursor(keys.map((_, i) => last[`__k${i}`] ?? null)) : null;
-  const clean = shown.map((r) => Object.fromEntries(entity.columns.map((c) => [c.field, r[c.field] ?? null])) as Row);
+  const clean: Row[] = shown.map((r) => Object.fromEntries(entity.columns.map((c) => [c.field, r[c.field] ?? null])));
   return { rows: clean, next };
 }
 

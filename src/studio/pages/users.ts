@@ -39,7 +39,7 @@ export async function userView(em: EntityManager, userArg: string) {
   );
   if (!user) throw new NotFound('User', userId);
   // The user's side of each relationship, as the domain states it (friend, pending either way, blocked).
-  const relationships = await (em.getRepository(Relationship) as RelationshipRepository).relationshipsOf(userId);
+  const relationships = await em.getRepository<Relationship, RelationshipRepository>(Relationship).relationshipsOf(userId);
   const ids = relationships.length ? relationships.map((r) => r.userId) : ['0'];
   const names = await query<{ id: string; tag: string }>(em, `select id::text as id, username || '#' || discriminator as tag from "User" where id = any(?::bigint[])`, [ids]);
   const tagOf = new Map(names.map((n) => [n.id, n.tag]));
