@@ -1,4 +1,4 @@
-import { type EntityName, ReferenceKind, SCALAR_TYPES } from '@mikro-orm/core';
+import { type EntityData, type EntityDictionary, type EntityName, ReferenceKind, SCALAR_TYPES } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /**
@@ -9,8 +9,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * strings (see rowJson) become numbers where the property is one.
  */
 export function mergeRow<T extends object>(em: EntityManager, entityName: EntityName<T>, row: Record<string, unknown>): T {
-  const meta = em.getMetadata().get<T>(entityName as never);
-  const data = em.getDriver().mapResult(row as never, meta) as Record<string, unknown>;
+  const meta = em.getMetadata(entityName);
+  const data = em.getDriver().mapResult(row as EntityDictionary<T>, meta) as Record<string, unknown>;
   const validator = em.getValidator();
   for (const key of Object.keys(data)) {
     const prop = meta.props.find((p) => p.name === key);
@@ -18,5 +18,5 @@ export function mergeRow<T extends object>(em: EntityManager, entityName: Entity
       data[key] = validator.validateProperty(prop, data[key], data);
     }
   }
-  return em.getEntityFactory().create<T>(entityName, data as never, { merge: true, refresh: true, convertCustomTypes: true });
+  return em.getEntityFactory().create<T>(entityName, data as EntityData<T>, { merge: true, refresh: true, convertCustomTypes: true });
 }

@@ -96,7 +96,7 @@ export class MessageService {
       await takeSlowmodeSlot(tx, access);
 
       const message = tx.create(Message, new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT), { persist: true });
-      if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id) as never;
+      if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id, { wrapped: true });
       for (const input of attachments) message.attachments.add(new MessageAttachment(message, input));
       for (const embed of embeds) message.embeds.add(new MessageEmbed(message, embed));
       message.attachmentCount = attachments.length;
@@ -243,7 +243,7 @@ export class MessageService {
       }
       if (pinned) {
         const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN), { persist: true });
-        notice.replyTo = tx.getReference(Message, found.id) as never;
+        notice.replyTo = tx.getReference(Message, found.id, { wrapped: true });
         await channelAfterPost(tx, access.channel, notice.id, actorId);
         notice.addressTo(access.recipientIds).created();
       }

@@ -27,11 +27,16 @@ export interface ThreadPatch {
 
 export const DEFAULT_AUTO_ARCHIVE_MINUTES = 1440;
 
+/** Whether `value` is one of THREAD_AUTO_ARCHIVE_MINUTES (the list widened to unknown to look any value up). */
+function isAutoArchiveDuration(value: unknown): value is (typeof THREAD_AUTO_ARCHIVE_MINUTES)[number] {
+  return (THREAD_AUTO_ARCHIVE_MINUTES as readonly unknown[]).includes(value);
+}
+
 export function validateAutoArchiveDuration(value: unknown): number {
-  if (!THREAD_AUTO_ARCHIVE_MINUTES.includes(value as never)) {
+  if (!isAutoArchiveDuration(value)) {
     throw new ValidationFailed('autoArchiveDuration', `must be one of ${THREAD_AUTO_ARCHIVE_MINUTES.join(', ')} minutes`, { allowed: [...THREAD_AUTO_ARCHIVE_MINUTES] });
   }
-  return value as number;
+  return value;
 }
 
 function objectArg<T>(value: unknown, field: string): Partial<T> {
