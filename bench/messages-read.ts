@@ -141,7 +141,10 @@ async function measure<I>(inputs: I[], warmup: number, variants: Record<'orm' | 
   return { orm, rawPg, ratio: { p50OrmVsRaw: round3(orm.p50Ms / rawPg.p50Ms), p99OrmVsRaw: round3(orm.p99Ms / rawPg.p99Ms) } };
 }
 
-/** Realistic searches: mid-frequency words, pairs, a phrase, `or`, an exclusion, a common word; some scoped to a server. */
+/**
+ * Realistic searches: mid-frequency words, pairs, a phrase, `or`, an exclusion, a common word; some
+ * scoped to a server.
+ */
 function searchTexts(words: string[]): string[] {
   const w = (rank: number) => words[rank];
   return [

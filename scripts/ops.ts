@@ -1,4 +1,7 @@
-/** npm run db:health | db:backup | db:restore | db:backups | db:maintain: the package's cryb-db CLI, from the source tree. */
+/**
+ * npm run db:health | db:backup | db:restore | db:backups | db:maintain: the package's cryb-db CLI,
+ * from the source tree.
+ */
 import { main } from '../src/ops/cli';
 import { plainOutputUnlessTerminal, reportFailure } from '../src/ops/failure';
 

@@ -57,7 +57,8 @@ describe('outbox under load', () => {
     const allSeen = (i: number) => writersDone && [...committed].every((bio) => seen[i].bios.has(bio));
 
     const handlerFor = (i: number) => (batch: { id: string; payload: Record<string, unknown> }[]) => {
-      for (const event of batch) see(seen[i], event.id, (event.payload as { user: { bio: string } }).user.bio); // all USER_UPDATEs
+      // The writers make USER_UPDATEs only.
+      for (const event of batch) see(seen[i], event.id, (event.payload as { user: { bio: string } }).user.bio);
     };
 
     // Consumer 0: the loop helper, woken by NOTIFY. Consumer 1: the same, without LISTEN (polling only).

@@ -26,7 +26,10 @@ async function befriend(a: User, b: User): Promise<void> {
   await relationships().acceptFriendRequest(b, a);
 }
 
-/** Setup for the DM privacy rule (issue 16 rule 4): the users become members of one new server, which allows DMs by default. */
+/**
+ * Setup for the DM privacy rule (issue 16 rule 4): the users become members of one new server,
+ * which allows DMs by default.
+ */
 async function shareAServer(...users: User[]): Promise<void> {
   const shared = await world('Shared');
   for (const user of users) await memberships().acceptInvite(user, shared.code);

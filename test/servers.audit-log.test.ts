@@ -175,7 +175,8 @@ describe('audit log query', () => {
       const text = (await db().sql<{ 'QUERY PLAN': string }>(`explain ${sql}`)).map((r) => r['QUERY PLAN']).join('\n');
       return { text, why: `${sql}\n${text}` };
     };
-    // Unfiltered and keyset pages walk the index backwards and stop at the limit: no sort, no scan of the server's other rows.
+    // Unfiltered and keyset pages walk the index backwards and stop at the limit: no sort, no scan
+    // of the server's other rows.
     for (const query of [{}, { limit: 100 }, { before: (base + 30000n).toString() }]) {
       const { text, why } = await plan(query);
       expect(text, why).toMatch(/Index Scan Backward using "AuditLogEntry_serverId_id_index"/);

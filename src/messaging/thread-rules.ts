@@ -9,7 +9,10 @@ export type ThreadTypeName = 'PUBLIC_THREAD' | 'PRIVATE_THREAD' | 'ANNOUNCEMENT_
 export interface NewThread {
   /** 1-100 characters. */
   name: string;
-  /** Standalone threads only. Default: PUBLIC_THREAD in a text channel, ANNOUNCEMENT_THREAD in an announcement channel. */
+  /**
+   * Standalone threads only. Default: PUBLIC_THREAD in a text channel, ANNOUNCEMENT_THREAD in an
+   * announcement channel.
+   */
   type?: ThreadTypeName;
   /** Minutes: 60, 1440 (the default), 4320 or 10080. */
   autoArchiveDuration?: number;

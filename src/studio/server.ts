@@ -20,7 +20,10 @@ export interface StudioOptions {
   write?: boolean;
   /** Required on every request when set: `Authorization: Bearer <token>` or `?token=` once (then a cookie). */
   token?: string;
-  /** The database URL the health panel names (redacted); defaults to the ORM's. The panel reads through the studio's pool. */
+  /**
+   * The database URL the health panel names (redacted); defaults to the ORM's. The panel reads
+   * through the studio's pool.
+   */
   databaseUrl?: string;
   /** Connections of the studio's own pool (separate from `orm`'s). Default 3. */
   poolSize?: number;
@@ -72,7 +75,10 @@ function cookies(req: IncomingMessage): Map<string, string> {
   return jar;
 }
 
-/** An Origin header naming this very server: its scheme (the studio speaks http only) and host (an opaque `null` origin is not). */
+/**
+ * An Origin header naming this very server: its scheme (the studio speaks http only) and host (an
+ * opaque `null` origin is not).
+ */
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     const parsed = new URL(origin);
