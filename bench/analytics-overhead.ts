@@ -14,9 +14,6 @@
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { analyticsLayerState } from '../src/entities/analytics/maintenance';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import { Server } from '../src/entities/server/Server';
-import { Message } from '../src/entities/message/Message';
-import { User } from '../src/entities/user/User';
 import { MessageService } from '../src/messaging/message-service';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
@@ -40,7 +37,7 @@ async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: numbe
         const n = next++;
         if (n >= ops) return;
         const t0 = performance.now();
-        await new MessageService(orm.em.fork()).send(slots[w]!.userId, slots[w]!.channelId, `message ${n} with some ordinary text in it`);
+        await new MessageService(orm.em.fork()).send(slots[w].userId, slots[w].channelId, `message ${n} with some ordinary text in it`);
         into.latenciesMs.push(performance.now() - t0);
       }
     }),
@@ -83,7 +80,7 @@ async function measure(orm: CrybOrm, slots: Record<Variant, Slot[]>, workers: nu
     // > 1: sending with analytics is slower by that factor (throughput over all rounds).
     slowdown: round3(noAnalytics.opsPerSec / analytics.opsPerSec),
     medianRoundSlowdown: round3(percentile(sorted, 50)),
-    roundSlowdownRange: [round3(sorted[0]!), round3(sorted[sorted.length - 1]!)],
+    roundSlowdownRange: [round3(sorted[0]), round3(sorted[sorted.length - 1])],
   };
 }
 
@@ -111,9 +108,9 @@ async function main(): Promise<void> {
     const concurrent = CONCURRENCY > 1 ? await measure(orm, slots, CONCURRENCY) : null;
     const em = orm.em.fork();
     const rowsOf = async (variant: Variant) =>
-      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "MessageAnalytics" where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0]!.n);
+      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "MessageAnalytics" where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0].n);
     const sentOf = async (variant: Variant) =>
-      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "Message" where "authorId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0]!.n);
+      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "Message" where "authorId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0].n);
     console.log(
       JSON.stringify(
         {

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   try {
     withEvents = await createOrm({ clientUrl: url, poolSize, migrations: 'ignore', logger: toStderr });
     await migrate(withEvents);
-    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }), subscribers: [] })) as CrybOrm;
+    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }), subscribers: [] }));
 
     const users = { events: [] as Slot[], noEvents: [] as Slot[] };
     for (const variant of ['events', 'noEvents'] as const) {

@@ -29,10 +29,8 @@ import { historyOn } from '../src/entities/message/MessageQueries';
 import { toPgQuery } from '../src/entities/message/message-views';
 import { readSql, type ReadSql } from '../src/entities/message/read-access';
 import { searchOn } from '../src/entities/message/search';
-import { User } from '../src/entities/user/User';
 import { machine, percentile, round3, scratchDatabase, toStderr } from './support';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
@@ -143,7 +141,10 @@ async function measure<I>(inputs: I[], warmup: number, variants: Record<'orm' | 
   return { orm, rawPg, ratio: { p50OrmVsRaw: round3(orm.p50Ms / rawPg.p50Ms), p99OrmVsRaw: round3(orm.p99Ms / rawPg.p99Ms) } };
 }
 
-/** Realistic searches: mid-frequency words, pairs, a phrase, `or`, an exclusion, a common word; some scoped to a server. */
+/**
+ * Realistic searches: mid-frequency words, pairs, a phrase, `or`, an exclusion, a common word; some
+ * scoped to a server.
+ */
 function searchTexts(words: string[]): string[] {
   const w = (rank: number) => words[rank];
   return [

@@ -40,7 +40,9 @@ function runBench(name: string): Promise<{ code: number; json?: Json; seconds: n
   });
 }
 
-const n = (x: unknown, digits = 0) => (typeof x === 'number' ? x.toLocaleString('en-US', { maximumFractionDigits: digits }) : String(x ?? '-'));
+/** A figure from a bench's JSON: a number formatted, a missing one '-', anything else as JSON writes it. */
+const n = (x: unknown, digits = 0) =>
+  typeof x === 'number' ? x.toLocaleString('en-US', { maximumFractionDigits: digits }) : x === undefined || x === null ? '-' : typeof x === 'string' ? x : JSON.stringify(x);
 
 /** The figures worth a line, beside their baseline (each bench has its own shape). */
 function rows(name: string, j: Json): Row[] {

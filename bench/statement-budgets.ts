@@ -17,7 +17,10 @@ export const STATEMENT_BUDGETS = {
   'acceptInvite (join by invite)': 13,
 } as const;
 
-/** What each operation sent before reads became one statement (commit d420d2e), for the record in docs/performance.md. */
+/**
+ * What each operation sent before reads became one statement (commit d420d2e), for the record in
+ * docs/performance.md.
+ */
 export const STATEMENTS_BEFORE: Record<keyof typeof STATEMENT_BUDGETS, number> = {
   'send (text only, channel without slowmode)': 13,
   'send (1:1 DM)': 16,

@@ -1,7 +1,8 @@
 /**
  * Fails when the value imports among src files form a cycle. Type-only imports are left out (they
  * vanish at compile time), and so is an entity paired with the repository it declares in
- * `@Entity({ repository: () => FooRepository })`, in the same folder: MikroORM's idiom ties them together. Prints each cycle it finds, as a strongly connected component of the import graph.
+ * `@Entity({ repository: () => FooRepository })`, in the same folder: MikroORM's idiom ties them
+ * together. Prints each cycle it finds, as a strongly connected component of the import graph.
  *
  *   npm run check:imports
  */

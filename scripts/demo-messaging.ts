@@ -4,11 +4,6 @@
  */
 import { DomainError } from '../src/domain/errors';
 import type { CrybOrm } from '../src/db/orm';
-import { Channel } from '../src/entities/channel/Channel';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import { ChannelRecipient } from '../src/entities/channel/ChannelRecipient';
-import { ThreadMember } from '../src/entities/channel/ThreadMember';
-import { Message } from '../src/entities/message/Message';
 import { history } from '../src/entities/message/MessageQueries';
 import { search } from '../src/entities/message/search';
 import type { User } from '../src/entities/user/User';

@@ -162,12 +162,12 @@ async function main(): Promise<void> {
     const shown = 40;
     for (const event of delivered.slice(0, shown)) {
       const to = event.userIds?.length ? event.userIds.map(name).join(', ') : event.serverId ? 'the server' : '';
-      const p = event.payload as Record<string, unknown>;
+      const p = event.payload;
       const detail =
         event.type.startsWith('RELATIONSHIP')
           ? `${name(p.id)} ${RelationshipType[p.type as number] ?? p.type}`
           : event.type === 'PRESENCE_UPDATE'
-            ? `${p.status}`
+            ? String(p.status)
             : event.type === 'GUILD_AUDIT_LOG_ENTRY_CREATE'
               ? `${AuditLogAction[p.actionType as number]}`
               : JSON.stringify(p).slice(0, 80);
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       for (const event of delivered.slice(shown)) byType.set(event.type, (byType.get(event.type) ?? 0) + 1);
       say(`... and ${delivered.length - shown} more: ${[...byType].map(([type, n]) => `${type} x${n}`).join(', ')}`);
     }
-    if (delivered.length > 0) await events.ack(consumer, delivered[delivered.length - 1]!.id);
+    if (delivered.length > 0) await events.ack(consumer, delivered[delivered.length - 1].id);
     await events.removeConsumer(consumer);
     say('\nDone.');
   } finally {

@@ -5,9 +5,10 @@
  *   tsx scripts/seed.ts check
  *
  * Seeds DATABASE_URL (or the embedded server) with a scenario, showing progress on stderr, then
- * checks the domain invariants. Pending migrations are applied first. A database holding a world is refused unless --reset; an interrupted
- * run (Ctrl-C stops at the next committed chunk; a second Ctrl-C quits at once, rolling back the
- * chunk in flight) is finished with --resume. --json prints the report (wall time, rows/s, peak RSS).
+ * checks the domain invariants. Pending migrations are applied first. A database holding a world is
+ * refused unless --reset; an interrupted run (Ctrl-C stops at the next committed chunk; a second
+ * Ctrl-C quits at once, rolling back the chunk in flight) is finished with --resume. --json prints
+ * the report (wall time, rows/s, peak RSS).
  *
  * Exit codes: 0 done (check: no violations), 1 failed (check: violations found), 2 refused (a world
  * or an interrupted run is there: the message names the flag), 3 bad usage, 4 no database,

@@ -16,16 +16,10 @@ import { createOrm, migrate } from '../src/db/orm';
 import { runCommand } from '../src/ops/failure';
 import { checkInvariants } from '../src/db/invariants';
 import { history } from '../src/entities/message/MessageQueries';
-import { Relationship } from '../src/entities/user/Relationship';
 import { User } from '../src/entities/user/User';
-import type { RelationshipRepository } from '../src/entities/user/RelationshipRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
 import { MessageService } from '../src/messaging/message-service';
 import { ReactionService } from '../src/messaging/reaction-service';
 import { ReadStateService } from '../src/messaging/read-state-service';
-import { ServerMember } from '../src/entities/server/ServerMember';
-import type { MembershipRepository } from '../src/entities/server/MembershipRepository';
 import { RelationshipService } from '../src/identity/relationship-service';
 import { VoiceService } from '../src/voice/voice-service';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
@@ -43,7 +37,7 @@ interface Actor {
   moderator: boolean;
 }
 
-const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)];
 const EMOJI = [...'👍🎉😂❤🔥👀✅😮🙏💯'];
 
 type Operation = (em: EntityManager, actor: Actor, actors: Actor[]) => Promise<unknown>;
@@ -99,7 +93,7 @@ const TOTAL_WEIGHT = MIX.reduce((n, [, w]) => n + w, 0);
 const choose = () => {
   let r = Math.random() * TOTAL_WEIGHT;
   for (const entry of MIX) if ((r -= entry[1]) < 0) return entry;
-  return MIX[0]!;
+  return MIX[0];
 };
 
 async function actorsOf(em: EntityManager): Promise<Actor[]> {
@@ -118,7 +112,7 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
     .map((r) => ({ userId: String(r.userId), serverId: String(r.serverId), textChannels: r.text, voiceChannels: r.voice, moderator: r.moderator || String(r.ownerId) === String(r.userId) }));
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0);
 
 async function main(): Promise<void> {
   const orm = await createOrm({ embedded: true, migrations: 'ignore', poolSize: CLIENTS + 4 });
@@ -149,7 +143,7 @@ async function main(): Promise<void> {
     }, 30_000);
     await Promise.all(
       Array.from({ length: CLIENTS }, async (_, i) => {
-        const actor = actors[i % actors.length]!;
+        const actor = actors[i % actors.length];
         while (Date.now() < deadline) {
           const [name, , run] = choose();
           const t0 = performance.now();

@@ -72,10 +72,15 @@ async function main(): Promise<void> {
   say(`CRYB studio: ${studio.url}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`);
   // The token itself is never printed: a terminal's scrollback and CI logs outlive it.
   if (token) say(`every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer <STUDIO_TOKEN>`);
-  const stop = async () => {
-    await studio.close();
-    await orm.close(true);
-    process.exit(0);
+  // A signal listener's returned promise would be dropped: stop handles its own failure.
+  const stop = () => {
+    studio
+      .close()
+      .then(() => orm.close(true))
+      .then(
+        () => process.exit(0),
+        (error: unknown) => process.exit(reportFailure(error, (line) => console.error(`db:studio: ${line}`))),
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -4,7 +4,10 @@ import { ANALYTICS_TABLES } from '../src/migrations/layers/analytics-layer';
 import { useTestDatabase } from './support/db';
 import { timescaleOnServer } from './support/timescale';
 
-/** The plain-PostgreSQL path (CI). On a server with TimescaleDB the layer takes the other path, so these skip by name. */
+/**
+ * The plain-PostgreSQL path (CI). On a server with TimescaleDB the layer takes the other path, so
+ * these skip by name.
+ */
 const server = timescaleOnServer();
 const skip = server.available ? ` [skipped: this server has TimescaleDB ${server.version}; the fallback path runs where it is absent]` : '';
 const db = useTestDatabase();

@@ -49,8 +49,8 @@ describe('analytics history factory and the hourly chart', () => {
     expect(countsA.systemRows).toBe(14 * 24);
     expect(await shape(b)).toEqual(await shape(a));
     const [range] = await db().sql<{ min: Date; max: Date }>(`select min("timestamp"), max("timestamp") from "MessageAnalytics" where "serverId" = $1`, [a.serverId]);
-    expect(range!.min.getTime()).toBeGreaterThanOrEqual(now.getTime() - 30 * 24 * HOUR - HOUR);
-    expect(range!.max.getTime()).toBeLessThan(now.getTime());
+    expect(range.min.getTime()).toBeGreaterThanOrEqual(now.getTime() - 30 * 24 * HOUR - HOUR);
+    expect(range.max.getTime()).toBeLessThan(now.getTime());
   });
 
   it('renders the hourly activity of a seeded server as a terminal chart', async () => {
@@ -68,7 +68,7 @@ describe('analytics history factory and the hourly chart', () => {
     const lines = chart.split('\n');
     expect(lines[0]).toBe('messages per hour (UTC)');
     const bars = lines.slice(1);
-    expect(bars.length).toBe(Math.round((hourly.at(-1)!.bucket.getTime() - hourly[0]!.bucket.getTime()) / HOUR) + 1);
+    expect(bars.length).toBe(Math.round((hourly.at(-1)!.bucket.getTime() - hourly[0].bucket.getTime()) / HOUR) + 1);
     const max = Math.max(...hourly.map((h) => h.messages));
     const top = bars.find((l) => l.endsWith(` ${max}`))!;
     expect(top).toContain('█'.repeat(30));

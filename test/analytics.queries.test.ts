@@ -39,12 +39,12 @@ function generate(seed: number, from: number, to: number) {
   for (let t = from; t < to; t += HOUR) {
     for (const serverId of [S1, S2, null]) {
       if (rand() < 0.4) continue;
-      const userId = users[Math.floor(rand() * users.length)]!;
-      const channelId = serverId === null ? DM : channels[serverId]![Math.floor(rand() * channels[serverId]!.length)]!;
+      const userId = users[Math.floor(rand() * users.length)];
+      const channelId = serverId === null ? DM : channels[serverId][Math.floor(rand() * channels[serverId].length)];
       const offset = rand() < 0.2 ? 0 : rand() < 0.2 ? HOUR - 1 : Math.floor(rand() * HOUR);
       out.m.push({ ts: t + offset, serverId, channelId, userId, count: 1 + Math.floor(rand() * 3), chars: 1 + Math.floor(rand() * 200) });
       if (serverId !== null && rand() < 0.3) {
-        out.v.push({ ts: t + Math.floor(rand() * HOUR), serverId, channelId: voiceChannels[serverId]![0]!, userId, seconds: Math.floor(rand() * 4000) });
+        out.v.push({ ts: t + Math.floor(rand() * HOUR), serverId, channelId: voiceChannels[serverId][0], userId, seconds: Math.floor(rand() * 4000) });
       }
     }
   }
@@ -211,7 +211,7 @@ GROUP BY hour ORDER BY hour;`;
     await db().sql(`set timezone = 'UTC'`);
     const rows = await db().sql<{ hour: Date; messages: string; unique_users: string }>(documented, [S1]);
     const [{ cutoff }] = await db().sql<{ cutoff: Date }>(`select now() - interval '24 hours' as cutoff`);
-    const recent = messages.filter((r) => r.serverId === S1 && r.ts >= cutoff!.getTime());
+    const recent = messages.filter((r) => r.serverId === S1 && r.ts >= cutoff.getTime());
     const hours = [...new Set(recent.map((r) => floorTo(r.ts, HOUR)))].sort((a, b) => a - b);
     expect(rows.map((r) => ({ hour: r.hour, messages: Number(r.messages), unique_users: Number(r.unique_users) }))).toEqual(
       hours.map((t) => {

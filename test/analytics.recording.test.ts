@@ -4,10 +4,7 @@ import { PermissionFlags as F } from '../src/domain/permissions';
 import { transact } from '../src/db/unit-of-work';
 import { recordSystemMetrics } from '../src/entities/analytics/recording';
 import { snapshotServerAnalytics } from '../src/entities/analytics/maintenance';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
-import { Channel, ChannelType } from '../src/entities/channel/Channel';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
+import { ChannelType } from '../src/entities/channel/Channel';
 import { VoiceService } from '../src/voice/voice-service';
 import { useTestDatabase } from './support/db';
 import { messagingHelpers } from './support/messaging';
@@ -29,7 +26,7 @@ const voiceRows = (userId: string) =>
     [userId],
   );
 const voiceChannelOf = async (serverId: string) =>
-  (await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE' limit 1`, [serverId]))[0]!.id;
+  (await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE' limit 1`, [serverId]))[0].id;
 
 describe('message analytics', () => {
   it('a sent message writes one row in its unit of work: server, channel, author, characters, the message time', async () => {
@@ -81,8 +78,8 @@ describe('voice analytics', () => {
       `select id::text, "durationSeconds", "endedAt" from "VoiceSession" where "userId" = $1`,
       [w.owner.id],
     );
-    expect(session!.durationSeconds).toBeGreaterThanOrEqual(125);
-    expect(await voiceRows(w.owner.id)).toEqual([{ id: session!.id, serverId: w.server.id, channelId, sessionDuration: session!.durationSeconds, timestamp: session!.endedAt }]);
+    expect(session.durationSeconds).toBeGreaterThanOrEqual(125);
+    expect(await voiceRows(w.owner.id)).toEqual([{ id: session.id, serverId: w.server.id, channelId, sessionDuration: session.durationSeconds, timestamp: session.endedAt }]);
   });
 
   it('a rolled-back leave leaves no analytics row and the session open', async () => {
@@ -123,9 +120,9 @@ describe('voice analytics', () => {
     const [orphan] = await voiceRows(member.id);
     expect(stale).toMatchObject({ serverId: w.server.id, channelId });
     expect(orphan).toMatchObject({ serverId: w.server.id, channelId });
-    expect(orphan!.sessionDuration).toBeGreaterThanOrEqual(600);
+    expect(orphan.sessionDuration).toBeGreaterThanOrEqual(600);
     const [session] = await db().sql<{ id: string }>(`select id::text from "VoiceSession" where "userId" = $1`, [member.id]);
-    expect(orphan!.id).toBe(session!.id);
+    expect(orphan.id).toBe(session.id);
   });
 });
 

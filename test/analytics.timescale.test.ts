@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ANALYTICS_LAYER_UP } from '../src/migrations/layers/analytics-layer';
 import { analyticsLayerState, applyAnalyticsLayer, applyRetention } from '../src/entities/analytics/maintenance';
-import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { timescaleOnServer } from './support/timescale';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 /**
@@ -120,7 +118,7 @@ describe.skipIf(!server.available)(`analytics on TimescaleDB${server.version ? `
     );
     expect(await db().sql(`select count(*)::int as n from ${materialized}`)).toEqual([{ n: 0 }]);
     await db().sql(`call run_job(${await jobOf('policy_refresh_continuous_aggregate', 'MessageActivityHourly')})`);
-    expect((await db().sql<{ n: number }>(`select count(*)::int as n from ${materialized}`))[0]!.n).toBeGreaterThanOrEqual(2);
+    expect((await db().sql<{ n: number }>(`select count(*)::int as n from ${materialized}`))[0].n).toBeGreaterThanOrEqual(2);
 
     const owner = await new UserService(db().fork()).register({ username: 'tsowner' });
     await new ServerService(db().fork()).createServer(owner, { name: 'Timescale Guild' });
@@ -143,7 +141,7 @@ describe.skipIf(!server.available)(`analytics on TimescaleDB${server.version ? `
 
   it('down turns the hypertables back into the tables the entities describe, data kept; up and up again', async () => {
     const migrator = db().orm.getMigrator();
-    const count = async () => (await db().sql<{ n: number }>(`select count(*)::int as n from "MessageAnalytics"`))[0]!.n;
+    const count = async () => (await db().sql<{ n: number }>(`select count(*)::int as n from "MessageAnalytics"`))[0].n;
     const rows = await count();
     const indexes = () => db().sql(`select indexname, indexdef from pg_indexes where tablename like '%Analytics' or tablename = 'SystemMetrics' order by 1`);
     await migrator.down();
@@ -167,7 +165,7 @@ describe.skipIf(!server.available)(`analytics on TimescaleDB${server.version ? `
   it('a database that took the plain path moves to TimescaleDB when the layer runs again', async () => {
     await db().orm.getMigrator().down();
     // The plain path, as on a server without the extension: the availability check answers false.
-    await db().sql(ANALYTICS_LAYER_UP[0]!);
+    await db().sql(ANALYTICS_LAYER_UP[0]);
     await db().sql(`create or replace function "cryb_timescale_available"() returns boolean language sql as 'select false'`);
     for (const sql of ANALYTICS_LAYER_UP.slice(1)) await db().sql(sql);
     await insertMessages(['1 hour', '2 days']);

@@ -7,7 +7,7 @@ import { race, useTestDatabase } from './support/db';
 import { deliverable, registerLatest } from './support/events';
 
 const db = useTestDatabase({ poolSize: 12 });
-const events = (em: EntityManager = db().fork()) => em.getRepository(DomainEvent) as DomainEventRepository;
+const events = (em: EntityManager = db().fork()) => em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
 
 async function insertEvents(n: number, note: string): Promise<string[]> {
   const rows = await db().sql<{ id: string }>(
@@ -101,7 +101,7 @@ describe('ack moves the cursor only forward, and never past what poll delivered'
       const before = BigInt((await events().cursorOf('racer'))!);
       const outcomes = await race(db(), 10, async (em, i) => {
         if (i % 2 === 0) return { polled: (await events(em).poll('racer', { limit: 1 + (i % 3) })).map((e) => e.id), acked: null };
-        const id = ids[(i * 7 + round) % ids.length]!;
+        const id = ids[(i * 7 + round) % ids.length];
         await events(em).ack('racer', id);
         return { polled: [] as string[], acked: id };
       });

@@ -15,7 +15,7 @@ import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase({ poolSize: 10 });
 
-const events = (em: EntityManager = db().fork()) => em.getRepository(DomainEvent) as DomainEventRepository;
+const events = (em: EntityManager = db().fork()) => em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -8,7 +8,7 @@ import { deliverable } from './support/events';
 
 const db = useTestDatabase({ poolSize: 5 });
 
-const events = (em: EntityManager = db().fork()) => em.getRepository(DomainEvent) as DomainEventRepository;
+const events = (em: EntityManager = db().fork()) => em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
 const DAY = 24 * 3600 * 1000;
 
 /** One committed event per call (its own transaction), created `ageMs` ago. */

@@ -46,7 +46,7 @@ describe('outbox under load', () => {
   it('20 writers and 3 consumers at once, 10,000 committed events: every consumer sees every one, none lost, ids strictly increasing', { timeout: 300_000 }, async () => {
     const users = await Promise.all(Array.from({ length: WRITERS }, (_, i) => new UserService(db().fork()).register({ username: `writer${i}` })));
     const names = ['stress-listen', 'stress-poll-only', 'stress-manual'];
-    for (const name of names) await (db().fork().getRepository(DomainEvent) as DomainEventRepository).registerConsumer(name);
+    for (const name of names) await db().fork().getRepository<DomainEvent, DomainEventRepository>(DomainEvent).registerConsumer(name);
 
     const committed = new Set<string>();
     const rolledBack = new Set<string>();
@@ -56,8 +56,9 @@ describe('outbox under load', () => {
     const controllers = names.map(() => new AbortController());
     const allSeen = (i: number) => writersDone && [...committed].every((bio) => seen[i].bios.has(bio));
 
-    const handlerFor = (i: number) => (batch: { id: string; payload: Record<string, any> }[]) => {
-      for (const event of batch) see(seen[i], event.id, event.payload.user.bio);
+    const handlerFor = (i: number) => (batch: { id: string; payload: Record<string, unknown> }[]) => {
+      // The writers make USER_UPDATEs only.
+      for (const event of batch) see(seen[i], event.id, (event.payload as { user: { bio: string } }).user.bio);
     };
 
     // Consumer 0: the loop helper, woken by NOTIFY. Consumer 1: the same, without LISTEN (polling only).
@@ -70,7 +71,7 @@ describe('outbox under load', () => {
       const next = rng(7);
       while (!controllers[2].signal.aborted) {
         const em = db().fork();
-        const repo = em.getRepository(DomainEvent) as DomainEventRepository;
+        const repo = em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
         const batch = await repo.poll(names[2], { limit: 1 + next(300) });
         handlerFor(2)(batch);
         if (batch.length) await repo.ack(names[2], batch[batch.length - 1].id);

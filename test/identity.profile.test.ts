@@ -29,7 +29,7 @@ async function presenceRow(id: string) {
 }
 
 async function eventsFor(id: string, type: string) {
-  return db().sql<{ payload: Record<string, any>; userIds: string[] }>(
+  return db().sql<{ payload: Record<string, unknown>; userIds: string[] }>(
     `select payload, "userIds"::text[] as "userIds" from "DomainEvent" where type = $2 and "userIds" && $1::bigint[] order by id`,
     [[id], type],
   );

@@ -26,7 +26,10 @@ async function befriend(a: User, b: User): Promise<void> {
   await relationships().acceptFriendRequest(b, a);
 }
 
-/** Setup for the DM privacy rule (issue 16 rule 4): the users become members of one new server, which allows DMs by default. */
+/**
+ * Setup for the DM privacy rule (issue 16 rule 4): the users become members of one new server,
+ * which allows DMs by default.
+ */
 async function shareAServer(...users: User[]): Promise<void> {
   const shared = await world('Shared');
   for (const user of users) await memberships().acceptInvite(user, shared.code);
@@ -73,12 +76,12 @@ describe('openDM', () => {
     const row = await channelRow(dm.id);
     expect(row).toMatchObject({ type: 'DM', serverId: null, ownerId: null });
     const [low, high] = BigInt(alice.id) < BigInt(bob.id) ? [alice.id, bob.id] : [bob.id, alice.id];
-    expect(row!.dmKey).toBe(`${low}:${high}`);
+    expect(row.dmKey).toBe(`${low}:${high}`);
     expect(await recipientsOf(dm.id)).toEqual(sorted([alice.id, bob.id]));
     const events = await channelEvents(dm.id);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'CHANNEL_CREATE', serverId: null });
-    expect(sorted(events[0]!.userIds!)).toEqual(sorted([alice.id, bob.id]));
+    expect(sorted(events[0].userIds!)).toEqual(sorted([alice.id, bob.id]));
 
     const before = await counts();
     expect((await dms().openDM(bob, alice)).id).toBe(dm.id);
@@ -121,10 +124,10 @@ describe('openDM', () => {
     const ids = new Set(fulfilled(results).map((c) => c.id));
     expect(ids.size).toBe(1);
     const [id] = [...ids];
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Channel" where type = 'DM' and "dmKey" = $1`, [(await channelRow(id!))!.dmKey]);
+    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Channel" where type = 'DM' and "dmKey" = $1`, [(await channelRow(id)).dmKey]);
     expect(n).toBe(1);
-    expect(await recipientsOf(id!)).toEqual(sorted([alice.id, bob.id]));
-    expect((await channelEvents(id!)).filter((e) => e.type === 'CHANNEL_CREATE')).toHaveLength(1);
+    expect(await recipientsOf(id)).toEqual(sorted([alice.id, bob.id]));
+    expect((await channelEvents(id)).filter((e) => e.type === 'CHANNEL_CREATE')).toHaveLength(1);
   });
 });
 
@@ -173,7 +176,7 @@ describe('messages in DMs', () => {
     );
     const failures = rejected(results);
     for (const failure of failures) expect(failure).toBeInstanceOf(UserBlocked);
-    expect(results[20]!.status).toBe('fulfilled');
+    expect(results[20].status).toBe('fulfilled');
     const events = await db().sql<{ id: string; type: string }>(`select id::text as id, type from "DomainEvent" where id > $1 order by id`, [mark]);
     const blockIds = events.filter((e) => e.type.startsWith('RELATIONSHIP_')).map((e) => BigInt(e.id));
     const messageIds = events.filter((e) => e.type === 'MESSAGE_CREATE').map((e) => BigInt(e.id));
@@ -197,7 +200,7 @@ describe('messages in DMs', () => {
     const waitFor = async (sql: string, params: unknown[]) => {
       for (let i = 0; i < 500; i++) {
         const { rows } = await holder.query<{ n: number }>(sql, params);
-        if (rows[0]!.n > 0) return true;
+        if (rows[0].n > 0) return true;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       return false;
@@ -221,7 +224,7 @@ describe('messages in DMs', () => {
       await block;
       const [message] = await db().sql<{ id: string }>(`select id::text as id from "DomainEvent" where type = 'MESSAGE_CREATE' and "channelId" = $1`, [dm.id]);
       const [blocked] = await db().sql<{ id: string }>(`select max(id)::text as id from "DomainEvent" where type like 'RELATIONSHIP_%'`);
-      expect(BigInt(message!.id)).toBeLessThan(BigInt(blocked!.id));
+      expect(BigInt(message.id)).toBeLessThan(BigInt(blocked.id));
       expect(await lastMessageId(dm.id)).toBe(sent.id);
       await refused(() => messages().send(alice, dm.id, 'after'), UserBlocked);
     } finally {
@@ -239,61 +242,61 @@ describe('group DMs', () => {
     expect(await recipientsOf(group.id)).toEqual(sorted([owner.id, ...friends.slice(0, 9).map((f) => f.id)]));
     const [created] = await channelEvents(group.id);
     expect(created).toMatchObject({ type: 'CHANNEL_CREATE', serverId: null });
-    expect(sorted(created!.userIds!)).toEqual(sorted([owner.id, ...friends.slice(0, 9).map((f) => f.id)]));
+    expect(sorted(created.userIds!)).toEqual(sorted([owner.id, ...friends.slice(0, 9).map((f) => f.id)]));
 
     await refused(() => dms().createGroupDM(owner, friends), LimitReached, { limit: 'groupDmRecipients', max: 10 });
-    const pair = await dms().createGroupDM(owner, [friends[0]!, friends[0]!.id, owner.id]);
-    expect(await recipientsOf(pair.id)).toEqual(sorted([owner.id, friends[0]!.id]));
+    const pair = await dms().createGroupDM(owner, [friends[0], friends[0].id, owner.id]);
+    expect(await recipientsOf(pair.id)).toEqual(sorted([owner.id, friends[0].id]));
     await refused(() => dms().createGroupDM(owner, [owner]), ValidationFailed, { field: 'recipientIds' });
     await refused(() => dms().createGroupDM(owner, []), ValidationFailed, { field: 'recipientIds' });
     await refused(() => dms().createGroupDM(owner, 'everyone' as never), ValidationFailed, { field: 'recipientIds' });
-    await refused(() => dms().createGroupDM(owner, [friends[0]!, 'nope']), ValidationFailed, { field: 'recipientIds[1]' });
-    await refused(() => dms().createGroupDM(owner, [friends[0]!], { name: 'x'.repeat(101) }), ValidationFailed, { field: 'name' });
+    await refused(() => dms().createGroupDM(owner, [friends[0], 'nope']), ValidationFailed, { field: 'recipientIds[1]' });
+    await refused(() => dms().createGroupDM(owner, [friends[0]], { name: 'x'.repeat(101) }), ValidationFailed, { field: 'name' });
   });
 
   it('adds only friends, refuses blocked users and unknown users, writing nothing', async () => {
     const { owner, friends } = await ownerWithFriends(2);
     const stranger = await register('stranger');
-    await refused(() => dms().createGroupDM(owner, [friends[0]!, stranger]), NotFriends);
-    await refused(() => dms().createGroupDM(owner, [friends[0]!, nextSnowflake()]), NotFound, { entity: 'User' });
-    await relationships().block(friends[1]!, owner);
-    await refused(() => dms().createGroupDM(owner, [friends[0]!, friends[1]!]), UserBlocked);
-    const group = await dms().createGroupDM(owner, [friends[0]!]);
-    await refused(() => dms().addRecipient(owner, group.id, friends[1]!), UserBlocked);
+    await refused(() => dms().createGroupDM(owner, [friends[0], stranger]), NotFriends);
+    await refused(() => dms().createGroupDM(owner, [friends[0], nextSnowflake()]), NotFound, { entity: 'User' });
+    await relationships().block(friends[1], owner);
+    await refused(() => dms().createGroupDM(owner, [friends[0], friends[1]]), UserBlocked);
+    const group = await dms().createGroupDM(owner, [friends[0]]);
+    await refused(() => dms().addRecipient(owner, group.id, friends[1]), UserBlocked);
     await refused(() => dms().addRecipient(owner, group.id, stranger), NotFriends);
   });
 
   it('any recipient adds their friends up to 10, posting RECIPIENT_ADD; the 11th is refused', async () => {
     const { owner, friends } = await ownerWithFriends(9);
     const group = await dms().createGroupDM(owner, friends.slice(0, 8));
-    const member = friends[0]!;
+    const member = friends[0];
     const newcomer = await register('newcomer');
     await befriend(member, newcomer);
     await dms().addRecipient(member, group.id, newcomer);
     expect(await recipientsOf(group.id)).toHaveLength(10);
     const [notice] = await messageTypes(group.id);
     expect(notice).toMatchObject({ type: 'RECIPIENT_ADD', authorId: member.id, mentionUserIds: [newcomer.id] });
-    expect(await lastMessageId(group.id)).toBe(notice!.id);
+    expect(await lastMessageId(group.id)).toBe(notice.id);
     const created = (await channelEvents(group.id)).filter((e) => e.type === 'CHANNEL_CREATE').at(-1)!;
     expect(created.userIds).toEqual([newcomer.id]);
     const added = (await channelEvents(group.id)).find((e) => e.type === 'MESSAGE_CREATE')!;
     expect(sorted(added.userIds!)).toEqual(sorted([owner.id, ...friends.slice(0, 8).map((f) => f.id), newcomer.id]));
 
-    await refused(() => dms().addRecipient(owner, group.id, friends[8]!), LimitReached, { limit: 'groupDmRecipients', max: 10 });
+    await refused(() => dms().addRecipient(owner, group.id, friends[8]), LimitReached, { limit: 'groupDmRecipients', max: 10 });
     const before = await counts();
     await dms().addRecipient(owner, group.id, newcomer); // already in: nothing to do
     expect(await counts()).toEqual(before);
     const outsider = await register('outsider');
     await refused(() => dms().addRecipient(outsider, group.id, owner), NotARecipient);
-    const dm = await dms().openDM(owner, friends[8]!);
-    await refused(() => dms().addRecipient(owner, dm.id, friends[1]!), ValidationFailed, { field: 'channel' });
-    await refused(() => dms().addRecipient(owner, nextSnowflake(), friends[1]!), NotFound, { entity: 'Channel' });
+    const dm = await dms().openDM(owner, friends[8]);
+    await refused(() => dms().addRecipient(owner, dm.id, friends[1]), ValidationFailed, { field: 'channel' });
+    await refused(() => dms().addRecipient(owner, nextSnowflake(), friends[1]), NotFound, { entity: 'Channel' });
   });
 
   it('20 concurrent adds into a group of 5 end at exactly 10 recipients', async () => {
     const { owner, friends } = await ownerWithFriends(24);
     const group = await dms().createGroupDM(owner, friends.slice(0, 4));
-    const results = await race(db(), 20, (em, i) => dms(em).addRecipient(owner.id, group.id, friends[4 + i]!.id));
+    const results = await race(db(), 20, (em, i) => dms(em).addRecipient(owner.id, group.id, friends[4 + i].id));
     expect(fulfilled(results)).toHaveLength(5);
     const failures = rejected(results);
     expect(failures).toHaveLength(15);
@@ -328,13 +331,13 @@ describe('group DMs', () => {
     // The newer-id user has been there longer: addedAt decides before the id does.
     await db().sql(`update "ChannelRecipient" set "addedAt" = now() - interval '1 hour' where "channelId" = $1 and "userId" = $2`, [group.id, newer.id]);
     await dms().leaveGroupDM(owner, group.id);
-    expect((await channelRow(group.id))!.ownerId).toBe(newer.id);
+    expect((await channelRow(group.id)).ownerId).toBe(newer.id);
     const notice = (await messageTypes(group.id)).at(-1)!;
     expect(notice).toMatchObject({ type: 'RECIPIENT_REMOVE', authorId: owner.id, mentionUserIds: [owner.id] });
     expect(await lastMessageId(group.id)).toBe(notice.id);
 
     await dms().removeRecipient(newer, group.id, newer); // removing oneself is leaving
-    expect((await channelRow(group.id))!.ownerId).toBe(older.id);
+    expect((await channelRow(group.id)).ownerId).toBe(older.id);
     await refused(() => dms().leaveGroupDM(newer, group.id), NotARecipient);
     await dms().leaveGroupDM(older, group.id);
     expect(await channelRow(group.id)).toBeUndefined();
@@ -347,7 +350,7 @@ describe('group DMs', () => {
     const { owner, friends } = await ownerWithFriends(5);
     const group = await dms().createGroupDM(owner, friends);
     const all = [owner, ...friends];
-    const results = await race(db(), all.length, (em, i) => dms(em).leaveGroupDM(all[i]!.id, group.id));
+    const results = await race(db(), all.length, (em, i) => dms(em).leaveGroupDM(all[i].id, group.id));
     expect(rejected(results)).toEqual([]);
     expect(await channelRow(group.id)).toBeUndefined();
     expect((await channelEvents(group.id)).filter((e) => e.type === 'CHANNEL_DELETE' && e.userIds?.length === 1)).toHaveLength(6);
@@ -365,25 +368,25 @@ describe('group DMs', () => {
   it('any recipient renames the group (CHANNEL_NAME_CHANGE); outsiders cannot', async () => {
     const { owner, friends } = await ownerWithFriends(1);
     const group = await dms().createGroupDM(owner, friends);
-    await dms().renameGroupDM(friends[0]!, group.id, 'Weekend plans');
-    expect((await channelRow(group.id))!.name).toBe('Weekend plans');
-    expect((await messageTypes(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_NAME_CHANGE', content: 'Weekend plans', authorId: friends[0]!.id });
+    await dms().renameGroupDM(friends[0], group.id, 'Weekend plans');
+    expect((await channelRow(group.id)).name).toBe('Weekend plans');
+    expect((await messageTypes(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_NAME_CHANGE', content: 'Weekend plans', authorId: friends[0].id });
     expect((await channelEvents(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_UPDATE' });
     const outsider = await register('outsider');
     await refused(() => dms().renameGroupDM(outsider, group.id, 'mine'), NotARecipient);
     await refused(() => dms().renameGroupDM(owner, group.id, 'y'.repeat(101)), ValidationFailed, { field: 'name' });
     await dms().renameGroupDM(owner, group.id, null);
-    expect((await channelRow(group.id))!.name).toBeNull();
+    expect((await channelRow(group.id)).name).toBeNull();
   });
 
   it('messages in a group DM: anyone sends and pins, nobody deletes another’s message', async () => {
     const { owner, friends } = await ownerWithFriends(2);
     const group = await dms().createGroupDM(owner, friends);
-    const first = await messages().send(friends[0]!, group.id, 'first');
+    const first = await messages().send(friends[0], group.id, 'first');
     const second = await messages().send(owner, group.id, 'second');
     expect(await lastMessageId(group.id)).toBe(second.id);
     await refused(() => messages().deleteMessage(owner, first.id), MissingPermission, { permission: 'MANAGE_MESSAGES' });
-    expect((await messages().pin(friends[1]!, first.id)).pinned).toBe(true);
+    expect((await messages().pin(friends[1], first.id)).pinned).toBe(true);
   });
 });
 
@@ -398,9 +401,9 @@ describe('dmChannelsOf', () => {
     await messages().send(b, group.id, 'newer');
     const list = await dms().dmChannelsOf(owner);
     expect(list.map((v) => v.channel.id)).toEqual([group.id, withA.id, quiet.id]);
-    expect(sorted(list[0]!.recipients.map((u) => u.id))).toEqual(sorted([a.id, b.id]));
-    expect(list[1]!.recipients.map((u) => u.id)).toEqual([a.id]);
-    expect(list[1]!.recipients[0]!.username).toBe(a.username);
+    expect(sorted(list[0].recipients.map((u) => u.id))).toEqual(sorted([a.id, b.id]));
+    expect(list[1].recipients.map((u) => u.id)).toEqual([a.id]);
+    expect(list[1].recipients[0].username).toBe(a.username);
     expect(await dms().dmChannelsOf(await register('loner'))).toEqual([]);
   });
 });

@@ -137,7 +137,7 @@ describe('history views', () => {
       attachments: [{ filename: 'a.png', size: 10, contentType: 'image/png', url: 'https://cdn.example/a.png', width: 2, height: 3 }],
       embeds: [{ title: 'T', fields: [{ name: 'n', value: 'v', inline: false }] }],
     });
-    const reply = await h.messages().send(carol, w.textId, 'a reply', { replyTo: first.id });
+    await h.messages().send(carol, w.textId, 'a reply', { replyTo: first.id });
     await h.messages().edit(bob, first.id, 'first, edited');
     for (const user of [w.owner, bob, carol]) await h.reactions().react(user, first.id, '👍');
     await h.reactions().react(carol, first.id, '🔥');

@@ -117,15 +117,15 @@ describe('pins', () => {
     const w = await h.world();
     await insertMessages(w.textId, w.server.id, w.owner.id, 240, { pinned: true });
     const candidates = await insertMessages(w.textId, w.server.id, w.owner.id, 30);
-    const results = await race(db(), 30, (em, i) => h.messages(em).pin(w.owner, candidates[i]!));
+    const results = await race(db(), 30, (em, i) => h.messages(em).pin(w.owner, candidates[i]));
     expect(fulfilled(results)).toHaveLength(10);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
     const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1 and pinned`, [w.textId]);
     expect(n).toBe(250);
-    const leftOut = candidates[results.findIndex((r) => r.status === 'rejected')]!;
+    const leftOut = candidates[results.findIndex((r) => r.status === 'rejected')];
     await h.refused(() => h.messages().pin(w.owner, leftOut), LimitReached, { limit: 'pinsPerChannel', max: 250 });
     // One unpin makes room for exactly one more.
-    await h.messages().unpin(w.owner, candidates[results.findIndex((r) => r.status === 'fulfilled')]!);
+    await h.messages().unpin(w.owner, candidates[results.findIndex((r) => r.status === 'fulfilled')]);
     await h.messages().pin(w.owner, leftOut);
   });
 });

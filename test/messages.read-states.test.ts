@@ -35,13 +35,13 @@ describe('read states', () => {
     const w = await h.world();
     const bob = await h.joined(w, 'bob');
     const senders = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
-    const first = await h.messages().send(senders[0]!, w.textId, 'start');
+    const first = await h.messages().send(senders[0], w.textId, 'start');
     const results = await race<unknown>(db(), 31, (em, i) =>
-      i === 30 ? h.readStates(em).ack(bob, w.textId, first.id) : h.messages(em).send(senders[i % 10]!, w.textId, `<@${bob.id}> ${i}`),
+      i === 30 ? h.readStates(em).ack(bob, w.textId, first.id) : h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`),
     );
     expect(fulfilled(results)).toHaveLength(31);
     // Every ping sent after `first` is unread, whichever order the ack and the sends committed in.
-    expect((await state(bob.id, w.textId))!.mentions).toBe(30);
+    expect((await state(bob.id, w.textId)).mentions).toBe(30);
   });
 
   it('summarises unread channels and mentions across servers in one query, counting only viewable channels', async () => {

@@ -217,7 +217,7 @@ describe('validateEmbeds', () => {
 
   it('at most 25 fields', () => {
     const fields = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `n${i}`, value: 'v' }));
-    expect(validateEmbeds([{ fields: fields(25) }])[0]!.fields).toHaveLength(25);
+    expect(validateEmbeds([{ fields: fields(25) }])[0].fields).toHaveLength(25);
     expectError(() => validateEmbeds([{ fields: fields(26) }]), LimitReached, { limit: 'embedFields', max: 25 });
   });
 
@@ -237,7 +237,7 @@ describe('validateEmbeds', () => {
 
   it('urls: http(s) only, at most 2048 characters', () => {
     const long = (n: number) => 'https://x.example/' + 'a'.repeat(n - 'https://x.example/'.length);
-    expect(validateEmbeds([{ title: 't', url: long(2048) }])[0]!.url).toHaveLength(2048);
+    expect(validateEmbeds([{ title: 't', url: long(2048) }])[0].url).toHaveLength(2048);
     expectError(() => validateEmbeds([{ title: 't', url: long(2049) }]), ValidationFailed);
     for (const bad of ['javascript:alert(1)', 'ftp://x.example', 'https://', 'https://a b.example', '//x.example', 'data:text/html,x', 42]) {
       expectError(() => validateEmbeds([{ title: 't', url: bad }]), ValidationFailed);
@@ -246,13 +246,13 @@ describe('validateEmbeds', () => {
   });
 
   it('color 0..0xFFFFFF', () => {
-    expect(validateEmbeds([{ title: 't', color: 0 }])[0]!.color).toBe(0);
+    expect(validateEmbeds([{ title: 't', color: 0 }])[0].color).toBe(0);
     for (const bad of [-1, 0x1000000, 1.5, '0xff', NaN]) expectError(() => validateEmbeds([{ title: 't', color: bad }]), ValidationFailed);
   });
 
   it('timestamp: ISO-8601 with an offset, real dates only', () => {
-    expect(validateEmbeds([{ title: 't', timestamp: '2024-01-01T00:00:00.123456789Z' }])[0]!.timestamp).toBe('2024-01-01T00:00:00.123Z');
-    expect(validateEmbeds([{ title: 't', timestamp: '2024-01-01T00:00Z' }])[0]!.timestamp).toBe('2024-01-01T00:00:00.000Z');
+    expect(validateEmbeds([{ title: 't', timestamp: '2024-01-01T00:00:00.123456789Z' }])[0].timestamp).toBe('2024-01-01T00:00:00.123Z');
+    expect(validateEmbeds([{ title: 't', timestamp: '2024-01-01T00:00Z' }])[0].timestamp).toBe('2024-01-01T00:00:00.000Z');
     for (const bad of ['2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01', '2024-01-01T24:00:00Z', 'yesterday', '2024-01-01T00:00:00', '1704067200000', 1704067200000]) {
       expectError(() => validateEmbeds([{ title: 't', timestamp: bad }]), ValidationFailed);
     }
@@ -281,16 +281,16 @@ describe('validateAttachments', () => {
   });
 
   it('filename: 1-255, no path separators or control characters', () => {
-    expect(validateAttachments([file({ filename: 'a'.repeat(255) })])[0]!.filename).toHaveLength(255);
+    expect(validateAttachments([file({ filename: 'a'.repeat(255) })])[0].filename).toHaveLength(255);
     for (const bad of ['', 'a'.repeat(256), '../etc/passwd', 'a/b.png', 'a\\b.png', 'a\nb', 'a\u0000b', 'a\u007fb', '.', '..', 5]) {
       expectError(() => validateAttachments([file({ filename: bad })]), ValidationFailed);
     }
-    expect(validateAttachments([file({ filename: 'résumé final (2).pdf' })])[0]!.filename).toBe('résumé final (2).pdf');
+    expect(validateAttachments([file({ filename: 'résumé final (2).pdf' })])[0].filename).toBe('résumé final (2).pdf');
   });
 
   it('size: 0..25 MiB by default, or the given maximum', () => {
-    expect(validateAttachments([file({ size: 0 })])[0]!.size).toBe(0);
-    expect(validateAttachments([file({ size: DEFAULT_MAX_ATTACHMENT_BYTES })])[0]!.size).toBe(25 * 1024 * 1024);
+    expect(validateAttachments([file({ size: 0 })])[0].size).toBe(0);
+    expect(validateAttachments([file({ size: DEFAULT_MAX_ATTACHMENT_BYTES })])[0].size).toBe(25 * 1024 * 1024);
     expectError(() => validateAttachments([file({ size: DEFAULT_MAX_ATTACHMENT_BYTES + 1 })]), LimitReached, { limit: 'attachmentSize' });
     expect(validateAttachments([file({ size: 500 })], { maxSizeBytes: 500 })).toHaveLength(1);
     expectError(() => validateAttachments([file({ size: 501 })], { maxSizeBytes: 500 }), LimitReached, { max: 500 });
@@ -299,7 +299,7 @@ describe('validateAttachments', () => {
 
   it('contentType must look like a MIME type', () => {
     for (const ok of ['image/png', 'application/vnd.ms-excel', 'text/plain; charset=utf-8', 'image/svg+xml', 'multipart/x; boundary="a b"']) {
-      expect(validateAttachments([file({ contentType: ok })])[0]!.contentType).toBe(ok);
+      expect(validateAttachments([file({ contentType: ok })])[0].contentType).toBe(ok);
     }
     for (const bad of ['png', '', 'image/', '/png', 'image/png/x', 'text/html\n', 'image/p ng', null]) {
       expectError(() => validateAttachments([file({ contentType: bad })]), ValidationFailed);
@@ -441,7 +441,7 @@ describe('validators under arbitrary input', () => {
     const e: Record<string, unknown> = validEmbed();
     let at: Record<string, unknown> = e;
     for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
-    at[path[path.length - 1]!] = value;
+    at[path[path.length - 1]] = value;
     return e;
   });
   const noisyAttachment = fc

@@ -40,7 +40,7 @@ describe('sending', () => {
   it('keeps lastMessageId at the newest of many concurrent sends', async () => {
     const w = await h.world();
     const users = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
-    const sent = fulfilled(await race(db(), 20, (em, i) => h.messages(em).send(users[i % 10]!, w.textId, `m${i}`)));
+    const sent = fulfilled(await race(db(), 20, (em, i) => h.messages(em).send(users[i % 10], w.textId, `m${i}`)));
     expect(sent).toHaveLength(20);
     const newest = sent.map((m) => BigInt(m.id)).reduce((a, b) => (a > b ? a : b));
     expect(await h.lastMessageId(w.textId)).toBe(newest.toString());
@@ -157,7 +157,7 @@ describe('sending', () => {
     const w = await h.world();
     const bob = await h.joined(w, 'bob');
     const senders = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
-    const results = await race(db(), 40, (em, i) => h.messages(em).send(senders[i % 10]!, w.textId, `<@${bob.id}> ${i}`));
+    const results = await race(db(), 40, (em, i) => h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`));
     expect(fulfilled(results)).toHaveLength(40);
     expect(await mentionCount(bob.id, w.textId)).toBe(40);
   });

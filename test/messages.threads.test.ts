@@ -38,7 +38,7 @@ async function row(id: string): Promise<ThreadRow> {
        from "Channel" c where id = $1`,
     [id],
   );
-  return found!;
+  return found;
 }
 
 const eventsFor = async (type: string, id: string) => (await h.eventsOfType(type)).filter((e) => JSON.stringify(e.payload).includes(`"${id}"`));
@@ -62,10 +62,10 @@ describe('creating threads', () => {
     expect(found).toMatchObject({ type: 'PUBLIC_THREAD', name: 'talk', parentId: w.textId, ownerId: w.bob.id, messageCount: 0, memberCount: 1, rows: 1, messages: 0, autoArchiveDuration: 1440 });
     const [first] = await db().sql<{ type: string; replyToId: string; id: string }>(`select id::text, type, "replyToId"::text from "Message" where "channelId" = $1`, [thread.id]);
     expect(first).toMatchObject({ type: 'THREAD_STARTER', replyToId: starter.id });
-    expect(found.lastMessageId).toBe(first!.id);
+    expect(found.lastMessageId).toBe(first.id);
     expect(await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId])).toHaveLength(1);
-    expect((await eventsFor('THREAD_CREATE', thread.id))[0]!.payload).toMatchObject({ newlyCreated: true, thread: { id: thread.id, type: 'PUBLIC_THREAD', parentId: w.textId, memberCount: 1 } });
-    expect((await eventsFor('THREAD_MEMBERS_UPDATE', thread.id))[0]!.payload).toMatchObject({ id: thread.id, addedMemberIds: [w.bob.id], removedMemberIds: [] });
+    expect((await eventsFor('THREAD_CREATE', thread.id))[0].payload).toMatchObject({ newlyCreated: true, thread: { id: thread.id, type: 'PUBLIC_THREAD', parentId: w.textId, memberCount: 1 } });
+    expect((await eventsFor('THREAD_MEMBERS_UPDATE', thread.id))[0].payload).toMatchObject({ id: thread.id, addedMemberIds: [w.bob.id], removedMemberIds: [] });
     // No THREAD_CREATED notice for a thread started from a message.
     expect(await db().sql(`select 1 from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId])).toHaveLength(0);
   });
@@ -91,8 +91,8 @@ describe('creating threads', () => {
     const open = await threads().createThread(w.bob, w.textId, { name: 'open', autoArchiveDuration: 60 });
     expect(await row(open.id)).toMatchObject({ type: 'PUBLIC_THREAD', memberCount: 1, rows: 1, autoArchiveDuration: 60, lastMessageId: null });
     const notices = await db().sql<{ id: string; content: string; authorId: string }>(`select id::text, content, "authorId"::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]);
-    expect(notices).toEqual([{ id: notices[0]!.id, content: 'open', authorId: w.bob.id }]);
-    expect(await h.lastMessageId(w.textId)).toBe(notices[0]!.id);
+    expect(notices).toEqual([{ id: notices[0].id, content: 'open', authorId: w.bob.id }]);
+    expect(await h.lastMessageId(w.textId)).toBe(notices[0].id);
 
     const secret = await threads().createThread(w.bob, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' });
     expect(await row(secret.id)).toMatchObject({ type: 'PRIVATE_THREAD', memberCount: 1 });
@@ -123,7 +123,7 @@ describe('creating threads', () => {
     await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x', type: 'PRIVATE_THREAD' }), ValidationFailed, { field: 'type' });
     await threads().createThread(w.bob, w.textId, { name: 'makes a notice' });
     const [notice] = await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]);
-    await h.refused(() => threads().startThread(w.bob, notice!.id, { name: 'x' }), ValidationFailed, { field: 'message' });
+    await h.refused(() => threads().startThread(w.bob, notice.id, { name: 'x' }), ValidationFailed, { field: 'message' });
     await h.refused(() => threads().startThread(w.bob, '123456789', { name: 'x' }), NotFound);
   });
 
@@ -202,7 +202,7 @@ describe('archiving on inactivity', () => {
       expect(await archive(plus(t0, minutes + 1))).toEqual([id]);
       expect((await row(id)).archived).toBe(true);
       const [updated] = await eventsFor('THREAD_UPDATE', id);
-      expect(updated!.payload).toMatchObject({ thread: { id, threadMetadata: { archived: true } } });
+      expect(updated.payload).toMatchObject({ thread: { id, threadMetadata: { archived: true } } });
     }
     // Running again archives nothing and announces nothing twice.
     expect(await archive(plus(t0, 20_000))).toEqual([]);
@@ -326,7 +326,7 @@ describe('changing and deleting threads', () => {
     expect(await db().sql(`select 1 from "ThreadMember" where "threadId" = $1`, [thread.id])).toHaveLength(0);
     expect(await db().sql(`select 1 from "Message" where "channelId" = $1`, [thread.id])).toHaveLength(0);
     expect(await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId])).toHaveLength(1);
-    expect((await eventsFor('THREAD_DELETE', thread.id))[0]!.payload).toEqual({ id: thread.id, serverId: w.server.id, parentId: w.textId, type: 'PUBLIC_THREAD' });
+    expect((await eventsFor('THREAD_DELETE', thread.id))[0].payload).toEqual({ id: thread.id, serverId: w.server.id, parentId: w.textId, type: 'PUBLIC_THREAD' });
     await h.refused(() => threads().deleteThread(w.mod, thread.id), NotFound);
     // The message is free to start a new thread.
     expect((await threads().startThread(w.bob, starter.id, { name: 'again' })).id).toBe(starter.id);
@@ -458,7 +458,7 @@ describe('membership and counters', () => {
 
     // Each member sends, leaves and joins at once: the same (thread, user) row is fought over.
     const results = await race(db(), 150, (em, i): Promise<unknown> => {
-      const user = users[i % 50]!;
+      const user = users[i % 50];
       if (i < 50) return h.messages(em).send(user, thread.id, `m${i}`);
       return i < 100 ? threads(em).leaveThread(user, thread.id) : threads(em).joinThread(user, thread.id);
     });

@@ -6,13 +6,11 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { User } from '../src/entities/user/User';
 import { backupDatabase, backupFileName, backupPath, listBackups, restoreBackup } from '../src/ops/backup';
 import { findPgTool, passfileLine, redactSecrets, toolConnection } from '../src/ops/pg-tools';
 import { DatabaseSeeder } from '../src/seeders/DatabaseSeeder';
 import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();

@@ -201,12 +201,12 @@ describe('npm run db:health', () => {
     expect(JSON.parse(healthy.stdout)).toMatchObject({ status: 'ok', reachable: true, server: { database: db().name } });
 
     // --record writes the figures as a SystemMetrics row (the analytics table).
-    const before = Number((await db().sql<{ n: string }>('select count(*) as n from "SystemMetrics"'))[0]!.n);
+    const before = Number((await db().sql<{ n: string }>('select count(*) as n from "SystemMetrics"'))[0].n);
     const recorded = await cli(['health', `--url=${db().url}`, '--json', '--record', ...calm]);
     expect(recorded.code, recorded.stderr).toBe(0);
     const [row] = await db().sql<{ n: string; size: string }>('select count(*) as n, max("databaseSizeBytes")::text as size from "SystemMetrics"');
-    expect(Number(row!.n)).toBe(before + 1);
-    expect(row!.size).toBe(String(JSON.parse(recorded.stdout).metrics.databaseSizeBytes));
+    expect(Number(row.n)).toBe(before + 1);
+    expect(row.size).toBe(String(JSON.parse(recorded.stdout).metrics.databaseSizeBytes));
 
     const idle = await session();
     await idle.query('begin');

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm, migrate, type CrybOrm } from '../src/db/orm';
 import { readConnection, readOptions, readQueryBuilder } from '../src/db/read-replicas';
@@ -17,7 +18,7 @@ let primary: Cluster | undefined;
 let replica: Cluster | undefined;
 let orm: CrybOrm;
 const log: string[] = [];
-const plain = (line: string) => line.replace(/\x1b\[[0-9;]*m/g, '');
+const plain = (line: string) => stripVTControlCharacters(line);
 const queriesLike = (pattern: RegExp) => log.map(plain).filter((line) => pattern.test(line));
 
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
@@ -40,9 +41,9 @@ describe.skipIf(Boolean(missingClusterBinaries))(`read replicas on two real clus
     await migrate(orm);
     // The replica replays the migrations asynchronously: wait until it has reached the primary's WAL
     // position, or a query in the first test may find no "User" table yet.
-    const [{ lsn }] = (await primary.sql(`select pg_current_wal_lsn()::text as lsn`, 'cryb')) as { lsn: string }[];
+    const [{ lsn }] = await primary.sql<{ lsn: string }>(`select pg_current_wal_lsn()::text as lsn`, 'cryb');
     await eventually(async () => {
-      const [row] = (await replica!.sql(`select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn as caught`, 'cryb')) as { caught: boolean }[];
+      const [row] = await replica!.sql<{ caught: boolean }>(`select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn as caught`, 'cryb');
       return row?.caught ? true : undefined;
     }, 'the replica to replay the migrations');
   }, 120_000);

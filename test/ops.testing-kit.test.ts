@@ -2,8 +2,6 @@ import { UserService } from '../src/identity/user-service';
 import { Client } from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import * as vitest from 'vitest';
-import { User } from '../src/entities/user/User';
-import type { UserRepository } from '../src/entities/user/UserRepository';
 import { DomainError } from '../src/domain/errors';
 import { createTestDatabase, migratedTemplate, race, rejected, seedScenario, useTestDatabase, type TestDatabase } from '../src/testing';
 

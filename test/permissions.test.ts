@@ -355,20 +355,20 @@ describe('explainPermissions', () => {
     const { permissions, entries } = explainPermissions(i, { channelType: 'text' });
     const by = Object.fromEntries(entries.map((e) => [e.name, e]));
     expect(permissions).toBe(F.VIEW_CHANNEL | F.KICK_MEMBERS | F.MANAGE_MESSAGES);
-    expect(by.VIEW_CHANNEL!.reason).toEqual({ kind: 'role', roleIds: [SERVER, 'mod'] });
-    expect(by.SEND_MESSAGES!.reason).toEqual({ kind: 'overwrite', scope: 'everyone', effect: 'deny', ids: [SERVER] });
-    expect(by.MANAGE_MESSAGES!.reason).toEqual({ kind: 'overwrite', scope: 'role', effect: 'allow', ids: ['mod'] });
-    expect(by.ATTACH_FILES!.reason).toEqual({ kind: 'implicit', rule: 'no-send-messages' });
-    expect(by.ATTACH_FILES!.history[0]).toEqual({ kind: 'role', roleIds: [SERVER] });
-    expect(by.ADMINISTRATOR!.granted).toBe(false);
-    expect(by.ADMINISTRATOR!.reason).toEqual({ kind: 'administrator-not-overwritable', ids: [ME] });
-    expect(by.BAN_MEMBERS!.reason).toEqual({ kind: 'not-granted' });
+    expect(by.VIEW_CHANNEL.reason).toEqual({ kind: 'role', roleIds: [SERVER, 'mod'] });
+    expect(by.SEND_MESSAGES.reason).toEqual({ kind: 'overwrite', scope: 'everyone', effect: 'deny', ids: [SERVER] });
+    expect(by.MANAGE_MESSAGES.reason).toEqual({ kind: 'overwrite', scope: 'role', effect: 'allow', ids: ['mod'] });
+    expect(by.ATTACH_FILES.reason).toEqual({ kind: 'implicit', rule: 'no-send-messages' });
+    expect(by.ATTACH_FILES.history[0]).toEqual({ kind: 'role', roleIds: [SERVER] });
+    expect(by.ADMINISTRATOR.granted).toBe(false);
+    expect(by.ADMINISTRATOR.reason).toEqual({ kind: 'administrator-not-overwritable', ids: [ME] });
+    expect(by.BAN_MEMBERS.reason).toEqual({ kind: 'not-granted' });
     expect(entries).toHaveLength(PERMISSION_NAMES.length);
 
     const admin = explainPermissions(input({ roles: [{ id: 'boss', permissions: F.ADMINISTRATOR }] }));
     expect(admin.permissions).toBe(ALL_PERMISSIONS);
     expect(admin.entries.every((e) => e.granted && e.reason.kind === 'administrator')).toBe(true);
-    expect(explainPermissions(input({ memberId: OWNER })).entries[0]!.reason).toEqual({ kind: 'owner' });
+    expect(explainPermissions(input({ memberId: OWNER })).entries[0].reason).toEqual({ kind: 'owner' });
   });
 });
 
@@ -553,7 +553,7 @@ function refComputePermissions(member: RefMember, guild: RefGuild, channel: RefC
   return (base & REF_ADMIN) === REF_ADMIN ? result : result & ~REF_ADMIN;
 }
 
-const bitOf = (name: string) => 1n << BigInt(DOCUMENTED_BITS[name]!);
+const bitOf = (name: string) => 1n << BigInt(DOCUMENTED_BITS[name]);
 
 /** Step 5, from the documentation and docs/architecture.md §9, written independently of src/. */
 function refImplicit(p: bigint, ctx: { kind?: ChannelKind; timedOut: boolean; privileged: boolean; privateThread: boolean; threadMember: boolean }): bigint {
@@ -623,11 +623,11 @@ const worldArb: fc.Arbitrary<World> = fc
       ...USERS.map((id) => ({ id, type: 'member' as const })),
     ];
     const list = targets
-      .map((t, i) => ({ t, o: overwrites[i], k: order[i]! }))
+      .map((t, i) => ({ t, o: overwrites[i], k: order[i] }))
       .filter((x) => x.o != null)
       .sort((a, b) => a.k - b.k) // arbitrary stored order
       .map(({ t, o }) => ({ id: t.id, type: t.type, allow: o!.allow, deny: o!.deny }));
-    const memberRoles = roles.map((r, i) => ({ id: roleIds[i]!, permissions: r.permissions, mine: r.mine })).filter((r) => r.mine);
+    const memberRoles = roles.map((r, i) => ({ id: roleIds[i], permissions: r.permissions, mine: r.mine })).filter((r) => r.mine);
     const input: ComputePermissionsInput = {
       serverId,
       ownerId,
@@ -636,7 +636,7 @@ const worldArb: fc.Arbitrary<World> = fc
       roles: memberRoles.map(({ id, permissions }) => ({ id, permissions })),
       overwrites: list,
     };
-    const guild: RefGuild = { id: serverId, ownerId, roles: new Map([[serverId, everyone], ...roles.map((r, i) => [roleIds[i]!, r.permissions] as [string, bigint])]) };
+    const guild: RefGuild = { id: serverId, ownerId, roles: new Map([[serverId, everyone], ...roles.map((r, i) => [roleIds[i], r.permissions] as [string, bigint])]) };
     const member: RefMember = { userId: '500', roleIds: memberRoles.map((r) => r.id) };
     const channel: RefChannel = { overwrites: new Map(list.map((o) => [o.id, { allow: o.allow, deny: o.deny }])) };
     return { input, guild, member, channel };

@@ -68,7 +68,7 @@ describe('audit log query', () => {
     const page = await log().auditLog(owner, server.id);
     expect(ids(page)).toEqual(all.map((r) => r.id));
     expect(page.map((e) => e.actionType)).toEqual([92, 61, 60, 60, 90, 60, 60, 60]);
-    const renamed = page[1]!.toPublic();
+    const renamed = page[1].toPublic();
     expect(renamed).toMatchObject({ serverId: server.id, actionType: AuditLogAction.EMOJI_UPDATE, reason: 'typo', changes: [{ key: 'name', old: 'four', new: 'four_renamed' }] });
   });
 
@@ -96,13 +96,13 @@ describe('audit log query', () => {
       if (page.length === 0) break;
       expect(page.length).toBeLessThanOrEqual(3);
       seen.push(...ids(page));
-      before = page[page.length - 1]!.id;
+      before = page[page.length - 1].id;
     }
     expect(seen).toEqual(all.map((r) => r.id));
     expect([...seen].sort(desc)).toEqual(seen);
-    const afterThird = await log().auditLog(owner, server.id, { before: all[2]!.id });
+    const afterThird = await log().auditLog(owner, server.id, { before: all[2].id });
     expect(ids(afterThird)).toEqual(all.slice(3).map((r) => r.id));
-    const ownerBefore = await log().auditLog(owner, server.id, { actorId: owner.id, before: all[0]!.id, limit: 2 });
+    const ownerBefore = await log().auditLog(owner, server.id, { actorId: owner.id, before: all[0].id, limit: 2 });
     expect(ids(ownerBefore)).toEqual(all.filter((r) => r.actorId === owner.id).slice(0, 2).map((r) => r.id));
   });
 
@@ -175,7 +175,8 @@ describe('audit log query', () => {
       const text = (await db().sql<{ 'QUERY PLAN': string }>(`explain ${sql}`)).map((r) => r['QUERY PLAN']).join('\n');
       return { text, why: `${sql}\n${text}` };
     };
-    // Unfiltered and keyset pages walk the index backwards and stop at the limit: no sort, no scan of the server's other rows.
+    // Unfiltered and keyset pages walk the index backwards and stop at the limit: no sort, no scan
+    // of the server's other rows.
     for (const query of [{}, { limit: 100 }, { before: (base + 30000n).toString() }]) {
       const { text, why } = await plan(query);
       expect(text, why).toMatch(/Index Scan Backward using "AuditLogEntry_serverId_id_index"/);

@@ -70,7 +70,7 @@ async function lastEventId(): Promise<string> {
 }
 
 async function events(serverId: string, since: string) {
-  return db().sql<{ type: string; channelId: string | null; payload: Record<string, any> }>(
+  return db().sql<{ type: string; channelId: string | null; payload: Record<string, unknown> }>(
     `select type, "channelId"::text, payload from "DomainEvent" where "serverId" = $1 and id > $2 order by id`,
     [serverId, since],
   );

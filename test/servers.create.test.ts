@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LimitReached, ValidationFailed } from '../src/domain/errors';
 import { DEFAULT_EVERYONE_PERMISSIONS } from '../src/domain/permissions';
-import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { ServerService } from '../src/servers/server-service';
-import { Server } from '../src/entities/server/Server';
 import { UserService } from '../src/identity/user-service';
 
 const db = useTestDatabase();

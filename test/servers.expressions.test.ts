@@ -60,7 +60,7 @@ async function fillStickers(server: Server, n: number) {
 
 async function count(table: string, serverId: string, where = 'true', params: unknown[] = []): Promise<number> {
   const [row] = await db().sql<{ n: number }>(`select count(*)::int as n from "${table}" where "serverId" = $1 and ${where}`, [serverId, ...params]);
-  return row!.n;
+  return row.n;
 }
 
 interface EventRow {
@@ -287,7 +287,7 @@ describe('emoji', () => {
 
   it('fills each kind exactly to its tier slots (50/100/150/250), counting static and animated separately', async () => {
     for (let tier = 0; tier <= 3; tier++) {
-      const slots = EMOJI_SLOTS[tier]!;
+      const slots = EMOJI_SLOTS[tier];
       const { owner, server } = await makeServer();
       await setTier(server, tier);
       for (const animated of [false, true]) {
@@ -350,11 +350,11 @@ describe('stickers', () => {
       [manager.id, 91, b.id, 'describe'],
       [manager.id, 92, a.id, null],
     ]);
-    expect(audit[2]!.changes).toEqual([
+    expect(audit[2].changes).toEqual([
       { key: 'description', old: null, new: 'leaves' },
       { key: 'tags', old: '', new: 'door' },
     ]);
-    expect(audit[3]!.changes).toEqual([
+    expect(audit[3].changes).toEqual([
       { key: 'name', old: 'Hello' },
       { key: 'description', old: 'waves' },
       { key: 'tags', old: 'wave' },
@@ -425,7 +425,7 @@ describe('stickers', () => {
 
   it('fills exactly to the tier slots (5/15/30/60)', async () => {
     for (let tier = 0; tier <= 3; tier++) {
-      const slots = STICKER_SLOTS[tier]!;
+      const slots = STICKER_SLOTS[tier];
       const { owner, server } = await makeServer();
       await setTier(server, tier);
       await fillStickers(server, slots - 1);

@@ -6,6 +6,7 @@ import { RoleService } from '../src/servers/role-service';
 import { MembershipService } from '../src/servers/membership-service';
 import { VoiceService } from '../src/voice/voice-service';
 import { nextSnowflake } from '../src/domain/snowflake';
+import type { User } from '../src/entities/user/User';
 import { race, useTestDatabase } from './support/db';
 import { membershipHelpers, type World } from './support/membership';
 
@@ -23,7 +24,7 @@ import { membershipHelpers, type World } from './support/membership';
  */
 
 const db = useTestDatabase({ poolSize: 12 });
-const { register, memberships, world, joined, role, auditLog } = membershipHelpers(db);
+const { memberships, world, joined, role, auditLog } = membershipHelpers(db);
 const ROUNDS = 50;
 const MOD_POSITION = 5;
 const ABOVE_MOD = 8;
@@ -51,7 +52,7 @@ const roles = (em: EntityManager = db().fork()) => new RoleService(em);
 
 interface Stage {
   w: World;
-  moderator: Awaited<ReturnType<typeof register>>;
+  moderator: User;
   high: string;
 }
 
@@ -113,7 +114,7 @@ async function expectSerialRemoval(removal: Removal) {
       outcomes.promotedFirst++;
     } else {
       // Serial order: removal, then the promotion finds no member; nothing of it was written.
-      expect((r.promotion as PromiseRejectedResult).reason).toBeInstanceOf(NotFound);
+      expect((r.promotion).reason).toBeInstanceOf(NotFound);
       expect(r.removed.status).toBe('fulfilled');
       expect(r.after).toBeNull();
       expect([r.promotedLogged, r.removedLogged]).toEqual([false, true]);
@@ -149,7 +150,7 @@ describe('hierarchy under concurrency: promotion, role moves and moderation seri
       );
       if (timedOut.status === 'rejected') {
         // Serial order: the move, then the timeout refused; it wrote nothing.
-        expect((timedOut as PromiseRejectedResult).reason).toBeInstanceOf(HierarchyViolation);
+        expect((timedOut).reason).toBeInstanceOf(HierarchyViolation);
         expect(entries).toEqual([]);
         expect(member.timedOut).toBe(false);
         continue;
@@ -192,7 +193,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   it('a kick waits for an uncommitted promotion of its target, then is refused by it', async () => {
     const s = await stage(F.KICK_MEMBERS);
     const t = await target(s, 'heldkick');
-    const held = await holdOpen((tx) => roles(tx as EntityManager).assignRole(s.w.owner, s.w.server.id, t.userId, s.high));
+    const held = await holdOpen((tx) => roles(tx).assignRole(s.w.owner, s.w.server.id, t.userId, s.high));
     const kick = memberships().kick(s.moderator, s.w.server.id, t.userId);
     kick.catch(() => undefined);
     expect(await settlesWithin(300, kick)).toBe(false);
@@ -205,7 +206,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   it('a timeout waits for an uncommitted move of its target\'s role above the moderator, then is refused by it', async () => {
     const s = await stage(F.MODERATE_MEMBERS);
     const t = await target(s, 'heldtimeout');
-    const held = await holdOpen((tx) => roles(tx as EntityManager).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
     const timeout = memberships().timeout(s.moderator, s.w.server.id, t.userId, inAnHour());
     timeout.catch(() => undefined);
     expect(await settlesWithin(300, timeout)).toBe(false);
@@ -219,7 +220,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   it("another member's nickname waits for an uncommitted move of that member's role above the moderator, then is refused by it", async () => {
     const s = await stage(F.MANAGE_NICKNAMES);
     const t = await target(s, 'heldnick');
-    const held = await holdOpen((tx) => roles(tx as EntityManager).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
     const rename = memberships().setNickname(s.moderator, s.w.server.id, t.userId, 'renamed');
     rename.catch(() => undefined);
     expect(await settlesWithin(300, rename)).toBe(false);
@@ -242,7 +243,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     const s = await stage(F.MUTE_MEMBERS);
     const t = await target(s, 'heldmute');
     await inVoice(s.w.server.id, t.userId);
-    const held = await holdOpen((tx) => roles(tx as EntityManager).assignRole(s.w.owner, s.w.server.id, t.userId, s.high));
+    const held = await holdOpen((tx) => roles(tx).assignRole(s.w.owner, s.w.server.id, t.userId, s.high));
     const mute = new VoiceService(db().fork()).serverMute(s.moderator, s.w.server.id, t.userId, true);
     mute.catch(() => undefined);
     expect(await settlesWithin(300, mute)).toBe(false);
@@ -261,7 +262,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
       `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'to', 64000, 0) returning id::text`,
       [nextSnowflake(), s.w.server.id],
     );
-    const held = await holdOpen((tx) => roles(tx as EntityManager).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
     const move = new VoiceService(db().fork()).moveMember(s.moderator, t.userId, to);
     move.catch(() => undefined);
     expect(await settlesWithin(300, move)).toBe(false);
@@ -275,7 +276,7 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   it('a role move waits for an uncommitted timeout by the moderator, which then stands', async () => {
     const s = await stage(F.MODERATE_MEMBERS);
     const t = await target(s, 'heldmove');
-    const held = await holdOpen((tx) => new MembershipService(tx as EntityManager).timeout(s.moderator, s.w.server.id, t.userId, inAnHour()));
+    const held = await holdOpen((tx) => new MembershipService(tx).timeout(s.moderator, s.w.server.id, t.userId, inAnHour()));
     const move = roles().reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]);
     move.catch(() => undefined);
     expect(await settlesWithin(300, move)).toBe(false);

@@ -73,7 +73,7 @@ async function audit(serverId: string) {
 }
 
 async function events(serverId: string, since = '0') {
-  return db().sql<{ type: string; payload: Record<string, any> }>(`select type, payload from "DomainEvent" where "serverId" = $1 and id > $2 order by id`, [serverId, since]);
+  return db().sql<{ type: string; payload: Record<string, unknown> }>(`select type, payload from "DomainEvent" where "serverId" = $1 and id > $2 order by id`, [serverId, since]);
 }
 
 async function lastEventId(): Promise<string> {
@@ -336,7 +336,7 @@ describe('deleting roles', () => {
     expect(entry.changes).toEqual(expect.arrayContaining([{ key: 'name', old: 'doomed' }]));
     const evs = await events(server.id, since);
     expect(evs.map((e) => e.type).sort()).toEqual(['CHANNEL_UPDATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_ROLE_DELETE']);
-    expect(evs.find((e) => e.type === 'CHANNEL_UPDATE')!.payload.channel.permissionOverwrites).toEqual([{ id: server.id, type: 'ROLE', allow: '1024', deny: '0' }]);
+    expect((evs.find((e) => e.type === 'CHANNEL_UPDATE')!.payload as { channel: { permissionOverwrites: unknown } }).channel.permissionOverwrites).toEqual([{ id: server.id, type: 'ROLE', allow: '1024', deny: '0' }]);
   });
 
   it('refuses @everyone, a managed role (even for the owner), a role not below the actor, and the actor’s own top role', async () => {

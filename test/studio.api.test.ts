@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { loadChannelAccess } from '../src/entities/channel/ChannelAccess';
 import { ENTITIES } from '../src/entities';
 import { useTestDatabase } from './support/db';
 import { SCRIPT, useStudioWorld } from './studio.world';
@@ -48,7 +47,7 @@ describe('metadata-driven tables', () => {
   it('lists every entity with its exact row count', async () => {
     const { json } = await get('/api/entities');
     expect(json.entities.map((e: { name: string }) => e.name).sort()).toEqual(ENTITIES.map((e) => e.name).sort());
-    const count = async (table: string) => Number((await db().sql<{ n: string }>(`select count(*) as n from "${table}"`))[0]!.n);
+    const count = async (table: string) => Number((await db().sql<{ n: string }>(`select count(*) as n from "${table}"`))[0].n);
     for (const [name, table] of [['User', 'User'], ['Message', 'Message'], ['MemberRole', 'ServerMemberRole'], ['Reaction', 'Reaction']]) {
       const entity = json.entities.find((e: { name: string }) => e.name === name);
       expect(entity.table).toBe(table);
@@ -76,7 +75,7 @@ describe('metadata-driven tables', () => {
     const expected = await db().sql<{ id: string }>(`select id::text from "MessageAnalytics" order by "userId" desc, "timestamp" desc, id desc`);
     expect(rows.map((r) => r.id)).toEqual(expected.map((r) => r.id));
     expect(expected.length).toBeGreaterThan(50);
-    const first = rows[0]!;
+    const first = rows[0];
     const row = await get(`/api/entities/MessageAnalytics/row?pk=${encodeURIComponent(first.timestamp!)}&pk=${first.id}`);
     expect(row.json.row).toEqual(first);
   });

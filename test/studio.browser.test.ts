@@ -22,7 +22,7 @@ let world: Scenario;
 let serverName: string;
 let welcome: string;
 let scriptId: string;
-const tag = async (userId: string) => (await db().sql<{ tag: string }>(`select username || '#' || discriminator as tag from "User" where id = $1`, [userId]))[0]!.tag;
+const tag = async (userId: string) => (await db().sql<{ tag: string }>(`select username || '#' || discriminator as tag from "User" where id = $1`, [userId]))[0].tag;
 let studio: Studio;
 let writable: Studio;
 let browser: Browser;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   // The small world (about 20 users, 2 servers, history and analytics), plus a hostile message sent through the domain.
   world = await seedScenario(db(), 'small');
-  serverName = (await db().sql<{ name: string }>(`select name from "Server" where id = $1`, [world.server.id]))[0]!.name;
+  serverName = (await db().sql<{ name: string }>(`select name from "Server" where id = $1`, [world.server.id]))[0].name;
   welcome = world.report.handles.welcomeMessageId!;
   const helpers = messagingHelpers(db);
   scriptId = (await helpers.messages().send(world.member, world.general, SCRIPT)).id;
@@ -76,14 +76,14 @@ describe('studio in Chromium', () => {
     await page.locator('#channel-tree').getByRole('link', { name: '# general', exact: true }).click();
     await page.waitForURL(`**/channels/${world.general}`);
     const inGeneral = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [world.general]);
-    await expect.poll(() => page.locator('#history article.msg').count()).toBe(Math.min(50, inGeneral[0]!.n));
+    await expect.poll(() => page.locator('#history article.msg').count()).toBe(Math.min(50, inGeneral[0].n));
     await shot(page, 'channel');
     await page.locator(`article[data-message-id="${welcome}"] a.message-link`).click();
     await page.waitForURL(`**/messages/${welcome}`);
-    const expected = (await db().sql<{ content: string }>(`select content from "Message" where id = $1`, [welcome]))[0]!.content;
+    const expected = (await db().sql<{ content: string }>(`select content from "Message" where id = $1`, [welcome]))[0].content;
     expect(await page.locator('article.msg .content').textContent()).toBe(expected);
     const reactions = await db().sql<{ n: number }>(`select count(distinct "emojiKey")::int as n from "Reaction" where "messageId" = $1`, [welcome]);
-    expect(await page.locator('article.msg .reaction').count()).toBe(reactions[0]!.n);
+    expect(await page.locator('article.msg .reaction').count()).toBe(reactions[0].n);
     expect(await page.locator('article.msg .thread a').textContent()).toBe('Welcome thread');
     await page.locator('article.msg .thread a').click();
     await page.waitForURL(`**/channels/${welcome}`);

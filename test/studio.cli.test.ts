@@ -24,8 +24,8 @@ function studioScript(databaseUrl: string | null, args: string[], extraEnv: Reco
   });
   running.push(child);
   let text = '';
-  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => text, exited };
 }
@@ -62,8 +62,8 @@ describe('npm run db:studio', () => {
       const [, url] = await until(output, /CRYB studio: (http:\/\/127\.0\.0\.1:\d+\/)/, exited);
       expect(output()).toMatch(/applied \d+ migration\(s\)/);
       expect(output()).toMatch(/the database is empty: seeding the small world[\s\S]*seeded the small world/);
-      expect((await call(url!, '/api/servers')).json.servers).toHaveLength(2);
-      expect((await call(url!, '/')).body).toContain('id="chart-hourly"');
+      expect((await call(url, '/api/servers')).json.servers).toHaveLength(2);
+      expect((await call(url, '/')).body).toContain('id="chart-hourly"');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {
@@ -77,9 +77,9 @@ describe('npm run db:studio', () => {
     const [, url] = await until(output, /CRYB studio: (http:\/\/127\.0\.0\.1:\d+\/)/, exited);
     expect(output()).toMatch(/seeded the small world \(seed \d+\): 20 users, 2 servers/);
     expect(output()).toContain('read-only');
-    const servers = await call(url!, '/api/servers');
+    const servers = await call(url, '/api/servers');
     expect(servers.json.servers).toHaveLength(2);
-    expect((await call(url!, '/')).status).toBe(200);
+    expect((await call(url, '/')).status).toBe(200);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 240_000);
@@ -94,7 +94,7 @@ describe('npm run db:studio', () => {
     const users = await db().sql<{ n: number }>(`select count(*)::int as n from "User"`);
     const again = studioScript(db().url, ['--seed']);
     await until(again.output, /CRYB studio: http/, again.exited);
-    expect(again.output()).toContain(`the database already has ${users[0]!.n} users: not seeding`);
+    expect(again.output()).toContain(`the database already has ${users[0].n} users: not seeding`);
     again.child.kill('SIGTERM');
     await again.exited;
   }, 240_000);
@@ -107,7 +107,7 @@ describe('npm run db:studio', () => {
     const migrated = studioScript(bare, ['--migrate', '--seed']);
     const [, url] = await until(migrated.output, /CRYB studio: (http:\/\/127\.0\.0\.1:\d+\/)/, migrated.exited);
     expect(migrated.output()).toMatch(/applied \d+ migration\(s\)/);
-    expect((await call(url!, '/api/servers')).json.servers).toHaveLength(2);
+    expect((await call(url, '/api/servers')).json.servers).toHaveLength(2);
     migrated.child.kill('SIGTERM');
     expect(await migrated.exited).toBe(0);
     const exposed = studioScript(db().url, ['--host', '0.0.0.0']);

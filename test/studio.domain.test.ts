@@ -7,7 +7,7 @@ import { useTestDatabase } from './support/db';
 import { useStudioWorld } from './studio.world';
 
 const db = useTestDatabase();
-const { get, world: worldOf, studio: studioOf } = useStudioWorld(db);
+const { get, world: worldOf } = useStudioWorld(db);
 
 describe('server view', () => {
   it('shows the channel tree with categories and the roles in hierarchy order, permissions decoded', async () => {
@@ -23,11 +23,11 @@ describe('server view', () => {
     expect(kinds).toEqual([...kinds].sort((a, b) => Number(a) - Number(b)));
     const total = await db().sql<{ n: string }>(`select count(*) as n from "Channel" where "serverId" = $1`, [worldOf().server.id]);
     const count = (nodes: Node[]): number => nodes.reduce((sum, n) => sum + 1 + count(n.children), 0);
-    expect(count(json.channels)).toBe(Number(total[0]!.n));
+    expect(count(json.channels)).toBe(Number(total[0].n));
     expect(json.roles.map((r: { id: string }) => r.id)).toEqual([worldOf().moderators, worldOf().server.id]);
     expect(json.roles[0].permissionNames).toEqual(['KICK_MEMBERS', 'MANAGE_MESSAGES']);
     const everyone = await db().sql<{ permissions: string }>(`select permissions::text from "Role" where id = $1`, [worldOf().server.id]);
-    expect(json.roles[1].permissionNames).toEqual(permissionNames(BigInt(everyone[0]!.permissions)));
+    expect(json.roles[1].permissionNames).toEqual(permissionNames(BigInt(everyone[0].permissions)));
     expect(json.members.map((m: { userId: string }) => m.userId)).toEqual(expect.arrayContaining([worldOf().owner.id, worldOf().alice.id, worldOf().bob.id, worldOf().carol.id]));
   });
 });

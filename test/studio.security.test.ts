@@ -29,11 +29,11 @@ async function snapshot() {
 /** The write studio's CSRF token, as a browser gets it: in the page and in a SameSite=Strict cookie. */
 async function csrf(): Promise<{ token: string; cookie: string }> {
   const page = await call(writable.url, `/servers/${world.server.id}`);
-  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1]!;
+  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1];
   const setCookie = String(page.headers['set-cookie']);
   expect(setCookie).toContain('SameSite=Strict');
   expect(setCookie).toContain('HttpOnly');
-  return { token, cookie: setCookie.split(';')[0]! };
+  return { token, cookie: setCookie.split(';')[0] };
 }
 
 const post = (studio: Studio, path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> =>
@@ -126,7 +126,7 @@ describe('binding and tokens', () => {
       const cookie = String(once.headers['set-cookie']);
       expect(cookie).toContain('HttpOnly');
       expect(cookie).toContain('SameSite=Strict');
-      expect((await call(guarded.url, '/servers', { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+      expect((await call(guarded.url, '/servers', { headers: { cookie: cookie.split(';')[0] } })).status).toBe(200);
     } finally {
       await guarded.close();
     }
@@ -165,7 +165,7 @@ describe('the studio has its own small pool', () => {
          from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
       [db().name],
     );
-    return rows[0]!;
+    return rows[0];
   }
 
   it('a flood of 200 concurrent requests queues or gets 503, and never holds more than the pool (3) of connections', async () => {
@@ -184,7 +184,7 @@ describe('the studio has its own small pool', () => {
         }
       })();
       const paths = ['/api/health', '/api/servers', '/', `/servers/${world.server.id}`];
-      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => call(studio.url, paths[i % paths.length]!)));
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => call(studio.url, paths[i % paths.length])));
       sampling = false;
       await sampled;
       const statuses = answers.map((a) => a.status);

@@ -5,8 +5,6 @@ import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { Server } from '../src/entities/server/Server';
 import { User } from '../src/entities/user/User';
-import type { VoiceRepository } from '../src/entities/voice/VoiceRepository';
-import { VoiceState } from '../src/entities/voice/VoiceState';
 import { checkInvariants } from '../src/db/invariants';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 import { seedScenario, type Scenario } from './support/scenarios';
@@ -14,8 +12,6 @@ import { ChannelService } from '../src/servers/channel-service';
 import { InviteService } from '../src/servers/invite-service';
 import { ServerService } from '../src/servers/server-service';
 import { MembershipService } from '../src/servers/membership-service';
-import type { ChannelRepository } from '../src/entities/channel/ChannelRepository';
-import { Channel } from '../src/entities/channel/Channel';
 import { VoiceService } from '../src/voice/voice-service';
 import { UserService } from '../src/identity/user-service';
 

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrm, type CrybOrm } from '../src/db/orm';
@@ -32,11 +33,11 @@ afterAll(async () => {
 
 /** Runs `operation` on a fresh fork of the counting ORM and returns the statements it sent. */
 async function statementsOf(operation: (em: EntityManager) => Promise<unknown>, prepare: (em: EntityManager) => Promise<void> = async () => undefined): Promise<string[]> {
-  const em = counting.em.fork() as EntityManager;
+  const em = counting.em.fork();
   await prepare(em);
   log.length = 0;
   await operation(em);
-  return log.map((line) => line.replace(/\u001b\[[0-9;]*m/g, '').replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
+  return log.map((line) => stripVTControlCharacters(line).replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
 }
 
 async function expectWithinBudget(name: keyof typeof STATEMENT_BUDGETS, statements: string[]): Promise<void> {
@@ -51,7 +52,7 @@ describe('statement budgets of the hot operations', () => {
     const member = await h.joined(w);
     let channel!: Channel;
     const statements = await statementsOf(
-      (em) => channel.send(member.id, 'hello there'),
+      () => channel.send(member.id, 'hello there'),
       async (em) => {
         channel = await em.findOneOrFail(Channel, { id: w.textId });
       },

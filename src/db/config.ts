@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GeneratedCacheAdapter, MetadataProvider, type EntityMetadata, type IConfiguration } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
@@ -71,7 +71,8 @@ class LazyTsMorphMetadataProvider extends MetadataProvider {
   private delegate?: MetadataProvider;
 
   override useCache(): boolean {
-    return this.config.get('metadataCache').enabled ?? true;
+    // IConfiguration.get is untyped; this is Options['metadataCache'].
+    return (this.config.get('metadataCache') as Options['metadataCache'])?.enabled ?? true;
   }
 
   loadEntityMetadata(meta: EntityMetadata, name: string): void {
@@ -89,6 +90,7 @@ function loadTsMorphProvider(): new (config: IConfiguration) => MetadataProvider
     throw new Error(
       `${why} @mikro-orm/reflection, which cannot be loaded (${(error as Error).message.split('\n')[0]}); ` +
         '`npm run build` writes the metadata cache the compiled package uses instead',
+      { cause: error },
     );
   }
 }
@@ -100,7 +102,7 @@ function metadataOptions(): Partial<Options> {
   }
   // The compiled package carries the metadata ts-morph produced at build time, so it needs no TypeScript.
   return {
-    metadataCache: { enabled: true, adapter: GeneratedCacheAdapter, options: { data: require(METADATA_CACHE) } },
+    metadataCache: { enabled: true, adapter: GeneratedCacheAdapter, options: { data: JSON.parse(readFileSync(METADATA_CACHE, 'utf8')) as Record<string, unknown> } },
   };
 }
 

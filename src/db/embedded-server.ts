@@ -177,7 +177,7 @@ export class EmbeddedServer {
           await sleep(250);
           continue;
         }
-        throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`);
+        throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`, { cause: error });
       }
     }
     const who = as.uid === undefined ? '' : ' as the postgres system user (PostgreSQL refuses to run as root)';
@@ -227,7 +227,7 @@ export class EmbeddedServer {
           rmSync(lock, { force: true });
           continue;
         }
-        if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`);
+        if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`, { cause: error });
         await sleep(100);
       }
     }
@@ -272,7 +272,7 @@ export class EmbeddedServer {
       });
     } catch (error) {
       rmSync(this.dataDir, { recursive: true, force: true });
-      throw new Error(`initdb failed: ${(error as Error).message}`);
+      throw new Error(`initdb failed: ${(error as Error).message}`, { cause: error });
     }
   }
 }

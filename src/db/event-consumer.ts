@@ -13,7 +13,8 @@ export interface ConsumeContext {
   signal: AbortSignal;
 }
 
-export type EventBatchHandler = (events: DeliveredEvent[], context: ConsumeContext) => unknown | Promise<unknown>;
+/** Handles one batch; what it returns is awaited (a promise is waited for) before the batch is acknowledged. */
+export type EventBatchHandler = (events: DeliveredEvent[], context: ConsumeContext) => unknown;
 
 export interface ConsumeOptions {
   /** Events per poll (1-10000). Default 100. */
@@ -87,7 +88,7 @@ export async function consumeEvents(orm: MikroORM, consumer: string, handler: Ev
   if (!Number.isFinite(idleMs) || idleMs < 1) throw new RangeError('idleMs must be at least 1');
   const signal = options.signal ?? new AbortController().signal;
   const result: ConsumeResult = { consumer, delivered: 0, batches: 0, lastId: null };
-  const repository = (em: EntityManager) => em.getRepository(DomainEvent) as DomainEventRepository;
+  const repository = (em: EntityManager) => em.getRepository<DomainEvent, DomainEventRepository>(DomainEvent);
 
   await repository(orm.em.fork() as EntityManager).registerConsumer(consumer, { from: options.from ?? 'beginning' });
   const target = listenTarget(orm, options.listen);

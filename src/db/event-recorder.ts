@@ -49,7 +49,7 @@ async function insertEvents(em: EntityManager, transaction: unknown, events: rea
   const connection = em.getConnection('write');
   for (let start = 0; start < events.length; start += ROWS_PER_INSERT) {
     const { sql, params } = outboxInsert(events.slice(start, start + ROWS_PER_INSERT));
-    await connection.execute(sql, params, 'run', transaction as never);
+    await connection.execute(sql, params, 'run', transaction);
   }
 }
 

@@ -65,7 +65,7 @@ export async function migrationStatus(orm: CrybOrm): Promise<MigrationStatus> {
   const [exists] = await connection.execute<{ t: string | null }[]>('select to_regclass(?) as t', [table]);
   const applied = exists?.t ? await connection.execute<{ name: string; executed_at: Date }[]>(`select name, executed_at from "${table}" order by id`) : [];
   return {
-    database: databaseName(orm.config.get('clientUrl')!),
+    database: databaseName(orm.config.get('clientUrl')),
     applied: applied.map((row) => ({ name: row.name, executedAt: new Date(row.executed_at) })),
     pending: await pendingMigrations(orm),
   };

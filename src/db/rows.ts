@@ -1,4 +1,4 @@
-import { type EntityMetadata, type EntityName, type EntityProperty, ReferenceKind, SCALAR_TYPES } from '@mikro-orm/core';
+import { type EntityData, type EntityDictionary, type EntityMetadata, type EntityName, type EntityProperty, ReferenceKind, SCALAR_TYPES } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SqlStatement } from './event-recorder';
 
@@ -10,8 +10,8 @@ import type { SqlStatement } from './event-recorder';
  * string (a wide column, see rowJson) becomes a number where the property is one.
  */
 export function mergeRow<T extends object>(em: EntityManager, entityName: EntityName<T>, row: Record<string, unknown>): T {
-  const meta = em.getMetadata().get<T>(entityName as never);
-  const data = em.getDriver().mapResult(row as never, meta) as Record<string, unknown>;
+  const meta = em.getMetadata(entityName);
+  const data = em.getDriver().mapResult(row as EntityDictionary<T>, meta) as Record<string, unknown>;
   const properties: Partial<Record<string, EntityProperty<T>>> = meta.properties;
   for (const key of Object.keys(data)) {
     const prop = properties[key];
@@ -19,7 +19,7 @@ export function mergeRow<T extends object>(em: EntityManager, entityName: Entity
       data[key] = em.getValidator().validateProperty(prop, data[key], data);
     }
   }
-  return em.getEntityFactory().create<T>(entityName, data as never, { merge: true, refresh: true, convertCustomTypes: true });
+  return em.getEntityFactory().create<T>(entityName, data as EntityData<T>, { merge: true, refresh: true, convertCustomTypes: true });
 }
 
 const COLUMN_KINDS: ReadonlySet<ReferenceKind> = new Set([ReferenceKind.SCALAR, ReferenceKind.MANY_TO_ONE, ReferenceKind.ONE_TO_ONE]);

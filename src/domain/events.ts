@@ -87,10 +87,6 @@ export function takeRecordedEvents(entity: object): RecordedEvent[] {
   return pending;
 }
 
-export function peekRecordedEvents(entity: object): readonly RecordedEvent[] {
-  return (entity as WithPendingEvents)[PENDING_EVENTS] ?? [];
-}
-
 /**
  * Gives back events taken by `takeRecordedEvents` that were not written after all (their flush
  * failed before it changed the aggregate), ahead of any recorded since. For the persistence layer.

@@ -33,11 +33,11 @@ export const EXPRESSION_SLOTS: Readonly<Record<number, { emoji: number; stickers
 
 /** Emoji slots of a boost tier, for static and for animated emoji each. */
 export function emojiSlotsFor(premiumTier: number): number {
-  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]!).emoji;
+  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]).emoji;
 }
 
 export function stickerSlotsFor(premiumTier: number): number {
-  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]!).stickers;
+  return (EXPRESSION_SLOTS[premiumTier] ?? EXPRESSION_SLOTS[0]).stickers;
 }
 
 /** The highest voice bitrate a server of this boost tier may set. */

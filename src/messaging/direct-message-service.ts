@@ -160,7 +160,7 @@ export class DirectMessageService {
         return;
       }
       await tx.nativeDelete(ChannelRecipient, { channel: channelId, user: userId });
-      if (group.owner?.id === userId) group.owner = tx.getReference(User, remaining[0]!, { wrapped: true });
+      if (group.owner?.id === userId) group.owner = tx.getReference(User, remaining[0], { wrapped: true });
       await postSystemMessage(tx, group, recipients, userId, MessageType.RECIPIENT_REMOVE, '', [userId]);
       group.privateChannelEvent('CHANNEL_UPDATE', remaining);
       group.privateChannelEvent('CHANNEL_DELETE', remaining, [userId]);

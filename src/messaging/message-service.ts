@@ -55,7 +55,7 @@ const reasonOf = (options: unknown) => validateAuditReason(typeof options === 'o
 function sendOptions(value: unknown): SendOptions {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed('options', 'must be an object');
-  return value as SendOptions;
+  return value;
 }
 
 /**
@@ -190,7 +190,7 @@ export class MessageService {
       access.require(['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       const found = await tx.find(Message, { id: { $in: ids }, channel: channelId }, { refresh: true });
       const missing = ids.filter((id) => !found.some((m) => m.id === id));
-      if (missing.length > 0) throw new NotFound('Message', missing[0]!);
+      if (missing.length > 0) throw new NotFound('Message', missing[0]);
       if (access.server) {
         tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), AuditLogAction.MESSAGE_BULK_DELETE, channelId, [
           { key: 'count', new: ids.length },
@@ -251,7 +251,7 @@ export class MessageService {
       }
       if (pinned) {
         const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN), { persist: true });
-        notice.replyTo = tx.getReference(Message, found.id) as never;
+        notice.replyTo = tx.getReference(Message, found.id, { wrapped: true });
         await channelAfterPost(tx, access.channel, notice.id, actorId);
         notice.addressTo(access.recipientIds).created();
       }

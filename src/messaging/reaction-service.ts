@@ -43,10 +43,10 @@ export class ReactionService {
            from "Reaction" where "messageId" = ?`,
         [key, key, userId, messageId],
       );
-      if (tally!.mine) return false;
-      if (!tally!.present) {
+      if (tally.mine) return false;
+      if (!tally.present) {
         access.require('ADD_REACTIONS');
-        if (Number(tally!.distinct) >= LIMITS.uniqueReactionsPerMessage) throw new LimitReached('uniqueReactionsPerMessage', LIMITS.uniqueReactionsPerMessage);
+        if (Number(tally.distinct) >= LIMITS.uniqueReactionsPerMessage) throw new LimitReached('uniqueReactionsPerMessage', LIMITS.uniqueReactionsPerMessage);
       }
       tx.persist(new Reaction(found, tx.getReference(User, userId), parsed));
       found.addressTo(access.recipientIds).reactionAdded(userId, parsed);

@@ -128,7 +128,7 @@ function canView(row: UnreadRow, userId: string): boolean {
       ownerId: String(row.ownerId),
       memberId: userId,
       everyone: BigInt(roles[serverId] ?? '0'),
-      roles: (row.roleIds ?? []).map(String).filter((id) => id in roles).map((id) => ({ id, permissions: BigInt(roles[id]!) })),
+      roles: (row.roleIds ?? []).map(String).filter((id) => id in roles).map((id) => ({ id, permissions: BigInt(roles[id]) })),
       overwrites: (row.overwrites ?? []).map(([id, type, allow, deny]) => ({ id, type: type === 'ROLE' ? ('role' as const) : ('member' as const), allow: BigInt(allow), deny: BigInt(deny) })),
     },
     {

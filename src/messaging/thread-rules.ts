@@ -9,7 +9,10 @@ export type ThreadTypeName = 'PUBLIC_THREAD' | 'PRIVATE_THREAD' | 'ANNOUNCEMENT_
 export interface NewThread {
   /** 1-100 characters. */
   name: string;
-  /** Standalone threads only. Default: PUBLIC_THREAD in a text channel, ANNOUNCEMENT_THREAD in an announcement channel. */
+  /**
+   * Standalone threads only. Default: PUBLIC_THREAD in a text channel, ANNOUNCEMENT_THREAD in an
+   * announcement channel.
+   */
   type?: ThreadTypeName;
   /** Minutes: 60, 1440 (the default), 4320 or 10080. */
   autoArchiveDuration?: number;
@@ -27,16 +30,21 @@ export interface ThreadPatch {
 
 export const DEFAULT_AUTO_ARCHIVE_MINUTES = 1440;
 
+/** Whether `value` is one of THREAD_AUTO_ARCHIVE_MINUTES (the list widened to unknown to look any value up). */
+function isAutoArchiveDuration(value: unknown): value is (typeof THREAD_AUTO_ARCHIVE_MINUTES)[number] {
+  return (THREAD_AUTO_ARCHIVE_MINUTES as readonly unknown[]).includes(value);
+}
+
 export function validateAutoArchiveDuration(value: unknown): number {
-  if (!THREAD_AUTO_ARCHIVE_MINUTES.includes(value as never)) {
+  if (!isAutoArchiveDuration(value)) {
     throw new ValidationFailed('autoArchiveDuration', `must be one of ${THREAD_AUTO_ARCHIVE_MINUTES.join(', ')} minutes`, { allowed: [...THREAD_AUTO_ARCHIVE_MINUTES] });
   }
-  return value as number;
+  return value;
 }
 
 function objectArg<T>(value: unknown, field: string): Partial<T> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
-  return value as Partial<T>;
+  return value;
 }
 
 export function newThreadFields(input: unknown) {
@@ -73,7 +81,7 @@ export function threadTypeFor(parent: Channel, requested: unknown, fromMessage: 
     : parent.type === ChannelType.GUILD_ANNOUNCEMENT ? [ChannelType.ANNOUNCEMENT_THREAD]
     : [];
   if (allowed.length === 0) throw new ValidationFailed('parent', `a ${parent.type} channel holds no threads`, { parentId: parent.id, type: parent.type });
-  if (requested === undefined) return allowed[0]!;
+  if (requested === undefined) return allowed[0];
   if (fromMessage && requested === ChannelType.PRIVATE_THREAD) throw new ValidationFailed('type', 'a private thread cannot start from a message');
   if (!allowed.includes(requested as ChannelType)) throw new ValidationFailed('type', `a ${parent.type} channel holds only ${allowed.join(' or ')}`, { allowed });
   return requested as ChannelType;

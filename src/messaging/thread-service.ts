@@ -177,7 +177,8 @@ export class ThreadService {
 
   /**
    * Joins a thread one can see (public: whoever views the parent; private: members already, or
-   * MANAGE_THREADS). Not while archived, nor while timed out (MemberTimedOut). Returns false, writing nothing, when already a member.
+   * MANAGE_THREADS). Not while archived, nor while timed out (MemberTimedOut). Returns false,
+   * writing nothing, when already a member.
    */
   async joinThread(actor: IdArg, thread: IdArg): Promise<boolean> {
     const actorId = idArg(actor, 'actor');

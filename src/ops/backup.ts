@@ -226,7 +226,7 @@ async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const contents = listing.stdout.split('\n').filter((line) => line.trim() && !line.startsWith(';'));
   const original = decodeDatabaseFromFile(NAME.exec(basename(file))?.[1] ?? '') || 'cryb';
   const database = options.database ?? `${original}_restored_${stamp(new Date()).toLowerCase()}`;
-  if (!/^[A-Za-z0-9_\-]{1,63}$/.test(database)) throw new Error(`database name "${database}" must be 1-63 letters, digits, _ or -`);
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(database)) throw new Error(`database name "${database}" must be 1-63 letters, digits, _ or -`);
   const serverUrl = parseDatabaseUrl(options.serverUrl).url;
   const admin = new Client({ connectionString: withDatabase(serverUrl, 'postgres'), connectionTimeoutMillis: 10_000 });
   admin.on('error', () => undefined);

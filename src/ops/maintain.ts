@@ -53,7 +53,7 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
       for (const job of jobs.rows) await step(`job ${job.id} ${job.proc}${job.target ? ` on ${job.target}` : ''}`, async () => (await client.query('call run_job($1)', [job.id]), 'ran'));
     } else {
       await step('retention', async () => {
-        const exists = await client.query(`select to_regprocedure('"cryb_apply_retention"()') is not null as ok`);
+        const exists = await client.query<{ ok: boolean }>(`select to_regprocedure('"cryb_apply_retention"()') is not null as ok`);
         if (!exists.rows[0]?.ok) throw new Error('cryb_apply_retention() is missing: the analytics migrations are not applied (run `npx cryb-db migrate`)');
         const rows = await client.query<{ relation: string; rows_deleted: string | null }>('select * from "cryb_apply_retention"()');
         return rows.rows.map((r) => `${r.relation} ${r.rows_deleted ?? 0} rows deleted`).join(', ');

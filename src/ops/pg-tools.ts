@@ -160,6 +160,9 @@ export async function runTool(path: string, args: string[], options: RunToolOpti
   } catch (error) {
     const e = error as Error & { stderr?: string };
     const name = path.split('/').pop();
+    // No cause: the tool's error carries its argv, stdout and stderr unredacted (URLs, the password);
+    // this message is the redacted copy, and util.inspect would print a cause in full.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`${name} failed: ${redactSecrets((e.stderr ?? '').trim() || e.message, [password])}`);
   } finally {
     if (passDir) rmSync(passDir, { recursive: true, force: true });

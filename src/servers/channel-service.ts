@@ -237,7 +237,10 @@ export class ChannelService {
     });
   }
 
-  /** Removes the overwrite of `target` (a role or member id), under the rules of `setOverwrite` (every bit it allowed or denied must be the actor's). Audit 15. */
+  /**
+   * Removes the overwrite of `target` (a role or member id), under the rules of `setOverwrite`
+   * (every bit it allowed or denied must be the actor's). Audit 15.
+   */
   async deleteOverwrite(actor: IdArg, server: ServerArg, channel: IdArg, target: IdArg, options: ReasonOption = {}): Promise<void> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');

@@ -198,7 +198,10 @@ export class StickerService {
     });
   }
 
-  /** Edits name, description and/or tags (the format is fixed at upload). An update that changes nothing writes nothing. */
+  /**
+   * Edits name, description and/or tags (the format is fixed at upload). An update that changes
+   * nothing writes nothing.
+   */
   async updateSticker(actor: IdArg, server: ServerArg, sticker: IdArg, changes: StickerUpdate, options: ReasonOption = {}): Promise<Sticker> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');

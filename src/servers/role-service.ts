@@ -227,7 +227,10 @@ export class RoleService {
     });
   }
 
-  /** Gives a member a role (MANAGE_ROLES; the role below the actor, not managed; the member below the actor, or the actor themself). */
+  /**
+   * Gives a member a role (MANAGE_ROLES; the role below the actor, not managed; the member below
+   * the actor, or the actor themself).
+   */
   async assignRole(actor: IdArg, server: ServerArg, member: MemberArg, role: IdArg, options: ReasonOption = {}): Promise<ServerMember> {
     return this.changeMemberRole(actor, server, member, role, 'add', options);
   }

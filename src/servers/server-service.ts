@@ -73,7 +73,7 @@ export function validateServerChanges(changes: unknown): ServerChanges {
       case 'icon':
       case 'banner':
         valid[key] = optionalText(key, value, SERVER_IMAGE_MAX);
-        if (valid[key] !== null && /\s/.test(valid[key] as string)) throw new ValidationFailed(key, 'may not contain whitespace');
+        if (valid[key] !== null && /\s/.test(valid[key])) throw new ValidationFailed(key, 'may not contain whitespace');
         break;
       case 'verificationLevel':
         valid.verificationLevel = validateIntegerIn('verificationLevel', value, 0, 4);

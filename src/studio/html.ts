@@ -15,7 +15,7 @@ export type HtmlPart = Html | string | number | bigint | boolean | null | undefi
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 }
 
 function render(part: HtmlPart): string {
@@ -26,8 +26,8 @@ function render(part: HtmlPart): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: HtmlPart[]): Html {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += render(values[i] as HtmlPart) + strings[i + 1]!;
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1];
   return new Html(out);
 }
 
@@ -39,8 +39,8 @@ export function href(path: string, query: Record<string, string | number | reado
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === null || value === undefined || value === '') continue;
-    if (Array.isArray(value)) for (const v of value) params.append(key, v);
-    else params.append(key, String(value));
+    if (typeof value === 'string' || typeof value === 'number') params.append(key, String(value));
+    else for (const v of value) params.append(key, v);
   }
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;

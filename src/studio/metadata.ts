@@ -62,14 +62,14 @@ function leadingIndexed(meta: EntityMetadata): Set<string> {
   };
   const leading = new Set<string>();
   const first = meta.primaryKeys[0];
-  if (first) leading.add(meta.properties[first]!.fieldNames[0]!);
+  if (first) leading.add(meta.properties[first].fieldNames[0]);
   for (const index of [...meta.indexes, ...meta.uniques]) {
     if (index.expression) continue;
-    const [lead] = fieldsOf(index.properties as string | string[] | undefined);
+    const [lead] = fieldsOf(index.properties);
     if (lead) leading.add(lead);
   }
   for (const prop of meta.props) {
-    if ((prop.index || prop.unique) && prop.fieldNames?.length) leading.add(prop.fieldNames[0]!);
+    if ((prop.index || prop.unique) && prop.fieldNames?.length) leading.add(prop.fieldNames[0]);
   }
   return leading;
 }
@@ -97,7 +97,7 @@ function entityOf(meta: EntityMetadata): StudioEntity {
     });
     if (owning && prop.targetMeta) relations.push({ property: prop.name, target: prop.targetMeta.className, fields: [...prop.fieldNames] });
   }
-  const primaryKey = meta.primaryKeys.flatMap((name) => meta.properties[name]!.fieldNames);
+  const primaryKey = meta.primaryKeys.flatMap((name) => meta.properties[name].fieldNames);
   return { name: meta.className, table: meta.tableName, columns, primaryKey, relations };
 }
 

@@ -27,7 +27,7 @@ export async function studioOrm(orm: CrybOrm, options: StudioPoolOptions): Promi
     // Connections open on the first request; the service's ORM already proved the database reachable.
     connect: false,
     driverOptions: { ...(base.driverOptions as object | undefined), connection: { ...((base.driverOptions as { connection?: object } | undefined)?.connection ?? {}), ...connection } },
-  } as never)) as CrybOrm;
+  }));
 }
 
 export class StudioBusy extends Error {

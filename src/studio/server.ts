@@ -20,7 +20,10 @@ export interface StudioOptions {
   write?: boolean;
   /** Required on every request when set: `Authorization: Bearer <token>` or `?token=` once (then a cookie). */
   token?: string;
-  /** The database URL the health panel names (redacted); defaults to the ORM's. The panel reads through the studio's pool. */
+  /**
+   * The database URL the health panel names (redacted); defaults to the ORM's. The panel reads
+   * through the studio's pool.
+   */
   databaseUrl?: string;
   /** Connections of the studio's own pool (separate from `orm`'s). Default 3. */
   poolSize?: number;
@@ -72,7 +75,10 @@ function cookies(req: IncomingMessage): Map<string, string> {
   return jar;
 }
 
-/** An Origin header naming this very server: its scheme (the studio speaks http only) and host (an opaque `null` origin is not). */
+/**
+ * An Origin header naming this very server: its scheme (the studio speaks http only) and host (an
+ * opaque `null` origin is not).
+ */
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     const parsed = new URL(origin);
@@ -111,13 +117,19 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
+/** The SQLSTATE a PostgreSQL error carries ('' for any other error). */
+function sqlState(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
 function errorReply(error: unknown, api: boolean, ctx: Pick<Ctx, 'write' | 'csrf'>, log: (line: string) => void): Reply {
   let status = 500;
   let body: { code: string; message: string; details?: unknown } = { code: 'INTERNAL', message: 'the studio failed to answer; see its console' };
   if (error instanceof DomainError) {
     status = error instanceof ValidationFailed ? 400 : error instanceof NotFound ? 404 : error instanceof MissingPermission ? 403 : 409;
     body = error.toJSON();
-  } else if (/^22/.test(String((error as { code?: unknown })?.code ?? ''))) {
+  } else if (/^22/.test(sqlState(error))) {
     // A data exception (a value PostgreSQL cannot take for its column) that validation let through.
     status = 400;
     body = { code: 'VALIDATION_FAILED', message: `the database refused a value: ${(error as Error).message.split('\n')[0]}` };
@@ -207,7 +219,7 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
     const match = route.regex.exec(url.pathname)!;
     const params: Record<string, string> = {};
     try {
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1]!)));
+      route.names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1])));
     } catch {
       return errorReply(new ValidationFailed('path', 'is not valid percent-encoding'), api, base, log);
     }

@@ -1,3 +1,4 @@
+import type { Knex } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../domain/errors';
 import { type ColumnKind, ident, type StudioColumn, type StudioEntity } from './metadata';
 
@@ -86,7 +87,7 @@ function checkArrayElement(column: StudioColumn, value: string): string {
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-function filterSql(filter: Filter, bindings: unknown[]): string {
+function filterSql(filter: Filter, bindings: Knex.RawBinding[]): string {
   const col = ident(filter.column.field);
   switch (filter.op) {
     case 'null':
@@ -152,8 +153,8 @@ export function parseTableRequest(entity: StudioEntity, query: URLSearchParams):
   if (after) {
     const keys = keyColumns(entity, request);
     request.after = decodeCursor(after, keys.length).map((value, i) => {
-      if (value === null && !keys[i]!.nullable) throw new ValidationFailed('after', 'is not a cursor of this table');
-      return value === null ? null : checkValue(keys[i]!, value, 'after', true);
+      if (value === null && !keys[i].nullable) throw new ValidationFailed('after', 'is not a cursor of this table');
+      return value === null ? null : checkValue(keys[i], value, 'after', true);
     });
   }
   return request;
@@ -187,19 +188,19 @@ function decodeCursor(text: string, length: number): (string | null)[] {
   return values as (string | null)[];
 }
 
-function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 'desc', bindings: unknown[]): string {
+function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 'desc', bindings: Knex.RawBinding[]): string {
   const cmp = dir === 'asc' ? '>' : '<';
   const [first, ...rest] = keys;
   const restTuple = (values: (string | null)[]) => {
     bindings.push(...values);
     return `(${rest.map((c) => ident(c.field)).join(', ')}) ${cmp} (${rest.map(() => '?').join(', ')})`;
   };
-  if (!first!.nullable || rest.length === 0) {
+  if (!first.nullable || rest.length === 0) {
     bindings.push(...after);
     return `(${keys.map((c) => ident(c.field)).join(', ')}) ${cmp} (${keys.map(() => '?').join(', ')})`;
   }
   // A nullable sort column: nulls come last ascending and first descending, as a b-tree returns them.
-  const col = ident(first!.field);
+  const col = ident(first.field);
   const [value, ...others] = after;
   if (value === null) {
     return dir === 'asc' ? `(${col} is null and ${restTuple(others)})` : `(${col} is not null or (${col} is null and ${restTuple(others)}))`;
@@ -211,8 +212,8 @@ function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 
 }
 
 /** The statement for one page (limit + 1 rows, to know whether another page follows). */
-export function pageQuery(entity: StudioEntity, request: TableRequest): { sql: string; bindings: unknown[]; keys: StudioColumn[] } {
-  const bindings: unknown[] = [];
+export function pageQuery(entity: StudioEntity, request: TableRequest): { sql: string; bindings: Knex.RawBinding[]; keys: StudioColumn[] } {
+  const bindings: Knex.RawBinding[] = [];
   const keys = keyColumns(entity, request);
   const where = request.filters.map((f) => filterSql(f, bindings));
   if (request.after) where.push(keysetSql(keys, request.after, request.dir, bindings));
@@ -229,10 +230,10 @@ export function selectText(entity: StudioEntity): string {
   return entity.columns.map((c) => `${ident(c.field)}::text as ${ident(c.field)}`).join(', ');
 }
 
-export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: unknown[] } {
+export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: Knex.RawBinding[] } {
   if (pk.length !== entity.primaryKey.length) throw new ValidationFailed('pk', `${entity.name} has a primary key of ${entity.primaryKey.length} column(s)`);
   const columns = entity.primaryKey.map((field) => entity.columns.find((c) => c.field === field)!);
-  const values = columns.map((c, i) => checkValue(c, pk[i]!, 'pk', true));
+  const values = columns.map((c, i) => checkValue(c, pk[i], 'pk', true));
   return {
     sql: `select ${selectText(entity)} from ${ident(entity.table)} where ${columns.map((c) => `${ident(c.field)} = ?`).join(' and ')}`,
     bindings: values,

@@ -198,5 +198,5 @@ export function fulfilled<T>(results: PromiseSettledResult<T>[]): T[] {
 }
 
 export function rejected<T>(results: PromiseSettledResult<T>[]): unknown[] {
-  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r): unknown => r.reason);
 }

@@ -23,7 +23,7 @@ import {
   validateNonNegative,
   validateSelf,
 } from './voice-args';
-import { assertCanModerate, audit, endStay, enter, loadChannels, lockUser, lockVoice, moderated, voiceChannel } from './voice-stays';
+import { assertCanModerate, audit, endStay, enter, lockUser, lockVoice, moderated, voiceChannel } from './voice-stays';
 
 /** The self flags of `opts` that would send audio or video: what a timeout forbids. */
 function transmitting(opts: SelfVoiceChanges): PermissionName[] {
@@ -133,7 +133,7 @@ export class VoiceService {
     await transact(this.em, async (tx) => {
       const locked = await lockVoice(tx, targetId, [], { hierarchyOf: serverId });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId, serverId);
-      access.require('MOVE_MEMBERS', locked.channels.get(state.channel.id)!);
+      access.require('MOVE_MEMBERS', locked.channels.get(state.channel.id));
       await assertCanModerate(tx, access, targetId);
       const channelId = state.channel.id;
       await endStay(tx, state);
@@ -180,7 +180,7 @@ export class VoiceService {
     return transact(this.em, async (tx) => {
       const locked = await lockVoice(tx, targetId, [], { hierarchyOf: serverId });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId, serverId);
-      access.require(flag === 'mute' ? 'MUTE_MEMBERS' : 'DEAFEN_MEMBERS', locked.channels.get(state.channel.id)!);
+      access.require(flag === 'mute' ? 'MUTE_MEMBERS' : 'DEAFEN_MEMBERS', locked.channels.get(state.channel.id));
       const member = await assertCanModerate(tx, access, targetId);
       if (member[flag] === value && state[flag === 'mute' ? 'serverMute' : 'serverDeaf'] === value) return state;
       const before = member[flag];

@@ -184,7 +184,7 @@ export async function enter(tx: EntityManager, prev: VoiceState | null, target: 
   // A fresh join writes its state, its session and its event in one statement (the send does the same).
   const events = takeRecordedEvents(state);
   const writes = [newEntityInsert(tx, state), newEntityInsert(tx, session), ...(events.length > 0 ? [outboxInsert(events)] : [])];
-  await tx.execute(`with ${writes.slice(1).map((w, i) => `w${i} as (${w.sql})`).join(', ')} ${writes[0]!.sql}`, writes.slice(1).flatMap((w) => w.params).concat(writes[0]!.params));
+  await tx.execute(`with ${writes.slice(1).map((w, i) => `w${i} as (${w.sql})`).join(', ')} ${writes[0].sql}`, writes.slice(1).flatMap((w) => w.params).concat(writes[0].params));
   tx.merge(state);
   tx.merge(session);
   return state;

@@ -37,7 +37,7 @@ async function blockedBackend(): Promise<number> {
 
 describe('a connection killed mid-flush', () => {
   it('leaves none of a 2,000-user unit of work, reports DatabaseUnavailable, and the next unit of work succeeds', async () => {
-    const usersBefore = Number((await db().sql<{ n: string }>('select count(*) as n from "User"'))[0]!.n);
+    const usersBefore = Number((await db().sql<{ n: string }>('select count(*) as n from "User"'))[0].n);
     // Block the flush partway: an uncommitted row holding the last user's unique username key.
     await saboteur.query('begin');
     await saboteur.query(`insert into "User" (id, username, discriminator) values (1, 'zz-last', '0001')`);
@@ -52,7 +52,7 @@ describe('a connection killed mid-flush', () => {
     await saboteur.query('select pg_terminate_backend($1)', [pid]);
     await saboteur.query('rollback');
     expect(await flushing).toBeInstanceOf(DatabaseUnavailable);
-    const usersAfter = Number((await db().sql<{ n: string }>('select count(*) as n from "User"'))[0]!.n);
+    const usersAfter = Number((await db().sql<{ n: string }>('select count(*) as n from "User"'))[0].n);
     expect(usersAfter).toBe(usersBefore);
     const next = await h.register('survivor');
     expect(next.id).toBeTruthy();
@@ -109,7 +109,7 @@ describe('deadlocks', () => {
     // Each side locks one user row, waits for the other (first attempt only), then wants the other's row.
     const side = (i: number, first: string, second: string) =>
       transact(db().fork(), async (tx) => {
-        attempts[i]!++;
+        attempts[i]++;
         await tx.execute('select 1 from "User" where id = ? for update', [first]);
         if (attempts[i] === 1) {
           if (++arrived === 2) release();
@@ -120,7 +120,7 @@ describe('deadlocks', () => {
       });
     await Promise.all([side(0, a.id, b.id), side(1, b.id, a.id)]);
     // PostgreSQL broke the deadlock by failing one side; transact ran that side again.
-    expect(attempts[0]! + attempts[1]!).toBe(3);
+    expect(attempts[0] + attempts[1]).toBe(3);
   });
 
   it('give up as ConcurrencyConflict after the bounded retries', async () => {

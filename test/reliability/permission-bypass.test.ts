@@ -15,7 +15,6 @@ import {
   channelKindOf,
   computeEffectivePermissions,
   isTimedOut,
-  type MemberAction,
   PermissionFlags as F,
   type PermissionName,
 } from '../../src/domain/permissions';
@@ -46,24 +45,24 @@ async function fixture(): Promise<Fixture> {
   const users = Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await h.joined(w, n)).id] as const)));
   const stranger = (await h.register('stranger')).id;
   const s = w.server.id;
-  await h.role(s, F.ADMINISTRATOR, 10, [users.admin!]);
-  await h.role(s, F.MANAGE_MESSAGES | F.KICK_MEMBERS | F.BAN_MEMBERS | F.MODERATE_MEMBERS | F.MANAGE_THREADS, 8, [users.mod!]);
-  const helper = await h.role(s, F.MANAGE_MESSAGES | F.PIN_MESSAGES, 6, [users.helper!]);
-  await h.role(s, F.KICK_MEMBERS, 4, [users.victim!, users.peer!]);
+  await h.role(s, F.ADMINISTRATOR, 10, [users.admin]);
+  await h.role(s, F.MANAGE_MESSAGES | F.KICK_MEMBERS | F.BAN_MEMBERS | F.MODERATE_MEMBERS | F.MANAGE_THREADS, 8, [users.mod]);
+  const helper = await h.role(s, F.MANAGE_MESSAGES | F.PIN_MESSAGES, 6, [users.helper]);
+  await h.role(s, F.KICK_MEMBERS, 4, [users.victim, users.peer]);
   const staff = await h.channel(s);
   await h.overwrite(staff, s, 'ROLE', 0n, F.VIEW_CHANNEL);
   await h.overwrite(staff, helper, 'ROLE', F.VIEW_CHANNEL, 0n);
   const announcements = await h.channel(s);
   await h.overwrite(announcements, s, 'ROLE', 0n, F.SEND_MESSAGES | F.ADD_REACTIONS);
   await h.overwrite(announcements, helper, 'ROLE', F.SEND_MESSAGES, 0n);
-  await h.overwrite(w.textId, users.muted!, 'MEMBER', 0n, F.SEND_MESSAGES);
-  await h.overwrite(staff, users.victim!, 'MEMBER', F.VIEW_CHANNEL, 0n);
+  await h.overwrite(w.textId, users.muted, 'MEMBER', 0n, F.SEND_MESSAGES);
+  await h.overwrite(staff, users.victim, 'MEMBER', F.VIEW_CHANNEL, 0n);
   await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 day' where "serverId" = $1 and "userId" = $2`, [s, users.timedOut]);
   const channels = { general: w.textId, staff, announcements };
   const messages: Record<string, string> = {};
   for (const [name, id] of Object.entries(channels)) {
     await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0) on conflict do nothing`, [id, users.victim, (F.SEND_MESSAGES | F.VIEW_CHANNEL).toString()]);
-    messages[name] = (await h.messages().send(users.victim!, id, `victim in ${name}`)).id;
+    messages[name] = (await h.messages().send(users.victim, id, `victim in ${name}`)).id;
   }
   return { serverId: s, ownerId: w.owner.id, actors: { owner: w.owner.id, ...users, stranger }, channels, messages };
 }
@@ -86,7 +85,7 @@ async function oraclePermissions(f: Fixture, userId: string, channelId?: string)
       serverId: f.serverId,
       ownerId: f.ownerId,
       memberId: userId,
-      everyone: BigInt(everyone!.permissions),
+      everyone: BigInt(everyone.permissions),
       roles: roles.map((r) => ({ id: r.id, permissions: BigInt(r.permissions) })),
       overwrites: overwrites.map((o) => ({ id: o.targetId, type: o.type === 'ROLE' ? ('role' as const) : ('member' as const), allow: BigInt(o.allow), deny: BigInt(o.deny) })),
     },
@@ -114,7 +113,7 @@ function cells(f: Fixture): Cell[] {
   const out: Cell[] = [];
   for (const [actorName, actor] of Object.entries(f.actors)) {
     for (const [channelName, channel] of Object.entries(f.channels)) {
-      const message = f.messages[channelName]!;
+      const message = f.messages[channelName];
       const inChannel = async (...need: PermissionName[]) => {
         const p = await oraclePermissions(f, actor, channel);
         return p === null ? NotAMember : has(p, ...need) ? ('allowed' as const) : MissingPermission;
@@ -138,7 +137,7 @@ function cells(f: Fixture): Cell[] {
     }
     for (const [action, permission] of [['kick', 'KICK_MEMBERS'], ['ban', 'BAN_MEMBERS'], ['timeout', 'MODERATE_MEMBERS']] as const) {
       for (const targetName of ['victim', 'owner', 'mod', actorName]) {
-        const target = f.actors[targetName]!;
+        const target = f.actors[targetName];
         out.push({
           action: `${actorName} ${action}s ${targetName}`,
           run: (em) =>
@@ -151,7 +150,7 @@ function cells(f: Fixture): Cell[] {
             const p = await oraclePermissions(f, actor);
             if (p === null) return NotAMember;
             if (!has(p, permission)) return MissingPermission;
-            return canActOnMember(await oracleRank(f, actor), await oracleRank(f, target), f.ownerId, action as MemberAction) ? 'allowed' : HierarchyViolation;
+            return canActOnMember(await oracleRank(f, actor), await oracleRank(f, target), f.ownerId, action) ? 'allowed' : HierarchyViolation;
           },
         });
       }

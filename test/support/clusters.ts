@@ -186,7 +186,7 @@ export class Pgbouncer {
         await client.end();
         return bouncer;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`pgbouncer did not accept connections: ${(error as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`pgbouncer did not accept connections: ${(error as Error).message}`, { cause: error });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -36,7 +36,7 @@ export function messagingHelpers(db: () => TestDatabase) {
   const messages = (em: EntityManager = fork()) => new MessageService(em);
   const reactions = (em: EntityManager = fork()) => new ReactionService(em);
   /** Reaction queries (tallies): the repository keeps the reads that need no permission check. */
-  const reactionQueries = (em: EntityManager = fork()) => em.getRepository(Reaction) as ReactionRepository;
+  const reactionQueries = (em: EntityManager = fork()) => em.getRepository<Reaction, ReactionRepository>(Reaction);
   const readStates = (em: EntityManager = fork()) => new ReadStateService(em);
   const dms = (em: EntityManager = fork()) => new DirectMessageService(em);
   const threads = (em: EntityManager = fork()) => new ThreadService(em);

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { Client } from 'pg';
-import { beforeAll, inject } from 'vitest';
+import { inject } from 'vitest';
 
 export interface TimescaleProbe {
   available: boolean;

@@ -21,10 +21,11 @@ const PROTOTYPES = confusablePrototypes as Readonly<Record<string, string>>;
  * rule does not depend on the Unicode version of the JavaScript engine. The rest are blank glyphs and
  * format controls the property leaves out: the Braille blank, the musical null notehead, the
  * interlinear annotation controls (they hide the text between them) and the Egyptian hieroglyph
- * format controls.
+ * format controls. The combining grapheme joiner (\u034f, a combining mark) comes right after the
+ * property class: after a character it would read as one combined character (no-misleading-character-class).
  */
 const INVISIBLE =
-  /[\p{Default_Ignorable_Code_Point}\u00ad\u034f\u115f\u1160\u180e\u3164\uffa0\u{e0000}-\u{e007f}\u2800\u{1d159}\ufff9-\ufffb\u{13430}-\u{1343f}]/u;
+  /[\p{Default_Ignorable_Code_Point}\u034f\u00ad\u115f\u1160\u180e\u3164\uffa0\u{e0000}-\u{e007f}\u2800\u{1d159}\ufff9-\ufffb\u{13430}-\u{1343f}]/u;
 
 /** C0, DEL, C1, and the line and paragraph separators. */
 // eslint-disable-next-line no-control-regex

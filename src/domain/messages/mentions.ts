@@ -50,10 +50,10 @@ export function stripCode(content: string): string {
     let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (list[mid]! < from) lo = mid + 1;
+      if (list[mid] < from) lo = mid + 1;
       else hi = mid;
     }
-    return lo < list.length ? list[lo]! : -1;
+    return lo < list.length ? list[lo] : -1;
   };
 
   let out = '';
@@ -66,7 +66,7 @@ export function stripCode(content: string): string {
   };
   while (i < n) {
     const c = content.charCodeAt(i);
-    if (c === 0x5c /* \ */ && i + 1 < n && !/[0-9A-Za-z\s]/.test(content[i + 1]!)) {
+    if (c === 0x5c /* \ */ && i + 1 < n && !/[0-9A-Za-z\s]/.test(content[i + 1])) {
       blank(i, i + 2);
       i += 2;
       continue;

@@ -27,9 +27,9 @@ export const MAX_UNICODE_EMOJI_CODE_POINTS = 32;
 export function parseEmoji(input: unknown): ParsedEmoji {
   if (typeof input !== 'string') throw new ValidationFailed('emoji', 'must be a string');
   const tag = CUSTOM_TAG.exec(input);
-  if (tag) return custom(tag[3]!, tag[2]!, tag[1] === 'a');
+  if (tag) return custom(tag[3], tag[2], tag[1] === 'a');
   const pair = CUSTOM_PAIR.exec(input);
-  if (pair) return custom(pair[2]!, pair[1]!, false);
+  if (pair) return custom(pair[2], pair[1], false);
   if (input.length === 0) throw new ValidationFailed('emoji', 'must not be empty');
   const codePoints = [...input].length;
   if (codePoints > MAX_UNICODE_EMOJI_CODE_POINTS) {

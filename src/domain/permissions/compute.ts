@@ -237,7 +237,7 @@ function implicitSteps(permissions: bigint, context: PermissionContext): Implici
  */
 export function applyImplicitPermissions(permissions: bigint, context: PermissionContext = {}): bigint {
   const steps = implicitSteps(permissions, context);
-  return steps.length === 0 ? permissions : steps[steps.length - 1]!.after;
+  return steps.length === 0 ? permissions : steps[steps.length - 1].after;
 }
 
 /** `computePermissions` then `applyImplicitPermissions`, with owner/administrator taken from the input. */
@@ -359,7 +359,7 @@ export function explainPermissions(
         history.push({ kind: 'administrator-not-overwritable', ids });
       }
     }
-    return { name, bit, granted, reason: history[history.length - 1]!, history };
+    return { name, bit, granted, reason: history[history.length - 1], history };
   });
 
   let permissions = entries.reduce((acc, e) => (e.granted ? acc | e.bit : acc), 0n);
@@ -375,7 +375,7 @@ export function explainPermissions(
         }
       }
     }
-    if (steps.length > 0) permissions = steps[steps.length - 1]!.after;
+    if (steps.length > 0) permissions = steps[steps.length - 1].after;
   }
   return { permissions, entries };
 }

@@ -169,7 +169,7 @@ export class AnalyticsQueries {
   async dashboard(serverId: string): Promise<Dashboard> {
     const id = idOf(serverId, 'serverId');
     const [head] = await this.sql<{ since: Date; now: Date }>(`select date_bin('1 hour', now(), ${ORIGIN}) - interval '23 hours' as "since", now() as "now"`, []);
-    const since = new Date(head!.since);
+    const since = new Date(head.since);
     const [totals] = await this.sql<{ messages: string; activeUsers: string; voiceMinutes: string }>(
       `select "messages", "activeUsers", "voiceMinutes" from "DashboardLast24h" where "serverId" = ?`,
       [id],
@@ -179,7 +179,7 @@ export class AnalyticsQueries {
         where "serverId" = ? and "bucket" >= ? order by "bucket"`,
       [id, since],
     );
-    const topChannels = await this.topChannels(id, { since, until: new Date(new Date(head!.now).getTime() + HOUR) }, { limit: 5 });
+    const topChannels = await this.topChannels(id, { since, until: new Date(new Date(head.now).getTime() + HOUR) }, { limit: 5 });
     return {
       serverId: id,
       since,

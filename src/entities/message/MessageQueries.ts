@@ -16,7 +16,10 @@ export interface HistoryOptions {
   before?: IdArg;
   /** Messages newer than this id: the oldest `limit` of them, still returned newest first. */
   after?: IdArg;
-  /** The message with this id (when it exists) and older ones (half the limit, rounded up), plus newer ones (the other half). */
+  /**
+   * The message with this id (when it exists) and older ones (half the limit, rounded up), plus
+   * newer ones (the other half).
+   */
   around?: IdArg;
   /** 1-100, default 50. */
   limit?: number;

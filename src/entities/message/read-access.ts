@@ -134,10 +134,11 @@ select c.id::text as id, c.type, c."parentId"::text as "parentId",
 type ServerRow = [string, string, string, string | null, RoleRow[], [string, ChannelType, OverwriteRow[]][]];
 
 /**
- * The ids of every channel where `userId` may read messages (VIEW_CHANNEL and READ_MESSAGE_HISTORY):
- * server channels by roles and overwrites, threads by their parent's (private threads: members and
- * MANAGE_THREADS only), and the user's DMs and group DMs. One statement (two when the servers have
- * threads) whatever the number of servers. `serverId` narrows to one server (and no DMs): NotAMember when the user is not in it.
+ * The ids of every channel where `userId` may read messages (VIEW_CHANNEL and
+ * READ_MESSAGE_HISTORY): server channels by roles and overwrites, threads by their parent's
+ * (private threads: members and MANAGE_THREADS only), and the user's DMs and group DMs. One
+ * statement (two when the servers have threads) whatever the number of servers. `serverId` narrows
+ * to one server (and no DMs): NotAMember when the user is not in it.
  */
 export async function viewableChannelIds(run: ReadSql, userId: string, options: { serverId?: string } = {}, now = new Date()): Promise<string[]> {
   const oneServer = options.serverId !== undefined;

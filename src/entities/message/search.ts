@@ -95,7 +95,7 @@ const HAS_KINDS: ReadonlySet<string> = new Set(Object.keys(HAS_SQL));
  * an option (a typo, `__proto__` from JSON.parse, `constructor`) is refused rather than ignored.
  */
 function ownOptions(query: object): Partial<Record<keyof SearchQuery, unknown>> {
-  const out: Partial<Record<keyof SearchQuery, unknown>> = Object.create(null);
+  const out = Object.create(null) as Partial<Record<keyof SearchQuery, unknown>>;
   for (const key of Object.keys(query)) {
     if (!SEARCH_OPTIONS.has(key)) throw new ValidationFailed(key, 'is not a search option', { allowed: [...SEARCH_OPTIONS] });
     out[key as keyof SearchQuery] = (query as Record<string, unknown>)[key];
@@ -182,12 +182,12 @@ export function searchBuckets(parsed: Pick<ParsedSearch, 'minId' | 'maxId'>, now
 function searchWhere(parsed: ParsedSearch, channelIds: string[], bucket: SearchBucket): { where: string; params: unknown[] } {
   const where: string[] = [`m."searchVector" @@ websearch_to_tsquery('english', ?)`, `m."channelId" = any(array[?]::bigint[])`];
   const params: unknown[] = [parsed.text, channelIds];
-  if (parsed.authorId) (where.push('m."authorId" = ?'), params.push(parsed.authorId));
-  if (parsed.mentions) (where.push('m."mentionUserIds" @> array[?]::bigint[]'), params.push([parsed.mentions]));
+  if (parsed.authorId) { where.push('m."authorId" = ?'); params.push(parsed.authorId); }
+  if (parsed.mentions) { where.push('m."mentionUserIds" @> array[?]::bigint[]'); params.push([parsed.mentions]); }
   for (const h of parsed.has) where.push(HAS_SQL[h]);
   if (parsed.pinned !== undefined) where.push(parsed.pinned ? 'm.pinned' : 'not m.pinned');
-  if (bucket.lower) (where.push('m.id >= ?'), params.push(bucket.lower));
-  if (bucket.upper) (where.push('m.id < ?'), params.push(bucket.upper));
+  if (bucket.lower) { where.push('m.id >= ?'); params.push(bucket.lower); }
+  if (bucket.upper) { where.push('m.id < ?'); params.push(bucket.upper); }
   return { where: where.join('\n     and '), params };
 }
 

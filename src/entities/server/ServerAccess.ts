@@ -14,7 +14,7 @@ import {
   PermissionFlags,
 } from '../../domain/permissions';
 import { CHANNEL_TYPE_NUMBERS, type Channel, ChannelType } from '../channel/Channel';
-import type { JsonRow, MemberFacts } from './access-sql';
+import type { MemberFacts } from './access-sql';
 import { memberFactsSql, sqlFor } from './access-sql';
 import { mergeRow } from '../../db/rows';
 import { Server } from './Server';

@@ -1,6 +1,5 @@
 import { Collection, Entity, EntityRepositoryType, Index, ManyToMany, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
-import { entityManagerOf } from '../../db/unit-of-work';
 import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
 import type { Ban } from './Ban';

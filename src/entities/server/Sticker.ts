@@ -32,7 +32,10 @@ const length = (s: string) => [...s].length;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Validates the editable fields present in `input` (absent = unchanged); the name is trimmed, an empty description is none. */
+/**
+ * Validates the editable fields present in `input` (absent = unchanged); the name is trimmed, an
+ * empty description is none.
+ */
 export function validateStickerFields(input: StickerFields): ValidStickerFields {
   const out: ValidStickerFields = {};
   if (input.name !== undefined) {

@@ -33,7 +33,7 @@ const cached = new WeakMap<object, Map<string, string>>();
 export function sqlFor(em: EntityManager, key: string, build: (json: (entity: EntityName<object>, alias: string) => string) => string): string {
   const metadata = em.getMetadata();
   let statements = cached.get(metadata);
-  if (!statements) cached.set(metadata, (statements = new Map()));
+  if (!statements) cached.set(metadata, (statements = new Map<string, string>()));
   let sql = statements.get(key);
   if (sql === undefined) {
     sql = build((entity, alias) => rowJson(metadata.get(entity as never), alias));

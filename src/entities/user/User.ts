@@ -14,7 +14,6 @@ import {
 import { AggregateRoot } from '../../domain/events';
 import { type ProfileChanges, validateProfile } from '../../domain/identity/username';
 import { nextSnowflake } from '../../domain/snowflake';
-import { entityManagerOf } from '../../db/unit-of-work';
 import { serviceFor } from '../services';
 import { UserPresence, type PresenceUpdate } from './UserPresence';
 import { UserRepository } from './UserRepository';

@@ -279,7 +279,10 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
 /** The package's own migrations folder: src/migrations running TypeScript, dist/src/migrations compiled. */
 export const MIGRATIONS_DIR = resolve(__dirname, '..', '..', 'migrations');
 
-/** Migration names the package ships that the database has not applied (the migrator's own naming: file name without extension). */
+/**
+ * Migration names the package ships that the database has not applied (the migrator's own naming:
+ * file name without extension).
+ */
 export async function migrationFacts(q: Query, dir = MIGRATIONS_DIR): Promise<NonNullable<HealthReport['migrations']>> {
   if (!existsSync(dir)) return { available: false, reason: `no migrations folder at ${dir}` };
   const shipped = readdirSync(dir)

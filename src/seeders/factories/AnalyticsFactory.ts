@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityClass, EntityManager, RequiredEntityData } from '@mikro-orm/postgresql';
 import { nextSnowflake } from '../../domain/snowflake';
 import { MessageAnalytics } from '../../entities/analytics/MessageAnalytics';
 import { ServerAnalytics } from '../../entities/analytics/ServerAnalytics';
@@ -44,8 +44,8 @@ function random(seed: number): () => number {
 /** Busier in the (UTC) evening, quiet at night. */
 const diurnal = (hourOfDay: number) => 0.25 + 0.75 * Math.max(0, Math.sin(((hourOfDay - 6) / 24) * 2 * Math.PI));
 
-async function insertChunked<T extends object>(em: EntityManager, entity: new (...args: never[]) => T, rows: Partial<T>[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) await em.insertMany(entity as never, rows.slice(i, i + CHUNK) as never);
+async function insertChunked<T extends object>(em: EntityManager, entity: EntityClass<T>, rows: RequiredEntityData<T>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) await em.insertMany(entity, rows.slice(i, i + CHUNK));
 }
 
 /**
@@ -61,9 +61,9 @@ export async function seedAnalyticsHistory(em: EntityManager, options: Analytics
   const days = options.days ?? 30;
   const end = Math.floor((options.now ?? new Date()).getTime() / HOUR) * HOUR;
   const hours = days * 24;
-  const messages: Partial<MessageAnalytics>[] = [];
-  const voice: Partial<VoiceAnalytics>[] = [];
-  const snapshots: Partial<ServerAnalytics>[] = [];
+  const messages: RequiredEntityData<MessageAnalytics>[] = [];
+  const voice: RequiredEntityData<VoiceAnalytics>[] = [];
+  const snapshots: RequiredEntityData<ServerAnalytics>[] = [];
   for (const serverId of options.serverIds) {
     const channels = options.channelIdsByServer[serverId] ?? [];
     const voiceChannels = options.voiceChannelIdsByServer?.[serverId] ?? [];
@@ -101,7 +101,7 @@ export async function seedAnalyticsHistory(em: EntityManager, options: Analytics
       });
     }
   }
-  const system: Partial<SystemMetrics>[] = [];
+  const system: RequiredEntityData<SystemMetrics>[] = [];
   for (let h = Math.min(hours, 14 * 24); h >= 1; h--) {
     const load = diurnal(new Date(end - h * HOUR).getUTCHours());
     system.push({

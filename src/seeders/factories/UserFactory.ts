@@ -73,7 +73,7 @@ export class UserFactory extends Factory<User, Partial<EntityData<User>> & { dis
     const user = new User({
       username: data.username as string,
       discriminator: data.discriminator ?? '0001',
-      displayName: (data.displayName as string | null) ?? null,
+      displayName: (data.displayName) ?? null,
       premiumType: data.premiumType as PremiumType,
     });
     user.bio = (data.bio as string | null) ?? null;

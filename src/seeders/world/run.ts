@@ -59,6 +59,17 @@ export const WORLD_TABLES = [
 ] as const;
 
 const PROGRESS_TABLE = 'cryb_seed_run';
+
+/** A row of PROGRESS_TABLE (one per run): what an interrupted run had committed. */
+interface ProgressRow {
+  scenario: string;
+  seed: number;
+  /** bigint: pg returns it as text. */
+  anchor_ms: string;
+  done: string[];
+  handles: Record<string, string> | null;
+  indexes: IndexDefinition[] | null;
+}
 const STRUCTURE_ORDER: TableName[] = ['User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite', 'Emoji', 'Sticker', 'AuditLogEntry', 'ChannelRecipient', 'VoiceState', 'VoiceSession'];
 const MESSAGE_ORDER: TableName[] = ['Message', 'MessageAttachment', 'MessageEmbed', 'Reaction'];
 
@@ -139,7 +150,7 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
         return made;
       });
     } else if (spec.showcase) {
-      handles = (await client.query(`select handles from ${PROGRESS_TABLE}`)).rows[0]?.handles ?? {};
+      handles = (await client.query<Pick<ProgressRow, 'handles'>>(`select handles from ${PROGRESS_TABLE}`)).rows[0]?.handles ?? {};
     }
     progress.phase('checking invariants');
     const violations = await checkInvariants(client);
@@ -148,14 +159,15 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     await client.query(`drop table ${PROGRESS_TABLE}`);
     if (spec.messages >= 100_000) await client.query('analyze');
     const rows = await countRows(client);
+    const { tables: _tables, spec: _spec, ...world } = plan;
     const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
     const wallMs = performance.now() - started;
     const report: SeedReport = {
       scenario: spec.name, seed, resumed: state.resumed, rows, totalRows, wallMs: Math.round(wallMs), rowsPerSecond: Math.round(totalRows / (wallMs / 1000)),
-      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), phases, violations, handles, world: undefined as never,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), phases, violations, handles, world,
     };
-    const { tables: _tables, spec: _spec, ...world } = plan;
-    Object.defineProperty(report, 'world', { value: world, enumerable: false });
+    // Kept on the report but not serialised.
+    Object.defineProperty(report, 'world', { enumerable: false });
     progress.line(`done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`);
     return report;
   } catch (error) {
@@ -169,11 +181,11 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
 
 /** Refuses, resets or resumes; returns the run's anchor time and the phases already committed. */
 async function prepare(client: Client, spec: ScenarioSpec, seed: number, options: SeedRunOptions, progress: Progress) {
-  const hasProgress = (await client.query(`select to_regclass('${PROGRESS_TABLE}') is not null as present`)).rows[0].present as boolean;
-  const run = hasProgress ? (await client.query(`select scenario, seed, anchor_ms, done, indexes from ${PROGRESS_TABLE}`)).rows[0] : undefined;
+  const hasProgress = (await client.query<{ present: boolean }>(`select to_regclass('${PROGRESS_TABLE}') is not null as present`)).rows[0].present;
+  const run = hasProgress ? (await client.query<Omit<ProgressRow, 'handles'>>(`select scenario, seed, anchor_ms, done, indexes from ${PROGRESS_TABLE}`)).rows[0] : undefined;
   if (options.reset) {
     // An interrupted bulk-mode run may have left the big tables without their indexes.
-    if (run?.indexes) await leaveBulkMode(client, run.indexes as IndexDefinition[], (name) => progress.line(`restoring ${name}`));
+    if (run?.indexes) await leaveBulkMode(client, run.indexes, (name) => progress.line(`restoring ${name}`));
     const tables = (await client.query<{ name: string }>(`select tablename as name from pg_tables where schemaname = current_schema() and tablename <> 'mikro_orm_migrations'`)).rows;
     progress.line(`reset: emptying ${tables.length} tables`);
     if (tables.length > 0) await client.query(`truncate ${tables.map((t) => `"${t.name}"`).join(', ')} cascade`);
@@ -183,9 +195,9 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
       throw new SeedRefused(`an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) is in this database: ` +
         `finish it with --resume (SEED_RESUME=1) and the same scenario and seed, or start over with --reset (SEED_RESET=1)`);
     }
-    return { anchorMs: Number(run.anchor_ms), done: run.done as string[], resumed: true, indexes: (run.indexes ?? []) as IndexDefinition[] };
+    return { anchorMs: Number(run.anchor_ms), done: run.done, resumed: true, indexes: run.indexes ?? [] };
   } else {
-    const [{ users }] = (await client.query(`select count(*)::int as users from (select 1 from "User" limit 1000000) u`)).rows;
+    const [{ users }] = (await client.query<{ users: number }>(`select count(*)::int as users from (select 1 from "User" limit 1000000) u`)).rows;
     if (users > 0) throw new SeedRefused(`this database already holds a world (${users} users): pass --reset (SEED_RESET=1) to replace it`);
   }
   const anchorMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
@@ -213,7 +225,7 @@ async function analytics(em: EntityManager, plan: WorldPlan, seed: number): Prom
 
 async function countRows(client: Client): Promise<Record<string, number>> {
   const rows: Record<string, number> = {};
-  for (const table of WORLD_TABLES) rows[table] = Number((await client.query(`select count(*) as n from "${table}"`)).rows[0].n);
+  for (const table of WORLD_TABLES) rows[table] = Number((await client.query<{ n: string }>(`select count(*) as n from "${table}"`)).rows[0].n);
   return rows;
 }
 

@@ -1,8 +1,6 @@
 import { ValidationFailed } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
 import type { MessageView } from '../../entities/message/MessageQueries';
-import type { MembershipRepository } from '../../entities/server/MembershipRepository';
-import { ServerMember } from '../../entities/server/ServerMember';
 import { User } from '../../entities/user/User';
 import type { UserRepository } from '../../entities/user/UserRepository';
 import { MessageService } from '../../messaging/message-service';
@@ -46,7 +44,7 @@ function field(ctx: Ctx, name: string): string {
 async function actorOf(ctx: Ctx): Promise<string> {
   const given = field(ctx, 'actor').trim();
   if (/^[0-9]+$/.test(given)) return idArg(given, 'actor');
-  const user = await (ctx.em.getRepository(User) as UserRepository).findByTagOrFail(given);
+  const user = await ctx.em.getRepository<User, UserRepository>(User).findByTagOrFail(given);
   return user.id;
 }
 

@@ -57,7 +57,7 @@ function limitOf(ctx: Ctx): number {
 }
 
 async function channelMessages(ctx: Ctx) {
-  const head = await channelHead(ctx.em, ctx.params.id!);
+  const head = await channelHead(ctx.em, ctx.params.id);
   if (!head.viewerId) return { head, messages: [] as MessageView[] };
   const before = ctx.query.get('before') || undefined;
   const messages = await history(ctx.em, head.viewerId, head.id, { before, limit: limitOf(ctx) });

@@ -93,6 +93,6 @@ ${rankChart(data.voice.byChannel.map((v) => ({ label: v.name, value: v.minutes }
 
 export const DASHBOARD_ROUTES: Route[] = [
   { method: 'GET', path: '/', handler: dashboardPage },
-  { method: 'GET', path: '/api/dashboard/:serverId', handler: async (ctx) => json(await dashboardData(ctx.em, ctx.params.serverId!)) },
+  { method: 'GET', path: '/api/dashboard/:serverId', handler: async (ctx) => json(await dashboardData(ctx.em, ctx.params.serverId)) },
   { method: 'GET', path: '/api/health', handler: async (ctx) => json(await health(ctx)) },
 ];

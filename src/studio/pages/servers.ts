@@ -42,7 +42,7 @@ function rolesTable(view: ServerView): Html {
 }
 
 async function serverPage(ctx: Ctx) {
-  const view = await serverView(ctx.em, ctx.params.id!);
+  const view = await serverView(ctx.em, ctx.params.id);
   const roleName = new Map(view.roles.map((r) => [r.id, r.name]));
   const body = html`${doneNotice(ctx.query)}<p>owner <a href="/users/${seg(view.ownerId)}">${view.ownerTag}</a> · ${view.memberCount} members ·
 <a href="${href('/', { server: view.id })}">analytics</a> · <a href="/servers/${seg(view.id)}/permissions">permission explainer</a> ·
@@ -71,7 +71,7 @@ function channelOptions(nodes: ChannelNode[], chosen: string | null, depth = 0):
 }
 
 async function permissionsPage(ctx: Ctx) {
-  const view = await serverView(ctx.em, ctx.params.id!);
+  const view = await serverView(ctx.em, ctx.params.id);
   const userId = ctx.query.get('user') || view.ownerId;
   const channelId = ctx.query.get('channel') || null;
   const explained = await explainMember(ctx.em, view.id, userId, channelId);
@@ -111,10 +111,10 @@ export const SERVER_ROUTES: Route[] = [
   { method: 'GET', path: '/servers/:id', handler: serverPage },
   { method: 'GET', path: '/servers/:id/permissions', handler: permissionsPage },
   { method: 'GET', path: '/api/servers', handler: async (ctx) => json({ servers: await listServers(ctx.em) }) },
-  { method: 'GET', path: '/api/servers/:id', handler: async (ctx) => json(await serverView(ctx.em, ctx.params.id!)) },
+  { method: 'GET', path: '/api/servers/:id', handler: async (ctx) => json(await serverView(ctx.em, ctx.params.id)) },
   {
     method: 'GET',
     path: '/api/servers/:id/permissions',
-    handler: async (ctx) => json(await explainMember(ctx.em, ctx.params.id!, ctx.query.get('user') ?? '', ctx.query.get('channel') || null)),
+    handler: async (ctx) => json(await explainMember(ctx.em, ctx.params.id, ctx.query.get('user') ?? '', ctx.query.get('channel') || null)),
   },
 ];

@@ -11,8 +11,8 @@ const EXACT_COUNT_BELOW = 100_000;
 type Row = Record<string, string | null>;
 
 function entityOf(ctx: Ctx): StudioEntity {
-  const entity = ctx.model.byName.get(ctx.params.name!);
-  if (!entity) throw new NotFound('Entity', ctx.params.name!);
+  const entity = ctx.model.byName.get(ctx.params.name);
+  if (!entity) throw new NotFound('Entity', ctx.params.name);
   return entity;
 }
 
@@ -61,7 +61,7 @@ export async function tablePage(ctx: Ctx, entity: StudioEntity, request: TableRe
   const shown = rows.slice(0, request.limit);
   const last = shown[shown.length - 1];
   const next = more && last ? encodeCursor(keys.map((_, i) => last[`__k${i}`] ?? null)) : null;
-  const clean = shown.map((r) => Object.fromEntries(entity.columns.map((c) => [c.field, r[c.field] ?? null])) as Row);
+  const clean: Row[] = shown.map((r) => Object.fromEntries(entity.columns.map((c) => [c.field, r[c.field] ?? null])));
   return { rows: clean, next };
 }
 
@@ -128,11 +128,11 @@ async function rowView(ctx: Ctx) {
   const entity = entityOf(ctx);
   const row = await loadRow(ctx, entity);
   const referencing = entity.primaryKey.length === 1 ? ctx.model.referencing(entity.name) : [];
-  const id = row[entity.primaryKey[0]!]!;
+  const id = row[entity.primaryKey[0]]!;
   const domain = domainLinks(entity.name, id);
   const body = html`${domain}
 ${table(['column', 'type', 'value'], entity.columns.map((c) => [html`<code>${c.field}</code>`, html`<span class="kind">${c.columnType}</span>`, cell(entity, row, c.field, true)]))}
-${referencing.length ? html`<h2 class="spaced">Referenced by</h2><ul>${referencing.map(({ entity: other, relation }) => html`<li><a href="${href(`/entities/${seg(other.name)}`, { [`f.${relation.fields[0]!}`]: id, [`op.${relation.fields[0]!}`]: 'eq' })}">${other.name}.${relation.property}</a></li>`)}</ul>` : ''}`;
+${referencing.length ? html`<h2 class="spaced">Referenced by</h2><ul>${referencing.map(({ entity: other, relation }) => html`<li><a href="${href(`/entities/${seg(other.name)}`, { [`f.${relation.fields[0]}`]: id, [`op.${relation.fields[0]}`]: 'eq' })}">${other.name}.${relation.property}</a></li>`)}</ul>` : ''}`;
   return page(ctx, `${entity.name} ${entity.primaryKey.map((f) => row[f]).join(' / ')}`, 'entities', body);
 }
 

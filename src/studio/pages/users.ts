@@ -39,7 +39,7 @@ export async function userView(em: EntityManager, userArg: string) {
   );
   if (!user) throw new NotFound('User', userId);
   // The user's side of each relationship, as the domain states it (friend, pending either way, blocked).
-  const relationships = await (em.getRepository(Relationship) as RelationshipRepository).relationshipsOf(userId);
+  const relationships = await em.getRepository<Relationship, RelationshipRepository>(Relationship).relationshipsOf(userId);
   const ids = relationships.length ? relationships.map((r) => r.userId) : ['0'];
   const names = await query<{ id: string; tag: string }>(em, `select id::text as id, username || '#' || discriminator as tag from "User" where id = any(?::bigint[])`, [ids]);
   const tagOf = new Map(names.map((n) => [n.id, n.tag]));
@@ -74,7 +74,7 @@ export async function userView(em: EntityManager, userArg: string) {
 }
 
 async function userPage(ctx: Ctx) {
-  const view = await userView(ctx.em, ctx.params.id!);
+  const view = await userView(ctx.em, ctx.params.id);
   const u = view.user;
   const body = html`<p>${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType} · since ${u.createdAt.slice(0, 10)} ·
 <a href="${href('/entities/User/row', { pk: u.id })}">row</a></p>
@@ -103,5 +103,5 @@ async function userPage(ctx: Ctx) {
 export const USER_ROUTES: Route[] = [
   { method: 'GET', path: '/users', handler: usersPage },
   { method: 'GET', path: '/users/:id', handler: userPage },
-  { method: 'GET', path: '/api/users/:id', handler: async (ctx) => json(await userView(ctx.em, ctx.params.id!)) },
+  { method: 'GET', path: '/api/users/:id', handler: async (ctx) => json(await userView(ctx.em, ctx.params.id)) },
 ];
