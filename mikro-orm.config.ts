@@ -27,7 +27,10 @@ export default async (): Promise<Options> => {
     if (!generatingCache) return config;
     // The combined build cache (npm run db:generate) gets a folder of its own: cache:generate clears
     // its folder first, and temp/ holds the per-entity cache running tests and scripts are reading.
-    return { ...config, metadataCache: { ...config.metadataCache, options: { cacheDir: resolve(__dirname, 'temp', 'build') } } };
+    return {
+      ...config,
+      metadataCache: { ...config.metadataCache, options: { cacheDir: resolve(__dirname, 'temp', 'build') } },
+    };
   }
   return crybConfig({ clientUrl: await resolveDatabaseUrl(undefined, { embedded: SOURCE_CHECKOUT }) });
 };

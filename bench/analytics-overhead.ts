@@ -25,8 +25,15 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 
 type Variant = 'analytics' | 'noAnalytics';
-interface Slot { userId: string; channelId: string }
-interface Samples { latenciesMs: number[]; elapsedMs: number; ops: number }
+interface Slot {
+  userId: string;
+  channelId: string;
+}
+interface Samples {
+  latenciesMs: number[];
+  elapsedMs: number;
+  ops: number;
+}
 
 async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: number, into: Samples): Promise<void> {
   let next = 0;
@@ -37,7 +44,11 @@ async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: numbe
         const n = next++;
         if (n >= ops) return;
         const t0 = performance.now();
-        await new MessageService(orm.em.fork()).send(slots[w].userId, slots[w].channelId, `message ${n} with some ordinary text in it`);
+        await new MessageService(orm.em.fork()).send(
+          slots[w].userId,
+          slots[w].channelId,
+          `message ${n} with some ordinary text in it`,
+        );
         into.latenciesMs.push(performance.now() - t0);
       }
     }),
@@ -48,11 +59,19 @@ async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: numbe
 
 function summary(samples: Samples) {
   const sorted = [...samples.latenciesMs].sort((a, b) => a - b);
-  return { opsPerSec: Math.round((samples.ops / samples.elapsedMs) * 1000), p50Ms: round3(percentile(sorted, 50)), p99Ms: round3(percentile(sorted, 99)), iterations: samples.ops };
+  return {
+    opsPerSec: Math.round((samples.ops / samples.elapsedMs) * 1000),
+    p50Ms: round3(percentile(sorted, 50)),
+    p99Ms: round3(percentile(sorted, 99)),
+    iterations: samples.ops,
+  };
 }
 
 async function measure(orm: CrybOrm, slots: Record<Variant, Slot[]>, workers: number) {
-  const samples: Record<Variant, Samples> = { analytics: { latenciesMs: [], elapsedMs: 0, ops: 0 }, noAnalytics: { latenciesMs: [], elapsedMs: 0, ops: 0 } };
+  const samples: Record<Variant, Samples> = {
+    analytics: { latenciesMs: [], elapsedMs: 0, ops: 0 },
+    noAnalytics: { latenciesMs: [], elapsedMs: 0, ops: 0 },
+  };
   const run = async (variant: Variant, ops: number, into: Samples) => {
     await runBatch(orm, slots[variant], ops, workers, into);
   };
@@ -88,7 +107,12 @@ async function main(): Promise<void> {
   const scratch = await scratchDatabase('cryb_bench_analytics');
   let orm: CrybOrm | undefined;
   try {
-    orm = await createOrm({ clientUrl: scratch.url, poolSize: CONCURRENCY + 2, migrations: 'ignore', logger: toStderr });
+    orm = await createOrm({
+      clientUrl: scratch.url,
+      poolSize: CONCURRENCY + 2,
+      migrations: 'ignore',
+      logger: toStderr,
+    });
     await migrate(orm);
     const slots: Record<Variant, Slot[]> = { analytics: [], noAnalytics: [] };
     for (const variant of ['analytics', 'noAnalytics'] as const) {
@@ -100,7 +124,9 @@ async function main(): Promise<void> {
       }
     }
     const skipped = slots.noAnalytics.map((s) => s.userId).join(',');
-    await orm.em.execute('create function bench_skip_row() returns trigger language plpgsql as $$ begin return null; end $$');
+    await orm.em.execute(
+      'create function bench_skip_row() returns trigger language plpgsql as $$ begin return null; end $$',
+    );
     await orm.em.execute(
       `create trigger bench_no_analytics before insert on "MessageAnalytics" for each row when (new."userId" = any('{${skipped}}'::bigint[])) execute function bench_skip_row()`,
     );
@@ -108,14 +134,27 @@ async function main(): Promise<void> {
     const concurrent = CONCURRENCY > 1 ? await measure(orm, slots, CONCURRENCY) : null;
     const em = orm.em.fork();
     const rowsOf = async (variant: Variant) =>
-      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "MessageAnalytics" where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0].n);
+      Number(
+        (
+          await em.execute<{ n: string }[]>(
+            `select count(*)::text as n from "MessageAnalytics" where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
+          )
+        )[0].n,
+      );
     const sentOf = async (variant: Variant) =>
-      Number((await em.execute<{ n: string }[]>(`select count(*)::text as n from "Message" where "authorId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`))[0].n);
+      Number(
+        (
+          await em.execute<{ n: string }[]>(
+            `select count(*)::text as n from "Message" where "authorId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
+          )
+        )[0].n,
+      );
     console.log(
       JSON.stringify(
         {
           benchmark: 'analytics-overhead',
-          unitOfWork: 'MessageService.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
+          unitOfWork:
+            'MessageService.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
           goal: 'slowdown at most 1.3',
           analyticsPath: (await analyticsLayerState(em)).path,
           serial,

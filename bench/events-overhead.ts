@@ -54,9 +54,14 @@ const UNITS_OF_WORK: Record<'messageLike' | 'profileUpdate', UnitOfWork> = {
     const em = orm.em.fork();
     const channel = await em.findOneOrFail(Channel, slot.channelId);
     const content = `message ${n} ${randomBytes(24).toString('hex')}`;
-    const entry = new AuditLogEntry(em.getReference(Server, slot.serverId), em.getReference(User, slot.userId), AuditLogAction.MESSAGE_PIN, nextSnowflake(), [
-      { key: 'content', new: content },
-    ], null);
+    const entry = new AuditLogEntry(
+      em.getReference(Server, slot.serverId),
+      em.getReference(User, slot.userId),
+      AuditLogAction.MESSAGE_PIN,
+      nextSnowflake(),
+      [{ key: 'content', new: content }],
+      null,
+    );
     em.persist(entry);
     channel.lastMessageId = entry.id;
     await em.flush();
@@ -70,7 +75,14 @@ const UNITS_OF_WORK: Record<'messageLike' | 'profileUpdate', UnitOfWork> = {
 };
 
 /** `ops` units of work on `workers` concurrent connections, each worker on its own slot (no row contention). */
-async function runBatch(orm: CrybOrm, slots: Slot[], ops: number, workers: number, into: Samples, unitOfWork: UnitOfWork): Promise<void> {
+async function runBatch(
+  orm: CrybOrm,
+  slots: Slot[],
+  ops: number,
+  workers: number,
+  into: Samples,
+  unitOfWork: UnitOfWork,
+): Promise<void> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -98,8 +110,16 @@ function summary(samples: Samples) {
   };
 }
 
-async function measure(variants: Record<'events' | 'noEvents', CrybOrm>, users: Record<'events' | 'noEvents', Slot[]>, workers: number, unitOfWork: UnitOfWork) {
-  const samples = { events: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples, noEvents: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples };
+async function measure(
+  variants: Record<'events' | 'noEvents', CrybOrm>,
+  users: Record<'events' | 'noEvents', Slot[]>,
+  workers: number,
+  unitOfWork: UnitOfWork,
+) {
+  const samples = {
+    events: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples,
+    noEvents: { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples,
+  };
   const scratch = { latenciesMs: [], elapsedMs: 0, ops: 0 } as Samples;
   await runBatch(variants.events, users.events, WARMUP, workers, scratch, unitOfWork);
   await runBatch(variants.noEvents, users.noEvents, WARMUP, workers, scratch, unitOfWork);
@@ -141,14 +161,21 @@ async function main(): Promise<void> {
   try {
     withEvents = await createOrm({ clientUrl: url, poolSize, migrations: 'ignore', logger: toStderr });
     await migrate(withEvents);
-    withoutEvents = (await MikroORM.init({ ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }), subscribers: [] }));
+    withoutEvents = await MikroORM.init({
+      ...crybConfig({ clientUrl: url, poolSize, logger: toStderr }),
+      subscribers: [],
+    });
 
     const users = { events: [] as Slot[], noEvents: [] as Slot[] };
     for (const variant of ['events', 'noEvents'] as const) {
       for (let i = 0; i < Math.max(CONCURRENCY, 1); i++) {
         const user = await new UserService(withEvents.em.fork()).register({ username: `bench_${variant}_${i}` });
-        const server = await new ServerService(withEvents.em.fork()).createServer(user, { name: `bench ${variant} ${i}` });
-        const channel = await withEvents.em.fork().findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
+        const server = await new ServerService(withEvents.em.fork()).createServer(user, {
+          name: `bench ${variant} ${i}`,
+        });
+        const channel = await withEvents.em
+          .fork()
+          .findOneOrFail(Channel, { server: server.id, type: ChannelType.GUILD_TEXT });
         users[variant].push({ userId: user.id, serverId: server.id, channelId: channel.id });
       }
     }
@@ -183,7 +210,8 @@ async function main(): Promise<void> {
         {
           benchmark: 'events-overhead',
           unitsOfWork: {
-            messageLike: 'fork, findOne(Channel), insert one content row recording one event, set channel.lastMessageId, flush',
+            messageLike:
+              'fork, findOne(Channel), insert one content row recording one event, set channel.lastMessageId, flush',
             profileUpdate: 'fork, findOne(User), user.updateProfile({ bio }) recording one USER_UPDATE, flush',
           },
           goal: 'overhead ratio under 1.2 on a message-send-like unit of work',

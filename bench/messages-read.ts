@@ -49,7 +49,13 @@ function vocabulary(): string[] {
   faker.seed(42);
   const d = faker.definitions.word;
   const top = [...new Set([...d.conjunction, ...d.preposition].filter((w) => /^[a-z]+$/.test(w)))];
-  const rest = [...new Set([...d.noun, ...d.verb, ...d.adjective, ...d.adverb, ...d.interjection].filter((w) => /^[a-z]+$/.test(w) && !top.includes(w)))];
+  const rest = [
+    ...new Set(
+      [...d.noun, ...d.verb, ...d.adjective, ...d.adverb, ...d.interjection].filter(
+        (w) => /^[a-z]+$/.test(w) && !top.includes(w),
+      ),
+    ),
+  ];
   return [...top, ...faker.helpers.shuffle(rest)];
 }
 
@@ -57,27 +63,37 @@ async function build(orm: CrybOrm, sql: ReadSql) {
   const started = performance.now();
   const owner = await new UserService(orm.em.fork()).register({ username: 'bench_owner' });
   const servers: string[] = [];
-  for (let s = 0; s < SERVERS; s++) servers.push((await new ServerService(orm.em.fork()).createServer(owner, { name: `bench ${s}` })).id);
+  for (let s = 0; s < SERVERS; s++)
+    servers.push((await new ServerService(orm.em.fork()).createServer(owner, { name: `bench ${s}` })).id);
   const userIds = Array.from({ length: USERS }, () => nextSnowflake());
-  await sql(`insert into "User" (id, username, discriminator) select u.id, 'member' || u.n, lpad(((u.n % 9999) + 1)::text, 4, '0') from unnest(array[?]::bigint[]) with ordinality as u(id, n)`, [userIds]);
-  await sql(`insert into "ServerMember" ("serverId", "userId") select s, u from unnest(array[?]::bigint[]) s, unnest(array[?]::bigint[]) u`, [servers, userIds]);
+  await sql(
+    `insert into "User" (id, username, discriminator) select u.id, 'member' || u.n, lpad(((u.n % 9999) + 1)::text, 4, '0') from unnest(array[?]::bigint[]) with ordinality as u(id, n)`,
+    [userIds],
+  );
+  await sql(
+    `insert into "ServerMember" ("serverId", "userId") select s, u from unnest(array[?]::bigint[]) s, unnest(array[?]::bigint[]) u`,
+    [servers, userIds],
+  );
   const channels: { id: string; serverId: string; hidden: boolean }[] = [];
   for (const serverId of servers) {
-    for (let c = 0; c < CHANNELS_PER_SERVER; c++) channels.push({ id: nextSnowflake(), serverId, hidden: c >= CHANNELS_PER_SERVER - HIDDEN_PER_SERVER });
+    for (let c = 0; c < CHANNELS_PER_SERVER; c++)
+      channels.push({ id: nextSnowflake(), serverId, hidden: c >= CHANNELS_PER_SERVER - HIDDEN_PER_SERVER });
   }
-  await sql(`insert into "Channel" (id, "serverId", type, name, position) select c.id, c.s, 'GUILD_TEXT', 'chat-' || c.n, c.n from unnest(array[?]::bigint[], array[?]::bigint[]) with ordinality as c(id, s, n)`, [
-    channels.map((c) => c.id),
-    channels.map((c) => c.serverId),
-  ]);
+  await sql(
+    `insert into "Channel" (id, "serverId", type, name, position) select c.id, c.s, 'GUILD_TEXT', 'chat-' || c.n, c.n from unnest(array[?]::bigint[], array[?]::bigint[]) with ordinality as c(id, s, n)`,
+    [channels.map((c) => c.id), channels.map((c) => c.serverId)],
+  );
   const hidden = channels.filter((c) => c.hidden);
-  await sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) select c.id, c.s, 'ROLE', 0, ? from unnest(array[?]::bigint[], array[?]::bigint[]) as c(id, s)`, [
-    PermissionFlags.VIEW_CHANNEL.toString(),
-    hidden.map((c) => c.id),
-    hidden.map((c) => c.serverId),
-  ]);
+  await sql(
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) select c.id, c.s, 'ROLE', 0, ? from unnest(array[?]::bigint[], array[?]::bigint[]) as c(id, s)`,
+    [PermissionFlags.VIEW_CHANNEL.toString(), hidden.map((c) => c.id), hidden.map((c) => c.serverId)],
+  );
 
   // The load: secondary indexes off, rebuilt once at the end (much faster than maintaining them row by row).
-  const indexes = await sql<{ def: string; name: string }>(`select indexdef as def, indexname as name from pg_indexes where tablename = 'Message' and indexname <> 'Message_pkey'`, []);
+  const indexes = await sql<{ def: string; name: string }>(
+    `select indexdef as def, indexname as name from pg_indexes where tablename = 'Message' and indexname <> 'Message_pkey'`,
+    [],
+  );
   for (const i of indexes) await sql(`drop index "${i.name}"`, []);
   const words = vocabulary();
   const startMs = BigInt(Date.now()) - CRYB_EPOCH_MS - 360n * 86_400_000n;
@@ -97,11 +113,25 @@ async function build(orm: CrybOrm, sql: ReadSql) {
               lateral (select p.chans[pick.i] as id, p.servers[pick.i] as s) ch,
               lateral (select string_agg(p.words[floor(exp(random() * ln(cardinality(p.words) + 1)))::int + w * 0], ' ') as text
                          from generate_series(1, 4 + (g * 31 + 7) % 18) w where g > 0) body`,
-      [startMs.toString(), stepMs, `{${words.join(',')}}`, `{${userIds.join(',')}}`, `{${channels.map((c) => c.id).join(',')}}`, `{${channels.map((c) => c.serverId).join(',')}}`, from, to],
+      [
+        startMs.toString(),
+        stepMs,
+        `{${words.join(',')}}`,
+        `{${userIds.join(',')}}`,
+        `{${channels.map((c) => c.id).join(',')}}`,
+        `{${channels.map((c) => c.serverId).join(',')}}`,
+        from,
+        to,
+      ],
     );
-    log(`messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} (${round3((performance.now() - started) / 1000)} s)`);
+    log(
+      `messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} (${round3((performance.now() - started) / 1000)} s)`,
+    );
   }
-  await sql(`insert into "MessageAttachment" (id, "messageId", filename, size, "contentType", url) select id + 1, id, 'file.png', 1024, 'image/png', 'https://cdn.example.com/' || id from "Message" where "attachmentCount" > 0`, []);
+  await sql(
+    `insert into "MessageAttachment" (id, "messageId", filename, size, "contentType", url) select id + 1, id, 'file.png', 1024, 'image/png', 'https://cdn.example.com/' || id from "Message" where "attachmentCount" > 0`,
+    [],
+  );
   await sql(
     `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName")
      select m.id, 'u:' || e.name, (?::bigint[])[(1 + ((m.id >> 22) + e.k * 17 + r) % ?)::int], e.name
@@ -126,7 +156,11 @@ function stats(samples: number[]) {
 }
 
 /** Runs both variants on the same inputs, alternating which goes first. */
-async function measure<I>(inputs: I[], warmup: number, variants: Record<'orm' | 'rawPg', (input: I) => Promise<unknown>>) {
+async function measure<I>(
+  inputs: I[],
+  warmup: number,
+  variants: Record<'orm' | 'rawPg', (input: I) => Promise<unknown>>,
+) {
   const samples = { orm: [] as number[], rawPg: [] as number[] };
   for (let i = 0; i < inputs.length; i++) {
     const order = i % 2 === 0 ? (['orm', 'rawPg'] as const) : (['rawPg', 'orm'] as const);
@@ -138,7 +172,11 @@ async function measure<I>(inputs: I[], warmup: number, variants: Record<'orm' | 
   }
   const orm = stats(samples.orm);
   const rawPg = stats(samples.rawPg);
-  return { orm, rawPg, ratio: { p50OrmVsRaw: round3(orm.p50Ms / rawPg.p50Ms), p99OrmVsRaw: round3(orm.p99Ms / rawPg.p99Ms) } };
+  return {
+    orm,
+    rawPg,
+    ratio: { p50OrmVsRaw: round3(orm.p50Ms / rawPg.p50Ms), p99OrmVsRaw: round3(orm.p99Ms / rawPg.p99Ms) },
+  };
 }
 
 /**
@@ -148,8 +186,18 @@ async function measure<I>(inputs: I[], warmup: number, variants: Record<'orm' | 
 function searchTexts(words: string[]): string[] {
   const w = (rank: number) => words[rank];
   return [
-    w(200), w(900), w(2500), `${w(150)} ${w(400)}`, `${w(60)} ${w(700)}`, `"${w(30)} ${w(31)}"`, `${w(500)} or ${w(1500)}`,
-    `${w(80)} -${w(90)}`, w(40), `${w(1000)} ${w(1001)} ${w(1002)}`, `${w(120)}ing`, `${w(300)} ${w(2000)}`,
+    w(200),
+    w(900),
+    w(2500),
+    `${w(150)} ${w(400)}`,
+    `${w(60)} ${w(700)}`,
+    `"${w(30)} ${w(31)}"`,
+    `${w(500)} or ${w(1500)}`,
+    `${w(80)} -${w(90)}`,
+    w(40),
+    `${w(1000)} ${w(1001)} ${w(1002)}`,
+    `${w(120)}ing`,
+    `${w(300)} ${w(2000)}`,
   ];
 }
 
@@ -161,18 +209,27 @@ async function reload(sql: ReadSql) {
        from "Channel" c where c.name like 'chat-%' order by c.id`,
     [],
   );
-  const userIds = (await sql<{ id: string }>(`select id::text from "User" where username like 'member%' order by id`, [])).map((r) => r.id);
+  const userIds = (
+    await sql<{ id: string }>(`select id::text from "User" where username like 'member%' order by id`, [])
+  ).map((r) => r.id);
   return { servers, channels, userIds, words: vocabulary(), buildSeconds: null as number | null };
 }
 
 async function main(): Promise<void> {
   const reuse = process.env.BENCH_REUSE;
   const scratch = reuse
-    ? { url: reuse, serverVersion: async () => (await new Pool({ connectionString: reuse, max: 1 }).query('show server_version')).rows[0].server_version as string, drop: async () => undefined }
+    ? {
+        url: reuse,
+        serverVersion: async () =>
+          (await new Pool({ connectionString: reuse, max: 1 }).query('show server_version')).rows[0]
+            .server_version as string,
+        drop: async () => undefined,
+      }
     : await scratchDatabase('cryb_bench_messages');
   let orm: CrybOrm | undefined;
   const pool = new Pool({ connectionString: scratch.url, max: 2 });
-  const raw: ReadSql = async <T>(text: string, params: unknown[]) => (await pool.query(toPgQuery(text, params))).rows as T[];
+  const raw: ReadSql = async <T>(text: string, params: unknown[]) =>
+    (await pool.query(toPgQuery(text, params))).rows as T[];
   try {
     orm = await createOrm({ clientUrl: scratch.url, poolSize: 2, migrations: 'ignore', logger: toStderr });
     let data: Awaited<ReturnType<typeof reload>>;
@@ -182,7 +239,10 @@ async function main(): Promise<void> {
       // One session for the build: setseed and maintenance_work_mem hold per session.
       const builder = new Client({ connectionString: scratch.url });
       await builder.connect();
-      data = await build(orm, async <T>(text: string, params: unknown[]) => (await builder.query(toPgQuery(text, params))).rows as T[]).finally(() => builder.end());
+      data = await build(
+        orm,
+        async <T>(text: string, params: unknown[]) => (await builder.query(toPgQuery(text, params))).rows as T[],
+      ).finally(() => builder.end());
     }
     const reader = data.userIds[7];
     const visible = data.channels.filter((c) => !c.hidden);
@@ -198,19 +258,34 @@ async function main(): Promise<void> {
       const r = byChannel.get(channel.id)!;
       if (faker.number.float() < 0.2) return { channelId: channel.id };
       const span = BigInt(r.max) - BigInt(r.min);
-      return { channelId: channel.id, before: (BigInt(r.min) + (span * BigInt(faker.number.int({ min: 1, max: 1000 }))) / 1000n).toString() };
+      return {
+        channelId: channel.id,
+        before: (BigInt(r.min) + (span * BigInt(faker.number.int({ min: 1, max: 1000 }))) / 1000n).toString(),
+      };
     });
     const pageSizes: number[] = [];
     const historyFigures = await measure(pages, Math.min(200, ITERATIONS / 10), {
-      orm: async (p) => pageSizes.push((await historyOn(readSql(orm!.em.fork()), reader, p.channelId, { limit: 50, ...(p.before ? { before: p.before } : {}) })).length),
+      orm: async (p) =>
+        pageSizes.push(
+          (
+            await historyOn(readSql(orm!.em.fork()), reader, p.channelId, {
+              limit: 50,
+              ...(p.before ? { before: p.before } : {}),
+            })
+          ).length,
+        ),
       rawPg: (p) => historyOn(raw, reader, p.channelId, { limit: 50, ...(p.before ? { before: p.before } : {}) }),
     });
 
     const texts = searchTexts(data.words);
-    const searches = Array.from({ length: SEARCH_ITERATIONS }, (_, i) => ({ text: texts[i % texts.length], ...(i % 3 === 0 ? { serverId: data.servers[i % SERVERS] } : {}) }));
+    const searches = Array.from({ length: SEARCH_ITERATIONS }, (_, i) => ({
+      text: texts[i % texts.length],
+      ...(i % 3 === 0 ? { serverId: data.servers[i % SERVERS] } : {}),
+    }));
     const hits = new Map<string, number>();
     const searchFigures = await measure(searches, Math.min(60, SEARCH_ITERATIONS / 10), {
-      orm: async (q) => hits.set(q.text, (await searchOn(readSql(orm!.em.fork()), reader, { ...q, limit: 25 })).messages.length),
+      orm: async (q) =>
+        hits.set(q.text, (await searchOn(readSql(orm!.em.fork()), reader, { ...q, limit: 25 })).messages.length),
       rawPg: (q) => searchOn(raw, reader, { ...q, limit: 25 }),
     });
     const [counts] = await raw<{ messages: number; reactions: number; bytes: string }>(

@@ -35,7 +35,9 @@ GROUP BY hour ORDER BY hour;`,
 
 async function columnsOf(client: Client, table: string): Promise<string> {
   const { rows } = await client.query<{ name: string }>(
-    `select column_name as name from information_schema.columns where table_schema = current_schema() and table_name = $1 and is_generated = 'NEVER' order by ordinal_position`, [table]);
+    `select column_name as name from information_schema.columns where table_schema = current_schema() and table_name = $1 and is_generated = 'NEVER' order by ordinal_position`,
+    [table],
+  );
   return rows.map((r) => `"${r.name}"`).join(', ');
 }
 
@@ -57,7 +59,8 @@ async function copyBaseline(sourceUrl: string, targetUrl: string) {
     const bytes = plan.reduce((sum, p) => sum + statSync(p.file).size, 0);
     const t0 = performance.now();
     await target.query('begin');
-    for (const p of plan) await pipeline(createReadStream(p.file), target.query(copyFrom(`copy "${p.table}" (${p.columns}) from stdin`)));
+    for (const p of plan)
+      await pipeline(createReadStream(p.file), target.query(copyFrom(`copy "${p.table}" (${p.columns}) from stdin`)));
     await target.query('commit');
     return { ms: performance.now() - t0, bytes };
   } finally {
@@ -81,7 +84,12 @@ async function documentedQueries(orm: CrybOrm, url: string, serverId: string) {
           await run();
           samples.push(performance.now() - t0);
         }
-        return round3(percentile(samples.sort((a, b) => a - b), 50));
+        return round3(
+          percentile(
+            samples.sort((a, b) => a - b),
+            50,
+          ),
+        );
       };
       const rows = (await raw.query(sql, [serverId])).rowCount;
       const rawMs = await time(() => raw.query(sql, [serverId]));
@@ -89,7 +97,13 @@ async function documentedQueries(orm: CrybOrm, url: string, serverId: string) {
       const ormSql = sql.replace('$1', '?');
       const ormMs = await time(() => orm.em.fork().getConnection().execute(ormSql, [serverId]));
       const { rows: planRows } = await raw.query(`explain (analyze, buffers) ${sql.replace(/;$/, '')}`, [serverId]);
-      out[name] = { rows, rawPgP50Ms: rawMs, ormExecuteP50Ms: ormMs, ormOverRaw: round3(ormMs / rawMs), plan: planRows.map((r) => r['QUERY PLAN']) };
+      out[name] = {
+        rows,
+        rawPgP50Ms: rawMs,
+        ormExecuteP50Ms: ormMs,
+        ormOverRaw: round3(ormMs / rawMs),
+        plan: planRows.map((r) => r['QUERY PLAN']),
+      };
     }
     return out;
   } finally {
@@ -115,15 +129,43 @@ async function main(): Promise<void> {
     const largest = report.world.servers[0].id;
     const queries = await documentedQueries(orm, seeded.url, largest);
     const copyRate = Math.round(report.totalRows / (copy.ms / 1000));
-    console.log(JSON.stringify({
-      bench: 'seed-large', scenario: SCENARIO,
-      seed: { wallMs: report.wallMs, rows: report.totalRows, rowsPerSecond: report.rowsPerSecond, peakRssMb: report.peakRssMb, phases: report.phases, rowsByTable: report.rows, invariantsHold: report.violations.length === 0 },
-      copy: { wallMs: Math.round(copy.ms), rows: report.totalRows, rowsPerSecond: copyRate, megabytes: round3(copy.bytes / 1e6) },
-      ratio: { seedTimeOverCopyTime: round3(report.wallMs / copy.ms), seedRateVsCopy: round3(report.rowsPerSecond / copyRate) },
-      goal: { seedTimeOverCopyTime: 1.5, met: report.wallMs / copy.ms <= 1.5, peakRssUnderMb: 1536, rssMet: report.peakRssMb < 1536 },
-      documentedQueries: { serverId: largest, members: report.world.servers[0].memberIds.length, ...queries },
-      machine: machine(await seeded.serverVersion()),
-    }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'seed-large',
+          scenario: SCENARIO,
+          seed: {
+            wallMs: report.wallMs,
+            rows: report.totalRows,
+            rowsPerSecond: report.rowsPerSecond,
+            peakRssMb: report.peakRssMb,
+            phases: report.phases,
+            rowsByTable: report.rows,
+            invariantsHold: report.violations.length === 0,
+          },
+          copy: {
+            wallMs: Math.round(copy.ms),
+            rows: report.totalRows,
+            rowsPerSecond: copyRate,
+            megabytes: round3(copy.bytes / 1e6),
+          },
+          ratio: {
+            seedTimeOverCopyTime: round3(report.wallMs / copy.ms),
+            seedRateVsCopy: round3(report.rowsPerSecond / copyRate),
+          },
+          goal: {
+            seedTimeOverCopyTime: 1.5,
+            met: report.wallMs / copy.ms <= 1.5,
+            peakRssUnderMb: 1536,
+            rssMet: report.peakRssMb < 1536,
+          },
+          documentedQueries: { serverId: largest, members: report.world.servers[0].memberIds.length, ...queries },
+          machine: machine(await seeded.serverVersion()),
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
     await orm?.close(true);
     await baseOrm?.close(true);

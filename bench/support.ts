@@ -36,7 +36,8 @@ export async function scratchDatabase(prefix: string): Promise<ScratchDatabase> 
   await admin.query(`create database "${name}"`);
   return {
     url: withDatabase(baseUrl, name),
-    serverVersion: async () => (await admin.query<{ server_version: string }>('show server_version')).rows[0].server_version,
+    serverVersion: async () =>
+      (await admin.query<{ server_version: string }>('show server_version')).rows[0].server_version,
     drop: async () => {
       await admin.query(`drop database if exists "${name}" with (force)`);
       await admin.end();

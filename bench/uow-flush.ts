@@ -54,7 +54,10 @@ async function main(): Promise<void> {
     const server = seeded.world.servers[0];
     const channelId = server.openChannelIds[1] ?? server.openChannelIds[0];
     const authors = server.memberIds;
-    const rows: Row[] = Array.from({ length: ROWS }, (_, i) => ({ content: `message ${i} about the weekend plans and the new release`, authorId: authors[i % authors.length] }));
+    const rows: Row[] = Array.from({ length: ROWS }, (_, i) => ({
+      content: `message ${i} about the weekend plans and the new release`,
+      authorId: authors[i % authors.length],
+    }));
 
     const viaUnitOfWork = (o: CrybOrm) => async () => {
       const em = o.em.fork();
@@ -73,10 +76,26 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         await orm!.em.fork().transactional(async (tx) => {
           for (let i = 0; i < rows.length; i += CHUNK) {
-            await tx.insertMany(Message, rows.slice(i, i + CHUNK).map((r) => ({
-              id: nextSnowflake(), channel: channelId, serverId: server.id, author: r.authorId, content: r.content, type: 'DEFAULT', pinned: false,
-              mentionEveryone: false, mentionUserIds: [], mentionRoleIds: [], attachmentCount: 0, embedCount: 0, hasLink: false, editedAt: null, replyTo: null,
-            })) as never);
+            await tx.insertMany(
+              Message,
+              rows.slice(i, i + CHUNK).map((r) => ({
+                id: nextSnowflake(),
+                channel: channelId,
+                serverId: server.id,
+                author: r.authorId,
+                content: r.content,
+                type: 'DEFAULT',
+                pinned: false,
+                mentionEveryone: false,
+                mentionUserIds: [],
+                mentionRoleIds: [],
+                attachmentCount: 0,
+                embedCount: 0,
+                hasLink: false,
+                editedAt: null,
+                replyTo: null,
+              })) as never,
+            );
           }
         });
         return performance.now() - t0;
@@ -92,7 +111,10 @@ async function main(): Promise<void> {
             const n = params.length;
             return `($${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, 'DEFAULT', $${n}, null, false, null, false, '{}', '{}', 0, 0, false)`;
           });
-          await raw.query(`insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content", "editedAt", "pinned", "replyToId", "mentionEveryone", "mentionUserIds", "mentionRoleIds", "attachmentCount", "embedCount", "hasLink") values ${values.join(', ')}`, params);
+          await raw.query(
+            `insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content", "editedAt", "pinned", "replyToId", "mentionEveryone", "mentionUserIds", "mentionRoleIds", "attachmentCount", "embedCount", "hasLink") values ${values.join(', ')}`,
+            params,
+          );
         }
         await raw.query('commit');
         return performance.now() - t0;
@@ -100,7 +122,24 @@ async function main(): Promise<void> {
       copy: async () => {
         const t0 = performance.now();
         await raw.query('begin');
-        await copyRows(raw, 'Message', rows.map((r) => [nextSnowflake(), channelId, server.id, r.authorId, 'DEFAULT', r.content, null, null, [], 0, 0, false]));
+        await copyRows(
+          raw,
+          'Message',
+          rows.map((r) => [
+            nextSnowflake(),
+            channelId,
+            server.id,
+            r.authorId,
+            'DEFAULT',
+            r.content,
+            null,
+            null,
+            [],
+            0,
+            0,
+            false,
+          ]),
+        );
         await raw.query('commit');
         return performance.now() - t0;
       },
@@ -109,17 +148,45 @@ async function main(): Promise<void> {
     for (const run of Object.values(variants)) await run(); // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, run] of Object.entries(variants)) samples[name].push(await run());
-      toStderr(`[bench] uow-flush round ${round + 1}/${ROUNDS}: ${Object.entries(samples).map(([k, v]) => `${k} ${Math.round(v[v.length - 1])} ms`).join(', ')}`);
+      toStderr(
+        `[bench] uow-flush round ${round + 1}/${ROUNDS}: ${Object.entries(samples)
+          .map(([k, v]) => `${k} ${Math.round(v[v.length - 1])} ms`)
+          .join(', ')}`,
+      );
     }
-    const median = (v: number[]) => percentile([...v].sort((a, b) => a - b), 50);
+    const median = (v: number[]) =>
+      percentile(
+        [...v].sort((a, b) => a - b),
+        50,
+      );
     const rate = (name: string) => Math.round(ROWS / (median(samples[name]) / 1000));
     const base = rate('rawInsert');
-    const result = Object.fromEntries(Object.keys(variants).map((name) => [name, { medianMs: round3(median(samples[name])), rowsPerSecond: rate(name), vsRawInsert: round3(rate(name) / base), vsCopy: round3(rate(name) / rate('copy')) }]));
-    console.log(JSON.stringify({
-      bench: 'uow-flush', rows: ROWS, rounds: ROUNDS, tuning: TUNING, results: result,
-      goal: { uowVsRawInsert: 0.4, met: result.uow.vsRawInsert >= 0.4 },
-      machine: machine(await scratch.serverVersion()),
-    }, null, 2));
+    const result = Object.fromEntries(
+      Object.keys(variants).map((name) => [
+        name,
+        {
+          medianMs: round3(median(samples[name])),
+          rowsPerSecond: rate(name),
+          vsRawInsert: round3(rate(name) / base),
+          vsCopy: round3(rate(name) / rate('copy')),
+        },
+      ]),
+    );
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'uow-flush',
+          rows: ROWS,
+          rounds: ROUNDS,
+          tuning: TUNING,
+          results: result,
+          goal: { uowVsRawInsert: 0.4, met: result.uow.vsRawInsert >= 0.4 },
+          machine: machine(await scratch.serverVersion()),
+        },
+        null,
+        2,
+      ),
+    );
   } finally {
     await raw.end().catch(() => undefined);
     await tuned?.close(true);

@@ -96,7 +96,10 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       await c.query('begin');
       await c.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`voice:user:${userId}`]);
       const before = await c.query('select * from "VoiceState" where "userId" = $1', [userId]);
-      await c.query('select * from "Channel" c left join "PermissionOverwrite" o on o."channelId" = c.id where c.id = $1', [channelId]);
+      await c.query(
+        'select * from "Channel" c left join "PermissionOverwrite" o on o."channelId" = c.id where c.id = $1',
+        [channelId],
+      );
       await c.query('select count(*) from "Ban" where "serverId" = $1 and "userId" = $2', [serverId, userId]);
       await c.query(
         'select m.*, r.* from "ServerMember" m left join "ServerMemberRole" mr on mr."serverId" = m."serverId" and mr."userId" = m."userId" left join "Role" r on r.id = mr."roleId" where m."serverId" = $1 and m."userId" = $2',
@@ -105,7 +108,9 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       await c.query('select * from "Role" where id = $1', [serverId]);
       await c.query('select "userLimit" from "Channel" where "id" = $1 for no key update', [channelId]);
       if (before.rowCount) throw new Error('the raw variant expects clients to leave between joins');
-      const [{ n }] = (await c.query<{ n: string }>('select count(*) as n from "VoiceState" where "channelId" = $1', [channelId])).rows;
+      const [{ n }] = (
+        await c.query<{ n: string }>('select count(*) as n from "VoiceState" where "channelId" = $1', [channelId])
+      ).rows;
       if (LIMIT > 0 && Number(n) >= LIMIT) {
         await c.query('rollback');
         throw new Error('VOICE_CHANNEL_FULL');
@@ -115,10 +120,14 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
         'insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId", "joinedAt", "lastHeartbeatAt") values ($1, $2, $3, $4, $5, $5)',
         [userId, channelId, serverId, randomBytes(16).toString('hex'), now],
       );
-      await c.query('insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values ($1, $2, $3, $4, $5)', [nextSnowflake(), userId, channelId, serverId, now]);
-      await c.query('insert into "DomainEvent" (type, payload, "serverId", "channelId", "userIds") values ($1, $2, $3, $4, $5)', [
-        'VOICE_STATE_UPDATE', JSON.stringify({ userId, channelId, serverId }), serverId, channelId, [userId],
-      ]);
+      await c.query(
+        'insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values ($1, $2, $3, $4, $5)',
+        [nextSnowflake(), userId, channelId, serverId, now],
+      );
+      await c.query(
+        'insert into "DomainEvent" (type, payload, "serverId", "channelId", "userIds") values ($1, $2, $3, $4, $5)',
+        ['VOICE_STATE_UPDATE', JSON.stringify({ userId, channelId, serverId }), serverId, channelId, [userId]],
+      );
       await c.query('commit');
     } catch (error) {
       if ((error as Error).message !== 'VOICE_CHANNEL_FULL') await c.query('rollback').catch(() => undefined);
@@ -133,18 +142,33 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
     try {
       await c.query('begin');
       await c.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`voice:user:${userId}`]);
-      const state = await c.query<{ channelId: string }>('select "channelId"::text as "channelId" from "VoiceState" where "userId" = $1', [userId]);
+      const state = await c.query<{ channelId: string }>(
+        'select "channelId"::text as "channelId" from "VoiceState" where "userId" = $1',
+        [userId],
+      );
       await c.query('select "userLimit" from "Channel" where "id" = $1 for no key update', [state.rows[0].channelId]);
       await c.query('select * from "VoiceState" where "userId" = $1', [userId]);
-      const session = await c.query<{ id: string; startedAt: Date }>('select id::text, "startedAt" from "VoiceSession" where "userId" = $1 and "endedAt" is null', [userId]);
+      const session = await c.query<{ id: string; startedAt: Date }>(
+        'select id::text, "startedAt" from "VoiceSession" where "userId" = $1 and "endedAt" is null',
+        [userId],
+      );
       const end = new Date();
       await c.query('update "VoiceSession" set "endedAt" = $2, "durationSeconds" = $3 where id = $1', [
-        session.rows[0].id, end, Math.floor((end.getTime() - session.rows[0].startedAt.getTime()) / 1000),
+        session.rows[0].id,
+        end,
+        Math.floor((end.getTime() - session.rows[0].startedAt.getTime()) / 1000),
       ]);
       await c.query('delete from "VoiceState" where "userId" = $1', [userId]);
-      await c.query('insert into "DomainEvent" (type, payload, "serverId", "channelId", "userIds") values ($1, $2, $3, $4, $5)', [
-        'VOICE_STATE_UPDATE', JSON.stringify({ userId, channelId: null, serverId }), serverId, state.rows[0].channelId, [userId],
-      ]);
+      await c.query(
+        'insert into "DomainEvent" (type, payload, "serverId", "channelId", "userIds") values ($1, $2, $3, $4, $5)',
+        [
+          'VOICE_STATE_UPDATE',
+          JSON.stringify({ userId, channelId: null, serverId }),
+          serverId,
+          state.rows[0].channelId,
+          [userId],
+        ],
+      );
       await c.query('commit');
     } catch (error) {
       await c.query('rollback').catch(() => undefined);
@@ -195,12 +219,16 @@ async function main(): Promise<void> {
     }
     await setup.flush();
     // Separate users per variant, so neither variant ever sees the other's voice states.
-    const variants = { orm: ormVariant(orm, users.slice(0, CLIENTS)), rawPg: rawVariant(pool, server.id, users.slice(CLIENTS)) };
+    const variants = {
+      orm: ormVariant(orm, users.slice(0, CLIENTS)),
+      rawPg: rawVariant(pool, server.id, users.slice(CLIENTS)),
+    };
     const totals: Record<keyof typeof variants, Totals> = {
       orm: { joins: 0, full: 0, elapsedMs: 0, latenciesMs: [] },
       rawPg: { joins: 0, full: 0, elapsedMs: 0, latenciesMs: [] },
     };
-    for (const v of Object.values(variants)) await run(v.join, v.leave, channelIds, WARMUP_SECONDS, { joins: 0, full: 0, elapsedMs: 0, latenciesMs: [] });
+    for (const v of Object.values(variants))
+      await run(v.join, v.leave, channelIds, WARMUP_SECONDS, { joins: 0, full: 0, elapsedMs: 0, latenciesMs: [] });
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? (['orm', 'rawPg'] as const) : (['rawPg', 'orm'] as const);
       for (const name of order) await run(variants[name].join, variants[name].leave, channelIds, SECONDS, totals[name]);

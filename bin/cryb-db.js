@@ -7,7 +7,9 @@ const { join } = require('node:path');
 
 const cli = join(__dirname, '..', 'dist', 'src', 'ops', 'cli.js');
 if (!existsSync(cli)) {
-  console.error(`error: ${cli} is missing: in a source checkout run \`npm run build\` first (or use the npm run db:* scripts)`);
+  console.error(
+    `error: ${cli} is missing: in a source checkout run \`npm run build\` first (or use the npm run db:* scripts)`,
+  );
   process.exit(1);
 }
 require(join(__dirname, '..', 'dist', 'src', 'ops', 'failure.js')).plainOutputUnlessTerminal();

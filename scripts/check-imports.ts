@@ -61,7 +61,8 @@ export function valueImports(file: string, text: string = readFileSync(file, 'ut
 }
 
 /** The repository class an entity names in `@Entity({ repository: () => X })`, if any. */
-const repositoryOf = (entityFile: string): string | null => /repository:\s*\(\)\s*=>\s*(\w+)/.exec(readFileSync(entityFile, 'utf8'))?.[1] ?? null;
+const repositoryOf = (entityFile: string): string | null =>
+  /repository:\s*\(\)\s*=>\s*(\w+)/.exec(readFileSync(entityFile, 'utf8'))?.[1] ?? null;
 
 /** An entity and the repository it declares, in one folder: MikroORM's idiom ties them together. */
 const isOwnRepositoryPair = (a: string, b: string) =>
@@ -109,9 +110,12 @@ if (require.main === module) {
   const files = srcFiles();
   const cycles = importCycles(files);
   if (cycles.length === 0) {
-    console.log(`check:imports: no import cycle among ${files.length} src files (type-only imports and entity/own-repository pairs excepted)`);
+    console.log(
+      `check:imports: no import cycle among ${files.length} src files (type-only imports and entity/own-repository pairs excepted)`,
+    );
   } else {
-    for (const cycle of cycles) console.error(`cycle of ${cycle.length} files:\n  ${cycle.map((f) => relative(ROOT, f)).join('\n  ')}`);
+    for (const cycle of cycles)
+      console.error(`cycle of ${cycle.length} files:\n  ${cycle.map((f) => relative(ROOT, f)).join('\n  ')}`);
     console.error(`check:imports: ${cycles.length} cycle(s) among ${files.length} src files`);
     process.exit(1);
   }

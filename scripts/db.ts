@@ -26,7 +26,9 @@ async function main(): Promise<number> {
   if (command === 'reset') return reset(flags.includes('--force'));
   if (!['start', 'stop', 'status'].includes(command ?? '')) throw new UsageError(USAGE);
   if (process.env.DATABASE_URL) {
-    console.log('DATABASE_URL is set: the scripts use that server, not the embedded one (unset it to use the embedded server)');
+    console.log(
+      'DATABASE_URL is set: the scripts use that server, not the embedded one (unset it to use the embedded server)',
+    );
   }
   const server = projectEmbeddedServer(process.cwd(), (line) => console.log(line));
   switch (command) {

@@ -41,49 +41,85 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   const reactions = () => new ReactionService(fork());
   const { owner, moderator, member, serverId, generalId } = cast;
 
-  const hello = await messages().send(member, generalId, `Hi all! @everyone, the docs are at https://cryb.example/docs`);
+  const hello = await messages().send(
+    member,
+    generalId,
+    `Hi all! @everyone, the docs are at https://cryb.example/docs`,
+  );
   say(`${member.tag}: "${hello.content}"`);
-  say(`  -> sent; @everyone pinged nobody (${member.tag} lacks MENTION_EVERYONE here): mentionEveryone = ${hello.mentionEveryone}`);
+  say(
+    `  -> sent; @everyone pinged nobody (${member.tag} lacks MENTION_EVERYONE here): mentionEveryone = ${hello.mentionEveryone}`,
+  );
   const reply = await messages().send(moderator, generalId, `Welcome <@${member.id}>!`, { replyTo: hello.id });
   say(`${moderator.tag} replies (${reply.type}), pinging ${member.tag}`);
-  for (const [user, emoji] of [[owner, '👋'], [moderator, '👋'], [member, '🎉']] as const) await reactions().react(user, hello.id, emoji);
-  say(`reactions on the first message: 👋 x2, 🎉 x1; reacting twice is a no-op: ${await reactions().react(owner, hello.id, '👋')}`);
+  for (const [user, emoji] of [
+    [owner, '👋'],
+    [moderator, '👋'],
+    [member, '🎉'],
+  ] as const)
+    await reactions().react(user, hello.id, emoji);
+  say(
+    `reactions on the first message: 👋 x2, 🎉 x1; reacting twice is a no-op: ${await reactions().react(owner, hello.id, '👋')}`,
+  );
   await messages().pin(moderator, hello.id, { reason: 'useful link' });
   say(`${moderator.tag} pins it (MANAGE_MESSAGES): a PIN notice is posted and the audit log has MESSAGE_PIN`);
-  say(`${member.tag} tries to delete ${moderator.tag}'s reply -> ${await refusal(() => messages().deleteMessage(member, reply.id))}`);
+  say(
+    `${member.tag} tries to delete ${moderator.tag}'s reply -> ${await refusal(() => messages().deleteMessage(member, reply.id))}`,
+  );
   await messages().edit(member, hello.id, 'Hi all! The docs are at https://cryb.example/docs (edited)');
   say(`${member.tag} edits their message: editedAt is set`);
 
-  const slow = await new ChannelService(fork()).createChannel(owner, serverId, { type: 'GUILD_TEXT' as never, name: 'slow-lane', rateLimitPerUser: 30 });
+  const slow = await new ChannelService(fork()).createChannel(owner, serverId, {
+    type: 'GUILD_TEXT' as never,
+    name: 'slow-lane',
+    rateLimitPerUser: 30,
+  });
   await messages().send(member, slow.id, 'first!');
-  say(`#slow-lane has 30 s slowmode; ${member.tag} sends twice -> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`);
+  say(
+    `#slow-lane has 30 s slowmode; ${member.tag} sends twice -> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`,
+  );
 
   const threads = new ThreadService(fork());
   const thread = await threads.startThread(moderator, hello.id, { name: 'docs feedback', autoArchiveDuration: 1440 });
   await messages().send(member, thread.id, 'The search page is great');
   await messages().send(owner, thread.id, 'Thanks!');
-  const [{ memberCount, messageCount }] = await fork().execute(`select "memberCount", "messageCount" from "Channel" where id = ?`, [thread.id]);
-  say(`${moderator.tag} starts the thread "docs feedback" from the first message; two replies later it has ${memberCount} members and ${messageCount} messages`);
+  const [{ memberCount, messageCount }] = await fork().execute(
+    `select "memberCount", "messageCount" from "Channel" where id = ?`,
+    [thread.id],
+  );
+  say(
+    `${moderator.tag} starts the thread "docs feedback" from the first message; two replies later it has ${memberCount} members and ${messageCount} messages`,
+  );
 
   const dms = new DirectMessageService(fork());
   const dm = await dms.openDM(member, owner);
   const again = await dms.openDM(owner, member);
   await messages().send(member, dm.id, `Hey ${owner.username}, thanks for the server`);
-  say(`${member.tag} opens a DM with ${owner.tag}; opening it again from the other side gives the same channel: ${dm.id === again.id}`);
-  say(`${cast.blocked.tag} (blocked by ${owner.tag}) tries to DM them -> ${await refusal(() => dms.openDM(cast.blocked, owner))}`);
+  say(
+    `${member.tag} opens a DM with ${owner.tag}; opening it again from the other side gives the same channel: ${dm.id === again.id}`,
+  );
+  say(
+    `${cast.blocked.tag} (blocked by ${owner.tag}) tries to DM them -> ${await refusal(() => dms.openDM(cast.blocked, owner))}`,
+  );
 
   const page = await history(fork(), owner, generalId, { limit: 5 });
   say(`history of #general as ${owner.tag}, newest first (one query per part, no N+1):`);
   for (const m of page) {
     const tally = m.reactions.map((r) => `${r.emoji.name}${r.count}`).join(' ');
-    say(`  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${(m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48)} ${tally}${m.thread ? `  [thread: ${m.thread.name}]` : ''}`);
+    say(
+      `  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${(m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48)} ${tally}${m.thread ? `  [thread: ${m.thread.name}]` : ''}`,
+    );
   }
   const found = await search(fork(), member, { text: '"search page" OR docs', serverId });
-  say(`search "\\"search page\\" OR docs" as ${member.tag}: ${found.messages.length} hits, best first: ${found.messages.map((m) => `"${m.content.slice(0, 30)}"`).join(', ')}`);
+  say(
+    `search "\\"search page\\" OR docs" as ${member.tag}: ${found.messages.length} hits, best first: ${found.messages.map((m) => `"${m.content.slice(0, 30)}"`).join(', ')}`,
+  );
   const weird = await search(fork(), member, { text: `')); drop table "Message"; -- & | ! :* (( \\ "` });
   say(`a hostile query is just text: ${weird.messages.length} hits, no error`);
 
   const unread = await new ReadStateService(fork()).unreadSummary(member);
   const here = unread.servers.find((s) => s.serverId === serverId);
-  say(`${member.tag}'s unread summary: ${here?.unreadChannels ?? 0} unread channel(s), ${here?.mentionCount ?? 0} mention(s) in the server, ${unread.directMessages.length} unread DM(s)`);
+  say(
+    `${member.tag}'s unread summary: ${here?.unreadChannels ?? 0} unread channel(s), ${here?.mentionCount ?? 0} mention(s) in the server, ${unread.directMessages.length} unread DM(s)`,
+  );
 }

@@ -63,7 +63,10 @@ async function main(): Promise<void> {
     const relationships = orm.em.fork().getRepository(Relationship);
     const friends = await relationships.friendsOf(nova.id);
     say(`${otherNova.tag} accepted; ${nova.tag}'s friends: ${friends.map((f) => f.tag).join(', ')}`);
-    await otherNova.setPresence({ status: 'ONLINE', customStatus: { text: 'making friends', emoji: null, expiresAt: null } });
+    await otherNova.setPresence({
+      status: 'ONLINE',
+      customStatus: { text: 'making friends', emoji: null, expiresAt: null },
+    });
     say(`${otherNova.tag} is now ONLINE`);
 
     step('A stranger, a block, and a refusal');
@@ -79,13 +82,17 @@ async function main(): Promise<void> {
       say(`${stranger.tag} tries again -> refused: ${error.code} ("${error.message}")`);
     }
     const view = await relationships.relationshipsOf(nova.id);
-    say(`${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`);
+    say(
+      `${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`,
+    );
 
     step('A server: invite, join, a role, an overwrite, a kick, the audit log');
     const server = await new ServerService(orm.em.fork()).createServer(nova, { name: 'Nova Lounge' });
     const channels = await orm.em.fork().getRepository(Channel).channelsOf(server.id);
     const general = channels.find((c) => c.type === ChannelType.GUILD_TEXT)!;
-    say(`${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the @everyone role`);
+    say(
+      `${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the @everyone role`,
+    );
     const invite = await new InviteService(orm.em.fork()).createInvite(nova, general.id, { maxUses: 5, maxAge: 3600 });
     say(`${nova.tag} creates invite ${invite.code} (5 uses, 1 hour)`);
     const rookie = await users().register({ username: 'Vega' });
@@ -98,7 +105,9 @@ async function main(): Promise<void> {
       permissions: PermissionFlags.KICK_MEMBERS | PermissionFlags.MANAGE_MESSAGES | PermissionFlags.VIEW_AUDIT_LOG,
       color: 0x3498db,
     });
-    await new RoleService(orm.em.fork()).assignRole(nova, server.id, otherNova.id, moderators.id, { reason: 'trusted friend' });
+    await new RoleService(orm.em.fork()).assignRole(nova, server.id, otherNova.id, moderators.id, {
+      reason: 'trusted friend',
+    });
     say(`${nova.tag} creates the role "${moderators.name}" and gives it to ${otherNova.tag}`);
     await new ChannelService(orm.em.fork()).setOverwrite(nova, server.id, general.id, {
       targetId: server.id,
@@ -123,11 +132,17 @@ async function main(): Promise<void> {
     ]);
     for (const entry of log) {
       const target = who.get(entry.targetId ?? '') ?? entry.targetId ?? `invite ${invite.code}`;
-      say(`  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`);
+      say(
+        `  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`,
+      );
     }
 
     step('Voice: a full channel, a moderator who gets in anyway, a move that ends a session');
-    const lounge = await new ChannelService(orm.em.fork()).createChannel(nova, server.id, { type: ChannelType.GUILD_VOICE, name: 'Lounge', userLimit: 1 });
+    const lounge = await new ChannelService(orm.em.fork()).createChannel(nova, server.id, {
+      type: ChannelType.GUILD_VOICE,
+      name: 'Lounge',
+      userLimit: 1,
+    });
     const generalVoice = channels.find((c) => c.type === ChannelType.GUILD_VOICE)!;
     say(`${nova.tag} creates the voice channel "${lounge.name}" with room for 1`);
     const voice = () => new VoiceService(orm.em.fork());
@@ -143,17 +158,37 @@ async function main(): Promise<void> {
       say(`${latecomer.tag} tries to join "${lounge.name}" -> refused: ${error.code} (${error.message})`);
     }
     await voice().joinVoice(nova, lounge.id);
-    say(`${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`);
-    await orm.em.fork().execute(`update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`, [otherNova.id]);
+    say(
+      `${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`,
+    );
+    await orm.em
+      .fork()
+      .execute(
+        `update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`,
+        [otherNova.id],
+      );
     await voice().joinVoice(otherNova, generalVoice.id);
-    const [ended] = await voiceStates().sessionsOf(otherNova, server.id, { limit: 2 }).then((list) => list.filter((x) => x.endedAt));
-    say(`${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends after ${ended.durationSeconds} s (backdated 42 s for the demo)`);
+    const [ended] = await voiceStates()
+      .sessionsOf(otherNova, server.id, { limit: 2 })
+      .then((list) => list.filter((x) => x.endedAt));
+    say(
+      `${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends after ${ended.durationSeconds} s (backdated 42 s for the demo)`,
+    );
     await voice().leaveVoice(otherNova);
     await voice().leaveVoice(nova);
-    say(`${otherNova.tag} and ${nova.tag} leave; open sessions now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`);
+    say(
+      `${otherNova.tag} and ${nova.tag} leave; open sessions now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`,
+    );
 
     step('Messages: replies, reactions, a pin, slowmode, a thread, DMs, history and search');
-    await messagingStory(orm, { owner: nova, moderator: otherNova, member: latecomer, blocked: stranger, serverId: server.id, generalId: general.id });
+    await messagingStory(orm, {
+      owner: nova,
+      moderator: otherNova,
+      member: latecomer,
+      blocked: stranger,
+      serverId: server.id,
+      generalId: general.id,
+    });
 
     step('The event stream a gateway consumer received');
     const names = new Map([nova, otherNova, stranger, rookie, latecomer].map((u) => [u.id, u.tag]));
@@ -163,14 +198,13 @@ async function main(): Promise<void> {
     for (const event of delivered.slice(0, shown)) {
       const to = event.userIds?.length ? event.userIds.map(name).join(', ') : event.serverId ? 'the server' : '';
       const p = event.payload;
-      const detail =
-        event.type.startsWith('RELATIONSHIP')
-          ? `${name(p.id)} ${RelationshipType[p.type as number] ?? p.type}`
-          : event.type === 'PRESENCE_UPDATE'
-            ? String(p.status)
-            : event.type === 'GUILD_AUDIT_LOG_ENTRY_CREATE'
-              ? `${AuditLogAction[p.actionType as number]}`
-              : JSON.stringify(p).slice(0, 80);
+      const detail = event.type.startsWith('RELATIONSHIP')
+        ? `${name(p.id)} ${RelationshipType[p.type as number] ?? p.type}`
+        : event.type === 'PRESENCE_UPDATE'
+          ? String(p.status)
+          : event.type === 'GUILD_AUDIT_LOG_ENTRY_CREATE'
+            ? `${AuditLogAction[p.actionType as number]}`
+            : JSON.stringify(p).slice(0, 80);
       say(`#${event.id}  ${event.type.padEnd(20)} to ${to.padEnd(12)} ${detail}`);
     }
     if (delivered.length > shown) {

@@ -16,36 +16,55 @@ const USAGE = 'usage: tsx scripts/migrate.ts create [--name NAME] [--blank] | de
 const UP_TO_DATE = 'No changes required, schema is up-to-date';
 
 async function open(snapshot: boolean): Promise<CrybOrm> {
-  return createOrm({ embedded: true, migrations: 'ignore', migrationSnapshot: snapshot, poolSize: 2, logger: (line) => console.error(line) });
+  return createOrm({
+    embedded: true,
+    migrations: 'ignore',
+    migrationSnapshot: snapshot,
+    poolSize: 2,
+    logger: (line) => console.error(line),
+  });
 }
 
 async function main(): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { name: { type: 'string', short: 'n' }, blank: { type: 'boolean', default: false } } });
+    parsed = parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { name: { type: 'string', short: 'n' }, blank: { type: 'boolean', default: false } },
+    });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
   const [command, ...rest] = parsed.positionals;
-  if (rest.length > 0 || !['create', 'deploy', 'status', 'check'].includes(command ?? '')) throw new UsageError(command ? `unknown command "${[command, ...rest].join(' ')}"; ${USAGE}` : USAGE);
-  if (command !== 'create' && (parsed.values.name || parsed.values.blank)) throw new UsageError(`--name and --blank belong to create; ${USAGE}`);
-  if (parsed.values.name !== undefined && !/^[A-Za-z0-9_]+$/.test(parsed.values.name)) throw new UsageError(`--name takes letters, digits and underscores (got "${parsed.values.name}")`);
+  if (rest.length > 0 || !['create', 'deploy', 'status', 'check'].includes(command ?? ''))
+    throw new UsageError(command ? `unknown command "${[command, ...rest].join(' ')}"; ${USAGE}` : USAGE);
+  if (command !== 'create' && (parsed.values.name || parsed.values.blank))
+    throw new UsageError(`--name and --blank belong to create; ${USAGE}`);
+  if (parsed.values.name !== undefined && !/^[A-Za-z0-9_]+$/.test(parsed.values.name))
+    throw new UsageError(`--name takes letters, digits and underscores (got "${parsed.values.name}")`);
 
   // create and check read and write the snapshot; deploy and status work from the database alone.
   const orm = await open(command === 'create' || command === 'check');
   try {
     switch (command) {
       case 'create': {
-        const result = await orm.getMigrator().createMigration(undefined, parsed.values.blank, false, parsed.values.name);
+        const result = await orm
+          .getMigrator()
+          .createMigration(undefined, parsed.values.blank, false, parsed.values.name);
         if (!result.fileName) console.log(UP_TO_DATE);
         else console.log(`${result.fileName} successfully created`);
         const applied = await migrate(orm);
-        console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations');
+        console.log(
+          applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations',
+        );
         return EXIT.ok;
       }
       case 'deploy': {
         const applied = await migrate(orm);
-        console.log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations');
+        console.log(
+          applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'no pending migrations',
+        );
         return EXIT.ok;
       }
       case 'status':
@@ -59,7 +78,11 @@ async function main(): Promise<number> {
 }
 
 async function status(orm: CrybOrm): Promise<number> {
-  for (const line of formatMigrationStatus(await migrationStatus(orm), 'npm run db:migrate:deploy (npx cryb-db migrate where the package is installed)')) console.log(line);
+  for (const line of formatMigrationStatus(
+    await migrationStatus(orm),
+    'npm run db:migrate:deploy (npx cryb-db migrate where the package is installed)',
+  ))
+    console.log(line);
   return EXIT.ok;
 }
 
@@ -80,7 +103,11 @@ async function check(snapshotOrm: CrybOrm): Promise<number> {
 
 async function report(orm: CrybOrm): Promise<boolean> {
   const needed = await orm.getMigrator().checkMigrationNeeded();
-  console.log(needed ? 'Changes detected. Please create migration to update schema (npm run db:migrate -- --name NAME).' : UP_TO_DATE);
+  console.log(
+    needed
+      ? 'Changes detected. Please create migration to update schema (npm run db:migrate -- --name NAME).'
+      : UP_TO_DATE,
+  );
   return needed;
 }
 

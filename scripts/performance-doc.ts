@@ -299,7 +299,10 @@ export function renderPerformanceDoc(document: unknown): string {
     '',
     '| operation | statements before | budget now |',
     '|---|---|---|',
-    ...Object.entries(STATEMENT_BUDGETS).map(([operation, budget]) => `| ${operation} | ${STATEMENTS_BEFORE[operation as keyof typeof STATEMENT_BUDGETS]} | ${budget} |`),
+    ...Object.entries(STATEMENT_BUDGETS).map(
+      ([operation, budget]) =>
+        `| ${operation} | ${STATEMENTS_BEFORE[operation as keyof typeof STATEMENT_BUDGETS]} | ${budget} |`,
+    ),
     '',
     '## What each benchmark measures',
     '',

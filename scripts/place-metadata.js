@@ -30,7 +30,8 @@ if (entities.length === 0) {
   process.exit(1);
 }
 for (const meta of Object.values(cache)) {
-  if (typeof meta.path === 'string') meta.path = meta.path.replace(/^\.\/(?!dist\/)/, './dist/').replace(/\.ts$/, '.js');
+  if (typeof meta.path === 'string')
+    meta.path = meta.path.replace(/^\.\/(?!dist\/)/, './dist/').replace(/\.ts$/, '.js');
 }
 mkdirSync(join(root, 'dist'), { recursive: true });
 writeFileSync(target, JSON.stringify(cache));

@@ -26,12 +26,20 @@ const FLAGS = ['--reset', '--resume', '--json'];
 async function main(): Promise<number> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const [command = 'default'] = positional;
-  const unknown = process.argv.slice(2).find((a) => a.startsWith('--') && !FLAGS.includes(a) && !a.startsWith('--seed='));
+  const unknown = process.argv
+    .slice(2)
+    .find((a) => a.startsWith('--') && !FLAGS.includes(a) && !a.startsWith('--seed='));
   if (unknown || positional.length > 1 || !COMMANDS.includes(command)) {
-    throw new UsageError(`${unknown ? `unknown option ${unknown}` : `unknown scenario "${positional.join(' ')}"`}; usage: tsx scripts/seed.ts small|default|large|check [--seed=N] [--reset] [--resume] [--json]`);
+    throw new UsageError(
+      `${unknown ? `unknown option ${unknown}` : `unknown scenario "${positional.join(' ')}"`}; usage: tsx scripts/seed.ts small|default|large|check [--seed=N] [--reset] [--resume] [--json]`,
+    );
   }
   // check reads what is there; seeding applies pending migrations itself first.
-  const orm = await createOrm({ embedded: true, migrations: command === 'check' ? 'check' : 'ignore', logger: (line) => console.error(line) });
+  const orm = await createOrm({
+    embedded: true,
+    migrations: command === 'check' ? 'check' : 'ignore',
+    logger: (line) => console.error(line),
+  });
   try {
     if (command === 'check') {
       const violations = await checkInvariants(orm.em.fork());
@@ -55,7 +63,10 @@ async function main(): Promise<number> {
       signal: controller.signal,
     });
     if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));
-    else console.log(`seeded "${report.scenario}" (seed ${report.seed}): ${report.totalRows} rows in ${(report.wallMs / 1000).toFixed(1)} s, ${report.rowsPerSecond} rows/s, peak RSS ${report.peakRssMb} MB`);
+    else
+      console.log(
+        `seeded "${report.scenario}" (seed ${report.seed}): ${report.totalRows} rows in ${(report.wallMs / 1000).toFixed(1)} s, ${report.rowsPerSecond} rows/s, peak RSS ${report.peakRssMb} MB`,
+      );
     return 0;
   } catch (error) {
     if (error instanceof SeedRefused) throw new Refused(error.message);

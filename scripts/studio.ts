@@ -40,14 +40,19 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   if (values.help) {
-    say('usage: [STUDIO_TOKEN=T] npm run db:studio -- [--port 5555] [--host 127.0.0.1] [--write] [--seed|--no-seed] [--migrate]');
+    say(
+      'usage: [STUDIO_TOKEN=T] npm run db:studio -- [--port 5555] [--host 127.0.0.1] [--write] [--seed|--no-seed] [--migrate]',
+    );
     return;
   }
   if (values.token !== undefined) {
-    throw new Error('--token is refused: a command line is visible to every user of this machine; set STUDIO_TOKEN in the environment instead');
+    throw new Error(
+      '--token is refused: a command line is visible to every user of this machine; set STUDIO_TOKEN in the environment instead',
+    );
   }
   const port = Number(values.port ?? process.env.STUDIO_PORT ?? 5555);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, not ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be 0-65535, not ${values.port}`);
   const token = process.env.STUDIO_TOKEN || undefined;
   const embedded = !process.env.DATABASE_URL;
 
@@ -59,19 +64,29 @@ async function main(): Promise<void> {
       say(`applied ${applied.length} migration(s)`);
     } else {
       await orm.close(true);
-      throw new Error(`${pending.length} migration(s) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate`);
+      throw new Error(
+        `${pending.length} migration(s) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate`,
+      );
     }
   }
   await seedIfEmpty(orm, embedded, values.seed, values['no-seed']);
 
-  const studio = await startStudio({ orm, port, host: values.host, token, write: values.write }).catch(async (error: Error & { code?: string }) => {
-    await orm.close(true);
-    if (error.code === 'EADDRINUSE') throw new Error(`port ${port} is taken (another studio?): choose another with --port N`);
-    throw error;
-  });
-  say(`CRYB studio: ${studio.url}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`);
+  const studio = await startStudio({ orm, port, host: values.host, token, write: values.write }).catch(
+    async (error: Error & { code?: string }) => {
+      await orm.close(true);
+      if (error.code === 'EADDRINUSE')
+        throw new Error(`port ${port} is taken (another studio?): choose another with --port N`);
+      throw error;
+    },
+  );
+  say(
+    `CRYB studio: ${studio.url}  (${values.write ? 'WRITE mode: domain actions enabled' : 'read-only'}; Ctrl-C stops)`,
+  );
   // The token itself is never printed: a terminal's scrollback and CI logs outlive it.
-  if (token) say(`every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer <STUDIO_TOKEN>`);
+  if (token)
+    say(
+      `every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer <STUDIO_TOKEN>`,
+    );
   // A signal listener's returned promise would be dropped: stop handles its own failure.
   const stop = () => {
     studio

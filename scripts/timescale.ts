@@ -7,7 +7,11 @@
  */
 import { createOrm } from '../src/db/orm';
 import { runCommand } from '../src/ops/failure';
-import { analyticsLayerState, applyAnalyticsLayer, type AnalyticsLayerState } from '../src/entities/analytics/maintenance';
+import {
+  analyticsLayerState,
+  applyAnalyticsLayer,
+  type AnalyticsLayerState,
+} from '../src/entities/analytics/maintenance';
 
 const MIGRATION = 'Migration20261126064700_Timescale';
 
@@ -19,10 +23,17 @@ function describe(state: AnalyticsLayerState): string {
 
 async function main(): Promise<number | void> {
   // Applies part of a migration itself, so it opens the database whatever its migrations.
-  const orm = await createOrm({ embedded: true, migrations: 'ignore', poolSize: 2, logger: (line) => console.error(line) });
+  const orm = await createOrm({
+    embedded: true,
+    migrations: 'ignore',
+    poolSize: 2,
+    logger: (line) => console.error(line),
+  });
   try {
     const em = orm.em.fork();
-    const [tables] = await em.execute<{ ok: boolean }[]>(`select to_regclass('"MessageAnalytics"') is not null and to_regclass('"SystemMetrics"') is not null as "ok"`);
+    const [tables] = await em.execute<{ ok: boolean }[]>(
+      `select to_regclass('"MessageAnalytics"') is not null and to_regclass('"SystemMetrics"') is not null as "ok"`,
+    );
     if (!tables?.ok) {
       console.error('the analytics tables do not exist yet: run `npm run db:migrate:deploy` first');
       return 5;
@@ -53,7 +64,11 @@ async function main(): Promise<number | void> {
               : 'timescaledb was not used',
       );
     }
-    console.log(JSON.stringify(before) === JSON.stringify(after) ? 'the layer was already in place: nothing added or removed' : `changed: was ${describe(before)}`);
+    console.log(
+      JSON.stringify(before) === JSON.stringify(after)
+        ? 'the layer was already in place: nothing added or removed'
+        : `changed: was ${describe(before)}`,
+    );
   } finally {
     await orm.close(true);
   }

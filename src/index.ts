@@ -5,8 +5,22 @@
 export * from './domain/errors';
 export * from './domain/events';
 export { LIMITS } from './domain/limits';
-export { SnowflakeGenerator, nextSnowflake, snowflakeTimestamp, snowflakeAt, isSnowflake, compareSnowflakes, CRYB_EPOCH_MS } from './domain/snowflake';
-export { validateUsername, parseTag, usernameKey, validateProfile, type ProfileChanges } from './domain/identity/username';
+export {
+  SnowflakeGenerator,
+  nextSnowflake,
+  snowflakeTimestamp,
+  snowflakeAt,
+  isSnowflake,
+  compareSnowflakes,
+  CRYB_EPOCH_MS,
+} from './domain/snowflake';
+export {
+  validateUsername,
+  parseTag,
+  usernameKey,
+  validateProfile,
+  type ProfileChanges,
+} from './domain/identity/username';
 export { RelationshipStatus, RelationshipType } from './domain/identity/relationships';
 export * from './domain/permissions';
 
@@ -14,7 +28,13 @@ export { ENTITIES } from './entities';
 export { User, PremiumType, type NewUser } from './entities/user/User';
 export { UserRepository } from './entities/user/UserRepository';
 export { UserService, type Registration } from './services';
-export { UserPresence, PresenceStatus, type PresenceUpdate, type Activity, type CustomStatus } from './entities/user/UserPresence';
+export {
+  UserPresence,
+  PresenceStatus,
+  type PresenceUpdate,
+  type Activity,
+  type CustomStatus,
+} from './entities/user/UserPresence';
 export { Relationship } from './entities/user/Relationship';
 export { RelationshipRepository, type RelationshipView } from './entities/user/RelationshipRepository';
 export { RelationshipService } from './services';
@@ -34,7 +54,16 @@ export { EmojiRepository } from './entities/server/EmojiRepository';
 export { Sticker, StickerFormat } from './entities/server/Sticker';
 export { StickerRepository } from './entities/server/StickerRepository';
 // Servers: the use cases (application services; entity methods such as member.kick forward to them).
-export { ServerService, MembershipService, InviteService, RoleService, ChannelService, EmojiService, StickerService, AuditLogService } from './services';
+export {
+  ServerService,
+  MembershipService,
+  InviteService,
+  RoleService,
+  ChannelService,
+  EmojiService,
+  StickerService,
+  AuditLogService,
+} from './services';
 export { type UserArg, type ServerArg, type MemberArg, type ReasonOption } from './servers/args';
 export { type NewServer, type ServerChanges } from './servers/server-service';
 export { type BanOptions } from './servers/membership-input';
@@ -50,7 +79,12 @@ export { PermissionOverwrite, OverwriteType } from './entities/channel/Permissio
 export { EXPRESSION_SLOTS, maxBitrate } from './domain/servers';
 export { ChannelAccess, loadChannelAccess } from './entities/channel/ChannelAccess';
 export { ThreadMember } from './entities/channel/ThreadMember';
-export { THREAD_CHANNEL_TYPES, PRIVATE_CHANNEL_TYPES, TEXT_CHANNEL_TYPES, THREAD_AUTO_ARCHIVE_MINUTES } from './entities/channel/Channel';
+export {
+  THREAD_CHANNEL_TYPES,
+  PRIVATE_CHANNEL_TYPES,
+  TEXT_CHANNEL_TYPES,
+  THREAD_AUTO_ARCHIVE_MINUTES,
+} from './entities/channel/Channel';
 
 // Messages.
 export * from './domain/messages';
@@ -67,7 +101,13 @@ export { type ChannelUnread, type UnreadSummary } from './messaging/read-state-s
 export { type IdArg } from './domain/identity/ids';
 export { DomainEvent } from './entities/events/DomainEvent';
 export { EventConsumer } from './entities/events/EventConsumer';
-export { DomainEventRepository, EVENTS_CHANNEL, type DeliveredEvent, type PollOptions, type PruneOptions } from './entities/events/DomainEventRepository';
+export {
+  DomainEventRepository,
+  EVENTS_CHANNEL,
+  type DeliveredEvent,
+  type PollOptions,
+  type PruneOptions,
+} from './entities/events/DomainEventRepository';
 
 export { createOrm, migrate, pendingMigrations, migrationStatus, type CrybOrm, type MigrationStatus } from './db/orm';
 export { crybConfig, resolveDatabaseUrl, type CrybOrmOptions } from './db/config';
@@ -75,7 +115,13 @@ export { CrybNamingStrategy } from './db/naming';
 export { transact, unitOfWork, commit, entityManagerOf, lockKeys, type TransactOptions } from './db/unit-of-work';
 export { translateDatabaseError } from './db/errors';
 export { listenForEvents, type EventListener, type ListenOptions } from './db/event-listener';
-export { consumeEvents, type ConsumeOptions, type ConsumeResult, type ConsumeContext, type EventBatchHandler } from './db/event-consumer';
+export {
+  consumeEvents,
+  type ConsumeOptions,
+  type ConsumeResult,
+  type ConsumeContext,
+  type EventBatchHandler,
+} from './db/event-consumer';
 
 // Voice.
 export { VoiceState } from './entities/voice/VoiceState';
@@ -110,20 +156,56 @@ export {
   type ReactionView,
   type ThreadSummaryView,
 } from './entities/message/MessageQueries';
-export { search, searchOn, searchQuery, searchBucketQuery, searchBuckets, SEARCH_BUCKET_DAYS, SEARCH_RANK_ALL_MAX, type SearchBucket, parseSearchQuery, cleanSearchText, SEARCH_LIMITS, type SearchQuery, type SearchResult, type SearchHas, type ParsedSearch } from './entities/message/search';
-export { loadReadAccess, readAccessSql, viewableChannelIds, readSql, READ_BITS, type ReadAccess, type ReadSql } from './entities/message/read-access';
+export {
+  search,
+  searchOn,
+  searchQuery,
+  searchBucketQuery,
+  searchBuckets,
+  SEARCH_BUCKET_DAYS,
+  SEARCH_RANK_ALL_MAX,
+  type SearchBucket,
+  parseSearchQuery,
+  cleanSearchText,
+  SEARCH_LIMITS,
+  type SearchQuery,
+  type SearchResult,
+  type SearchHas,
+  type ParsedSearch,
+} from './entities/message/search';
+export {
+  loadReadAccess,
+  readAccessSql,
+  viewableChannelIds,
+  readSql,
+  READ_BITS,
+  type ReadAccess,
+  type ReadSql,
+} from './entities/message/read-access';
 export { toPgQuery } from './entities/message/message-views';
 
 // Threads.
 export { ThreadService } from './services';
-export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './messaging/thread-rules';
+export {
+  DEFAULT_AUTO_ARCHIVE_MINUTES,
+  validateAutoArchiveDuration,
+  type NewThread,
+  type ThreadPatch,
+  type ThreadTypeName,
+} from './messaging/thread-rules';
 export { type ArchivedThreadsOptions } from './messaging/thread-listings';
 export { archiveInactiveThreads } from './entities/channel/thread-archiver';
 
 // Operations: health report, backups, replicas, connection URLs (issue 9).
 export { MIGRATION_LOCK_KEY } from './db/orm';
 export { readConnection, readQueryBuilder, readOptions } from './db/read-replicas';
-export { parseDatabaseUrl, replicaUrlsFromEnv, directDatabaseUrl, redactUrl, type DatabaseUrlOptions } from './db/connection-options';
+export {
+  parseDatabaseUrl,
+  replicaUrlsFromEnv,
+  directDatabaseUrl,
+  redactUrl,
+  type DatabaseUrlOptions,
+} from './db/connection-options';
 
 // Analytics.
 export { MessageAnalytics } from './entities/analytics/MessageAnalytics';

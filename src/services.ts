@@ -45,7 +45,16 @@ registerServices({
 // Messaging.
 export { DirectMessageService, MessageService, ReactionService, ReadStateService, ThreadService };
 // Servers.
-export { AuditLogService, ChannelService, EmojiService, InviteService, MembershipService, RoleService, ServerService, StickerService };
+export {
+  AuditLogService,
+  ChannelService,
+  EmojiService,
+  InviteService,
+  MembershipService,
+  RoleService,
+  ServerService,
+  StickerService,
+};
 
 // Identity.
 export { RelationshipService, UserService };

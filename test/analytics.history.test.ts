@@ -48,7 +48,10 @@ describe('analytics history factory and the hourly chart', () => {
     expect(countsA.serverRows).toBe(30 * 24);
     expect(countsA.systemRows).toBe(14 * 24);
     expect(await shape(b)).toEqual(await shape(a));
-    const [range] = await db().sql<{ min: Date; max: Date }>(`select min("timestamp"), max("timestamp") from "MessageAnalytics" where "serverId" = $1`, [a.serverId]);
+    const [range] = await db().sql<{ min: Date; max: Date }>(
+      `select min("timestamp"), max("timestamp") from "MessageAnalytics" where "serverId" = $1`,
+      [a.serverId],
+    );
     expect(range.min.getTime()).toBeGreaterThanOrEqual(now.getTime() - 30 * 24 * HOUR - HOUR);
     expect(range.max.getTime()).toBeLessThan(now.getTime());
   });
@@ -63,7 +66,10 @@ describe('analytics history factory and the hourly chart', () => {
       seed: 3,
     });
     await refreshAnalytics(db().fork());
-    const hourly = await analytics(db().fork()).messageActivity(w.serverId, { since: new Date(Date.now() - 24 * HOUR), bucket: 'hour' });
+    const hourly = await analytics(db().fork()).messageActivity(w.serverId, {
+      since: new Date(Date.now() - 24 * HOUR),
+      bucket: 'hour',
+    });
     const chart = renderHourlyChart(hourly, { width: 30, title: 'messages per hour (UTC)' });
     const lines = chart.split('\n');
     expect(lines[0]).toBe('messages per hour (UTC)');
@@ -77,7 +83,13 @@ describe('analytics history factory and the hourly chart', () => {
 
   it('renderHourlyChart shows empty hours and says when there is nothing', () => {
     const t = Date.UTC(2026, 10, 26, 10);
-    const chart = renderHourlyChart([{ hour: new Date(t), messages: 4 }, { hour: new Date(t + 2 * HOUR), messages: 2 }], { width: 4 });
+    const chart = renderHourlyChart(
+      [
+        { hour: new Date(t), messages: 4 },
+        { hour: new Date(t + 2 * HOUR), messages: 2 },
+      ],
+      { width: 4 },
+    );
     expect(chart.split('\n')).toEqual(['11-26 10:00 │████  4', '11-26 11:00 │      0', '11-26 12:00 │██    2']);
     expect(renderHourlyChart([])).toBe('(no activity)');
   });

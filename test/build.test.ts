@@ -31,7 +31,11 @@ function plainNodeEnv(): NodeJS.ProcessEnv {
 async function run(file: string, args: string[]) {
   return execute(file, args, { cwd: ROOT, env: plainNodeEnv(), maxBuffer: 16 * 1024 * 1024 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
@@ -96,18 +100,32 @@ describe('npm run build', () => {
     expect(build.code, `${build.stdout}\n${build.stderr}`).toBe(0);
 
     // Declarations beside the code, and the entry points `main` and require('./dist') use.
-    for (const file of ['src/index.js', 'src/index.d.ts', 'src/entities/user/User.d.ts', 'index.js', 'index.d.ts', 'metadata.json']) {
+    for (const file of [
+      'src/index.js',
+      'src/index.d.ts',
+      'src/entities/user/User.d.ts',
+      'index.js',
+      'index.d.ts',
+      'metadata.json',
+    ]) {
       expect(existsSync(join(ROOT, 'dist', file)), file).toBe(true);
     }
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string; types: string };
     expect(existsSync(join(ROOT, pkg.main))).toBe(true);
     expect(existsSync(join(ROOT, pkg.types))).toBe(true);
-    const compiledMigrations = readdirSync(join(ROOT, 'dist', 'src', 'migrations')).filter((f) => /^Migration.*\.js$/.test(f));
+    const compiledMigrations = readdirSync(join(ROOT, 'dist', 'src', 'migrations')).filter((f) =>
+      /^Migration.*\.js$/.test(f),
+    );
     const sourceMigrations = readdirSync(join(ROOT, 'src', 'migrations')).filter((f) => /^Migration.*\.ts$/.test(f));
-    expect(compiledMigrations.map((f) => f.replace(/\.js$/, '')).sort()).toEqual(sourceMigrations.map((f) => f.replace(/\.ts$/, '')).sort());
+    expect(compiledMigrations.map((f) => f.replace(/\.js$/, '')).sort()).toEqual(
+      sourceMigrations.map((f) => f.replace(/\.ts$/, '')).sort(),
+    );
 
     // The combined cache covers every entity, and points at the compiled files.
-    const metadata = JSON.parse(readFileSync(join(ROOT, 'dist', 'metadata.json'), 'utf8')) as Record<string, { path: string; properties: object }>;
+    const metadata = JSON.parse(readFileSync(join(ROOT, 'dist', 'metadata.json'), 'utf8')) as Record<
+      string,
+      { path: string; properties: object }
+    >;
     expect(Object.keys(metadata).sort()).toEqual(ENTITIES.map((e) => e.name).sort());
     for (const [name, meta] of Object.entries(metadata)) {
       expect(meta.path).toMatch(new RegExp(`^\\./dist/src/entities/.+/${name}\\.js$`));
@@ -115,9 +133,22 @@ describe('npm run build', () => {
     }
 
     // `node -e "require('./dist')"` loads the public API.
-    const load = await run(process.execPath, ['-e', `const api = require('./dist'); console.log(JSON.stringify(Object.keys(api)))`]);
+    const load = await run(process.execPath, [
+      '-e',
+      `const api = require('./dist'); console.log(JSON.stringify(Object.keys(api)))`,
+    ]);
     expect(load.code, load.stderr).toBe(0);
-    expect(JSON.parse(load.stdout)).toEqual(expect.arrayContaining(['createOrm', 'migrate', 'User', 'UserRepository', 'Relationship', 'ENTITIES', 'CrybNamingStrategy']));
+    expect(JSON.parse(load.stdout)).toEqual(
+      expect.arrayContaining([
+        'createOrm',
+        'migrate',
+        'User',
+        'UserRepository',
+        'Relationship',
+        'ENTITIES',
+        'CrybNamingStrategy',
+      ]),
+    );
 
     // A fresh database, migrated and used by the compiled package with TypeScript tooling blocked.
     const admin = new Client({ connectionString: adminUrl });
@@ -159,11 +190,21 @@ describe('npm run build', () => {
     await admin2.query(`create database "${cliDatabase}"`);
     await admin2.end();
     const cliUrl = Object.assign(new URL(adminUrl), { pathname: `/${cliDatabase}` }).toString();
-    const cli = await execute(process.execPath, ['-r', join(scratch, 'block-typescript.js'), './node_modules/@mikro-orm/cli/cli', 'migration:up'], {
-      cwd: ROOT,
-      // An operator's project has none of this repository's package.json settings (useTsNode for the source config).
-      env: { ...plainNodeEnv(), DATABASE_URL: cliUrl, MIKRO_ORM_CLI_CONFIG: './dist/mikro-orm.config.js', MIKRO_ORM_CLI_USE_TS_NODE: 'false', MIKRO_ORM_NO_COLOR: '1' },
-    }).then(
+    const cli = await execute(
+      process.execPath,
+      ['-r', join(scratch, 'block-typescript.js'), './node_modules/@mikro-orm/cli/cli', 'migration:up'],
+      {
+        cwd: ROOT,
+        // An operator's project has none of this repository's package.json settings (useTsNode for the source config).
+        env: {
+          ...plainNodeEnv(),
+          DATABASE_URL: cliUrl,
+          MIKRO_ORM_CLI_CONFIG: './dist/mikro-orm.config.js',
+          MIKRO_ORM_CLI_USE_TS_NODE: 'false',
+          MIKRO_ORM_NO_COLOR: '1',
+        },
+      },
+    ).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => e,
     );

@@ -17,9 +17,14 @@ describe('the import-graph check', () => {
     file('b.ts', "import { a } from './a';\nexport const b = () => a;\n");
     file('c.ts', "import type { d } from './d';\nexport const c = 1;\n");
     file('d.ts', "import { c } from './c';\nexport const d = c;\n");
-    file('Foo.ts', "import { FooRepository } from './FooRepository';\n@Entity({ repository: () => FooRepository })\nexport class Foo {}\n");
+    file(
+      'Foo.ts',
+      "import { FooRepository } from './FooRepository';\n@Entity({ repository: () => FooRepository })\nexport class Foo {}\n",
+    );
     file('FooRepository.ts', "import { Foo } from './Foo';\nexport class FooRepository { foo?: Foo }\n");
-    const cycles = importCycles(['a.ts', 'b.ts', 'c.ts', 'd.ts', 'Foo.ts', 'FooRepository.ts'].map((n) => join(dir, n)));
+    const cycles = importCycles(
+      ['a.ts', 'b.ts', 'c.ts', 'd.ts', 'Foo.ts', 'FooRepository.ts'].map((n) => join(dir, n)),
+    );
     expect(cycles.map((c) => c.map((f) => relative(dir, f)))).toEqual([['a.ts', 'b.ts']]);
   });
 });

@@ -47,11 +47,19 @@ async function emptyDatabase(label: string): Promise<string> {
   return withDatabase(name);
 }
 
-const sql = <T = Record<string, unknown>>(url: string, text: string) => admin(async (c) => (await c.query(text)).rows as T[], url);
+const sql = <T = Record<string, unknown>>(url: string, text: string) =>
+  admin(async (c) => (await c.query(text)).rows as T[], url);
 const tables = async (url: string) =>
-  (await sql<{ t: string }>(url, `select table_name as t from information_schema.tables where table_schema = 'public' order by 1`)).map((r) => r.t);
-const applied = async (url: string) => (await sql<{ name: string }>(url, `select name from mikro_orm_migrations order by id`)).map((r) => r.name);
-const count = async (url: string, table: string) => Number((await sql<{ n: string }>(url, `select count(*) as n from "${table}"`))[0].n);
+  (
+    await sql<{ t: string }>(
+      url,
+      `select table_name as t from information_schema.tables where table_schema = 'public' order by 1`,
+    )
+  ).map((r) => r.t);
+const applied = async (url: string) =>
+  (await sql<{ name: string }>(url, `select name from mikro_orm_migrations order by id`)).map((r) => r.name);
+const count = async (url: string, table: string) =>
+  Number((await sql<{ n: string }>(url, `select count(*) as n from "${table}"`))[0].n);
 const migrationNames = (folder: string) =>
   readdirSync(folder)
     .filter((f) => /^Migration.*\.ts$/.test(f) && !f.endsWith('.d.ts'))
@@ -85,13 +93,18 @@ function environment(url: string, extra: Record<string, string> = {}): NodeJS.Pr
 async function spawn(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   return execute(file, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
 /** `npx mikro-orm <args>`: the CLI's own bin, with no loader in NODE_OPTIONS (ts-node comes from package.json). */
 const mikroOrm = (args: string[], env: NodeJS.ProcessEnv) => spawn(MIKRO_ORM, args, { ...env, NODE_OPTIONS: '' });
-const npmRun = (script: string, env: NodeJS.ProcessEnv, args: string[] = []) => spawn('npm', ['run', '-s', script, ...(args.length ? ['--', ...args] : [])], env);
+const npmRun = (script: string, env: NodeJS.ProcessEnv, args: string[] = []) =>
+  spawn('npm', ['run', '-s', script, ...(args.length ? ['--', ...args] : [])], env);
 
 /** Exit code 0, with the output shown when it is not. */
 function succeeded(outcome: Outcome): Outcome {
@@ -117,7 +130,12 @@ describe('npx mikro-orm from the project root', () => {
 
     // migration:create into an empty folder diffs the entities against the empty database.
     const fresh = tempFolder('cryb-cli-create-');
-    const create = succeeded(await mikroOrm(['migration:create'], environment(url, { MIKRO_ORM_MIGRATIONS_PATH: fresh, MIKRO_ORM_MIGRATIONS_PATH_TS: fresh })));
+    const create = succeeded(
+      await mikroOrm(
+        ['migration:create'],
+        environment(url, { MIKRO_ORM_MIGRATIONS_PATH: fresh, MIKRO_ORM_MIGRATIONS_PATH_TS: fresh }),
+      ),
+    );
     const createdName = /(Migration\d+)\.ts successfully created/.exec(create.stdout)?.[1];
     expect(createdName, create.stdout).toBeDefined();
     const generated = readFileSync(join(fresh, `${createdName}.ts`), 'utf8');
@@ -137,7 +155,9 @@ describe('npx mikro-orm from the project root', () => {
     const up = succeeded(await mikroOrm(['migration:up'], env));
     expect(up.stdout).toContain('Successfully migrated up to the latest version');
     expect(await applied(url)).toEqual(names);
-    expect(await tables(url)).toEqual(expect.arrayContaining(['User', 'UserPresence', 'Relationship', 'mikro_orm_migrations']));
+    expect(await tables(url)).toEqual(
+      expect.arrayContaining(['User', 'UserPresence', 'Relationship', 'mikro_orm_migrations']),
+    );
 
     const list = succeeded(await mikroOrm(['migration:list'], env));
     for (const name of names) expect(list.stdout).toContain(name);
@@ -147,9 +167,13 @@ describe('npx mikro-orm from the project root', () => {
     for (const name of names) expect(nothingPending.stdout).not.toContain(name);
 
     // No drift: the entities against the snapshot, and against the schema the migrations built.
-    expect(succeeded(await mikroOrm(['migration:check'], env)).stdout).toContain('No changes required, schema is up-to-date');
+    expect(succeeded(await mikroOrm(['migration:check'], env)).stdout).toContain(
+      'No changes required, schema is up-to-date',
+    );
     const checkDatabase = { ...env, MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' };
-    expect(succeeded(await mikroOrm(['migration:check'], checkDatabase)).stdout).toContain('No changes required, schema is up-to-date');
+    expect(succeeded(await mikroOrm(['migration:check'], checkDatabase)).stdout).toContain(
+      'No changes required, schema is up-to-date',
+    );
     // ...and the check does catch drift.
     await sql(url, `alter table "User" drop column "bio"`);
     const drifted = await mikroOrm(['migration:check'], checkDatabase);
@@ -228,12 +252,24 @@ describe('npm run db:* scripts', () => {
 
     // db:migrate on an up-to-date schema: creates nothing, applies nothing (into a copy, never src/).
     const migrations = copyOfMigrations();
-    const migrate = succeeded(await npmRun('db:migrate', { ...env, MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations }));
+    const migrate = succeeded(
+      await npmRun('db:migrate', {
+        ...env,
+        MIKRO_ORM_MIGRATIONS_PATH: migrations,
+        MIKRO_ORM_MIGRATIONS_PATH_TS: migrations,
+      }),
+    );
     expect(migrate.stdout).toContain('No changes required, schema is up-to-date');
     expect(migrationNames(migrations)).toEqual(names);
 
     // db:migrate -- --name add_x names the migration it writes (a blank one here: nothing changed), then applies it.
-    const named = succeeded(await npmRun('db:migrate', { ...env, MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations }, ['--name', 'add_x', '--blank']));
+    const named = succeeded(
+      await npmRun(
+        'db:migrate',
+        { ...env, MIKRO_ORM_MIGRATIONS_PATH: migrations, MIKRO_ORM_MIGRATIONS_PATH_TS: migrations },
+        ['--name', 'add_x', '--blank'],
+      ),
+    );
     const added = migrationNames(migrations).filter((n) => !names.includes(n));
     expect(added).toEqual([expect.stringMatching(/^Migration\d+_add_x$/)]);
     expect(named.stdout).toContain(`${added[0]}.ts successfully created`);
@@ -252,7 +288,10 @@ describe('npm run db:* scripts', () => {
     const pushedTables = await tables(pushed);
     expect(pushedTables).toEqual(expect.arrayContaining(['User', 'UserPresence', 'Relationship']));
     expect(pushedTables).not.toContain('mikro_orm_migrations');
-    const noDrift = await mikroOrm(['migration:check'], environment(pushed, { MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' }));
+    const noDrift = await mikroOrm(
+      ['migration:check'],
+      environment(pushed, { MIKRO_ORM_MIGRATIONS_SNAPSHOT: 'false' }),
+    );
     expect(succeeded(noDrift).stdout).toContain('No changes required');
   }, 900_000);
 });
@@ -284,11 +323,19 @@ describe('one way to fail', () => {
     const typo = withDatabase(`cryb_t_${runTag}_cli_typo_${Math.random().toString(36).slice(2, 8)}`);
     const unknown = await tsxRun('scripts/seed.ts', ['check'], environment(typo));
     expect(unknown.code).toBe(4);
-    expect(unknown.stderr.trim()).toMatch(/^error: the database is unavailable: database "cryb_t_\S+_cli_typo_\w+" does not exist .*`npx cryb-db migrate`/);
+    expect(unknown.stderr.trim()).toMatch(
+      /^error: the database is unavailable: database "cryb_t_\S+_cli_typo_\w+" does not exist .*`npx cryb-db migrate`/,
+    );
     expect(unknown.stderr.trim()).not.toMatch(/\n/);
-    expect(await admin((c) => c.query('select 1 from pg_database where datname = $1', [new URL(typo).pathname.slice(1)]))).toMatchObject({ rowCount: 0 });
+    expect(
+      await admin((c) => c.query('select 1 from pg_database where datname = $1', [new URL(typo).pathname.slice(1)])),
+    ).toMatchObject({ rowCount: 0 });
 
-    const hash = await tsxRun('scripts/migrate.ts', ['status'], environment('postgresql://app:12#3@127.0.0.1:5432/cryb'));
+    const hash = await tsxRun(
+      'scripts/migrate.ts',
+      ['status'],
+      environment('postgresql://app:12#3@127.0.0.1:5432/cryb'),
+    );
     expect(hash.code).toBe(4);
     expect(hash.stderr.trim()).toMatch(/^error: the database is unavailable: DATABASE_URL has a '#' .*# as %23/);
     expect(hash.stderr.trim()).not.toMatch(/\n/);
@@ -299,4 +346,3 @@ describe('one way to fail', () => {
     expect(debug.stderr).toMatch(/\n\s+at /);
   }, 600_000);
 });
-

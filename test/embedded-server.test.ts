@@ -26,7 +26,8 @@ async function query<T = Record<string, unknown>>(server: EmbeddedServer, sql: s
   }
 }
 
-const notes = async (server: EmbeddedServer) => (await query<{ note: string }>(server, 'select note from kept order by id')).map((r) => r.note);
+const notes = async (server: EmbeddedServer) =>
+  (await query<{ note: string }>(server, 'select note from kept order by id')).map((r) => r.note);
 const keep = (server: EmbeddedServer, note: string) => query(server, `insert into kept (note) values ('${note}')`);
 
 function listen(port: number): Promise<Server> {
@@ -106,7 +107,9 @@ describe('EmbeddedServer', () => {
         () => undefined,
         (e: Error) => e,
       );
-      expect(error?.message).toBe(`port ${takenPort} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
+      expect(error?.message).toBe(
+        `port ${takenPort} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`,
+      );
       expect(blocker.listening).toBe(true);
       expect(await server.status()).toEqual({ running: false });
     } finally {
@@ -116,7 +119,9 @@ describe('EmbeddedServer', () => {
     await server.start();
     // The cluster already runs on `port`: asking for it on another port is refused, not restarted.
     const other = new EmbeddedServer({ baseDir, port: takenPort });
-    await expect(other.start()).rejects.toThrow(new RegExp(`already running on port ${port}, not ${takenPort}; stop it first`));
+    await expect(other.start()).rejects.toThrow(
+      new RegExp(`already running on port ${port}, not ${takenPort}; stop it first`),
+    );
     expect(await notes(server)).toEqual(['before second start', 'after concurrent starts']);
   });
 
@@ -129,7 +134,11 @@ describe('EmbeddedServer', () => {
     expect(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8')).toMatch(new RegExp(`^${running.pid}\\n`));
 
     const line = await server.start();
-    expect(line).toMatch(new RegExp(`^embedded PostgreSQL started on port ${port}\\b.*\\(removed a stale postmaster\\.pid left by a server that is no longer running\\)$`));
+    expect(line).toMatch(
+      new RegExp(
+        `^embedded PostgreSQL started on port ${port}\\b.*\\(removed a stale postmaster\\.pid left by a server that is no longer running\\)$`,
+      ),
+    );
     oneLine(line);
     const after = await server.status();
     expect(after.running && after.pid).not.toBe(running.pid);
@@ -139,9 +148,16 @@ describe('EmbeddedServer', () => {
   it('a postmaster.pid naming a live process that is not this cluster (a reused pid): start recovers, data kept', async () => {
     await server.stop();
     // What a reused pid looks like: a live process, even one calling itself postgres, of another cluster.
-    const impostor = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'postgres', '-D', '/elsewhere/data'], { stdio: 'ignore' });
+    const impostor = spawn(
+      process.execPath,
+      ['-e', 'setTimeout(() => {}, 60000)', 'postgres', '-D', '/elsewhere/data'],
+      { stdio: 'ignore' },
+    );
     try {
-      writeFileSync(join(server.dataDir, 'postmaster.pid'), `${impostor.pid}\n${server.dataDir}\n0\n${port}\n\n127.0.0.1\n0 0\nready\n`);
+      writeFileSync(
+        join(server.dataDir, 'postmaster.pid'),
+        `${impostor.pid}\n${server.dataDir}\n0\n${port}\n\n127.0.0.1\n0 0\nready\n`,
+      );
       expect(await server.status()).toEqual({ running: false });
 
       const line = await server.start();
@@ -158,7 +174,9 @@ describe('EmbeddedServer', () => {
     const status = await server.status();
     if (!status.running) throw new Error('expected the server to run');
     const runningAsRoot = process.getuid!() === 0;
-    const expectedUid = runningAsRoot ? Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()) : process.getuid!();
+    const expectedUid = runningAsRoot
+      ? Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim())
+      : process.getuid!();
     expect(Number.isInteger(expectedUid)).toBe(true);
     expect(uidOf(status.pid)).toBe(expectedUid);
     expect(statSync(server.dataDir).uid).toBe(expectedUid);
@@ -181,7 +199,10 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
   let port: number;
 
   const db = async (command: string, script = 'scripts/db.ts', extra: NodeJS.ProcessEnv = {}) => {
-    const result = await run(process.execPath, ['--import', 'tsx', script, command], { cwd: ROOT, env: { ...env, ...extra } }).then(
+    const result = await run(process.execPath, ['--import', 'tsx', script, command], {
+      cwd: ROOT,
+      env: { ...env, ...extra },
+    }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => e,
     );
@@ -216,16 +237,28 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
 
     const again = await db('start');
     expect(again.code).toBe(0);
-    expect(again.stdout.split('\n')[0]).toMatch(new RegExp(`^embedded PostgreSQL already running on port ${port} \\(pid \\d+\\)`));
+    expect(again.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^embedded PostgreSQL already running on port ${port} \\(pid \\d+\\)`),
+    );
 
     const status = await db('status');
-    expect(status).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^embedded PostgreSQL running on port ${port} \\(pid \\d+\\)`)) });
+    expect(status).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(new RegExp(`^embedded PostgreSQL running on port ${port} \\(pid \\d+\\)`)),
+    });
 
     const stop = await db('stop');
-    expect(stop).toMatchObject({ code: 0, stdout: expect.stringMatching(/^embedded PostgreSQL stopped \(was pid \d+\); data kept in /) });
+    expect(stop).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^embedded PostgreSQL stopped \(was pid \d+\); data kept in /),
+    });
     oneLine(stop.stdout);
     const stopAgain = await db('stop');
-    expect(stopAgain).toMatchObject({ code: 0, stdout: expect.stringMatching(/^embedded PostgreSQL is not running; nothing to stop/), stderr: '' });
+    expect(stopAgain).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^embedded PostgreSQL is not running; nothing to stop/),
+      stderr: '',
+    });
 
     expect((await db('start')).code).toBe(0);
     const check = new Client({ connectionString: cryb.urlFor('cryb') });
@@ -240,7 +273,9 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
     try {
       const start = await db('start');
       expect(start.code).toBe(4);
-      expect(start.stderr).toBe(`error: port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
+      expect(start.stderr).toBe(
+        `error: port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`,
+      );
     } finally {
       await new Promise((done) => blocker.close(done));
     }

@@ -32,7 +32,11 @@ const tag = (e: { id: string; name: string }, animated = false) => `<${animated 
 describe('role-locked custom emoji in reactions', () => {
   it('only a holder of one of its roles may react with it, even when the reaction is already there', async () => {
     const { w, holder, outsider, locked, open, message } = await lockedWorld();
-    await h.refused(() => h.reactions().react(outsider, message.id, tag(locked)), EmojiRoleLocked, { code: 'EMOJI_ROLE_LOCKED', emojiId: locked.id, field: 'emoji' });
+    await h.refused(() => h.reactions().react(outsider, message.id, tag(locked)), EmojiRoleLocked, {
+      code: 'EMOJI_ROLE_LOCKED',
+      emojiId: locked.id,
+      field: 'emoji',
+    });
     await h.refused(() => h.reactions().react(outsider, message.id, `${locked.name}:${locked.id}`), EmojiRoleLocked);
     expect(await h.reactions().react(holder, message.id, tag(locked))).toBe(true);
     await h.refused(() => h.reactions().react(outsider, message.id, tag(locked)), EmojiRoleLocked);
@@ -66,11 +70,16 @@ describe('role-locked custom emoji in reactions', () => {
     const onlyA = await h.joined(a, 'onlyA');
     const role = await h.role(b.server.id, 0n, 2, [both.id]);
     const emoji = await emojis().createEmoji(b.owner, b.server.id, { name: 'elsewhere', roles: [role] });
-    await h.everyonePermissions(a.server.id, F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY | F.SEND_MESSAGES | F.ADD_REACTIONS | F.USE_EXTERNAL_EMOJIS);
+    await h.everyonePermissions(
+      a.server.id,
+      F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY | F.SEND_MESSAGES | F.ADD_REACTIONS | F.USE_EXTERNAL_EMOJIS,
+    );
     const message = await h.messages().send(a.owner, a.textId, 'far away');
     expect(await h.reactions().react(both, message.id, tag(emoji))).toBe(true);
     await h.refused(() => h.reactions().react(onlyA, message.id, tag(emoji)), EmojiRoleLocked);
-    await h.refused(() => h.messages().send(onlyA, a.textId, `look ${tag(emoji)}`), EmojiRoleLocked, { field: 'content' });
+    await h.refused(() => h.messages().send(onlyA, a.textId, `look ${tag(emoji)}`), EmojiRoleLocked, {
+      field: 'content',
+    });
     await h.messages().send(both, a.textId, `look ${tag(emoji)}`);
   });
 });
@@ -78,28 +87,39 @@ describe('role-locked custom emoji in reactions', () => {
 describe('role-locked custom emoji in message content', () => {
   it('refuses a send or an edit that uses one the author may not use, naming it', async () => {
     const { w, holder, outsider, locked, open } = await lockedWorld();
-    const failure = await h.refused(() => h.messages().send(outsider, w.textId, `hi ${tag(open)} ${tag(locked, true)}`), EmojiRoleLocked, {
-      emojiId: locked.id,
-      emojiName: 'vip_only',
-      field: 'content',
+    const failure = await h.refused(
+      () => h.messages().send(outsider, w.textId, `hi ${tag(open)} ${tag(locked, true)}`),
+      EmojiRoleLocked,
+      {
+        emojiId: locked.id,
+        emojiName: 'vip_only',
+        field: 'content',
+      },
+    );
+    expect((failure as EmojiRoleLocked).toJSON()).toMatchObject({
+      code: 'EMOJI_ROLE_LOCKED',
+      details: { emojiId: locked.id },
     });
-    expect((failure as EmojiRoleLocked).toJSON()).toMatchObject({ code: 'EMOJI_ROLE_LOCKED', details: { emojiId: locked.id } });
     await h.messages().send(holder, w.textId, `hi ${tag(locked)}`);
     await h.messages().send(outsider, w.textId, `hi ${tag(open)}`);
     const sent = await h.messages().send(outsider, w.textId, 'plain');
     await h.refused(() => h.messages().edit(outsider, sent.id, `now ${tag(locked)}`), EmojiRoleLocked);
     // In code, escaped, or with an id that is no emoji, it is text.
-    await h.messages().send(outsider, w.textId, `\`${tag(locked)}\` and \\${tag(locked)} and <:vip_only:${nextSnowflake()}>`);
+    await h
+      .messages()
+      .send(outsider, w.textId, `\`${tag(locked)}\` and \\${tag(locked)} and <:vip_only:${nextSnowflake()}>`);
   });
 });
 
 describe('the pure rules', () => {
   it('finds custom emoji outside code, deduplicated, with canonical ids', () => {
-    expect(customEmojiIn('a <:ok_hand:0012> <a:dance:12> `<:x1:13>` \\<:y1:14> <:z:15> <:big:99999999999999999999>')).toEqual([{ id: '12', name: 'ok_hand' }]);
+    expect(
+      customEmojiIn('a <:ok_hand:0012> <a:dance:12> `<:x1:13>` \\<:y1:14> <:z:15> <:big:99999999999999999999>'),
+    ).toEqual([{ id: '12', name: 'ok_hand' }]);
     expect(customEmojiIn('no emoji here')).toEqual([]);
   });
 
-  it('an emoji without roles is everyone\'s; with roles, holders of one of them only', () => {
+  it("an emoji without roles is everyone's; with roles, holders of one of them only", () => {
     expect(mayUseEmoji({ id: '1', name: 'a', roleIds: [] }, [])).toBe(true);
     expect(mayUseEmoji({ id: '1', name: 'a', roleIds: ['5', '6'] }, ['6'])).toBe(true);
     expect(mayUseEmoji({ id: '1', name: 'a', roleIds: ['5'] }, ['6'])).toBe(false);

@@ -59,7 +59,10 @@ describe('events commit with their change, and only then', () => {
         const loaded = await tx.findOneOrFail(User, user.id);
         loaded.updateProfile({ bio: 'never committed' });
         await tx.flush(); // the event row is written inside the transaction...
-        const inside = await tx.execute(`select count(*)::int as n from "DomainEvent" where ?::bigint = any("userIds")`, [user.id]);
+        const inside = await tx.execute(
+          `select count(*)::int as n from "DomainEvent" where ?::bigint = any("userIds")`,
+          [user.id],
+        );
         expect(inside[0].n).toBe(1); // ...and visible to it,
         throw new Boom('the operation fails after its flush');
       }),
@@ -106,7 +109,9 @@ describe('events commit with their change, and only then', () => {
     expect(presence.apply({ status: PresenceStatus.DND })).toBe(false); // the retry records nothing new
     b.discriminator = original;
     await commit(em);
-    const rows = await db().sql<{ status: string }>(`select status from "UserPresence" where "userId" = $1`, [alice.id]);
+    const rows = await db().sql<{ status: string }>(`select status from "UserPresence" where "userId" = $1`, [
+      alice.id,
+    ]);
     expect(rows[0].status).toBe('DND');
     const events = await eventsAbout(alice.id);
     expect(events.map((e) => [e.type, e.payload.status])).toEqual([['PRESENCE_UPDATE', 'DND']]);

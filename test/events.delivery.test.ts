@@ -7,7 +7,11 @@ import { consumeEvents } from '../src/db/event-consumer';
 import { listenForEvents, type EventListener } from '../src/db/event-listener';
 import { commit } from '../src/db/unit-of-work';
 import { DomainEvent } from '../src/entities/events/DomainEvent';
-import { type DeliveredEvent, type DomainEventRepository, EVENTS_CHANNEL } from '../src/entities/events/DomainEventRepository';
+import {
+  type DeliveredEvent,
+  type DomainEventRepository,
+  EVENTS_CHANNEL,
+} from '../src/entities/events/DomainEventRepository';
 import { User } from '../src/entities/user/User';
 import { useTestDatabase } from './support/db';
 import { deliverable, registerLatest } from './support/events';
@@ -46,10 +50,17 @@ async function changeBio(userId: string, bio: string): Promise<void> {
 }
 
 /** Inserts an outbox row directly (types and scopes the identity aggregates do not produce yet). */
-async function insertEvent(type: DomainEventType, serverId: string | null, note: string, client?: Client): Promise<string> {
+async function insertEvent(
+  type: DomainEventType,
+  serverId: string | null,
+  note: string,
+  client?: Client,
+): Promise<string> {
   const text = `insert into "DomainEvent" ("type", "payload", "serverId", "createdAt") values ($1, $2, $3, now()) returning id::text as id`;
   const params = [type, JSON.stringify({ note }), serverId];
-  const rows = client ? (await client.query<{ id: string }>(text, params)).rows : await db().sql<{ id: string }>(text, params);
+  const rows = client
+    ? (await client.query<{ id: string }>(text, params)).rows
+    : await db().sql<{ id: string }>(text, params);
   return rows[0].id;
 }
 
@@ -67,7 +78,6 @@ function collector(done: (all: DeliveredEvent[]) => boolean) {
     },
   };
 }
-
 
 describe('NOTIFY wake-up', () => {
   it('a waiting listener wakes when an event commits', async () => {
@@ -146,15 +156,22 @@ describe('NOTIFY wake-up', () => {
     const alice = await newUser();
     await registerLatest(db(), 'listen-consumer');
     const controller = new AbortController();
-    const c = collector((all) => all.some((e) => e.payload.user && (e.payload.user as { bio: string }).bio === 'pushed'));
-    const loop = consumeEvents(db().orm, 'listen-consumer', c.handler, { idleMs: 10 * 60_000, signal: controller.signal });
+    const c = collector((all) =>
+      all.some((e) => e.payload.user && (e.payload.user as { bio: string }).bio === 'pushed'),
+    );
+    const loop = consumeEvents(db().orm, 'listen-consumer', c.handler, {
+      idleMs: 10 * 60_000,
+      signal: controller.signal,
+    });
     cleanups.push(async () => {
       controller.abort();
       await loop;
     });
     // Let the loop reach its wait: it registers nothing new, so poll the listener count in pg_stat_activity.
     for (;;) {
-      const rows = await db().sql<{ n: number }>(`select count(*)::int as n from pg_stat_activity where query like 'listen "${EVENTS_CHANNEL}"%' and datname = current_database()`);
+      const rows = await db().sql<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where query like 'listen "${EVENTS_CHANNEL}"%' and datname = current_database()`,
+      );
       if (rows[0].n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -174,7 +191,12 @@ describe('delivery without LISTEN', () => {
     await registerLatest(db(), 'poll-only');
     const controller = new AbortController();
     const c = collector((all) => all.length >= 3);
-    const loop = consumeEvents(db().orm, 'poll-only', c.handler, { idleMs: 20, listen: false, signal: controller.signal, batchSize: 2 });
+    const loop = consumeEvents(db().orm, 'poll-only', c.handler, {
+      idleMs: 20,
+      listen: false,
+      signal: controller.signal,
+      batchSize: 2,
+    });
     for (const bio of ['one', 'two', 'three']) await changeBio(alice.id, bio);
     const delivered = await c.finished;
     controller.abort();
@@ -238,7 +260,10 @@ describe('delivery without LISTEN', () => {
         { listen: false, transactional: true },
       ),
     ).rejects.toThrow('after writing');
-    expect((await db().sql<{ pronouns: string | null }>(`select pronouns from "User" where id = $1`, [alice.id]))[0].pronouns).toBeNull();
+    expect(
+      (await db().sql<{ pronouns: string | null }>(`select pronouns from "User" where id = $1`, [alice.id]))[0]
+        .pronouns,
+    ).toBeNull();
     expect(await events().cursorOf('tx-consumer')).not.toBe(id);
 
     const controller = new AbortController();
@@ -252,7 +277,10 @@ describe('delivery without LISTEN', () => {
       { listen: false, transactional: true, signal: controller.signal },
     );
     await loop;
-    expect((await db().sql<{ pronouns: string | null }>(`select pronouns from "User" where id = $1`, [alice.id]))[0].pronouns).toBe('handled');
+    expect(
+      (await db().sql<{ pronouns: string | null }>(`select pronouns from "User" where id = $1`, [alice.id]))[0]
+        .pronouns,
+    ).toBe('handled');
     expect(await events().cursorOf('tx-consumer')).toBe(id);
   });
 });
@@ -272,7 +300,10 @@ describe('poll filters', () => {
     const ids: string[] = [];
     for (const [i, e] of created.entries()) ids.push(await insertEvent(e.type, e.server, `f${i}`));
     await deliverable(db(), ids[ids.length - 1]);
-    const poll = (options: Parameters<DomainEventRepository['poll']>[1]) => events().poll('filters', options).then((r) => r.map((e) => e.id));
+    const poll = (options: Parameters<DomainEventRepository['poll']>[1]) =>
+      events()
+        .poll('filters', options)
+        .then((r) => r.map((e) => e.id));
 
     expect(await poll({})).toEqual(ids);
     expect(await poll({ types: ['MESSAGE_CREATE'] })).toEqual([ids[0], ids[2], ids[4]]);
@@ -282,13 +313,22 @@ describe('poll filters', () => {
     expect(await poll({ serverId: s2, types: ['CHANNEL_CREATE'] })).toEqual([]);
     expect(await poll({ types: ['MESSAGE_CREATE'], limit: 2 })).toEqual([ids[0], ids[2]]);
     const first = (await events().poll('filters', { serverId: s2 }))[0];
-    expect(first).toMatchObject({ id: ids[2], type: 'MESSAGE_CREATE', serverId: s2, channelId: null, userIds: null, payload: { note: 'f2' } });
+    expect(first).toMatchObject({
+      id: ids[2],
+      type: 'MESSAGE_CREATE',
+      serverId: s2,
+      channelId: null,
+      userIds: null,
+      payload: { note: 'f2' },
+    });
 
     await events().ack('filters', ids[2]);
     expect(await poll({ types: ['MESSAGE_CREATE'] })).toEqual([ids[4]]);
     expect(await poll({ serverId: s1 })).toEqual([]);
 
-    await expect(events().poll('filters', { types: ['NOT_A_TYPE' as DomainEventType] })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(events().poll('filters', { types: ['NOT_A_TYPE' as DomainEventType] })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
     await expect(events().poll('filters', { limit: 0 })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(events().poll('bad name!', {})).rejects.toBeInstanceOf(ValidationFailed);
     await expect(events().poll('filters', { serverId: 'not-an-id' })).rejects.toBeInstanceOf(ValidationFailed);

@@ -36,11 +36,13 @@ async function changeBio(userId: string, bio: string): Promise<string> {
 }
 
 async function idOfBio(bio: string): Promise<string> {
-  const rows = await db().sql<{ id: string }>(`select id::text as id from "DomainEvent" where payload->'user'->>'bio' = $1`, [bio]);
+  const rows = await db().sql<{ id: string }>(
+    `select id::text as id from "DomainEvent" where payload->'user'->>'bio' = $1`,
+    [bio],
+  );
   expect(rows).toHaveLength(1);
   return rows[0].id;
 }
-
 
 /** A consumer as a service runs it: poll, remember, ack; asserting ids only ever grow. */
 class RecordingConsumer {
@@ -62,7 +64,7 @@ class RecordingConsumer {
   /** Polls until `count` more events arrived (other files' transactions may hold the horizon a moment). */
   async pollUntil(count: number): Promise<string[]> {
     const got: string[] = [];
-    for (const deadline = Date.now() + 30_000; got.length < count && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 30_000; got.length < count && Date.now() < deadline;) {
       const batch = await this.pollOnce();
       got.push(...batch);
       if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -24,7 +24,6 @@ async function remaining(): Promise<string[]> {
   return (await db().sql<{ id: string }>(`select id::text as id from "DomainEvent" order by id`)).map((r) => r.id);
 }
 
-
 describe('retention', () => {
   it('prune deletes what every registered consumer acknowledged and what is older than maxAge, and nothing else', async () => {
     // No consumers yet: only age counts.

@@ -49,7 +49,13 @@ describe('updateProfile', () => {
   it('writes the fields and one USER_UPDATE event when the caller flushes; null clears; no change, no event', async () => {
     const em = db().fork();
     const user = await register(em);
-    user.updateProfile({ displayName: '  Captain  ', bio: 'line one\nline two', pronouns: 'they/them', avatar: 'avatars/1.png', banner: 'b.png' });
+    user.updateProfile({
+      displayName: '  Captain  ',
+      bio: 'line one\nline two',
+      pronouns: 'they/them',
+      avatar: 'avatars/1.png',
+      banner: 'b.png',
+    });
     await commit(em);
     expect(await stored(user.id)).toMatchObject({
       displayName: 'Captain',
@@ -61,7 +67,13 @@ describe('updateProfile', () => {
     let events = await eventsFor(user.id, 'USER_UPDATE');
     expect(events).toHaveLength(1);
     expect(events[0].userIds).toEqual([user.id]);
-    expect(events[0].payload.user).toMatchObject({ id: user.id, username: user.username, discriminator: user.discriminator, displayName: 'Captain', bio: 'line one\nline two' });
+    expect(events[0].payload.user).toMatchObject({
+      id: user.id,
+      username: user.username,
+      discriminator: user.discriminator,
+      displayName: 'Captain',
+      bio: 'line one\nline two',
+    });
 
     user.updateProfile({ displayName: 'Captain', bio: 'line one\nline two' }); // same values
     await commit(em);
@@ -152,7 +164,22 @@ describe('changeUsername', () => {
     const em = db().fork();
     const user = await register(em, 'Steady');
     const before = await stored(user.id);
-    for (const name of ['', 'x', 'x'.repeat(33), 'everyone', ' Here ', 'a@b', 'a#b', 'a:b', 'a```b', 'nul\u0000l', 'two  spaces', 'bad\ud800', 42, null]) {
+    for (const name of [
+      '',
+      'x',
+      'x'.repeat(33),
+      'everyone',
+      ' Here ',
+      'a@b',
+      'a#b',
+      'a:b',
+      'a```b',
+      'nul\u0000l',
+      'two  spaces',
+      'bad\ud800',
+      42,
+      null,
+    ]) {
       const error = await failure(() => user.changeUsername(name as never));
       expect(error, String(name)).toBeInstanceOf(ValidationFailed);
     }
@@ -177,11 +204,15 @@ describe('usernames are matched by the database', () => {
     const em = db().fork();
     const last = await new UserService(em).register({ username: 'Ñandú' });
     expect(last.discriminator).toBe('9999');
-    expect(await failure(() => new UserService(db().fork()).register({ username: 'Ñandú' }))).toBeInstanceOf(DiscriminatorsExhausted);
+    expect(await failure(() => new UserService(db().fork()).register({ username: 'Ñandú' }))).toBeInstanceOf(
+      DiscriminatorsExhausted,
+    );
 
     const repo = db().fork().getRepository(User);
     expect((await repo.findByTag('Ñandú#9999'))?.id).toBe(last.id);
-    expect((await repo.findByTag('ÑANDÚ#9999'))?.id).toBe((await sameNameInDatabase('ÑANDÚ', 'Ñandú')) ? last.id : undefined);
+    expect((await repo.findByTag('ÑANDÚ#9999'))?.id).toBe(
+      (await sameNameInDatabase('ÑANDÚ', 'Ñandú')) ? last.id : undefined,
+    );
     // Whatever the database's collation, a lower-case spelling is found exactly when the database
     // considers it the same name, and registering it is then exhausted too.
     const same = await sameNameInDatabase('ñandú', 'Ñandú');
@@ -226,7 +257,12 @@ describe('presence', () => {
     expect(row.lastSeenAt).toBeInstanceOf(Date);
     const events = await eventsFor(user.id, 'PRESENCE_UPDATE');
     expect(events).toHaveLength(1);
-    expect(events[0].payload).toMatchObject({ user: { id: user.id }, status: 'DND', customStatus: { text: 'heads down' }, activities: [{ name: 'Chess' }] });
+    expect(events[0].payload).toMatchObject({
+      user: { id: user.id },
+      status: 'DND',
+      customStatus: { text: 'heads down' },
+      activities: [{ name: 'Chess' }],
+    });
 
     await user.setPresence({ status: 'DND' });
     expect(await eventsFor(user.id, 'PRESENCE_UPDATE')).toHaveLength(1);
@@ -235,7 +271,11 @@ describe('presence', () => {
   it('an INVISIBLE user is broadcast as OFFLINE, seen as OFFLINE by others and INVISIBLE by themself', async () => {
     const em = db().fork();
     const [user, other] = [await register(em), await register(em)];
-    await user.setPresence({ status: 'ONLINE', activities: [{ type: 'LISTENING', name: 'Radio' }], customStatus: { text: 'hi', emoji: null, expiresAt: null } });
+    await user.setPresence({
+      status: 'ONLINE',
+      activities: [{ type: 'LISTENING', name: 'Radio' }],
+      customStatus: { text: 'hi', emoji: null, expiresAt: null },
+    });
     const presence = await user.setPresence({ status: 'INVISIBLE' });
     expect((await presenceRow(user.id)).status).toBe('INVISIBLE');
     const events = await eventsFor(user.id, 'PRESENCE_UPDATE');
@@ -294,7 +334,9 @@ describe('presence', () => {
     }
     expect(await presenceRow(user.id)).toEqual(before);
     expect(await eventsFor(user.id, 'PRESENCE_UPDATE')).toHaveLength(1);
-    expect(await failure(() => em.getReference(User, '123456789013').setPresence({ status: 'ONLINE' }))).toBeInstanceOf(NotFound);
+    expect(await failure(() => em.getReference(User, '123456789013').setPresence({ status: 'ONLINE' }))).toBeInstanceOf(
+      NotFound,
+    );
   });
 
   it('the documented presence query runs verbatim and returns the users who are not OFFLINE', async () => {
@@ -325,15 +367,42 @@ describe('presence', () => {
     });
     // u.* really is the user row, under the documented column names.
     const first = ours.find((r) => String(r.id) === online.id)!;
-    expect(first).toMatchObject({ username: online.username, discriminator: online.discriminator, displayName: null, premiumType: 'NONE' });
+    expect(first).toMatchObject({
+      username: online.username,
+      discriminator: online.discriminator,
+      displayName: null,
+      premiumType: 'NONE',
+    });
   });
 });
 
 // ---- names compared as people see them (issue 16) ---------------------------------------------
 
 /** Invisible classes of the issue, and blank or format characters Default_Ignorable_Code_Point leaves out. */
-const INVISIBLE_SAMPLES = ['\u00ad', '\u034f', '\u115f', '\u1160', '\u3164', '\uffa0', '\u2800', '\u180e', '\u{e0001}', '\u{e0041}', '\u200b', '\ufe0f', '\ufff9', '\u{1d159}'];
-const RESERVED_LOOKALIKES = ['\uff45\uff56\uff45\uff52\uff59\uff4f\uff4e\uff45', '\u0435v\u0435r\u0443\u043en\u0435', 'EVERY0NE', '𝓱𝓮𝓻𝓮', '\u041d\u0415R\u0415', 'h\u0435re'];
+const INVISIBLE_SAMPLES = [
+  '\u00ad',
+  '\u034f',
+  '\u115f',
+  '\u1160',
+  '\u3164',
+  '\uffa0',
+  '\u2800',
+  '\u180e',
+  '\u{e0001}',
+  '\u{e0041}',
+  '\u200b',
+  '\ufe0f',
+  '\ufff9',
+  '\u{1d159}',
+];
+const RESERVED_LOOKALIKES = [
+  '\uff45\uff56\uff45\uff52\uff59\uff4f\uff4e\uff45',
+  '\u0435v\u0435r\u0443\u043en\u0435',
+  'EVERY0NE',
+  '𝓱𝓮𝓻𝓮',
+  '\u041d\u0415R\u0415',
+  'h\u0435re',
+];
 const SEPARATOR_LOOKALIKES = ['a\uff03b', 'a\ufe5fb', 'a\uff20b', 'a\uff1ab', 'a\u2236b', 'a\uff40\uff40\uff40b'];
 
 describe('changeUsername and updateProfile compare names as people see them', () => {
@@ -368,7 +437,13 @@ describe('changeUsername and updateProfile compare names as people see them', ()
     user.updateProfile({ displayName: 'Kept' });
     await commit(em);
     const before = await stored(user.id);
-    for (const displayName of [...INVISIBLE_SAMPLES.map((c) => `Dis${c}play`), ...INVISIBLE_SAMPLES.map((c) => c.repeat(3)), ...RESERVED_LOOKALIKES, 'everyone', ' Here ']) {
+    for (const displayName of [
+      ...INVISIBLE_SAMPLES.map((c) => `Dis${c}play`),
+      ...INVISIBLE_SAMPLES.map((c) => c.repeat(3)),
+      ...RESERVED_LOOKALIKES,
+      'everyone',
+      ' Here ',
+    ]) {
       const error = await failure(() => user.updateProfile({ displayName, bio: 'not applied either' }));
       expect(error, displayName).toBeInstanceOf(ValidationFailed);
       expect((error as ValidationFailed).field, displayName).toBe('displayName');

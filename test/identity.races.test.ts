@@ -52,7 +52,8 @@ async function relationshipEvents(userIds: string[]): Promise<Ev[]> {
 
 const key = (x: string, y: string) => (BigInt(x) < BigInt(y) ? `${x}:${y}` : `${y}:${x}`);
 const pairOf = (e: Ev) => key(e.to, e.about);
-const sorted = (events: Ev[]) => [...events].sort((x, y) => `${x.to}${x.event}${x.type}`.localeCompare(`${y.to}${y.event}${y.type}`));
+const sorted = (events: Ev[]) =>
+  [...events].sort((x, y) => `${x.to}${x.event}${x.type}`.localeCompare(`${y.to}${y.event}${y.type}`));
 
 describe('relationship races', () => {
   it('100 pairs sending each other requests at the same moment end as exactly one friendship each, with no errors', async () => {
@@ -74,7 +75,12 @@ describe('relationship races', () => {
     expect(rows).toHaveLength(100);
     const byPair = new Map(rows.map((r) => [key(r.a, r.b), r]));
     for (const [a, b] of pairs) {
-      expect(byPair.get(key(a.id, b.id))).toMatchObject({ status: 'FRIENDS', requesterId: null, aBlocksB: false, bBlocksA: false });
+      expect(byPair.get(key(a.id, b.id))).toMatchObject({
+        status: 'FRIENDS',
+        requesterId: null,
+        aBlocksB: false,
+        bBlocksA: false,
+      });
     }
 
     // Each pair's events tell one consistent story: one request (outgoing to one, incoming to the
@@ -84,7 +90,10 @@ describe('relationship races', () => {
       const story = events.filter((e) => pairOf(e) === key(a.id, b.id));
       expect(story).toHaveLength(4);
       const [first, second] = sorted(story.slice(0, 2));
-      expect([first.type, second.type].sort()).toEqual([RelationshipType.PENDING_INCOMING, RelationshipType.PENDING_OUTGOING]);
+      expect([first.type, second.type].sort()).toEqual([
+        RelationshipType.PENDING_INCOMING,
+        RelationshipType.PENDING_OUTGOING,
+      ]);
       expect(story.slice(0, 2).every((e) => e.event === 'RELATIONSHIP_ADD')).toBe(true);
       expect(sorted(story.slice(2))).toEqual(
         sorted([
@@ -100,7 +109,9 @@ describe('relationship races', () => {
     const people = await registerMany(2 * n, 'blockrace');
     const pairs = Array.from({ length: n }, (_, k) => ({ requester: people[2 * k], receiver: people[2 * k + 1] }));
     // Every pair starts with a pending request from `requester` to `receiver`.
-    const setup = await race(db(), n, async (em, k) => (await load(em, pairs[k].requester.id)).sendFriendRequest(pairs[k].receiver.tag));
+    const setup = await race(db(), n, async (em, k) =>
+      (await load(em, pairs[k].requester.id)).sendFriendRequest(pairs[k].receiver.tag),
+    );
     expect(rejected(setup)).toEqual([]);
     const allIds = people.map((u) => u.id);
     const before = await relationshipEvents(allIds);
@@ -119,7 +130,11 @@ describe('relationship races', () => {
         const target = blocker === requester ? receiver : requester;
         return { k, op: 'block' as const, result: await (await load(em, blocker.id)).block(await load(em, target.id)) };
       }
-      return { k, op: 'accept' as const, result: await (await load(em, receiver.id)).acceptFriendRequest(await load(em, requester.id)) };
+      return {
+        k,
+        op: 'accept' as const,
+        result: await (await load(em, receiver.id)).acceptFriendRequest(await load(em, requester.id)),
+      };
     });
 
     // The table never holds a friendship across a block (the check constraint is the backstop; here
@@ -144,7 +159,9 @@ describe('relationship races', () => {
       expect(row.status).toBe('NONE');
       expect(row.requesterId).toBeNull();
       expect({ aBlocksB: row.aBlocksB, bBlocksA: row.bBlocksA }).toEqual(
-        BigInt(blocker.id) < BigInt(other.id) ? { aBlocksB: true, bBlocksA: false } : { aBlocksB: false, bBlocksA: true },
+        BigInt(blocker.id) < BigInt(other.id)
+          ? { aBlocksB: true, bBlocksA: false }
+          : { aBlocksB: false, bBlocksA: true },
       );
 
       const story = events.filter((e) => pairOf(e) === key(requester.id, receiver.id)).slice(2);
@@ -188,16 +205,22 @@ describe('relationship races', () => {
       `insert into "User" (id, username, discriminator) select $1::bigint + g, 'hubfriend', lpad(g::text, 4, '0') from generate_series(1, 998) g`,
       [base.toString()],
     );
-    await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, 998) g`, [base.toString()]);
+    await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, 998) g`, [
+      base.toString(),
+    ]);
     await db().sql(
       `insert into "Relationship" ("userAId", "userBId", status, since)
        select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now() from generate_series(1, 998) g`,
       [hub.id, base.toString()],
     );
-    const asked = await race(db(), askers.length, async (em, i) => (await load(em, askers[i].id)).sendFriendRequest(hub.tag));
+    const asked = await race(db(), askers.length, async (em, i) =>
+      (await load(em, askers[i].id)).sendFriendRequest(hub.tag),
+    );
     expect(rejected(asked)).toEqual([]);
 
-    const results = await race(db(), askers.length, async (em, i) => (await load(em, hub.id)).acceptFriendRequest(await load(em, askers[i].id)));
+    const results = await race(db(), askers.length, async (em, i) =>
+      (await load(em, hub.id)).acceptFriendRequest(await load(em, askers[i].id)),
+    );
     expect(fulfilled(results)).toHaveLength(2);
     const errors = rejected(results);
     expect(errors).toHaveLength(askers.length - 2);
@@ -226,13 +249,18 @@ describe('username races', () => {
       const discriminator = g < 10 ? '0042' : g === 10 ? '0007' : String(5000 + g).padStart(4, '0');
       seeded.push({ id: (base + BigInt(g)).toString(), discriminator });
     }
-    await db().sql(`insert into "User" (id, username, discriminator) values ($1, 'Converge', '0007')`, [(base + 100n).toString()]);
+    await db().sql(`insert into "User" (id, username, discriminator) values ($1, 'Converge', '0007')`, [
+      (base + 100n).toString(),
+    ]);
     await db().sql(
       `insert into "User" (id, username, discriminator)
        select id, 'renamer' || ord, d from unnest($1::bigint[], $2::text[]) with ordinality as s(id, d, ord)`,
       [seeded.map((s) => s.id), seeded.map((s) => s.discriminator)],
     );
-    await db().sql(`insert into "UserPresence" ("userId") select id from "User" where id >= $1 and id <= $2`, [base.toString(), (base + 100n).toString()]);
+    await db().sql(`insert into "UserPresence" ("userId") select id from "User" where id >= $1 and id <= $2`, [
+      base.toString(),
+      (base + 100n).toString(),
+    ]);
 
     const spellings = ['converge', 'Converge', 'CONVERGE', 'conVerge'];
     const results = await race(db(), seeded.length + 20, async (em, i) => {
@@ -251,7 +279,11 @@ describe('username races', () => {
     expect(now.get((base + 100n).toString())!.discriminator).toBe('0007');
     // A registration picks at random, so it may have taken a discriminator before its holder got
     // there; otherwise every renamer whose discriminator is free under the new name keeps it.
-    const registered = new Set(fulfilled(results).slice(seeded.length).map((u) => u.discriminator));
+    const registered = new Set(
+      fulfilled(results)
+        .slice(seeded.length)
+        .map((u) => u.discriminator),
+    );
     const keeps42 = seeded.slice(0, 10).filter((s) => now.get(s.id)!.discriminator === '0042');
     expect(keeps42).toHaveLength(registered.has('0042') ? 0 : 1);
     expect(now.get(seeded[10].id)!.discriminator).not.toBe('0007');
@@ -272,9 +304,14 @@ describe('username races', () => {
 
   it('two renames of one user at once leave one consistent name', async () => {
     const [user] = await registerMany(1, 'twice');
-    const results = await race(db(), 2, async (em, i) => (await load(em, user.id)).changeUsername(i === 0 ? 'FirstChoice' : 'SecondChoice'));
+    const results = await race(db(), 2, async (em, i) =>
+      (await load(em, user.id)).changeUsername(i === 0 ? 'FirstChoice' : 'SecondChoice'),
+    );
     expect(rejected(results)).toEqual([]);
-    const [row] = await db().sql<{ username: string; discriminator: string }>(`select username, discriminator from "User" where id = $1`, [user.id]);
+    const [row] = await db().sql<{ username: string; discriminator: string }>(
+      `select username, discriminator from "User" where id = $1`,
+      [user.id],
+    );
     expect(['FirstChoice', 'SecondChoice']).toContain(row.username);
     const events = await db().sql<{ payload: { user: { username: string } } }>(
       `select payload from "DomainEvent" where type = 'USER_UPDATE' and "userIds" && $1::bigint[] order by id`,

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { DiscriminatorsExhausted, ValidationFailed } from '../src/domain/errors';
 import { fulfilled, race, rejected, useTestDatabase } from './support/db';
 
-
 const db = useTestDatabase({ poolSize: 30 });
 
 describe('registration', () => {
@@ -33,14 +32,18 @@ describe('registration', () => {
       `insert into "User" (id, username, discriminator) select 900000000000 + n, 'Full', lpad(n::text, 4, '0') from generate_series(1, 9999) n`,
     );
     await db().sql(`insert into "UserPresence" ("userId") select id from "User" where username = 'Full'`);
-    await expect(new UserService(db().fork()).register({ username: 'full' })).rejects.toBeInstanceOf(DiscriminatorsExhausted);
+    await expect(new UserService(db().fork()).register({ username: 'full' })).rejects.toBeInstanceOf(
+      DiscriminatorsExhausted,
+    );
     const rows = await db().sql<{ n: string }>(`select count(*) as n from "User" where lower(username) = 'full'`);
     expect(rows[0].n).toBe('9999');
   });
 
   it('rejects bad usernames with ValidationFailed', async () => {
     for (const username of ['', 'a', 'x'.repeat(33), 'everyone', 'HERE', 'a@b', 'a#b', 'a:b', 'a```b', 'tab\tname']) {
-      await expect(new UserService(db().fork()).register({ username }), username).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(new UserService(db().fork()).register({ username }), username).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
     }
   });
 });
@@ -164,9 +167,13 @@ describe('usernames and display names are compared as people see them', () => {
     // The Devanagari visarga is a letter sign that looks like a colon; refusing it would refuse Hindi words.
     expect((await new UserService(db().fork()).register({ username: 'नमः' })).username).toBe('नमः');
     // Joiners and variation selectors inside a standard emoji sequence are part of a visible emoji.
-    expect((await new UserService(db().fork()).register({ username: 'dev👨‍💻', displayName: 'I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿' })).displayName).toBe('I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿');
+    expect(
+      (await new UserService(db().fork()).register({ username: 'dev👨‍💻', displayName: 'I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿' })).displayName,
+    ).toBe('I ❤️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿');
     // A display name may hold "#" and "@", so it may hold their lookalikes too, and styled letters stay as typed.
-    expect((await new UserService(db().fork()).register({ username: 'Styled', displayName: '𝓐𝓵𝓲𝓬𝓮 ＃1' })).displayName).toBe('𝓐𝓵𝓲𝓬𝓮 ＃1');
+    expect(
+      (await new UserService(db().fork()).register({ username: 'Styled', displayName: '𝓐𝓵𝓲𝓬𝓮 ＃1' })).displayName,
+    ).toBe('𝓐𝓵𝓲𝓬𝓮 ＃1');
   });
 
   it('stores the NFKC form, so fullwidth and plain spellings of a name share one set of discriminators', async () => {
@@ -181,8 +188,17 @@ describe('usernames and display names are compared as people see them', () => {
   });
 
   it('30 concurrent registrations of "broad" in plain, fullwidth and mathematical letters end in 30 distinct discriminators of one name', async () => {
-    const spellings = ['broad', '\uff42\uff52\uff4f\uff41\uff44', 'BROAD', '\uff22\uff32\uff2f\uff21\uff24', '𝐛𝐫𝐨𝐚𝐝', '𝔹ℝ𝕆𝔸𝔻'];
-    const results = await race(db(), 30, (em, i) => new UserService(em).register({ username: spellings[i % spellings.length] }));
+    const spellings = [
+      'broad',
+      '\uff42\uff52\uff4f\uff41\uff44',
+      'BROAD',
+      '\uff22\uff32\uff2f\uff21\uff24',
+      '𝐛𝐫𝐨𝐚𝐝',
+      '𝔹ℝ𝕆𝔸𝔻',
+    ];
+    const results = await race(db(), 30, (em, i) =>
+      new UserService(em).register({ username: spellings[i % spellings.length] }),
+    );
     expect(rejected(results)).toEqual([]);
     const ids = fulfilled(results).map((u) => u.id);
     const rows = await db().sql<{ names: string[]; n: string; d: string }>(

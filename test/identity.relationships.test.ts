@@ -36,7 +36,14 @@ interface Row {
 
 /** The stored row between two users, read with raw SQL, in terms of who blocks whom. */
 async function row(x: User, y: User): Promise<Row | null> {
-  const rows = await db().sql<{ a: string; b: string; status: string; requesterId: string | null; aBlocksB: boolean; bBlocksA: boolean }>(
+  const rows = await db().sql<{
+    a: string;
+    b: string;
+    status: string;
+    requesterId: string | null;
+    aBlocksB: boolean;
+    bBlocksA: boolean;
+  }>(
     `select "userAId"::text as a, "userBId"::text as b, status, "requesterId"::text as "requesterId", "aBlocksB", "bBlocksA"
        from "Relationship" where ("userAId", "userBId") in (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))`,
     [x.id, y.id],
@@ -76,8 +83,18 @@ async function eventsOf(op: () => Promise<unknown>, ...of: User[]): Promise<Ev[]
   return (await relationshipEvents(...of)).slice(before);
 }
 
-const add = (to: User, about: User, type: RelationshipType): Ev => ({ event: 'RELATIONSHIP_ADD', to: to.id, about: about.id, type });
-const remove = (to: User, about: User, type: RelationshipType): Ev => ({ event: 'RELATIONSHIP_REMOVE', to: to.id, about: about.id, type });
+const add = (to: User, about: User, type: RelationshipType): Ev => ({
+  event: 'RELATIONSHIP_ADD',
+  to: to.id,
+  about: about.id,
+  type,
+});
+const remove = (to: User, about: User, type: RelationshipType): Ev => ({
+  event: 'RELATIONSHIP_REMOVE',
+  to: to.id,
+  about: about.id,
+  type,
+});
 const sortEvents = (events: Ev[]) => [...events].sort((x, y) => `${x.to}${x.event}`.localeCompare(`${y.to}${y.event}`));
 
 async function tableCounts() {
@@ -92,7 +109,11 @@ async function tableCounts() {
  * Expects the operation to fail with `type`, and checks from the database that it wrote nothing:
  * every table's row count and the pair's row are as they were.
  */
-async function refused<E extends DomainError>(op: () => Promise<unknown>, type: abstract new (...args: never[]) => E, pair?: [User, User]): Promise<E> {
+async function refused<E extends DomainError>(
+  op: () => Promise<unknown>,
+  type: abstract new (...args: never[]) => E,
+  pair?: [User, User],
+): Promise<E> {
   const counts = await tableCounts();
   const before = pair ? await row(...pair) : null;
   let error: unknown;
@@ -126,7 +147,9 @@ describe('friend requests', () => {
     const b = await new UserService(em).register({ username: 'TagTarget' });
     const events = await eventsOf(() => a.sendFriendRequest(`tagtarget#${b.discriminator}`), a, b);
     expect(await row(a, b)).toEqual({ status: 'PENDING', requesterId: a.id, blockers: [] });
-    expect(sortEvents(events)).toEqual(sortEvents([add(a, b, RelationshipType.PENDING_OUTGOING), add(b, a, RelationshipType.PENDING_INCOMING)]));
+    expect(sortEvents(events)).toEqual(
+      sortEvents([add(a, b, RelationshipType.PENDING_OUTGOING), add(b, a, RelationshipType.PENDING_INCOMING)]),
+    );
 
     const unknownDiscriminator = b.discriminator === '0001' ? '0002' : '0001';
     const notFound = await refused(() => a.sendFriendRequest(`TagTarget#${unknownDiscriminator}`), NotFound);
@@ -142,7 +165,9 @@ describe('friend requests', () => {
     const em = db().fork();
     const [a, b] = await users(em, 2);
     const sent = await eventsOf(() => a.sendFriendRequest(b), a, b);
-    expect(sortEvents(sent)).toEqual(sortEvents([add(a, b, RelationshipType.PENDING_OUTGOING), add(b, a, RelationshipType.PENDING_INCOMING)]));
+    expect(sortEvents(sent)).toEqual(
+      sortEvents([add(a, b, RelationshipType.PENDING_OUTGOING), add(b, a, RelationshipType.PENDING_INCOMING)]),
+    );
     expect(await row(a, b)).toEqual({ status: 'PENDING', requesterId: a.id, blockers: [] });
 
     // Asking twice changes nothing and says nothing.
@@ -156,7 +181,9 @@ describe('friend requests', () => {
     await refused(() => b.removeFriend(a), NotFriends, [a, b]);
 
     const accepted = await eventsOf(() => b.acceptFriendRequest(a), a, b);
-    expect(sortEvents(accepted)).toEqual(sortEvents([add(a, b, RelationshipType.FRIEND), add(b, a, RelationshipType.FRIEND)]));
+    expect(sortEvents(accepted)).toEqual(
+      sortEvents([add(a, b, RelationshipType.FRIEND), add(b, a, RelationshipType.FRIEND)]),
+    );
     expect(await row(a, b)).toEqual({ status: 'FRIENDS', requesterId: null, blockers: [] });
 
     await refused(() => a.sendFriendRequest(b), AlreadyFriends, [a, b]);
@@ -170,7 +197,9 @@ describe('friend requests', () => {
     const [a, b] = await users(em, 2);
     await a.sendFriendRequest(b);
     const crossed = await eventsOf(() => b.sendFriendRequest(a.tag), a, b);
-    expect(sortEvents(crossed)).toEqual(sortEvents([add(a, b, RelationshipType.FRIEND), add(b, a, RelationshipType.FRIEND)]));
+    expect(sortEvents(crossed)).toEqual(
+      sortEvents([add(a, b, RelationshipType.FRIEND), add(b, a, RelationshipType.FRIEND)]),
+    );
     expect(await row(a, b)).toEqual({ status: 'FRIENDS', requesterId: null, blockers: [] });
   });
 
@@ -179,13 +208,17 @@ describe('friend requests', () => {
     const [a, b, c] = await users(em, 3);
     await a.sendFriendRequest(b);
     const declined = await eventsOf(() => b.declineFriendRequest(a), a, b);
-    expect(sortEvents(declined)).toEqual(sortEvents([remove(a, b, RelationshipType.PENDING_OUTGOING), remove(b, a, RelationshipType.PENDING_INCOMING)]));
+    expect(sortEvents(declined)).toEqual(
+      sortEvents([remove(a, b, RelationshipType.PENDING_OUTGOING), remove(b, a, RelationshipType.PENDING_INCOMING)]),
+    );
     expect(await row(a, b)).toBeNull();
     await refused(() => b.declineFriendRequest(a), NoPendingRequest, [a, b]);
 
     await a.sendFriendRequest(c);
     const cancelled = await eventsOf(() => a.cancelFriendRequest(c), a, c);
-    expect(sortEvents(cancelled)).toEqual(sortEvents([remove(a, c, RelationshipType.PENDING_OUTGOING), remove(c, a, RelationshipType.PENDING_INCOMING)]));
+    expect(sortEvents(cancelled)).toEqual(
+      sortEvents([remove(a, c, RelationshipType.PENDING_OUTGOING), remove(c, a, RelationshipType.PENDING_INCOMING)]),
+    );
     expect(await row(a, c)).toBeNull();
     await refused(() => a.cancelFriendRequest(c), NoPendingRequest, [a, c]);
 
@@ -200,7 +233,9 @@ describe('friend requests', () => {
     await a.sendFriendRequest(b);
     await b.acceptFriendRequest(a);
     const removed = await eventsOf(() => b.removeFriend(a), a, b);
-    expect(sortEvents(removed)).toEqual(sortEvents([remove(a, b, RelationshipType.FRIEND), remove(b, a, RelationshipType.FRIEND)]));
+    expect(sortEvents(removed)).toEqual(
+      sortEvents([remove(a, b, RelationshipType.FRIEND), remove(b, a, RelationshipType.FRIEND)]),
+    );
     expect(await row(a, b)).toBeNull();
     await refused(() => a.removeFriend(b), NotFriends, [a, b]);
   });
@@ -211,7 +246,12 @@ describe('arguments', () => {
     const em = db().fork();
     const [a] = await users(em, 1);
     const ghost = em.getReference(User, '123456789012345');
-    for (const op of [() => a.sendFriendRequest(ghost), () => ghost.sendFriendRequest(a), () => a.block(ghost), () => a.acceptFriendRequest(ghost)]) {
+    for (const op of [
+      () => a.sendFriendRequest(ghost),
+      () => ghost.sendFriendRequest(a),
+      () => a.block(ghost),
+      () => a.acceptFriendRequest(ghost),
+    ]) {
       const error = await refused(op, NotFound);
       expect(error.details).toEqual({ entity: 'User', key: '123456789012345' });
     }
@@ -239,7 +279,13 @@ describe('blocks', () => {
       await refused(() => c.sendFriendRequest(d), UserBlocked, [c, d]),
       await refused(() => d.sendFriendRequest(c.tag), UserBlocked, [c, d]),
     ];
-    const seen = errors.map((e) => ({ name: e.name, code: e.code, message: e.message, details: e.details, json: JSON.stringify(e) }));
+    const seen = errors.map((e) => ({
+      name: e.name,
+      code: e.code,
+      message: e.message,
+      details: e.details,
+      json: JSON.stringify(e),
+    }));
     for (const s of seen) expect(s).toEqual(seen[0]);
     expect(seen[0].code).toBe('USER_BLOCKED');
     for (const user of [a, b, c, d]) {
@@ -257,7 +303,9 @@ describe('blocks', () => {
     await a.sendFriendRequest(b);
     await b.acceptFriendRequest(a);
     const blocked = await eventsOf(() => b.block(a), a, b);
-    expect(sortEvents(blocked)).toEqual(sortEvents([add(b, a, RelationshipType.BLOCKED), remove(a, b, RelationshipType.FRIEND)]));
+    expect(sortEvents(blocked)).toEqual(
+      sortEvents([add(b, a, RelationshipType.BLOCKED), remove(a, b, RelationshipType.FRIEND)]),
+    );
     expect(await row(a, b)).toEqual({ status: 'NONE', requesterId: null, blockers: [b.id] });
     // Blocking twice changes nothing and says nothing.
     expect(await eventsOf(() => b.block(a), a, b)).toEqual([]);
@@ -269,13 +317,17 @@ describe('blocks', () => {
     const [a, b, c, d] = await users(em, 4);
     await a.sendFriendRequest(b);
     const byReceiver = await eventsOf(() => b.block(a), a, b);
-    expect(sortEvents(byReceiver)).toEqual(sortEvents([add(b, a, RelationshipType.BLOCKED), remove(a, b, RelationshipType.PENDING_OUTGOING)]));
+    expect(sortEvents(byReceiver)).toEqual(
+      sortEvents([add(b, a, RelationshipType.BLOCKED), remove(a, b, RelationshipType.PENDING_OUTGOING)]),
+    );
     expect(await row(a, b)).toEqual({ status: 'NONE', requesterId: null, blockers: [b.id] });
     await refused(() => b.acceptFriendRequest(a), NoPendingRequest, [a, b]);
 
     await c.sendFriendRequest(d);
     const bySender = await eventsOf(() => c.block(d), c, d);
-    expect(sortEvents(bySender)).toEqual(sortEvents([add(c, d, RelationshipType.BLOCKED), remove(d, c, RelationshipType.PENDING_INCOMING)]));
+    expect(sortEvents(bySender)).toEqual(
+      sortEvents([add(c, d, RelationshipType.BLOCKED), remove(d, c, RelationshipType.PENDING_INCOMING)]),
+    );
     expect(await row(c, d)).toEqual({ status: 'NONE', requesterId: null, blockers: [c.id] });
     await refused(() => d.acceptFriendRequest(c), NoPendingRequest, [c, d]);
   });
@@ -313,7 +365,10 @@ describe('the friend cap', () => {
       `insert into "User" (id, username, discriminator) select $1::bigint + g, 'capfriend' || $2::text, lpad(g::text, 4, '0') from generate_series(1, $3::int) g`,
       [idBase.toString(), idBase.toString(), n],
     );
-    await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, $2::int) g`, [idBase.toString(), n]);
+    await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, $2::int) g`, [
+      idBase.toString(),
+      n,
+    ]);
     await db().sql(
       `insert into "Relationship" ("userAId", "userBId", status, since)
        select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now() from generate_series(1, $3::int) g`,

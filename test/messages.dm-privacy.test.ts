@@ -1,6 +1,13 @@
 import { Client } from 'pg';
 import { describe, expect, it } from 'vitest';
-import { DirectMessagesNotAllowed, DomainError, NotAMember, NotFriends, UserBlocked, ValidationFailed } from '../src/domain/errors';
+import {
+  DirectMessagesNotAllowed,
+  DomainError,
+  NotAMember,
+  NotFriends,
+  UserBlocked,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { ServerMember } from '../src/entities/server/ServerMember';
 import type { User } from '../src/entities/user/User';
 import { RelationshipService } from '../src/identity/relationship-service';
@@ -24,7 +31,12 @@ async function coMembers() {
 }
 
 const allowDirectMessages = async (serverId: string, userId: string) =>
-  (await db().sql<{ allowed: boolean }>(`select "allowDirectMessages" as allowed from "ServerMember" where "serverId" = $1 and "userId" = $2`, [serverId, userId]))[0]?.allowed;
+  (
+    await db().sql<{ allowed: boolean }>(
+      `select "allowDirectMessages" as allowed from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+      [serverId, userId],
+    )
+  )[0]?.allowed;
 
 describe('DM privacy: who may open a 1:1 DM', () => {
   it('strangers (neither friends nor co-members) are refused, with nothing written', async () => {
@@ -101,7 +113,8 @@ describe('DM privacy: who may open a 1:1 DM', () => {
 
   it('every refusing rule gives the same code and message; a block keeps UserBlocked', async () => {
     const failures: unknown[] = [];
-    const collect = async (action: () => Promise<unknown>) => failures.push(await refused(action, DirectMessagesNotAllowed));
+    const collect = async (action: () => Promise<unknown>) =>
+      failures.push(await refused(action, DirectMessagesNotAllowed));
 
     await collect(async () => dms().openDM(await register('x'), await register('y')));
     const off = await coMembers();
@@ -118,7 +131,11 @@ describe('DM privacy: who may open a 1:1 DM', () => {
     await memberships().leave(left.member, left.w.server);
     await collect(() => messages().send(left.member, leftDm.id, 'x'));
 
-    const seen = failures.map((f) => [(f as DomainError).code, (f as Error).message, JSON.stringify((f as DomainError).details)]);
+    const seen = failures.map((f) => [
+      (f as DomainError).code,
+      (f as Error).message,
+      JSON.stringify((f as DomainError).details),
+    ]);
     expect(new Set(seen.map((s) => JSON.stringify(s))).size).toBe(1);
     expect(seen[0][0]).toBe('DIRECT_MESSAGES_NOT_ALLOWED');
 
@@ -178,13 +195,18 @@ describe('DM privacy under concurrency', () => {
       await change(holder, w.server.id, alice.id);
       const [{ pid }] = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
       const before = await counts();
-      const send = messages().send(bob, dm.id, 'racing').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const send = messages()
+        .send(bob, dm.id, 'racing')
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       let waited = false;
       for (let i = 0; i < 500 && !waited; i++) {
-        const { rows } = await holder.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [pid]);
+        const { rows } = await holder.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+          [pid],
+        );
         waited = rows[0].n > 0;
         if (!waited) await new Promise((resolve) => setTimeout(resolve, 10));
       }
@@ -202,12 +224,17 @@ describe('DM privacy under concurrency', () => {
   }
 
   it('a send racing the recipient leaving the shared server waits for the leave and is refused', async () => {
-    await sendWhileHeld((holder, serverId, userId) => holder.query('delete from "ServerMember" where "serverId" = $1 and "userId" = $2', [serverId, userId]));
+    await sendWhileHeld((holder, serverId, userId) =>
+      holder.query('delete from "ServerMember" where "serverId" = $1 and "userId" = $2', [serverId, userId]),
+    );
   });
 
   it('a send racing the recipient turning the setting off waits for it and is refused', async () => {
     await sendWhileHeld((holder, serverId, userId) =>
-      holder.query('update "ServerMember" set "allowDirectMessages" = false where "serverId" = $1 and "userId" = $2', [serverId, userId]),
+      holder.query('update "ServerMember" set "allowDirectMessages" = false where "serverId" = $1 and "userId" = $2', [
+        serverId,
+        userId,
+      ]),
     );
   });
 
@@ -215,7 +242,10 @@ describe('DM privacy under concurrency', () => {
     for (let round = 0; round < 20; round++) {
       const { w, owner: alice, member: bob } = await coMembers();
       const dm = await dms().openDM(bob, alice);
-      const [sent, left] = await Promise.allSettled([messages(fork()).send(bob, dm.id, `round ${round}`), memberships(fork()).leave(bob, w.server)]);
+      const [sent, left] = await Promise.allSettled([
+        messages(fork()).send(bob, dm.id, `round ${round}`),
+        memberships(fork()).leave(bob, w.server),
+      ]);
       expect(left.status).toBe('fulfilled');
       if (sent.status === 'rejected') expect(sent.reason).toBeInstanceOf(DirectMessagesNotAllowed);
       await refused(() => messages().send(bob, dm.id, 'after'), DirectMessagesNotAllowed);

@@ -48,12 +48,25 @@ async function ownerWithFriends(n: number): Promise<{ owner: User; friends: User
 }
 
 const recipientsOf = async (channelId: string) =>
-  (await db().sql<{ id: string }>(`select "userId"::text as id from "ChannelRecipient" where "channelId" = $1 order by "userId"`, [channelId])).map((r) => r.id);
+  (
+    await db().sql<{ id: string }>(
+      `select "userId"::text as id from "ChannelRecipient" where "channelId" = $1 order by "userId"`,
+      [channelId],
+    )
+  ).map((r) => r.id);
 const channelRow = async (channelId: string) =>
-  (await db().sql<{ type: string; serverId: string | null; ownerId: string | null; dmKey: string | null; name: string | null }>(
-    `select type, "serverId"::text as "serverId", "ownerId"::text as "ownerId", "dmKey", name from "Channel" where id = $1`,
-    [channelId],
-  ))[0];
+  (
+    await db().sql<{
+      type: string;
+      serverId: string | null;
+      ownerId: string | null;
+      dmKey: string | null;
+      name: string | null;
+    }>(
+      `select type, "serverId"::text as "serverId", "ownerId"::text as "ownerId", "dmKey", name from "Channel" where id = $1`,
+      [channelId],
+    )
+  )[0];
 const channelEvents = (channelId: string) =>
   db().sql<{ id: string; type: string; userIds: string[] | null; serverId: string | null }>(
     `select id::text as id, type, "userIds"::text[] as "userIds", "serverId"::text as "serverId" from "DomainEvent" where "channelId" = $1 order by id`,
@@ -119,12 +132,17 @@ describe('openDM', () => {
     const alice = await register('alice');
     const bob = await register('bob');
     await shareAServer(alice, bob);
-    const results = await race(db(), 100, (em, i) => dms(em).openDM(i % 2 ? alice.id : bob.id, i % 2 ? bob.id : alice.id));
+    const results = await race(db(), 100, (em, i) =>
+      dms(em).openDM(i % 2 ? alice.id : bob.id, i % 2 ? bob.id : alice.id),
+    );
     expect(rejected(results)).toEqual([]);
     const ids = new Set(fulfilled(results).map((c) => c.id));
     expect(ids.size).toBe(1);
     const [id] = [...ids];
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Channel" where type = 'DM' and "dmKey" = $1`, [(await channelRow(id)).dmKey]);
+    const [{ n }] = await db().sql<{ n: number }>(
+      `select count(*)::int as n from "Channel" where type = 'DM' and "dmKey" = $1`,
+      [(await channelRow(id)).dmKey],
+    );
     expect(n).toBe(1);
     expect(await recipientsOf(id)).toEqual(sorted([alice.id, bob.id]));
     expect((await channelEvents(id)).filter((e) => e.type === 'CHANNEL_CREATE')).toHaveLength(1);
@@ -142,7 +160,9 @@ describe('messages in DMs', () => {
     expect(await lastMessageId(dm.id)).toBe(reply.id);
 
     await refused(() => messages().deleteMessage(bob, hello.id), MissingPermission, { permission: 'MANAGE_MESSAGES' });
-    await refused(() => messages().bulkDelete(alice, dm.id, [hello.id, reply.id]), MissingPermission, { permission: 'MANAGE_MESSAGES' });
+    await refused(() => messages().bulkDelete(alice, dm.id, [hello.id, reply.id]), MissingPermission, {
+      permission: 'MANAGE_MESSAGES',
+    });
     expect((await messages().pin(bob, hello.id)).pinned).toBe(true);
     await messages().deleteMessage(alice, hello.id);
     const outsider = await register('eve');
@@ -172,19 +192,26 @@ describe('messages in DMs', () => {
     const dm = await dms().openDM(alice, bob);
     const [{ mark }] = await db().sql<{ mark: string }>(`select coalesce(max(id), 0)::text as mark from "DomainEvent"`);
     const results = await race<unknown>(db(), 41, (em, i) =>
-      i === 20 ? new RelationshipService(em).block(bob, alice) : messages(em).send(i % 2 ? alice.id : bob.id, dm.id, `message ${i}`),
+      i === 20
+        ? new RelationshipService(em).block(bob, alice)
+        : messages(em).send(i % 2 ? alice.id : bob.id, dm.id, `message ${i}`),
     );
     const failures = rejected(results);
     for (const failure of failures) expect(failure).toBeInstanceOf(UserBlocked);
     expect(results[20].status).toBe('fulfilled');
-    const events = await db().sql<{ id: string; type: string }>(`select id::text as id, type from "DomainEvent" where id > $1 order by id`, [mark]);
+    const events = await db().sql<{ id: string; type: string }>(
+      `select id::text as id, type from "DomainEvent" where id > $1 order by id`,
+      [mark],
+    );
     const blockIds = events.filter((e) => e.type.startsWith('RELATIONSHIP_')).map((e) => BigInt(e.id));
     const messageIds = events.filter((e) => e.type === 'MESSAGE_CREATE').map((e) => BigInt(e.id));
     expect(blockIds.length).toBeGreaterThan(0);
     const blockedAt = blockIds.reduce((min, id) => (id < min ? id : min));
     // Outbox ids follow transaction ids: a send that checked before the block but wrote after it would show here.
     expect(messageIds.filter((id) => id > blockedAt)).toEqual([]);
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [dm.id]);
+    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [
+      dm.id,
+    ]);
     expect(n).toBe(40 - failures.length);
     expect(messageIds).toHaveLength(n);
     await refused(() => messages().send(alice, dm.id, 'after the block'), UserBlocked);
@@ -211,19 +238,29 @@ describe('messages in DMs', () => {
       await holder.query('select 1 from "Channel" where id = $1 for update', [dm.id]);
       const [{ pid }] = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
       const send = messages().send(alice, dm.id, 'in flight');
-      expect(await waitFor('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [pid])).toBe(true);
+      expect(
+        await waitFor('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [pid]),
+      ).toBe(true);
 
       const block = relationships().block(bob, alice);
       const outcome = await Promise.race([
         block.then(() => 'block committed' as const),
-        waitFor(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`, []).then((w) => (w ? ('block waits' as const) : ('timeout' as const))),
+        waitFor(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`,
+          [],
+        ).then((w) => (w ? ('block waits' as const) : ('timeout' as const))),
       ]);
       expect(outcome).toBe('block waits');
       await holder.query('commit');
       const sent = await send;
       await block;
-      const [message] = await db().sql<{ id: string }>(`select id::text as id from "DomainEvent" where type = 'MESSAGE_CREATE' and "channelId" = $1`, [dm.id]);
-      const [blocked] = await db().sql<{ id: string }>(`select max(id)::text as id from "DomainEvent" where type like 'RELATIONSHIP_%'`);
+      const [message] = await db().sql<{ id: string }>(
+        `select id::text as id from "DomainEvent" where type = 'MESSAGE_CREATE' and "channelId" = $1`,
+        [dm.id],
+      );
+      const [blocked] = await db().sql<{ id: string }>(
+        `select max(id)::text as id from "DomainEvent" where type like 'RELATIONSHIP_%'`,
+      );
       expect(BigInt(message.id)).toBeLessThan(BigInt(blocked.id));
       expect(await lastMessageId(dm.id)).toBe(sent.id);
       await refused(() => messages().send(alice, dm.id, 'after'), UserBlocked);
@@ -237,8 +274,17 @@ describe('messages in DMs', () => {
 describe('group DMs', () => {
   it('creates a group owned by its creator with 2-10 recipients; 11 is refused', async () => {
     const { owner, friends } = await ownerWithFriends(10);
-    const group = await owner.createGroupDM(friends.slice(0, 9).map((f) => f.id), { name: 'The crew' });
-    expect(await channelRow(group.id)).toMatchObject({ type: 'GROUP_DM', serverId: null, ownerId: owner.id, dmKey: null, name: 'The crew' });
+    const group = await owner.createGroupDM(
+      friends.slice(0, 9).map((f) => f.id),
+      { name: 'The crew' },
+    );
+    expect(await channelRow(group.id)).toMatchObject({
+      type: 'GROUP_DM',
+      serverId: null,
+      ownerId: owner.id,
+      dmKey: null,
+      name: 'The crew',
+    });
     expect(await recipientsOf(group.id)).toEqual(sorted([owner.id, ...friends.slice(0, 9).map((f) => f.id)]));
     const [created] = await channelEvents(group.id);
     expect(created).toMatchObject({ type: 'CHANNEL_CREATE', serverId: null });
@@ -250,8 +296,12 @@ describe('group DMs', () => {
     await refused(() => dms().createGroupDM(owner, [owner]), ValidationFailed, { field: 'recipientIds' });
     await refused(() => dms().createGroupDM(owner, []), ValidationFailed, { field: 'recipientIds' });
     await refused(() => dms().createGroupDM(owner, 'everyone' as never), ValidationFailed, { field: 'recipientIds' });
-    await refused(() => dms().createGroupDM(owner, [friends[0], 'nope']), ValidationFailed, { field: 'recipientIds[1]' });
-    await refused(() => dms().createGroupDM(owner, [friends[0]], { name: 'x'.repeat(101) }), ValidationFailed, { field: 'name' });
+    await refused(() => dms().createGroupDM(owner, [friends[0], 'nope']), ValidationFailed, {
+      field: 'recipientIds[1]',
+    });
+    await refused(() => dms().createGroupDM(owner, [friends[0]], { name: 'x'.repeat(101) }), ValidationFailed, {
+      field: 'name',
+    });
   });
 
   it('adds only friends, refuses blocked users and unknown users, writing nothing', async () => {
@@ -282,7 +332,10 @@ describe('group DMs', () => {
     const added = (await channelEvents(group.id)).find((e) => e.type === 'MESSAGE_CREATE')!;
     expect(sorted(added.userIds!)).toEqual(sorted([owner.id, ...friends.slice(0, 8).map((f) => f.id), newcomer.id]));
 
-    await refused(() => dms().addRecipient(owner, group.id, friends[8]), LimitReached, { limit: 'groupDmRecipients', max: 10 });
+    await refused(() => dms().addRecipient(owner, group.id, friends[8]), LimitReached, {
+      limit: 'groupDmRecipients',
+      max: 10,
+    });
     const before = await counts();
     await dms().addRecipient(owner, group.id, newcomer); // already in: nothing to do
     expect(await counts()).toEqual(before);
@@ -314,7 +367,11 @@ describe('group DMs', () => {
     await refused(() => dms().removeRecipient(c, group.id, a), NotARecipient);
     await dms().removeRecipient(owner, group.id, b);
     expect(await recipientsOf(group.id)).toEqual(sorted([owner.id, a.id]));
-    expect((await messageTypes(group.id)).at(-1)).toMatchObject({ type: 'RECIPIENT_REMOVE', authorId: owner.id, mentionUserIds: [b.id] });
+    expect((await messageTypes(group.id)).at(-1)).toMatchObject({
+      type: 'RECIPIENT_REMOVE',
+      authorId: owner.id,
+      mentionUserIds: [b.id],
+    });
     const events = await channelEvents(group.id);
     expect(events.at(-1)).toMatchObject({ type: 'CHANNEL_DELETE', userIds: [b.id] });
     expect(sorted(events.at(-2)!.userIds!)).toEqual(sorted([owner.id, a.id]));
@@ -329,7 +386,10 @@ describe('group DMs', () => {
     const group = await dms().createGroupDM(owner, [older, newer]);
     await messages().send(older, group.id, 'hello');
     // The newer-id user has been there longer: addedAt decides before the id does.
-    await db().sql(`update "ChannelRecipient" set "addedAt" = now() - interval '1 hour' where "channelId" = $1 and "userId" = $2`, [group.id, newer.id]);
+    await db().sql(
+      `update "ChannelRecipient" set "addedAt" = now() - interval '1 hour' where "channelId" = $1 and "userId" = $2`,
+      [group.id, newer.id],
+    );
     await dms().leaveGroupDM(owner, group.id);
     expect((await channelRow(group.id)).ownerId).toBe(newer.id);
     const notice = (await messageTypes(group.id)).at(-1)!;
@@ -341,7 +401,9 @@ describe('group DMs', () => {
     await refused(() => dms().leaveGroupDM(newer, group.id), NotARecipient);
     await dms().leaveGroupDM(older, group.id);
     expect(await channelRow(group.id)).toBeUndefined();
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [group.id]);
+    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [
+      group.id,
+    ]);
     expect(n).toBe(0);
     expect((await channelEvents(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_DELETE', userIds: [older.id] });
   });
@@ -353,7 +415,9 @@ describe('group DMs', () => {
     const results = await race(db(), all.length, (em, i) => dms(em).leaveGroupDM(all[i].id, group.id));
     expect(rejected(results)).toEqual([]);
     expect(await channelRow(group.id)).toBeUndefined();
-    expect((await channelEvents(group.id)).filter((e) => e.type === 'CHANNEL_DELETE' && e.userIds?.length === 1)).toHaveLength(6);
+    expect(
+      (await channelEvents(group.id)).filter((e) => e.type === 'CHANNEL_DELETE' && e.userIds?.length === 1),
+    ).toHaveLength(6);
   });
 
   it('a 1:1 DM cannot be left or have recipients removed', async () => {
@@ -370,7 +434,11 @@ describe('group DMs', () => {
     const group = await dms().createGroupDM(owner, friends);
     await dms().renameGroupDM(friends[0], group.id, 'Weekend plans');
     expect((await channelRow(group.id)).name).toBe('Weekend plans');
-    expect((await messageTypes(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_NAME_CHANGE', content: 'Weekend plans', authorId: friends[0].id });
+    expect((await messageTypes(group.id)).at(-1)).toMatchObject({
+      type: 'CHANNEL_NAME_CHANGE',
+      content: 'Weekend plans',
+      authorId: friends[0].id,
+    });
     expect((await channelEvents(group.id)).at(-1)).toMatchObject({ type: 'CHANNEL_UPDATE' });
     const outsider = await register('outsider');
     await refused(() => dms().renameGroupDM(outsider, group.id, 'mine'), NotARecipient);
@@ -385,7 +453,9 @@ describe('group DMs', () => {
     const first = await messages().send(friends[0], group.id, 'first');
     const second = await messages().send(owner, group.id, 'second');
     expect(await lastMessageId(group.id)).toBe(second.id);
-    await refused(() => messages().deleteMessage(owner, first.id), MissingPermission, { permission: 'MANAGE_MESSAGES' });
+    await refused(() => messages().deleteMessage(owner, first.id), MissingPermission, {
+      permission: 'MANAGE_MESSAGES',
+    });
     expect((await messages().pin(friends[1], first.id)).pinned).toBe(true);
   });
 });

@@ -30,8 +30,10 @@ async function explain(sql: string, params: unknown[]): Promise<PlanNode[]> {
   return nodes(row['QUERY PLAN'][0].Plan);
 }
 
-const uses = (plan: PlanNode[], type: RegExp, index: string) => plan.some((n) => type.test(n['Node Type']) && n['Index Name'] === index);
-const seqScansMessage = (plan: PlanNode[]) => plan.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'Message');
+const uses = (plan: PlanNode[], type: RegExp, index: string) =>
+  plan.some((n) => type.test(n['Node Type']) && n['Index Name'] === index);
+const seqScansMessage = (plan: PlanNode[]) =>
+  plan.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'Message');
 
 describe(`EXPLAIN on ${MESSAGES.toLocaleString('en')} messages`, () => {
   let w: MessagingWorld;
@@ -58,18 +60,31 @@ describe(`EXPLAIN on ${MESSAGES.toLocaleString('en')} messages`, () => {
       );
     }
     await db().sql('analyze');
-    [{ id: middle }] = await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 order by id offset 3000 limit 1`, [w.textId]);
+    [{ id: middle }] = await db().sql<{ id: string }>(
+      `select id::text from "Message" where "channelId" = $1 order by id offset 3000 limit 1`,
+      [w.textId],
+    );
   });
 
   it('has the rows', async () => {
-    expect((await db().sql<{ n: number }>(`select count(*)::int as n from "Message"`))[0].n).toBeGreaterThanOrEqual(100_000);
+    expect((await db().sql<{ n: number }>(`select count(*)::int as n from "Message"`))[0].n).toBeGreaterThanOrEqual(
+      100_000,
+    );
   });
 
   it('history pages read "Message_channelId_id_index" (keyset on channelId, id), never a Seq Scan', async () => {
-    for (const cursor of [{ kind: 'latest' as const }, { kind: 'before' as const, id: middle }, { kind: 'after' as const, id: middle }, { kind: 'around' as const, id: middle }]) {
+    for (const cursor of [
+      { kind: 'latest' as const },
+      { kind: 'before' as const, id: middle },
+      { kind: 'after' as const, id: middle },
+      { kind: 'around' as const, id: middle },
+    ]) {
       const { sql, params } = historyQuery(w.textId, cursor, 50);
       const plan = await explain(sql, params);
-      expect(uses(plan, /Index Scan/, 'Message_channelId_id_index'), `${cursor.kind}: ${JSON.stringify(plan.map((n) => [n['Node Type'], n['Index Name']]))}`).toBe(true);
+      expect(
+        uses(plan, /Index Scan/, 'Message_channelId_id_index'),
+        `${cursor.kind}: ${JSON.stringify(plan.map((n) => [n['Node Type'], n['Index Name']]))}`,
+      ).toBe(true);
       expect(seqScansMessage(plan), cursor.kind).toBe(false);
     }
     // The access check reads by primary keys too.
@@ -88,7 +103,10 @@ describe(`EXPLAIN on ${MESSAGES.toLocaleString('en')} messages`, () => {
       expect(seqScansMessage(plan), text).toBe(false);
       const parsedFiltered = parseSearchQuery({ text, authorId: w.owner.id, after: new Date(Date.now() - 86_400_000) });
       const filtered = searchQuery(parsedFiltered, viewable);
-      expect(uses(await explain(filtered.sql, filtered.params), /^Bitmap Index Scan$/, 'Message_searchVector_index'), text).toBe(true);
+      expect(
+        uses(await explain(filtered.sql, filtered.params), /^Bitmap Index Scan$/, 'Message_searchVector_index'),
+        text,
+      ).toBe(true);
       for (const bucket of searchBuckets(parsed)) {
         const b = searchBucketQuery(parsed, viewable, bucket, 26);
         expect(seqScansMessage(await explain(b.sql, b.params))).toBe(false);

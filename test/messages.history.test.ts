@@ -1,5 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MissingPermission, NotAMember, NotARecipient, NotATextChannel, NotFound, ValidationFailed } from '../src/domain/errors';
+import {
+  MissingPermission,
+  NotAMember,
+  NotARecipient,
+  NotATextChannel,
+  NotFound,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake, snowflakeTimestamp } from '../src/domain/snowflake';
 import { createOrm } from '../src/db/orm';
@@ -99,9 +106,14 @@ describe('history permissions', () => {
     expect(await history(h.fork(), bob, w.textId)).toHaveLength(1);
 
     await h.overwrite(w.textId, bob.id, 'MEMBER', 0n, F.READ_MESSAGE_HISTORY);
-    await h.refused(() => history(h.fork(), bob, w.textId), MissingPermission, { permissions: ['READ_MESSAGE_HISTORY'], details: { channelId: w.textId } });
+    await h.refused(() => history(h.fork(), bob, w.textId), MissingPermission, {
+      permissions: ['READ_MESSAGE_HISTORY'],
+      details: { channelId: w.textId },
+    });
     await h.overwrite(w.textId, bob.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
-    await h.refused(() => history(h.fork(), bob, w.textId), MissingPermission, { permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'] });
+    await h.refused(() => history(h.fork(), bob, w.textId), MissingPermission, {
+      permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'],
+    });
     // The owner is not bound by overwrites.
     expect(await history(h.fork(), w.owner, w.textId)).toHaveLength(1);
 
@@ -115,13 +127,19 @@ describe('history permissions', () => {
     const privateThread = await h.channel(w.server.id, { type: 'PRIVATE_THREAD', parentId: w.textId });
     await bulk(privateThread, w.server.id, w.owner.id, 2);
     const carol = await h.joined(w, 'carol');
-    await h.refused(() => history(h.fork(), carol, privateThread), MissingPermission, { permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'] });
+    await h.refused(() => history(h.fork(), carol, privateThread), MissingPermission, {
+      permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'],
+    });
     await db().sql(`insert into "ThreadMember" ("threadId", "userId") values ($1, $2)`, [privateThread, carol.id]);
     expect(await history(h.fork(), carol, privateThread)).toHaveLength(2);
 
     const dm = nextSnowflake();
     await db().sql(`insert into "Channel" (id, type) values ($1, 'DM')`, [dm]);
-    await db().sql(`insert into "ChannelRecipient" ("channelId", "userId") values ($1, $2), ($1, $3)`, [dm, w.owner.id, bob.id]);
+    await db().sql(`insert into "ChannelRecipient" ("channelId", "userId") values ($1, $2), ($1, $3)`, [
+      dm,
+      w.owner.id,
+      bob.id,
+    ]);
     await bulk(dm, null, bob.id, 3);
     expect(await history(h.fork(), w.owner, dm)).toHaveLength(3);
     await h.refused(() => history(h.fork(), stranger, dm), NotARecipient, { channelId: dm });
@@ -134,30 +152,73 @@ describe('history views', () => {
     const bob = await h.joined(w, 'bob');
     const carol = await h.joined(w, 'carol');
     const first = await h.messages().send(bob, w.textId, 'first', {
-      attachments: [{ filename: 'a.png', size: 10, contentType: 'image/png', url: 'https://cdn.example/a.png', width: 2, height: 3 }],
+      attachments: [
+        {
+          filename: 'a.png',
+          size: 10,
+          contentType: 'image/png',
+          url: 'https://cdn.example/a.png',
+          width: 2,
+          height: 3,
+        },
+      ],
       embeds: [{ title: 'T', fields: [{ name: 'n', value: 'v', inline: false }] }],
     });
     await h.messages().send(carol, w.textId, 'a reply', { replyTo: first.id });
     await h.messages().edit(bob, first.id, 'first, edited');
     for (const user of [w.owner, bob, carol]) await h.reactions().react(user, first.id, '👍');
     await h.reactions().react(carol, first.id, '🔥');
-    await db().sql(`insert into "Channel" (id, "serverId", type, name, "parentId", "autoArchiveDuration", "messageCount") values ($1, $2, 'PUBLIC_THREAD', 'talk', $3, 60, 4)`, [first.id, w.server.id, w.textId]);
+    await db().sql(
+      `insert into "Channel" (id, "serverId", type, name, "parentId", "autoArchiveDuration", "messageCount") values ($1, $2, 'PUBLIC_THREAD', 'talk', $3, 60, 4)`,
+      [first.id, w.server.id, w.textId],
+    );
 
     const [r, f] = await history(h.fork(), bob, w.textId);
     expect(f.id).toBe(first.id);
-    expect(f.author).toEqual({ id: bob.id, username: bob.username, discriminator: bob.discriminator, displayName: null, avatar: null });
+    expect(f.author).toEqual({
+      id: bob.id,
+      username: bob.username,
+      discriminator: bob.discriminator,
+      displayName: null,
+      avatar: null,
+    });
     expect(f.createdAt).toEqual(snowflakeTimestamp(first.id));
     expect(f.reactions).toEqual([
       { emoji: { id: null, name: '👍', animated: false }, count: 3, me: true },
       { emoji: { id: null, name: '🔥', animated: false }, count: 1, me: false },
     ]);
-    expect(f.attachments).toEqual([expect.objectContaining({ filename: 'a.png', size: 10, contentType: 'image/png', url: 'https://cdn.example/a.png', width: 2, height: 3 })]);
+    expect(f.attachments).toEqual([
+      expect.objectContaining({
+        filename: 'a.png',
+        size: 10,
+        contentType: 'image/png',
+        url: 'https://cdn.example/a.png',
+        width: 2,
+        height: 3,
+      }),
+    ]);
     expect(f.embeds).toEqual([{ title: 'T', fields: [{ name: 'n', value: 'v', inline: false }] }]);
-    expect(f.thread).toMatchObject({ id: first.id, name: 'talk', type: 'PUBLIC_THREAD', messageCount: 4, archived: false });
+    expect(f.thread).toMatchObject({
+      id: first.id,
+      name: 'talk',
+      type: 'PUBLIC_THREAD',
+      messageCount: 4,
+      archived: false,
+    });
     expect(f.mentions).toEqual([]);
     expect(f.content).toBe('first, edited');
     expect(f.editedAt).toBeInstanceOf(Date);
-    expect(r).toMatchObject({ content: 'a reply', editedAt: null, replyToId: first.id, mentions: [bob.id], type: 'REPLY', thread: null, reactions: [], attachments: [], embeds: [] });
+    expect(r).toMatchObject({
+      content: 'a reply',
+      editedAt: null,
+      replyToId: first.id,
+      mentions: [bob.id],
+      type: 'REPLY',
+      thread: null,
+      reactions: [],
+      attachments: [],
+      embeds: [],
+    });
     expect(r.author.id).toBe(carol.id);
     // `me` is the viewer's.
     const asOwner = await history(h.fork(), w.owner, w.textId);
@@ -169,21 +230,42 @@ describe('history views', () => {
     const users = [w.owner, await h.joined(w, 'u'), await h.joined(w, 'v')];
     for (let i = 0; i < 60; i++) {
       await h.messages().send(users[i % 3], w.textId, `m${i}`, {
-        attachments: [{ filename: 'f.txt', size: 1, contentType: 'text/plain', url: 'https://cdn.example/f', width: null, height: null }],
+        attachments: [
+          {
+            filename: 'f.txt',
+            size: 1,
+            contentType: 'text/plain',
+            url: 'https://cdn.example/f',
+            width: null,
+            height: null,
+          },
+        ],
         embeds: [{ title: `e${i}`, fields: [] }],
       });
     }
-    const ids = (await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 order by id`, [w.textId])).map((r) => r.id);
-    await db().sql(`insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select unnest($1::bigint[]), 'u:👍', $2, '👍'`, [ids, users[1].id]);
+    const ids = (
+      await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 order by id`, [w.textId])
+    ).map((r) => r.id);
+    await db().sql(
+      `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select unnest($1::bigint[]), 'u:👍', $2, '👍'`,
+      [ids, users[1].id],
+    );
 
     const queries: string[] = [];
-    const orm = await createOrm({ clientUrl: db().url, poolSize: 2, debug: true, logger: (line) => queries.push(line) });
+    const orm = await createOrm({
+      clientUrl: db().url,
+      poolSize: 2,
+      debug: true,
+      logger: (line) => queries.push(line),
+    });
     try {
       const count = async (limit: number) => {
         queries.length = 0;
         const p = await history(orm.em.fork(), users[0], w.textId, { limit });
         expect(p).toHaveLength(limit);
-        expect(p.every((m) => m.attachments.length === 1 && m.embeds.length === 1 && m.reactions[0].count === 1)).toBe(true);
+        expect(p.every((m) => m.attachments.length === 1 && m.embeds.length === 1 && m.reactions[0].count === 1)).toBe(
+          true,
+        );
         return queries.filter((q) => q.includes('[query]')).length;
       };
       const small = await count(2);
@@ -200,7 +282,12 @@ describe('history views', () => {
 describe('read access agrees with loadChannelAccess', () => {
   it('for owners, members, roles, overwrites, timeouts, administrators, threads and DMs', async () => {
     const w = await h.world();
-    const [bob, carol, dave, erin] = [await h.joined(w, 'bob'), await h.joined(w, 'carol'), await h.joined(w, 'dave'), await h.joined(w, 'erin')];
+    const [bob, carol, dave, erin] = [
+      await h.joined(w, 'bob'),
+      await h.joined(w, 'carol'),
+      await h.joined(w, 'dave'),
+      await h.joined(w, 'erin'),
+    ];
     const mods = await h.role(w.server.id, F.MANAGE_THREADS, 2, [carol.id]);
     await h.role(w.server.id, F.ADMINISTRATOR, 3, [erin.id]);
     const hidden = await h.channel(w.server.id);
@@ -214,7 +301,9 @@ describe('read access agrees with loadChannelAccess', () => {
     const privateThread = await h.channel(w.server.id, { type: 'PRIVATE_THREAD', parentId: w.textId });
     const privateThread2 = await h.channel(w.server.id, { type: 'PRIVATE_THREAD', parentId: w.textId });
     await db().sql(`insert into "ThreadMember" ("threadId", "userId") values ($1, $2)`, [privateThread, bob.id]);
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [dave.id]);
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [
+      dave.id,
+    ]);
     const channels = [w.textId, hidden, noHistory, voice, publicThread, privateThread, privateThread2];
     const run = readSql(h.fork());
     for (const user of [w.owner, bob, carol, dave, erin]) {
@@ -222,7 +311,11 @@ describe('read access agrees with loadChannelAccess', () => {
       for (const channel of channels) {
         const expected = await loadChannelAccess(h.fork(), channel, user.id);
         const actual = await loadReadAccess(run, channel, user.id);
-        expect({ user: user.username, channel, bits: actual.permissions.toString() }).toEqual({ user: user.username, channel, bits: expected.permissions.toString() });
+        expect({ user: user.username, channel, bits: actual.permissions.toString() }).toEqual({
+          user: user.username,
+          channel,
+          bits: expected.permissions.toString(),
+        });
         if ((expected.permissions & READ_BITS) === READ_BITS) readable.push(channel);
       }
       const viewable = await viewableChannelIds(run, user.id);

@@ -12,7 +12,12 @@ const h = messagingHelpers(db);
 const EMOJI = [...'😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚🙂🤗🤩🤔🤨😐😑😶🙄😏😣😥'];
 
 const distinct = async (messageId: string) =>
-  (await db().sql<{ n: number }>(`select count(distinct "emojiKey")::int as n from "Reaction" where "messageId" = $1`, [messageId]))[0].n;
+  (
+    await db().sql<{ n: number }>(
+      `select count(distinct "emojiKey")::int as n from "Reaction" where "messageId" = $1`,
+      [messageId],
+    )
+  )[0].n;
 
 async function emoji(serverId: string): Promise<string> {
   const id = nextSnowflake();
@@ -37,7 +42,11 @@ describe('reactions', () => {
     expect(await h.reactions().unreact(carol, m.id, '👍')).toBe(true);
     expect(await h.reactions().unreact(carol, m.id, '👍')).toBe(false);
     expect((await h.eventsOfType('MESSAGE_REACTION_ADD')).length).toBe(3);
-    expect((await h.eventsOfType('MESSAGE_REACTION_REMOVE')).at(-1)!.payload).toMatchObject({ userId: carol.id, messageId: m.id, emoji: { name: '👍' } });
+    expect((await h.eventsOfType('MESSAGE_REACTION_REMOVE')).at(-1)!.payload).toMatchObject({
+      userId: carol.id,
+      messageId: m.id,
+      emoji: { name: '👍' },
+    });
   });
 
   it('needs READ_MESSAGE_HISTORY, and ADD_REACTIONS only for an emoji not on the message yet', async () => {
@@ -46,10 +55,14 @@ describe('reactions', () => {
     const m = await h.messages().send(bob, w.textId, 'hi');
     await h.reactions().react(bob, m.id, '👍');
     await h.overwrite(w.textId, quiet.id, 'MEMBER', 0n, F.ADD_REACTIONS);
-    await h.refused(() => h.reactions().react(quiet, m.id, '🎉'), MissingPermission, { details: { permissions: ['ADD_REACTIONS'] } });
+    await h.refused(() => h.reactions().react(quiet, m.id, '🎉'), MissingPermission, {
+      details: { permissions: ['ADD_REACTIONS'] },
+    });
     expect(await h.reactions().react(quiet, m.id, '👍')).toBe(true);
     await h.overwrite(w.textId, quiet.id, 'MEMBER', 0n, F.READ_MESSAGE_HISTORY);
-    await h.refused(() => h.reactions().react(quiet, m.id, '👍'), MissingPermission, { details: { permissions: ['READ_MESSAGE_HISTORY'] } });
+    await h.refused(() => h.reactions().react(quiet, m.id, '👍'), MissingPermission, {
+      details: { permissions: ['READ_MESSAGE_HISTORY'] },
+    });
     await h.refused(() => h.reactions().react(bob, m.id, 'abc'), ValidationFailed, { field: 'emoji' });
     await h.refused(() => h.reactions().react(bob, nextSnowflake(), '👍'), NotFound);
   });
@@ -63,7 +76,9 @@ describe('reactions', () => {
     const foreign = await emoji(other.server.id);
     expect(await h.reactions().react(bob, m.id, `<:blob:${local}>`)).toBe(true);
     await h.overwrite(w.textId, bob.id, 'MEMBER', 0n, F.USE_EXTERNAL_EMOJIS);
-    await h.refused(() => h.reactions().react(bob, m.id, `blob:${foreign}`), MissingPermission, { details: { permissions: ['USE_EXTERNAL_EMOJIS'] } });
+    await h.refused(() => h.reactions().react(bob, m.id, `blob:${foreign}`), MissingPermission, {
+      details: { permissions: ['USE_EXTERNAL_EMOJIS'] },
+    });
     expect(await h.reactions().react(w.owner, m.id, `blob:${foreign}`)).toBe(true);
     await h.refused(() => h.reactions().react(bob, m.id, `blob:${nextSnowflake()}`), NotFound);
   });
@@ -74,7 +89,10 @@ describe('reactions', () => {
     const m = await h.messages().send(bob, w.textId, 'hi');
     for (const e of EMOJI.slice(0, 20)) await h.reactions().react(bob, m.id, e);
     expect(await distinct(m.id)).toBe(20);
-    await h.refused(() => h.reactions().react(w.owner, m.id, EMOJI[20]), LimitReached, { limit: 'uniqueReactionsPerMessage', max: 20 });
+    await h.refused(() => h.reactions().react(w.owner, m.id, EMOJI[20]), LimitReached, {
+      limit: 'uniqueReactionsPerMessage',
+      max: 20,
+    });
     expect(await h.reactions().react(w.owner, m.id, EMOJI[0])).toBe(true);
   });
 
@@ -85,11 +103,13 @@ describe('reactions', () => {
     const results = await race(db(), 150, (em, i) => h.reactions(em).react(users[i % 50], m.id, EMOJI[i % 30]));
     expect(await distinct(m.id)).toBe(20);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Reaction" where "messageId" = $1`, [m.id]);
+    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Reaction" where "messageId" = $1`, [
+      m.id,
+    ]);
     expect(n).toBe(fulfilled(results).filter(Boolean).length);
   });
 
-  it('removes others\' reactions and all reactions only with MANAGE_MESSAGES', async () => {
+  it("removes others' reactions and all reactions only with MANAGE_MESSAGES", async () => {
     const w = await h.world();
     const [bob, carol] = [await h.joined(w, 'bob'), await h.joined(w, 'carol')];
     const m = await h.messages().send(bob, w.textId, 'hi');

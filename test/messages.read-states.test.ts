@@ -9,7 +9,12 @@ const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
 
 const state = async (userId: string, channelId: string) =>
-  (await db().sql<{ lastRead: string | null; mentions: number }>(`select "lastReadMessageId"::text as "lastRead", "mentionCount" as mentions from "ReadState" where "userId" = $1 and "channelId" = $2`, [userId, channelId]))[0];
+  (
+    await db().sql<{ lastRead: string | null; mentions: number }>(
+      `select "lastReadMessageId"::text as "lastRead", "mentionCount" as mentions from "ReadState" where "userId" = $1 and "channelId" = $2`,
+      [userId, channelId],
+    )
+  )[0];
 
 describe('read states', () => {
   it('ack sets lastReadMessageId and recounts the mentions after it', async () => {
@@ -37,7 +42,9 @@ describe('read states', () => {
     const senders = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
     const first = await h.messages().send(senders[0], w.textId, 'start');
     const results = await race<unknown>(db(), 31, (em, i) =>
-      i === 30 ? h.readStates(em).ack(bob, w.textId, first.id) : h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`),
+      i === 30
+        ? h.readStates(em).ack(bob, w.textId, first.id)
+        : h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`),
     );
     expect(fulfilled(results)).toHaveLength(31);
     // Every ping sent after `first` is unread, whichever order the ack and the sends committed in.
@@ -61,11 +68,18 @@ describe('read states', () => {
     expect(byServer[a.server.id]).toEqual({ serverId: a.server.id, unreadChannels: 1, mentionCount: 1 });
     expect(byServer[b.server.id]).toEqual({ serverId: b.server.id, unreadChannels: 0, mentionCount: 0 });
     expect(summary.channels.find((c) => c.channelId === hidden)).toBeUndefined();
-    expect(summary.channels.find((c) => c.channelId === b.textId)).toMatchObject({ lastMessageId: own.id, unread: false });
+    expect(summary.channels.find((c) => c.channelId === b.textId)).toMatchObject({
+      lastMessageId: own.id,
+      unread: false,
+    });
 
     const lastA = await h.lastMessageId(a.textId);
     await h.readStates().ack(bob, a.textId, lastA!);
     const after = await h.readStates().unreadSummary(bob);
-    expect(after.servers.find((s) => s.serverId === a.server.id)).toEqual({ serverId: a.server.id, unreadChannels: 0, mentionCount: 0 });
+    expect(after.servers.find((s) => s.serverId === a.server.id)).toEqual({
+      serverId: a.server.id,
+      unreadChannels: 0,
+      mentionCount: 0,
+    });
   });
 });

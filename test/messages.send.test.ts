@@ -18,10 +18,22 @@ import { messagingHelpers } from './support/messaging';
 const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
 
-const attachment = (i = 0) => ({ filename: `f${i}.png`, size: 10, contentType: 'image/png', url: `https://cdn.example/${i}.png`, width: 1, height: 1 });
+const attachment = (i = 0) => ({
+  filename: `f${i}.png`,
+  size: 10,
+  contentType: 'image/png',
+  url: `https://cdn.example/${i}.png`,
+  width: 1,
+  height: 1,
+});
 const embed = (i = 0) => ({ title: `t${i}` });
 const mentionCount = async (userId: string, channelId: string) =>
-  (await db().sql<{ n: number }>(`select "mentionCount" as n from "ReadState" where "userId" = $1 and "channelId" = $2`, [userId, channelId]))[0]?.n ?? 0;
+  (
+    await db().sql<{ n: number }>(
+      `select "mentionCount" as n from "ReadState" where "userId" = $1 and "channelId" = $2`,
+      [userId, channelId],
+    )
+  )[0]?.n ?? 0;
 
 describe('sending', () => {
   it('writes the message, moves lastMessageId and records MESSAGE_CREATE in one unit of work', async () => {
@@ -29,12 +41,23 @@ describe('sending', () => {
     const bob = await h.joined(w, 'bob');
     const channel = await h.fork().findOneOrFail(Channel, w.textId);
     const message = await channel.send(bob, 'hello world');
-    const [row] = await db().sql<Record<string, unknown>>(`select content, type, "authorId"::text, "serverId"::text, "hasLink" from "Message" where id = $1`, [message.id]);
-    expect(row).toEqual({ content: 'hello world', type: 'DEFAULT', authorId: bob.id, serverId: w.server.id, hasLink: false });
+    const [row] = await db().sql<Record<string, unknown>>(
+      `select content, type, "authorId"::text, "serverId"::text, "hasLink" from "Message" where id = $1`,
+      [message.id],
+    );
+    expect(row).toEqual({
+      content: 'hello world',
+      type: 'DEFAULT',
+      authorId: bob.id,
+      serverId: w.server.id,
+      hasLink: false,
+    });
     expect(await h.lastMessageId(w.textId)).toBe(message.id);
     expect(message.createdAt.getTime()).toBeLessThanOrEqual(Date.now());
     const events = await h.eventsOfType('MESSAGE_CREATE');
-    expect(events.at(-1)!.payload).toMatchObject({ message: { id: message.id, content: 'hello world', authorId: bob.id } });
+    expect(events.at(-1)!.payload).toMatchObject({
+      message: { id: message.id, content: 'hello world', authorId: bob.id },
+    });
   });
 
   it('keeps lastMessageId at the newest of many concurrent sends', async () => {
@@ -51,13 +74,21 @@ describe('sending', () => {
     const bob = await h.joined(w, 'bob');
     const hidden = await h.channel(w.server.id);
     await h.overwrite(hidden, w.server.id, 'ROLE', 0n, F.VIEW_CHANNEL);
-    await h.refused(() => h.messages().send(bob, hidden, 'x'), MissingPermission, { details: { permissions: ['VIEW_CHANNEL', 'SEND_MESSAGES'] } });
+    await h.refused(() => h.messages().send(bob, hidden, 'x'), MissingPermission, {
+      details: { permissions: ['VIEW_CHANNEL', 'SEND_MESSAGES'] },
+    });
     const readOnly = await h.channel(w.server.id);
     await h.overwrite(readOnly, bob.id, 'MEMBER', 0n, F.SEND_MESSAGES);
-    await h.refused(() => h.messages().send(bob, readOnly, 'x'), MissingPermission, { details: { permissions: ['SEND_MESSAGES'] } });
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [bob.id]);
+    await h.refused(() => h.messages().send(bob, readOnly, 'x'), MissingPermission, {
+      details: { permissions: ['SEND_MESSAGES'] },
+    });
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [
+      bob.id,
+    ]);
     await h.refused(() => h.messages().send(bob, w.textId, 'x'), MissingPermission);
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [bob.id]);
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [
+      bob.id,
+    ]);
     await expect(h.messages().send(bob, w.textId, 'back')).resolves.toBeInstanceOf(Message);
 
     const stranger = await h.register('stranger');
@@ -76,7 +107,9 @@ describe('sending', () => {
     await h.refused(() => h.messages().send(bob, w.textId, ''), ValidationFailed, { field: 'content' });
     await h.refused(() => h.messages().send(bob, w.textId, '   '), ValidationFailed, { field: 'content' });
     await h.refused(() => h.messages().send(bob, w.textId, 42), ValidationFailed, { field: 'content' });
-    await expect(h.messages().send(bob, w.textId, '', { attachments: [attachment()] })).resolves.toBeInstanceOf(Message);
+    await expect(h.messages().send(bob, w.textId, '', { attachments: [attachment()] })).resolves.toBeInstanceOf(
+      Message,
+    );
     await expect(h.messages().send(bob, w.textId, '', { embeds: [embed()] })).resolves.toBeInstanceOf(Message);
     await db().sql(`update "User" set "premiumType" = 'NITRO' where id = $1`, [bob.id]);
     await expect(h.messages().send(bob, w.textId, 'y'.repeat(4000))).resolves.toBeInstanceOf(Message);
@@ -86,21 +119,37 @@ describe('sending', () => {
   it('takes 10 attachments and 10 embeds, refuses 11, and needs ATTACH_FILES and EMBED_LINKS', async () => {
     const w = await h.world();
     const bob = await h.joined(w, 'bob');
-    const ten = await h.messages().send(bob, w.textId, 'files', { attachments: Array.from({ length: 10 }, (_, i) => attachment(i)), embeds: Array.from({ length: 10 }, (_, i) => embed(i)) });
+    const ten = await h.messages().send(bob, w.textId, 'files', {
+      attachments: Array.from({ length: 10 }, (_, i) => attachment(i)),
+      embeds: Array.from({ length: 10 }, (_, i) => embed(i)),
+    });
     const [row] = await db().sql<{ a: number; e: number; ac: number; ec: number }>(
       `select (select count(*)::int from "MessageAttachment" where "messageId" = $1) as a, (select count(*)::int from "MessageEmbed" where "messageId" = $1) as e,
               "attachmentCount" as ac, "embedCount" as ec from "Message" where id = $1`,
       [ten.id],
     );
     expect(row).toEqual({ a: 10, e: 10, ac: 10, ec: 10 });
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { attachments: Array.from({ length: 11 }, (_, i) => attachment(i)) }), LimitReached);
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { embeds: Array.from({ length: 11 }, (_, i) => embed(i)) }), LimitReached);
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { embeds: [{ title: 't'.repeat(257) }] }), ValidationFailed);
+    await h.refused(
+      () => h.messages().send(bob, w.textId, 'x', { attachments: Array.from({ length: 11 }, (_, i) => attachment(i)) }),
+      LimitReached,
+    );
+    await h.refused(
+      () => h.messages().send(bob, w.textId, 'x', { embeds: Array.from({ length: 11 }, (_, i) => embed(i)) }),
+      LimitReached,
+    );
+    await h.refused(
+      () => h.messages().send(bob, w.textId, 'x', { embeds: [{ title: 't'.repeat(257) }] }),
+      ValidationFailed,
+    );
 
     const noFiles = await h.channel(w.server.id);
     await h.overwrite(noFiles, w.server.id, 'ROLE', 0n, F.ATTACH_FILES | F.EMBED_LINKS);
-    await h.refused(() => h.messages().send(bob, noFiles, 'x', { attachments: [attachment()] }), MissingPermission, { details: { permissions: ['ATTACH_FILES'] } });
-    await h.refused(() => h.messages().send(bob, noFiles, 'x', { embeds: [embed()] }), MissingPermission, { details: { permissions: ['EMBED_LINKS'] } });
+    await h.refused(() => h.messages().send(bob, noFiles, 'x', { attachments: [attachment()] }), MissingPermission, {
+      details: { permissions: ['ATTACH_FILES'] },
+    });
+    await h.refused(() => h.messages().send(bob, noFiles, 'x', { embeds: [embed()] }), MissingPermission, {
+      details: { permissions: ['EMBED_LINKS'] },
+    });
     await expect(h.messages().send(bob, noFiles, 'plain text is fine')).resolves.toBeInstanceOf(Message);
   });
 
@@ -141,7 +190,9 @@ describe('sending', () => {
     // Found by the soak: timed-out candidates came back from raw SQL with their timeout as text.
     const w = await h.world();
     const [bob, carol] = [await h.joined(w, 'bob'), await h.joined(w, 'carol')];
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [carol.id]);
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 hour' where "userId" = $1`, [
+      carol.id,
+    ]);
     const hidden = await h.channel(w.server.id);
     await h.overwrite(hidden, carol.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
     await h.messages().send(bob, w.textId, `<@${carol.id}> you are timed out but can read`);
@@ -157,7 +208,9 @@ describe('sending', () => {
     const w = await h.world();
     const bob = await h.joined(w, 'bob');
     const senders = await Promise.all(Array.from({ length: 10 }, () => h.joined(w)));
-    const results = await race(db(), 40, (em, i) => h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`));
+    const results = await race(db(), 40, (em, i) =>
+      h.messages(em).send(senders[i % 10], w.textId, `<@${bob.id}> ${i}`),
+    );
     expect(fulfilled(results)).toHaveLength(40);
     expect(await mentionCount(bob.id, w.textId)).toBe(40);
   });
@@ -170,14 +223,22 @@ describe('sending', () => {
     expect(reply.type).toBe(MessageType.REPLY);
     expect(reply.replyTo?.id).toBe(original.id);
     expect(await mentionCount(w.owner.id, w.textId)).toBe(1);
-    const silent = await h.messages().send(bob, w.textId, 'answer', { replyTo: original.id, mentionRepliedUser: false });
+    const silent = await h
+      .messages()
+      .send(bob, w.textId, 'answer', { replyTo: original.id, mentionRepliedUser: false });
     expect(silent.mentionUserIds).toEqual([]);
     const other = await h.channel(w.server.id);
     const elsewhere = await h.messages().send(w.owner, other, 'elsewhere');
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: elsewhere.id }), ValidationFailed, { field: 'replyTo' });
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: '123456' }), ValidationFailed, { field: 'replyTo' });
+    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: elsewhere.id }), ValidationFailed, {
+      field: 'replyTo',
+    });
+    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: '123456' }), ValidationFailed, {
+      field: 'replyTo',
+    });
     await h.overwrite(w.textId, bob.id, 'MEMBER', 0n, F.READ_MESSAGE_HISTORY);
-    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: original.id }), MissingPermission, { details: { permissions: ['READ_MESSAGE_HISTORY'] } });
+    await h.refused(() => h.messages().send(bob, w.textId, 'x', { replyTo: original.id }), MissingPermission, {
+      details: { permissions: ['READ_MESSAGE_HISTORY'] },
+    });
   });
 });
 
@@ -208,7 +269,9 @@ describe('slowmode', () => {
     const results = await race(db(), 20, (em, i) => h.messages(em).send(bob, slow, `burst ${i}`));
     expect(fulfilled(results)).toHaveLength(1);
     expect(rejected(results).every((e) => e instanceof SlowmodeActive)).toBe(true);
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [slow]);
+    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [
+      slow,
+    ]);
     expect(n).toBe(1);
   });
 });
@@ -222,9 +285,14 @@ describe('editing', () => {
     const edited = await h.messages().edit(bob, m.id, `hi <@${carol.id}>`);
     expect(edited.editedAt).toBeInstanceOf(Date);
     expect(edited.mentionUserIds).toEqual([carol.id]);
-    const [row] = await db().sql<{ content: string; ids: string[] }>(`select content, "mentionUserIds"::text[] as ids from "Message" where id = $1`, [m.id]);
+    const [row] = await db().sql<{ content: string; ids: string[] }>(
+      `select content, "mentionUserIds"::text[] as ids from "Message" where id = $1`,
+      [m.id],
+    );
     expect(row).toEqual({ content: `hi <@${carol.id}>`, ids: [carol.id] });
-    expect((await h.eventsOfType('MESSAGE_UPDATE')).at(-1)!.payload).toMatchObject({ message: { id: m.id, content: `hi <@${carol.id}>` } });
+    expect((await h.eventsOfType('MESSAGE_UPDATE')).at(-1)!.payload).toMatchObject({
+      message: { id: m.id, content: `hi <@${carol.id}>` },
+    });
     await h.refused(() => h.messages().edit(carol, m.id, 'mine now'), NotMessageAuthor);
     await h.refused(() => h.messages().edit(w.owner, m.id, 'owner neither'), NotMessageAuthor);
     await h.refused(() => h.messages().edit(bob, m.id, 'x'.repeat(2001)), ValidationFailed);

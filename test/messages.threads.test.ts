@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { MissingPermission, NotAMember, NotAThread, NotFound, ThreadAlreadyExists, ThreadClosed, ValidationFailed } from '../src/domain/errors';
+import {
+  MissingPermission,
+  NotAMember,
+  NotAThread,
+  NotFound,
+  ThreadAlreadyExists,
+  ThreadClosed,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { snowflakeAt } from '../src/domain/snowflake';
 import { Channel, ChannelType } from '../src/entities/channel/Channel';
@@ -41,10 +49,13 @@ async function row(id: string): Promise<ThreadRow> {
   return found;
 }
 
-const eventsFor = async (type: string, id: string) => (await h.eventsOfType(type)).filter((e) => JSON.stringify(e.payload).includes(`"${id}"`));
+const eventsFor = async (type: string, id: string) =>
+  (await h.eventsOfType(type)).filter((e) => JSON.stringify(e.payload).includes(`"${id}"`));
 
 /** A world with a member who may not moderate threads, and a moderator who may. */
-async function threadWorld(): Promise<MessagingWorld & { bob: Awaited<ReturnType<typeof h.joined>>; mod: Awaited<ReturnType<typeof h.joined>> }> {
+async function threadWorld(): Promise<
+  MessagingWorld & { bob: Awaited<ReturnType<typeof h.joined>>; mod: Awaited<ReturnType<typeof h.joined>> }
+> {
   const w = await h.world();
   const bob = await h.joined(w, 'bob');
   const mod = await h.joined(w, 'mod');
@@ -59,25 +70,53 @@ describe('creating threads', () => {
     const thread = await threads().startThread(w.bob, starter.id, { name: 'talk' });
     expect(thread.id).toBe(starter.id);
     const found = await row(thread.id);
-    expect(found).toMatchObject({ type: 'PUBLIC_THREAD', name: 'talk', parentId: w.textId, ownerId: w.bob.id, messageCount: 0, memberCount: 1, rows: 1, messages: 0, autoArchiveDuration: 1440 });
-    const [first] = await db().sql<{ type: string; replyToId: string; id: string }>(`select id::text, type, "replyToId"::text from "Message" where "channelId" = $1`, [thread.id]);
+    expect(found).toMatchObject({
+      type: 'PUBLIC_THREAD',
+      name: 'talk',
+      parentId: w.textId,
+      ownerId: w.bob.id,
+      messageCount: 0,
+      memberCount: 1,
+      rows: 1,
+      messages: 0,
+      autoArchiveDuration: 1440,
+    });
+    const [first] = await db().sql<{ type: string; replyToId: string; id: string }>(
+      `select id::text, type, "replyToId"::text from "Message" where "channelId" = $1`,
+      [thread.id],
+    );
     expect(first).toMatchObject({ type: 'THREAD_STARTER', replyToId: starter.id });
     expect(found.lastMessageId).toBe(first.id);
-    expect(await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId])).toHaveLength(1);
-    expect((await eventsFor('THREAD_CREATE', thread.id))[0].payload).toMatchObject({ newlyCreated: true, thread: { id: thread.id, type: 'PUBLIC_THREAD', parentId: w.textId, memberCount: 1 } });
-    expect((await eventsFor('THREAD_MEMBERS_UPDATE', thread.id))[0].payload).toMatchObject({ id: thread.id, addedMemberIds: [w.bob.id], removedMemberIds: [] });
+    expect(
+      await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId]),
+    ).toHaveLength(1);
+    expect((await eventsFor('THREAD_CREATE', thread.id))[0].payload).toMatchObject({
+      newlyCreated: true,
+      thread: { id: thread.id, type: 'PUBLIC_THREAD', parentId: w.textId, memberCount: 1 },
+    });
+    expect((await eventsFor('THREAD_MEMBERS_UPDATE', thread.id))[0].payload).toMatchObject({
+      id: thread.id,
+      addedMemberIds: [w.bob.id],
+      removedMemberIds: [],
+    });
     // No THREAD_CREATED notice for a thread started from a message.
-    expect(await db().sql(`select 1 from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId])).toHaveLength(0);
+    expect(
+      await db().sql(`select 1 from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]),
+    ).toHaveLength(0);
   });
 
   it('a message starts at most one thread, also when many try at once', async () => {
     const w = await threadWorld();
     const starter = await h.messages().send(w.owner, w.textId, 'one thread');
     await threads().startThread(w.bob, starter.id, { name: 'first' });
-    await h.refused(() => threads().startThread(w.owner, starter.id, { name: 'second' }), ThreadAlreadyExists, { messageId: starter.id });
+    await h.refused(() => threads().startThread(w.owner, starter.id, { name: 'second' }), ThreadAlreadyExists, {
+      messageId: starter.id,
+    });
 
     const contested = await h.messages().send(w.owner, w.textId, 'contested');
-    const results = await race(db(), 8, (em, i) => threads(em).startThread(i % 2 ? w.bob : w.owner, contested.id, { name: `t${i}` }));
+    const results = await race(db(), 8, (em, i) =>
+      threads(em).startThread(i % 2 ? w.bob : w.owner, contested.id, { name: `t${i}` }),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const errors = rejected(results);
     expect(errors).toHaveLength(7);
@@ -89,41 +128,81 @@ describe('creating threads', () => {
   it('standalone: public threads post a THREAD_CREATED notice in the parent, private threads do not', async () => {
     const w = await threadWorld();
     const open = await threads().createThread(w.bob, w.textId, { name: 'open', autoArchiveDuration: 60 });
-    expect(await row(open.id)).toMatchObject({ type: 'PUBLIC_THREAD', memberCount: 1, rows: 1, autoArchiveDuration: 60, lastMessageId: null });
-    const notices = await db().sql<{ id: string; content: string; authorId: string }>(`select id::text, content, "authorId"::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]);
+    expect(await row(open.id)).toMatchObject({
+      type: 'PUBLIC_THREAD',
+      memberCount: 1,
+      rows: 1,
+      autoArchiveDuration: 60,
+      lastMessageId: null,
+    });
+    const notices = await db().sql<{ id: string; content: string; authorId: string }>(
+      `select id::text, content, "authorId"::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`,
+      [w.textId],
+    );
     expect(notices).toEqual([{ id: notices[0].id, content: 'open', authorId: w.bob.id }]);
     expect(await h.lastMessageId(w.textId)).toBe(notices[0].id);
 
     const secret = await threads().createThread(w.bob, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' });
     expect(await row(secret.id)).toMatchObject({ type: 'PRIVATE_THREAD', memberCount: 1 });
-    expect(await db().sql(`select 1 from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId])).toHaveLength(1);
+    expect(
+      await db().sql(`select 1 from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]),
+    ).toHaveLength(1);
   });
 
   it('announcement channels hold announcement threads only; other channels none', async () => {
     const w = await threadWorld();
     const news = await h.channel(w.server.id, { type: 'GUILD_ANNOUNCEMENT' });
     const post = await h.messages().send(w.owner, news, 'news');
-    expect((await threads().startThread(w.bob, post.id, { name: 'comments' })).type).toBe(ChannelType.ANNOUNCEMENT_THREAD);
+    expect((await threads().startThread(w.bob, post.id, { name: 'comments' })).type).toBe(
+      ChannelType.ANNOUNCEMENT_THREAD,
+    );
     expect((await threads().createThread(w.bob, news, { name: 'loose' })).type).toBe(ChannelType.ANNOUNCEMENT_THREAD);
-    await h.refused(() => threads().createThread(w.bob, news, { name: 'x', type: 'PUBLIC_THREAD' }), ValidationFailed, { field: 'type' });
-    await h.refused(() => threads().createThread(w.bob, news, { name: 'x', type: 'PRIVATE_THREAD' }), ValidationFailed, { field: 'type' });
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x', type: 'ANNOUNCEMENT_THREAD' }), ValidationFailed, { field: 'type' });
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x', type: 'GUILD_TEXT' as never }), ValidationFailed, { field: 'type' });
+    await h.refused(() => threads().createThread(w.bob, news, { name: 'x', type: 'PUBLIC_THREAD' }), ValidationFailed, {
+      field: 'type',
+    });
+    await h.refused(
+      () => threads().createThread(w.bob, news, { name: 'x', type: 'PRIVATE_THREAD' }),
+      ValidationFailed,
+      { field: 'type' },
+    );
+    await h.refused(
+      () => threads().createThread(w.bob, w.textId, { name: 'x', type: 'ANNOUNCEMENT_THREAD' }),
+      ValidationFailed,
+      { field: 'type' },
+    );
+    await h.refused(
+      () => threads().createThread(w.bob, w.textId, { name: 'x', type: 'GUILD_TEXT' as never }),
+      ValidationFailed,
+      { field: 'type' },
+    );
     for (const type of ['GUILD_VOICE', 'GUILD_CATEGORY', 'GUILD_FORUM']) {
       const other = await h.channel(w.server.id, { type });
-      await h.refused(() => threads().createThread(w.owner, other, { name: 'x' }), ValidationFailed, { field: 'parent' });
+      await h.refused(() => threads().createThread(w.owner, other, { name: 'x' }), ValidationFailed, {
+        field: 'parent',
+      });
     }
     const thread = await threads().createThread(w.bob, w.textId, { name: 'no nesting' });
-    await h.refused(() => threads().createThread(w.owner, thread.id, { name: 'x' }), ValidationFailed, { field: 'parent' });
+    await h.refused(() => threads().createThread(w.owner, thread.id, { name: 'x' }), ValidationFailed, {
+      field: 'parent',
+    });
   });
 
   it('private threads cannot start from a message, nor can system messages start threads', async () => {
     const w = await threadWorld();
     const starter = await h.messages().send(w.owner, w.textId, 'hello');
-    await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x', type: 'PRIVATE_THREAD' }), ValidationFailed, { field: 'type' });
+    await h.refused(
+      () => threads().startThread(w.bob, starter.id, { name: 'x', type: 'PRIVATE_THREAD' }),
+      ValidationFailed,
+      { field: 'type' },
+    );
     await threads().createThread(w.bob, w.textId, { name: 'makes a notice' });
-    const [notice] = await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`, [w.textId]);
-    await h.refused(() => threads().startThread(w.bob, notice.id, { name: 'x' }), ValidationFailed, { field: 'message' });
+    const [notice] = await db().sql<{ id: string }>(
+      `select id::text from "Message" where "channelId" = $1 and type = 'THREAD_CREATED'`,
+      [w.textId],
+    );
+    await h.refused(() => threads().startThread(w.bob, notice.id, { name: 'x' }), ValidationFailed, {
+      field: 'message',
+    });
     await h.refused(() => threads().startThread(w.bob, '123456789', { name: 'x' }), NotFound);
   });
 
@@ -131,20 +210,34 @@ describe('creating threads', () => {
     const w = await threadWorld();
     const starter = await h.messages().send(w.owner, w.textId, 'hello');
     await h.overwrite(w.textId, w.bob.id, 'MEMBER', 0n, F.CREATE_PUBLIC_THREADS);
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x' }), MissingPermission, { permission: 'CREATE_PUBLIC_THREADS' });
-    await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x' }), MissingPermission, { permission: 'CREATE_PUBLIC_THREADS' });
-    expect((await threads().createThread(w.bob, w.textId, { name: 'private is fine', type: 'PRIVATE_THREAD' })).type).toBe('PRIVATE_THREAD');
+    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x' }), MissingPermission, {
+      permission: 'CREATE_PUBLIC_THREADS',
+    });
+    await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x' }), MissingPermission, {
+      permission: 'CREATE_PUBLIC_THREADS',
+    });
+    expect(
+      (await threads().createThread(w.bob, w.textId, { name: 'private is fine', type: 'PRIVATE_THREAD' })).type,
+    ).toBe('PRIVATE_THREAD');
 
     await h.overwrite(w.textId, w.bob.id, 'MEMBER', 0n, F.CREATE_PRIVATE_THREADS);
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x', type: 'PRIVATE_THREAD' }), MissingPermission, { permission: 'CREATE_PRIVATE_THREADS' });
+    await h.refused(
+      () => threads().createThread(w.bob, w.textId, { name: 'x', type: 'PRIVATE_THREAD' }),
+      MissingPermission,
+      { permission: 'CREATE_PRIVATE_THREADS' },
+    );
     await threads().createThread(w.bob, w.textId, { name: 'public is fine' });
 
     await h.overwrite(w.textId, w.bob.id, 'MEMBER', 0n, F.READ_MESSAGE_HISTORY);
-    await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x' }), MissingPermission, { permission: 'READ_MESSAGE_HISTORY' });
+    await h.refused(() => threads().startThread(w.bob, starter.id, { name: 'x' }), MissingPermission, {
+      permission: 'READ_MESSAGE_HISTORY',
+    });
     await threads().createThread(w.bob, w.textId, { name: 'standalone needs no history' });
 
     await h.overwrite(w.textId, w.bob.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x' }), MissingPermission, { permission: 'VIEW_CHANNEL' });
+    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x' }), MissingPermission, {
+      permission: 'VIEW_CHANNEL',
+    });
     const stranger = await h.register('stranger');
     await h.refused(() => threads().createThread(stranger, w.textId, { name: 'x' }), NotAMember);
   });
@@ -154,17 +247,32 @@ describe('creating threads', () => {
     expect((await threads().createThread(w.bob, w.textId, { name: 'n'.repeat(100) })).name).toBe('n'.repeat(100));
     expect((await threads().createThread(w.bob, w.textId, { name: 'a' })).name).toBe('a');
     for (const name of ['n'.repeat(101), '', '   ', 42]) {
-      await h.refused(() => threads().createThread(w.bob, w.textId, { name: name as string }), ValidationFailed, { field: 'name' });
+      await h.refused(() => threads().createThread(w.bob, w.textId, { name: name as string }), ValidationFailed, {
+        field: 'name',
+      });
     }
     for (const minutes of [60, 1440, 4320, 10080]) {
-      const thread = await threads().createThread(w.bob, w.textId, { name: `d${minutes}`, autoArchiveDuration: minutes });
+      const thread = await threads().createThread(w.bob, w.textId, {
+        name: `d${minutes}`,
+        autoArchiveDuration: minutes,
+      });
       expect((await row(thread.id)).autoArchiveDuration).toBe(minutes);
     }
     for (const minutes of [0, 59, 61, 1441, 10081, -60, 60.5, '60', null]) {
-      await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x', autoArchiveDuration: minutes as number }), ValidationFailed, { field: 'autoArchiveDuration' });
+      await h.refused(
+        () => threads().createThread(w.bob, w.textId, { name: 'x', autoArchiveDuration: minutes as number }),
+        ValidationFailed,
+        { field: 'autoArchiveDuration' },
+      );
     }
-    await h.refused(() => threads().createThread(w.bob, w.textId, { name: 'x', rateLimitPerUser: 21601 }), ValidationFailed, { field: 'rateLimitPerUser' });
-    expect((await threads().createThread(w.bob, w.textId, { name: 'slow', rateLimitPerUser: 21600 })).rateLimitPerUser).toBe(21600);
+    await h.refused(
+      () => threads().createThread(w.bob, w.textId, { name: 'x', rateLimitPerUser: 21601 }),
+      ValidationFailed,
+      { field: 'rateLimitPerUser' },
+    );
+    expect(
+      (await threads().createThread(w.bob, w.textId, { name: 'slow', rateLimitPerUser: 21600 })).rateLimitPerUser,
+    ).toBe(21600);
     await h.refused(() => threads().createThread(w.bob, w.textId, null as never), ValidationFailed);
 
     const thread = await threads().createThread(w.bob, w.textId, { name: 'changes' });
@@ -173,17 +281,28 @@ describe('creating threads', () => {
       expect((await row(thread.id)).autoArchiveDuration).toBe(minutes);
     }
     for (const minutes of [0, 61]) {
-      await h.refused(() => threads().updateThread(w.bob, thread.id, { autoArchiveDuration: minutes }), ValidationFailed, { field: 'autoArchiveDuration' });
+      await h.refused(
+        () => threads().updateThread(w.bob, thread.id, { autoArchiveDuration: minutes }),
+        ValidationFailed,
+        { field: 'autoArchiveDuration' },
+      );
     }
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { name: 'n'.repeat(101) }), ValidationFailed, { field: 'name' });
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { archived: 'yes' as never }), ValidationFailed, { field: 'archived' });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { name: 'n'.repeat(101) }), ValidationFailed, {
+      field: 'name',
+    });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { archived: 'yes' as never }), ValidationFailed, {
+      field: 'archived',
+    });
   });
 });
 
 describe('archiving on inactivity', () => {
   /** A standalone thread whose clock is set: created (and last unarchived) at `at`, no messages. */
   async function idleThread(w: MessagingWorld, minutes: number, at: Date): Promise<string> {
-    const thread = await threads().createThread(w.owner, w.textId, { name: `idle${minutes}`, autoArchiveDuration: minutes });
+    const thread = await threads().createThread(w.owner, w.textId, {
+      name: `idle${minutes}`,
+      autoArchiveDuration: minutes,
+    });
     await db().sql(`update "Channel" set "createdAt" = $2, "archiveTimestamp" = $2 where id = $1`, [thread.id, at]);
     return thread.id;
   }
@@ -236,7 +355,9 @@ describe('archiving on inactivity', () => {
     await db().sql('begin');
     try {
       await db().sql('set local enable_seqscan = off');
-      const plan = await db().sql<{ 'QUERY PLAN': string }>(`explain update "Channel" set "archived" = true where ${inactiveThreadCondition('now()')}`);
+      const plan = await db().sql<{ 'QUERY PLAN': string }>(
+        `explain update "Channel" set "archived" = true where ${inactiveThreadCondition('now()')}`,
+      );
       expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toContain('Channel_active_threads_index');
     } finally {
       await db().sql('rollback');
@@ -259,18 +380,32 @@ describe('changing and deleting threads', () => {
     const w = await threadWorld();
     const carol = await h.joined(w, 'carol');
     const thread = await threads().createThread(w.bob, w.textId, { name: 'bobs' });
-    await h.refused(() => threads().updateThread(carol, thread.id, { name: 'carols' }), MissingPermission, { permission: 'MANAGE_THREADS' });
-    await h.refused(() => threads().updateThread(carol, thread.id, { archived: true }), MissingPermission, { permission: 'MANAGE_THREADS' });
-    await h.refused(() => threads().updateThread(carol, thread.id, { autoArchiveDuration: 60 }), MissingPermission, { permission: 'MANAGE_THREADS' });
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { locked: true }), MissingPermission, { permission: 'MANAGE_THREADS' });
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { rateLimitPerUser: 10 }), MissingPermission, { permission: 'MANAGE_THREADS' });
+    await h.refused(() => threads().updateThread(carol, thread.id, { name: 'carols' }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
+    await h.refused(() => threads().updateThread(carol, thread.id, { archived: true }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
+    await h.refused(() => threads().updateThread(carol, thread.id, { autoArchiveDuration: 60 }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { locked: true }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { rateLimitPerUser: 10 }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
 
     await threads().updateThread(w.bob, thread.id, { name: 'renamed' });
     await threads().updateThread(w.bob, thread.id, { archived: true });
     expect(await row(thread.id)).toMatchObject({ name: 'renamed', archived: true });
     // Archived: nothing changes unless the same patch unarchives.
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { name: 'while archived' }), ThreadClosed, { state: 'archived' });
-    await h.refused(() => threads().updateThread(w.mod, thread.id, { rateLimitPerUser: 5 }), ThreadClosed, { state: 'archived' });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { name: 'while archived' }), ThreadClosed, {
+      state: 'archived',
+    });
+    await h.refused(() => threads().updateThread(w.mod, thread.id, { rateLimitPerUser: 5 }), ThreadClosed, {
+      state: 'archived',
+    });
     await threads().updateThread(carol, thread.id, { archived: false });
     expect((await row(thread.id)).archived).toBe(false);
     await threads().updateThread(w.bob, thread.id, { archived: true });
@@ -299,7 +434,9 @@ describe('changing and deleting threads', () => {
     expect(await row(thread.id)).toMatchObject({ locked: true, messageCount: 2, memberCount: 2 });
 
     await threads().updateThread(w.mod, thread.id, { archived: true });
-    await h.refused(() => threads().updateThread(w.bob, thread.id, { archived: false }), MissingPermission, { permission: 'MANAGE_THREADS' });
+    await h.refused(() => threads().updateThread(w.bob, thread.id, { archived: false }), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
     await h.refused(() => h.messages().send(w.bob, thread.id, 'x'), ThreadClosed, { state: 'locked' });
     await threads().updateThread(w.mod, thread.id, { archived: false, locked: false });
     await h.messages().send(w.bob, thread.id, 'open again');
@@ -312,7 +449,9 @@ describe('changing and deleting threads', () => {
     await threads().updateThread(w.owner, thread.id, { archived: true });
     await h.messages().send(w.bob, thread.id, 'wake');
     expect(await row(thread.id)).toMatchObject({ archived: false, messageCount: 1, memberCount: 2, rows: 2 });
-    expect((await eventsFor('THREAD_UPDATE', thread.id)).at(-1)!.payload).toMatchObject({ thread: { archived: false } });
+    expect((await eventsFor('THREAD_UPDATE', thread.id)).at(-1)!.payload).toMatchObject({
+      thread: { archived: false },
+    });
   });
 
   it('deleting needs MANAGE_THREADS, even for the creator; the starter message stays in the parent', async () => {
@@ -320,13 +459,22 @@ describe('changing and deleting threads', () => {
     const starter = await h.messages().send(w.owner, w.textId, 'starter');
     const thread = await threads().startThread(w.bob, starter.id, { name: 'doomed' });
     await h.messages().send(w.bob, thread.id, 'inside');
-    await h.refused(() => threads().deleteThread(w.bob, thread.id), MissingPermission, { permission: 'MANAGE_THREADS' });
+    await h.refused(() => threads().deleteThread(w.bob, thread.id), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
     await threads().deleteThread(w.mod, thread.id);
     expect(await db().sql(`select 1 from "Channel" where id = $1`, [thread.id])).toHaveLength(0);
     expect(await db().sql(`select 1 from "ThreadMember" where "threadId" = $1`, [thread.id])).toHaveLength(0);
     expect(await db().sql(`select 1 from "Message" where "channelId" = $1`, [thread.id])).toHaveLength(0);
-    expect(await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId])).toHaveLength(1);
-    expect((await eventsFor('THREAD_DELETE', thread.id))[0].payload).toEqual({ id: thread.id, serverId: w.server.id, parentId: w.textId, type: 'PUBLIC_THREAD' });
+    expect(
+      await db().sql(`select 1 from "Message" where id = $1 and "channelId" = $2`, [starter.id, w.textId]),
+    ).toHaveLength(1);
+    expect((await eventsFor('THREAD_DELETE', thread.id))[0].payload).toEqual({
+      id: thread.id,
+      serverId: w.server.id,
+      parentId: w.textId,
+      type: 'PUBLIC_THREAD',
+    });
     await h.refused(() => threads().deleteThread(w.mod, thread.id), NotFound);
     // The message is free to start a new thread.
     expect((await threads().startThread(w.bob, starter.id, { name: 'again' })).id).toBe(starter.id);
@@ -344,10 +492,14 @@ describe('permissions inside threads', () => {
 
     await h.overwrite(w.textId, carol.id, 'MEMBER', 0n, F.SEND_MESSAGES_IN_THREADS);
     expect(await h.messages().send(carol, w.textId, 'the parent still works')).toBeInstanceOf(Message);
-    await h.refused(() => h.messages().send(carol, thread.id, 'x'), MissingPermission, { permission: 'SEND_MESSAGES_IN_THREADS' });
+    await h.refused(() => h.messages().send(carol, thread.id, 'x'), MissingPermission, {
+      permission: 'SEND_MESSAGES_IN_THREADS',
+    });
     // Joining needs only sight; adding others needs the right to send.
     expect(await threads().joinThread(carol, thread.id)).toBe(true);
-    await h.refused(() => threads().addThreadMember(carol, thread.id, w.mod), MissingPermission, { permission: 'SEND_MESSAGES_IN_THREADS' });
+    await h.refused(() => threads().addThreadMember(carol, thread.id, w.mod), MissingPermission, {
+      permission: 'SEND_MESSAGES_IN_THREADS',
+    });
     // The parent's overwrites govern the thread.
     await h.overwrite(w.textId, w.bob.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
     await h.refused(() => h.messages().send(w.bob, thread.id, 'x'), MissingPermission, { permission: 'VIEW_CHANNEL' });
@@ -360,7 +512,9 @@ describe('permissions inside threads', () => {
     const secret = await threads().createThread(w.bob, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' });
     await h.refused(() => h.messages().send(carol, secret.id, 'x'), MissingPermission, { permission: 'VIEW_CHANNEL' });
     await h.refused(() => threads().joinThread(carol, secret.id), MissingPermission, { permission: 'VIEW_CHANNEL' });
-    await h.refused(() => threads().addThreadMember(carol, secret.id, dave), MissingPermission, { permission: 'VIEW_CHANNEL' });
+    await h.refused(() => threads().addThreadMember(carol, secret.id, dave), MissingPermission, {
+      permission: 'VIEW_CHANNEL',
+    });
     await h.refused(() => threads().threadMembers(carol, secret.id), MissingPermission, { permission: 'VIEW_CHANNEL' });
 
     // A member adds another; the added member sees it and may add in turn.
@@ -368,9 +522,15 @@ describe('permissions inside threads', () => {
     expect(await threads().addThreadMember(w.bob, secret.id, carol)).toBe(false);
     expect(await h.messages().send(carol, secret.id, 'thanks')).toBeInstanceOf(Message);
     expect(await threads().addThreadMember(carol, secret.id, dave)).toBe(true);
-    expect((await threads().threadMembers(dave, secret.id)).map((m) => m.userId).sort()).toEqual([w.bob.id, carol.id, dave.id].sort());
+    expect((await threads().threadMembers(dave, secret.id)).map((m) => m.userId).sort()).toEqual(
+      [w.bob.id, carol.id, dave.id].sort(),
+    );
     expect(await row(secret.id)).toMatchObject({ memberCount: 3, rows: 3, messageCount: 1 });
-    expect((await eventsFor('THREAD_MEMBERS_UPDATE', secret.id)).map((e) => e.payload.addedMemberIds)).toEqual([[w.bob.id], [carol.id], [dave.id]]);
+    expect((await eventsFor('THREAD_MEMBERS_UPDATE', secret.id)).map((e) => e.payload.addedMemberIds)).toEqual([
+      [w.bob.id],
+      [carol.id],
+      [dave.id],
+    ]);
 
     // Moderators see it without joining, and may join.
     expect(await h.messages().send(w.mod, secret.id, 'moderating')).toBeInstanceOf(Message);
@@ -379,7 +539,10 @@ describe('permissions inside threads', () => {
     // Who cannot see the parent cannot be added; strangers neither.
     const erin = await h.joined(w, 'erin');
     await h.overwrite(w.textId, erin.id, 'MEMBER', 0n, F.VIEW_CHANNEL);
-    await h.refused(() => threads().addThreadMember(w.bob, secret.id, erin), MissingPermission, { permission: 'VIEW_CHANNEL', details: { userId: erin.id } });
+    await h.refused(() => threads().addThreadMember(w.bob, secret.id, erin), MissingPermission, {
+      permission: 'VIEW_CHANNEL',
+      details: { userId: erin.id },
+    });
     const stranger = await h.register('stranger');
     await h.refused(() => threads().addThreadMember(w.bob, secret.id, stranger), NotAMember);
 
@@ -393,7 +556,9 @@ describe('permissions inside threads', () => {
     const carol = await h.joined(w, 'carol');
     const open = await threads().createThread(w.bob, w.textId, { name: 'open' });
     await threads().joinThread(carol, open.id);
-    await h.refused(() => threads().removeThreadMember(w.bob, open.id, carol), MissingPermission, { permission: 'MANAGE_THREADS' });
+    await h.refused(() => threads().removeThreadMember(w.bob, open.id, carol), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
     expect(await threads().removeThreadMember(w.mod, open.id, carol)).toBe(true);
     expect(await row(open.id)).toMatchObject({ memberCount: 1, rows: 1 });
     const before = await h.counts();
@@ -402,9 +567,14 @@ describe('permissions inside threads', () => {
 
     const secret = await threads().createThread(w.bob, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' });
     await threads().addThreadMember(w.bob, secret.id, carol);
-    await h.refused(() => threads().removeThreadMember(carol, secret.id, w.bob), MissingPermission, { permission: 'MANAGE_THREADS' });
+    await h.refused(() => threads().removeThreadMember(carol, secret.id, w.bob), MissingPermission, {
+      permission: 'MANAGE_THREADS',
+    });
     expect(await threads().removeThreadMember(w.bob, secret.id, carol)).toBe(true);
-    expect((await eventsFor('THREAD_MEMBERS_UPDATE', secret.id)).at(-1)!.payload).toMatchObject({ addedMemberIds: [], removedMemberIds: [carol.id] });
+    expect((await eventsFor('THREAD_MEMBERS_UPDATE', secret.id)).at(-1)!.payload).toMatchObject({
+      addedMemberIds: [],
+      removedMemberIds: [carol.id],
+    });
     expect(await row(secret.id)).toMatchObject({ memberCount: 1, rows: 1 });
   });
 });
@@ -423,7 +593,12 @@ describe('membership and counters', () => {
     before = await h.counts();
     expect(await threads().leaveThread(w.bob, thread.id)).toBe(false);
     expect(await h.counts()).toEqual(before);
-    expect((await eventsFor('THREAD_MEMBERS_UPDATE', thread.id)).map((e) => [e.payload.addedMemberIds, e.payload.removedMemberIds])).toEqual([
+    expect(
+      (await eventsFor('THREAD_MEMBERS_UPDATE', thread.id)).map((e) => [
+        e.payload.addedMemberIds,
+        e.payload.removedMemberIds,
+      ]),
+    ).toEqual([
       [[w.owner.id], []],
       [[w.bob.id], []],
       [[], [w.bob.id]],
@@ -469,7 +644,10 @@ describe('membership and counters', () => {
     expect(found.messages).toBe(50);
     // The events tell the same story as the rows.
     const events = await eventsFor('THREAD_MEMBERS_UPDATE', thread.id);
-    const net = events.reduce((n, e) => n + (e.payload.addedMemberIds as string[]).length - (e.payload.removedMemberIds as string[]).length, 0);
+    const net = events.reduce(
+      (n, e) => n + (e.payload.addedMemberIds as string[]).length - (e.payload.removedMemberIds as string[]).length,
+      0,
+    );
     expect(net).toBe(found.rows);
     const members = await h.fork().find(ThreadMember, { thread: thread.id });
     expect(members).toHaveLength(found.rows);
@@ -495,12 +673,17 @@ describe('listing threads', () => {
     expect(ids(await threads().archivedThreads(carol, w.textId))).toEqual([open.id, closed.id]);
     expect(ids(await threads().archivedThreads(w.bob, w.textId))).toEqual([open.id, secret.id, closed.id]);
     expect(ids(await threads().archivedThreads(w.mod, w.textId, { limit: 2 }))).toEqual([open.id, secret.id]);
-    const [{ at }] = await db().sql<{ at: Date }>(`select "archiveTimestamp" as at from "Channel" where id = $1`, [secret.id]);
+    const [{ at }] = await db().sql<{ at: Date }>(`select "archiveTimestamp" as at from "Channel" where id = $1`, [
+      secret.id,
+    ]);
     expect(ids(await threads().archivedThreads(w.mod, w.textId, { before: at }))).toEqual([closed.id]);
     expect(await threads().archivedThreads(w.mod, w.textId, { limit: 100 })).toHaveLength(3);
-    for (const limit of [0, 101, 1.5]) await expect(threads().archivedThreads(w.mod, w.textId, { limit })).rejects.toBeInstanceOf(ValidationFailed);
+    for (const limit of [0, 101, 1.5])
+      await expect(threads().archivedThreads(w.mod, w.textId, { limit })).rejects.toBeInstanceOf(ValidationFailed);
     await h.overwrite(w.textId, carol.id, 'MEMBER', 0n, F.READ_MESSAGE_HISTORY);
-    await expect(threads().archivedThreads(carol, w.textId)).rejects.toMatchObject({ permission: 'READ_MESSAGE_HISTORY' });
+    await expect(threads().archivedThreads(carol, w.textId)).rejects.toMatchObject({
+      permission: 'READ_MESSAGE_HISTORY',
+    });
     expect(ids(await threads().activeThreads(carol, w.server.id))).toEqual([]);
   });
 });
@@ -508,7 +691,12 @@ describe('listing threads', () => {
 describe('threads and their surroundings', () => {
   it('die with their parent channel, and are neither listed nor managed as server channels', async () => {
     const w = await threadWorld();
-    const room = (await new ChannelService(h.fork()).createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'room' })).id;
+    const room = (
+      await new ChannelService(h.fork()).createChannel(w.owner, w.server.id, {
+        type: ChannelType.GUILD_TEXT,
+        name: 'room',
+      })
+    ).id;
     const thread = await threads().createThread(w.bob, room, { name: 'side talk' });
     await h.messages().send(w.bob, thread.id, 'in the thread');
     const channels = new ChannelService(h.fork());

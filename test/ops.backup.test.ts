@@ -32,7 +32,11 @@ async function fingerprint(url: string): Promise<Fingerprint[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const tables = (await client.query<{ name: string }>(`select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`)).rows;
+    const tables = (
+      await client.query<{ name: string }>(
+        `select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
+      )
+    ).rows;
     const result: Fingerprint[] = [];
     for (const { name } of tables) {
       const { rows } = await client.query<{ rows: number; md5: string | null }>(
@@ -77,7 +81,18 @@ afterAll(async () => {
 describe.skipIf(!hasTools)(`backup and restore${skipped}`, () => {
   it('round-trips a seeded database: every table has the same row count and content checksum', async () => {
     const before = await fingerprint(db().url);
-    expect(before.filter((t) => t.rows > 0).map((t) => t.table)).toEqual(expect.arrayContaining(['User', 'Relationship', 'Server', 'ServerMember', 'Role', 'Channel', 'DomainEvent', 'mikro_orm_migrations']));
+    expect(before.filter((t) => t.rows > 0).map((t) => t.table)).toEqual(
+      expect.arrayContaining([
+        'User',
+        'Relationship',
+        'Server',
+        'ServerMember',
+        'Role',
+        'Channel',
+        'DomainEvent',
+        'mikro_orm_migrations',
+      ]),
+    );
 
     const backup = await backupDatabase({ url: db().url, dir });
     expect(basename(backup.file)).toMatch(new RegExp(`^${db().name}-\\d{8}T\\d{9}Z\\.dump$`));
@@ -94,8 +109,12 @@ describe.skipIf(!hasTools)(`backup and restore${skipped}`, () => {
   it('never overwrites an existing database without --replace, and replaces it with it', async () => {
     const [newest] = listBackups(dir, db().name);
     const target = `${db().name}_copy`;
-    await expect(restoreBackup({ from: newest.file, serverUrl: admin(), database: target })).rejects.toThrow(`database "${target}" already exists`);
-    await expect(restoreBackup({ from: newest.file, serverUrl: admin(), database: db().name })).rejects.toThrow('pass --replace');
+    await expect(restoreBackup({ from: newest.file, serverUrl: admin(), database: target })).rejects.toThrow(
+      `database "${target}" already exists`,
+    );
+    await expect(restoreBackup({ from: newest.file, serverUrl: admin(), database: db().name })).rejects.toThrow(
+      'pass --replace',
+    );
 
     const client = new Client({ connectionString: urlOf(target) });
     await client.connect();
@@ -129,13 +148,17 @@ describe.skipIf(!hasTools)(`backup and restore${skipped}`, () => {
   it('says which package to install when pg_dump is missing, and bad input is refused before any work', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'cryb-no-tools-'));
     try {
-      await expect(backupDatabase({ url: db().url, dir, toolDirs: [empty] })).rejects.toThrow(/pg_dump was not found .*apt-get install postgresql-client-15` \(or `postgresql-client`\)/);
+      await expect(backupDatabase({ url: db().url, dir, toolDirs: [empty] })).rejects.toThrow(
+        /pg_dump was not found .*apt-get install postgresql-client-15` \(or `postgresql-client`\)/,
+      );
     } finally {
       rmSync(empty, { recursive: true });
     }
     await expect(backupDatabase({ url: db().url, dir, keep: -1 })).rejects.toThrow('keep must be a whole number');
     await expect(restoreBackup({ from: join(dir, 'nope.dump'), serverUrl: admin() })).rejects.toThrow('no backup at');
-    await expect(restoreBackup({ from: dir, serverUrl: admin(), database: 'x"; drop' })).rejects.toThrow('must be 1-63 letters');
+    await expect(restoreBackup({ from: dir, serverUrl: admin(), database: 'x"; drop' })).rejects.toThrow(
+      'must be 1-63 letters',
+    );
   });
 
   it('npm run db:backup and db:restore --dry-run work from the command line', async () => {
@@ -143,13 +166,27 @@ describe.skipIf(!hasTools)(`backup and restore${skipped}`, () => {
     const tsx = [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/ops.ts')];
     const backup = await execute(process.execPath, [...tsx, 'backup', '--keep=0'], { cwd: ROOT, env });
     expect(backup.stdout).toMatch(new RegExp(`^backed up ${db().name} to .*\\.dump \\(`));
-    const dry = await execute(process.execPath, [...tsx, 'restore', '--dry-run', `--database=${db().name}`], { cwd: ROOT, env });
-    expect(dry.stdout).toMatch(new RegExp(`^dry run: database ${db().name} exists, so the restore would refuse; --replace drops it and restores `));
+    const dry = await execute(process.execPath, [...tsx, 'restore', '--dry-run', `--database=${db().name}`], {
+      cwd: ROOT,
+      env,
+    });
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^dry run: database ${db().name} exists, so the restore would refuse; --replace drops it and restores `,
+      ),
+    );
     expect(dry.stdout).toMatch(/TABLE public User /);
-    const dryReplace = await execute(process.execPath, [...tsx, 'restore', '--dry-run', '--replace', `--database=${db().name}`], { cwd: ROOT, env });
+    const dryReplace = await execute(
+      process.execPath,
+      [...tsx, 'restore', '--dry-run', '--replace', `--database=${db().name}`],
+      { cwd: ROOT, env },
+    );
     expect(dryReplace.stdout).toMatch(new RegExp(`^dry run: would DROP and replace database ${db().name} from `));
     expect(await databaseExists(db().name)).toBe(true);
-    const refused = await execute(process.execPath, [...tsx, 'restore', `--database=${db().name}`], { cwd: ROOT, env }).catch((e: { code: number; stderr: string }) => e);
+    const refused = await execute(process.execPath, [...tsx, 'restore', `--database=${db().name}`], {
+      cwd: ROOT,
+      env,
+    }).catch((e: { code: number; stderr: string }) => e);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('already exists') });
   });
 });
@@ -180,7 +217,13 @@ function recordingTools(log: string): string {
 /** A pg_dump that reports its version like the real one, then fails with `stderr` (maybe empty). */
 function failingPgDump(stderr: string): string {
   const shims = mkdtempSync(join(tmpdir(), 'cryb-failing-'));
-  const script = ['#!/bin/sh', `[ "$1" = "--version" ] && exec "${findPgTool('pg_dump')!}" --version`, stderr ? `printf '%s\\n' '${stderr}' >&2` : '', 'exit 1', ''];
+  const script = [
+    '#!/bin/sh',
+    `[ "$1" = "--version" ] && exec "${findPgTool('pg_dump')!}" --version`,
+    stderr ? `printf '%s\\n' '${stderr}' >&2` : '',
+    'exit 1',
+    '',
+  ];
   writeFileSync(join(shims, 'pg_dump'), script.join('\n'), { mode: 0o755 });
   return shims;
 }
@@ -195,14 +238,24 @@ function withPassword(url: string, password: string): { url: string; password: s
 
 describe('credentials and file names handed to child processes', () => {
   it('a URL is split into a password-free --dbname and the password, from the userinfo or a password= parameter', () => {
-    expect(toolConnection('postgresql://app:s%3Acret@db.example:5432/cryb?sslmode=require')).toEqual({ dbname: 'postgresql://app@db.example:5432/cryb?sslmode=require', password: 's:cret' });
-    expect(toolConnection('postgresql://app@db.example/cryb?password=hunter22&sslmode=require')).toEqual({ dbname: 'postgresql://app@db.example/cryb?sslmode=require', password: 'hunter22' });
-    expect(toolConnection('postgresql://app@db.example/cryb')).toEqual({ dbname: 'postgresql://app@db.example/cryb', password: null });
+    expect(toolConnection('postgresql://app:s%3Acret@db.example:5432/cryb?sslmode=require')).toEqual({
+      dbname: 'postgresql://app@db.example:5432/cryb?sslmode=require',
+      password: 's:cret',
+    });
+    expect(toolConnection('postgresql://app@db.example/cryb?password=hunter22&sslmode=require')).toEqual({
+      dbname: 'postgresql://app@db.example/cryb?sslmode=require',
+      password: 'hunter22',
+    });
+    expect(toolConnection('postgresql://app@db.example/cryb')).toEqual({
+      dbname: 'postgresql://app@db.example/cryb',
+      password: null,
+    });
     expect(passfileLine('a:b\\c')).toBe('*:*:*:*:a\\:b\\\\c\n');
   });
 
   it('redacts every URL in a message, the userinfo password and the password= parameter', () => {
-    const text = 'failed: postgresql://app:hunter22@h/db and postgres://x@h/db?password=hunter33 then "postgresql://y:zz@h/d"';
+    const text =
+      'failed: postgresql://app:hunter22@h/db and postgres://x@h/db?password=hunter33 then "postgresql://y:zz@h/d"';
     const redacted = redactSecrets(text);
     expect(redacted).not.toMatch(/hunter22|hunter33|:zz@/);
     expect(redacted).toContain('postgresql://app:***@h/db');
@@ -239,7 +292,12 @@ describe.skipIf(!hasTools)(`child processes never see a password on their comman
     copies.push(target);
     try {
       const backup = await backupDatabase({ url, dir: out, toolDirs: [shims] });
-      const restored = await restoreBackup({ from: backup.file, serverUrl: withPassword(admin(), password).url, database: target, toolDirs: [shims] });
+      const restored = await restoreBackup({
+        from: backup.file,
+        serverUrl: withPassword(admin(), password).url,
+        database: target,
+        toolDirs: [shims],
+      });
       expect(restored.restored).toBe(true);
       for (const tool of ['pg_dump', 'pg_restore']) {
         const argv = readFileSync(join(log, tool, 'argv'), 'utf8');
@@ -259,7 +317,9 @@ describe.skipIf(!hasTools)(`child processes never see a password on their comman
 
   it('a failed pg_dump never shows the password, neither from its stderr nor from its command line', async () => {
     const { url, password } = withPassword(db().url, 'hunter2-secret-9c1d');
-    const noisy = failingPgDump(`pg_dump: error: could not connect to postgresql://app:${password}@db.example/x?password=${password}`);
+    const noisy = failingPgDump(
+      `pg_dump: error: could not connect to postgresql://app:${password}@db.example/x?password=${password}`,
+    );
     const silent = failingPgDump('');
     try {
       for (const shims of [noisy, silent]) {

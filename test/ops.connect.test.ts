@@ -5,7 +5,14 @@ import { createOrm } from '../src/db/orm';
 import { crybConfig } from '../src/db/config';
 import { describeConnectFailure } from '../src/db/connection-check';
 import * as errors from '../src/domain/errors';
-import { DatabaseNotConfigured, DatabaseUnavailable, DOMAIN_ERROR_CODES, DomainError, MigrationsPending, type DomainErrorCode } from '../src/domain/errors';
+import {
+  DatabaseNotConfigured,
+  DatabaseUnavailable,
+  DOMAIN_ERROR_CODES,
+  DomainError,
+  MigrationsPending,
+  type DomainErrorCode,
+} from '../src/domain/errors';
 
 /**
  * createOrm as a service meets it: it starts and creates nothing, and every way of not reaching the
@@ -14,7 +21,8 @@ import { DatabaseNotConfigured, DatabaseUnavailable, DOMAIN_ERROR_CODES, DomainE
 
 const adminUrl = inject('adminUrl');
 const tag = `${inject('templateDatabase').split('_').pop()}_${Math.random().toString(36).slice(2, 8)}`;
-const withDatabase = (database: string, url = adminUrl) => Object.assign(new URL(url), { pathname: `/${database}` }).toString();
+const withDatabase = (database: string, url = adminUrl) =>
+  Object.assign(new URL(url), { pathname: `/${database}` }).toString();
 const created: string[] = [];
 let silent: Server;
 let silentPort: number;
@@ -30,7 +38,8 @@ async function admin<T>(sql: string, params: unknown[] = [], url = adminUrl): Pr
   }
 }
 
-const databaseExists = async (name: string) => (await admin(`select 1 from pg_database where datname = $1`, [name])).length > 0;
+const databaseExists = async (name: string) =>
+  (await admin(`select 1 from pg_database where datname = $1`, [name])).length > 0;
 
 async function failure(options: Parameters<typeof createOrm>[0]): Promise<Error> {
   return createOrm({ logger: () => undefined, ...options }).then(
@@ -62,7 +71,11 @@ afterAll(async () => {
 
 describe('createOrm without a database', () => {
   it('without DATABASE_URL and without the opt-in: DatabaseNotConfigured saying what to set; nothing is started', async () => {
-    const saved = { url: process.env.DATABASE_URL, embedded: process.env.CRYB_EMBEDDED, pgdata: process.env.CRYB_PGDATA };
+    const saved = {
+      url: process.env.DATABASE_URL,
+      embedded: process.env.CRYB_EMBEDDED,
+      pgdata: process.env.CRYB_PGDATA,
+    };
     delete process.env.DATABASE_URL;
     delete process.env.CRYB_EMBEDDED;
     process.env.CRYB_PGDATA = `/nonexistent/cryb-${tag}`;
@@ -70,7 +83,9 @@ describe('createOrm without a database', () => {
       const error = await failure({});
       expect(error).toBeInstanceOf(DatabaseNotConfigured);
       expect((error as DatabaseNotConfigured).code).toBe('DATABASE_NOT_CONFIGURED');
-      expect(error.message).toMatch(/^DATABASE_URL is not set: set it to postgresql:\/\/user:password@host:5432\/database/);
+      expect(error.message).toMatch(
+        /^DATABASE_URL is not set: set it to postgresql:\/\/user:password@host:5432\/database/,
+      );
       expect(error.message).toContain('createOrm({ embedded: true }) or CRYB_EMBEDDED=1');
       oneLineWithout(error);
       expect(await failure({ embedded: false })).toBeInstanceOf(DatabaseNotConfigured);
@@ -90,7 +105,9 @@ describe('createOrm without a database', () => {
     );
     oneLineWithout(closed, 's3cret');
 
-    const role = await failure({ clientUrl: withDatabase('postgres', adminUrl).replace('//postgres@', `//nobody_${tag}:s3cret@`) });
+    const role = await failure({
+      clientUrl: withDatabase('postgres', adminUrl).replace('//postgres@', `//nobody_${tag}:s3cret@`),
+    });
     expect(role).toBeInstanceOf(DatabaseUnavailable);
     expect(role.message).toContain(`role "nobody_${tag}" does not exist`);
     expect(role.message).toContain('check the user name in the URL');
@@ -107,7 +124,10 @@ describe('createOrm without a database', () => {
 
   it('a wrong password: the one line says to check it and to percent-encode', () => {
     // The test server trusts every local connection, so no real server here answers 28P01.
-    const line = describeConnectFailure(Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' }), 'postgresql://app:hunter2@db:5432/cryb');
+    const line = describeConnectFailure(
+      Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' }),
+      'postgresql://app:hunter2@db:5432/cryb',
+    );
     expect(line).toBe(
       'password authentication failed for user "app" (at db:5432): check the password; special characters in it must be percent-encoded (# as %23, @ as %40, / as %2F, : as %3A, % as %25) [postgresql://app:***@db:5432/cryb]',
     );
@@ -127,15 +147,24 @@ describe('createOrm without a database', () => {
 
   it('a port where something accepts but never answers: DatabaseUnavailable after the connect timeout, not a hang', async () => {
     const started = Date.now();
-    const error = await failure({ clientUrl: `postgresql://postgres@127.0.0.1:${silentPort}/cryb`, connectTimeoutMs: 700 });
+    const error = await failure({
+      clientUrl: `postgresql://postgres@127.0.0.1:${silentPort}/cryb`,
+      connectTimeoutMs: 700,
+    });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(error).toBeInstanceOf(DatabaseUnavailable);
-    expect(error.message).toContain(`no answer from 127.0.0.1:${silentPort} within 700 ms (connect timeout, CRYB_DB_CONNECT_TIMEOUT_MS)`);
+    expect(error.message).toContain(
+      `no answer from 127.0.0.1:${silentPort} within 700 ms (connect timeout, CRYB_DB_CONNECT_TIMEOUT_MS)`,
+    );
     oneLineWithout(error);
   });
 
   it('every pooled connection, replicas included, carries the connect timeout', async () => {
-    const config = crybConfig({ clientUrl: 'postgresql://db/cryb', connectTimeoutMs: 1234, replicaUrls: ['postgresql://r1/cryb'] });
+    const config = crybConfig({
+      clientUrl: 'postgresql://db/cryb',
+      connectTimeoutMs: 1234,
+      replicaUrls: ['postgresql://r1/cryb'],
+    });
     expect(config.driverOptions).toEqual({ connection: { connectionTimeoutMillis: 1234 } });
     expect(config.ensureDatabase).toBe(false);
     const name = `cryb_t_${tag}_pool`;
@@ -143,7 +172,9 @@ describe('createOrm without a database', () => {
     created.push(name);
     const orm = await createOrm({ clientUrl: withDatabase(name), connectTimeoutMs: 4321, logger: () => undefined });
     try {
-      const knex = orm.em.getConnection().getKnex() as unknown as { client: { config: { connection: { connectionTimeoutMillis?: number } } } };
+      const knex = orm.em.getConnection().getKnex() as unknown as {
+        client: { config: { connection: { connectionTimeoutMillis?: number } } };
+      };
       expect(knex.client.config.connection.connectionTimeoutMillis).toBe(4321);
     } finally {
       await orm.close(true);
@@ -159,9 +190,19 @@ describe('createOrm on a database behind the package', () => {
     const error = await failure({ clientUrl: withDatabase(name) });
     expect(error).toBeInstanceOf(MigrationsPending);
     expect((error as MigrationsPending).code).toBe('MIGRATIONS_PENDING');
-    expect(error.message).toMatch(new RegExp(`^database "${name}" is missing \\d+ migration\\(s\\) of this package .*: run \`npx cryb-db migrate\``));
+    expect(error.message).toMatch(
+      new RegExp(
+        `^database "${name}" is missing \\d+ migration\\(s\\) of this package .*: run \`npx cryb-db migrate\``,
+      ),
+    );
     expect((error as MigrationsPending).pending.length).toBeGreaterThan(0);
-    expect(await admin(`select table_name from information_schema.tables where table_schema = 'public'`, [], withDatabase(name))).toEqual([]);
+    expect(
+      await admin(
+        `select table_name from information_schema.tables where table_schema = 'public'`,
+        [],
+        withDatabase(name),
+      ),
+    ).toEqual([]);
 
     const orm = await createOrm({ clientUrl: withDatabase(name), migrations: 'apply', logger: () => undefined });
     await orm.close(true);
@@ -173,7 +214,11 @@ describe('createOrm on a database behind the package', () => {
     const name = `cryb_t_${tag}_onebehind`;
     await admin(`create database "${name}" template "${inject('templateDatabase')}"`);
     created.push(name);
-    const [last] = await admin<{ name: string }>(`delete from mikro_orm_migrations where id = (select max(id) from mikro_orm_migrations) returning name`, [], withDatabase(name));
+    const [last] = await admin<{ name: string }>(
+      `delete from mikro_orm_migrations where id = (select max(id) from mikro_orm_migrations) returning name`,
+      [],
+      withDatabase(name),
+    );
     const error = await failure({ clientUrl: withDatabase(name) });
     expect(error).toBeInstanceOf(MigrationsPending);
     expect((error as MigrationsPending).pending).toEqual([last.name]);
@@ -183,7 +228,10 @@ describe('createOrm on a database behind the package', () => {
 describe('DomainErrorCode', () => {
   it('lists the code of every DomainError the package exports, so error.code is typed', () => {
     const codes = (Object.values(errors) as unknown[])
-      .filter((value): value is new (...args: never[]) => DomainError => typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof DomainError)
+      .filter(
+        (value): value is new (...args: never[]) => DomainError =>
+          typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof DomainError,
+      )
       .map(codeOf);
     expect(codes.length).toBeGreaterThan(30);
     for (const code of codes) expect(DOMAIN_ERROR_CODES).toContain(code);

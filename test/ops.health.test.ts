@@ -31,7 +31,9 @@ const CALM = {
   blockedWarningSeconds: 86_400,
   blockedCriticalSeconds: 86_400,
 };
-const CALM_FLAGS = Object.entries(CALM).map(([name, value]) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${value}`);
+const CALM_FLAGS = Object.entries(CALM).map(
+  ([name, value]) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${value}`,
+);
 
 async function session(): Promise<Client> {
   const client = new Client({ connectionString: db().url });
@@ -48,9 +50,17 @@ afterAll(async () => {
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env };
   delete env.DATABASE_URL;
-  return execute(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/ops.ts'), ...args], { cwd: ROOT, env }).then(
+  return execute(
+    process.execPath,
+    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/ops.ts'), ...args],
+    { cwd: ROOT, env },
+  ).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
@@ -100,15 +110,29 @@ describe('health report on a live server', () => {
 
     const report = await healthReport({
       url: db().url,
-      thresholds: { ...CALM, idleInTransactionWarningSeconds: 0.5, idleInTransactionCriticalSeconds: 3600, longRunningWarningSeconds: 0.5, longRunningCriticalSeconds: 1, blockedWarningSeconds: 0.5, blockedCriticalSeconds: 3600 },
+      thresholds: {
+        ...CALM,
+        idleInTransactionWarningSeconds: 0.5,
+        idleInTransactionCriticalSeconds: 3600,
+        longRunningWarningSeconds: 0.5,
+        longRunningCriticalSeconds: 1,
+        blockedWarningSeconds: 0.5,
+        blockedCriticalSeconds: 3600,
+      },
     });
     const pids = async (c: Client) => (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-    expect(report.idleInTransaction!.map((s) => s.pid)).toEqual(expect.arrayContaining([await pids(idle), await pids(holder)]));
+    expect(report.idleInTransaction!.map((s) => s.pid)).toEqual(
+      expect.arrayContaining([await pids(idle), await pids(holder)]),
+    );
     expect(report.locks!.waiting).toBeGreaterThanOrEqual(1);
     const holderPid = await pids(holder);
-    expect(report.locks!.blocked).toContainEqual(expect.objectContaining({ blockedBy: [holderPid], query: expect.stringContaining('"Server"') }));
+    expect(report.locks!.blocked).toContainEqual(
+      expect.objectContaining({ blockedBy: [holderPid], query: expect.stringContaining('"Server"') }),
+    );
     expect(report.longRunning!.map((s) => s.query)).toContainEqual(expect.stringContaining('pg_sleep(3)'));
-    expect(report.findings).toContainEqual(expect.objectContaining({ check: 'long-running statement', level: 'critical' }));
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ check: 'long-running statement', level: 'critical' }),
+    );
     expect(report.findings).toContainEqual(expect.objectContaining({ check: 'idle in transaction', level: 'warning' }));
     expect(report.findings).toContainEqual(expect.objectContaining({ check: 'blocked query', level: 'warning' }));
     expect(report.status).toBe('critical');
@@ -125,7 +149,11 @@ describe('health report on a live server', () => {
     const busy = (async () => {
       while (running) await load.query('select 1');
     })();
-    const report = await healthReport({ url: db().url, thresholds: { ...CALM, tpsSampleMs: 2500 }, record: async (m) => void recorded.push(m) });
+    const report = await healthReport({
+      url: db().url,
+      thresholds: { ...CALM, tpsSampleMs: 2500 },
+      record: async (m) => void recorded.push(m),
+    });
     running = false;
     await busy;
     expect(recorded).toEqual([report.metrics]);
@@ -136,8 +164,16 @@ describe('health report on a live server', () => {
     expect(m.connections).toBeGreaterThanOrEqual(2);
     expect(m.transactionsPerSecond).toBeGreaterThan(10);
 
-    const failing = await healthReport({ url: db().url, thresholds: CALM, record: async () => Promise.reject(new Error('no SystemMetrics table')) });
-    expect(failing.findings).toContainEqual({ level: 'warning', check: 'record metrics', message: 'recording the metrics failed: no SystemMetrics table' });
+    const failing = await healthReport({
+      url: db().url,
+      thresholds: CALM,
+      record: async () => Promise.reject(new Error('no SystemMetrics table')),
+    });
+    expect(failing.findings).toContainEqual({
+      level: 'warning',
+      check: 'record metrics',
+      message: 'recording the metrics failed: no SystemMetrics table',
+    });
     expect(failing.status).toBe('warning');
   });
 });
@@ -145,40 +181,49 @@ describe('health report on a live server', () => {
 const TIMESCALE_URL = process.env.CRYB_TIMESCALE_URL;
 
 describe('health report with TimescaleDB', () => {
-  it.skipIf(!TIMESCALE_URL)(`reports hypertables, chunks, the compression ratio and jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`, async () => {
-    const name = `cryb_t_${db().name.split('_').slice(2).join('_')}_tsdb`;
-    const admin = new Client({ connectionString: TIMESCALE_URL });
-    await admin.connect();
-    await admin.query(`create database "${name}"`);
-    const url = Object.assign(new URL(TIMESCALE_URL!), { pathname: `/${name}` }).toString();
-    const client = new Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.query('create extension timescaledb');
-      await client.query('create table samples (ts timestamptz not null, device int, value double precision)');
-      await client.query(`select create_hypertable('samples', 'ts', chunk_time_interval => interval '1 day')`);
-      await client.query(`insert into samples select t, (random() * 10)::int, random() from generate_series(now() - interval '5 days', now(), interval '10 seconds') t`);
-      await client.query(`alter table samples set (timescaledb.compress, timescaledb.compress_segmentby = 'device')`);
-      await client.query(`select add_compression_policy('samples', interval '2 days')`);
-      await client.query(`select compress_chunk(c) from show_chunks('samples', older_than => interval '2 days') c`);
-      const report = await healthReport({ url, thresholds: CALM });
-      const ts = report.timescale as Exclude<NonNullable<typeof report.timescale>, { available: false }>;
-      expect(ts.version).toMatch(/^2\./);
-      expect(ts.hypertables).toEqual([expect.objectContaining({ name: 'public.samples', compressionEnabled: true })]);
-      expect(ts.hypertables[0].chunks).toBeGreaterThanOrEqual(5);
-      expect(ts.hypertables[0].ratio).toBeGreaterThan(1);
-      expect(ts.jobs).toContainEqual(expect.objectContaining({ hypertable: 'samples', totalFailures: 0 }));
-    } finally {
-      await client.end().catch(() => undefined);
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    }
-  });
+  it.skipIf(!TIMESCALE_URL)(
+    `reports hypertables, chunks, the compression ratio and jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`,
+    async () => {
+      const name = `cryb_t_${db().name.split('_').slice(2).join('_')}_tsdb`;
+      const admin = new Client({ connectionString: TIMESCALE_URL });
+      await admin.connect();
+      await admin.query(`create database "${name}"`);
+      const url = Object.assign(new URL(TIMESCALE_URL!), { pathname: `/${name}` }).toString();
+      const client = new Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.query('create extension timescaledb');
+        await client.query('create table samples (ts timestamptz not null, device int, value double precision)');
+        await client.query(`select create_hypertable('samples', 'ts', chunk_time_interval => interval '1 day')`);
+        await client.query(
+          `insert into samples select t, (random() * 10)::int, random() from generate_series(now() - interval '5 days', now(), interval '10 seconds') t`,
+        );
+        await client.query(`alter table samples set (timescaledb.compress, timescaledb.compress_segmentby = 'device')`);
+        await client.query(`select add_compression_policy('samples', interval '2 days')`);
+        await client.query(`select compress_chunk(c) from show_chunks('samples', older_than => interval '2 days') c`);
+        const report = await healthReport({ url, thresholds: CALM });
+        const ts = report.timescale as Exclude<NonNullable<typeof report.timescale>, { available: false }>;
+        expect(ts.version).toMatch(/^2\./);
+        expect(ts.hypertables).toEqual([expect.objectContaining({ name: 'public.samples', compressionEnabled: true })]);
+        expect(ts.hypertables[0].chunks).toBeGreaterThanOrEqual(5);
+        expect(ts.hypertables[0].ratio).toBeGreaterThan(1);
+        expect(ts.jobs).toContainEqual(expect.objectContaining({ hypertable: 'samples', totalFailures: 0 }));
+      } finally {
+        await client.end().catch(() => undefined);
+        await admin.query(`drop database if exists "${name}" with (force)`);
+        await admin.end();
+      }
+    },
+  );
 });
 
 describe('health report on a server that is down', () => {
   it('a stopped embedded server: critical, unreachable, and it says why', async () => {
-    const server = new EmbeddedServer({ baseDir: mkdtempSync(join(tmpdir(), 'cryb-health-')), port: await freePort(), log: () => undefined });
+    const server = new EmbeddedServer({
+      baseDir: mkdtempSync(join(tmpdir(), 'cryb-health-')),
+      port: await freePort(),
+      log: () => undefined,
+    });
     try {
       await server.start();
       expect(await healthReport({ url: server.url, thresholds: CALM })).toMatchObject({ reachable: true });
@@ -198,13 +243,19 @@ describe('npm run db:health', () => {
     const calm = [...CALM_FLAGS, '--seq-scan-min-rows=1000000000'];
     const healthy = await cli(['health', `--url=${db().url}`, '--json', ...calm]);
     expect(healthy.code, healthy.stderr).toBe(0);
-    expect(JSON.parse(healthy.stdout)).toMatchObject({ status: 'ok', reachable: true, server: { database: db().name } });
+    expect(JSON.parse(healthy.stdout)).toMatchObject({
+      status: 'ok',
+      reachable: true,
+      server: { database: db().name },
+    });
 
     // --record writes the figures as a SystemMetrics row (the analytics table).
     const before = Number((await db().sql<{ n: string }>('select count(*) as n from "SystemMetrics"'))[0].n);
     const recorded = await cli(['health', `--url=${db().url}`, '--json', '--record', ...calm]);
     expect(recorded.code, recorded.stderr).toBe(0);
-    const [row] = await db().sql<{ n: string; size: string }>('select count(*) as n, max("databaseSizeBytes")::text as size from "SystemMetrics"');
+    const [row] = await db().sql<{ n: string; size: string }>(
+      'select count(*) as n, max("databaseSizeBytes")::text as size from "SystemMetrics"',
+    );
     expect(Number(row.n)).toBe(before + 1);
     expect(row.size).toBe(String(JSON.parse(recorded.stdout).metrics.databaseSizeBytes));
 

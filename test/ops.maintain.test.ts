@@ -45,7 +45,9 @@ describe('cryb-db maintain on plain PostgreSQL', () => {
     try {
       const { code, lines } = await maintain([`--url=${db().url}`]);
       expect(code).toBe(1);
-      expect(lines).toContainEqual(expect.stringMatching(/^ {2}FAILED {2}retention: cryb_apply_retention\(\) is missing: .*npx cryb-db migrate/));
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^ {2}FAILED {2}retention: cryb_apply_retention\(\) is missing: .*npx cryb-db migrate/),
+      );
       expect(lines[lines.length - 1]).toBe('1 step(s) failed');
       expect(await metrics()).toEqual(['2', '3']);
     } finally {
@@ -62,21 +64,25 @@ describe('cryb-db maintain on plain PostgreSQL', () => {
 
 const timescale = timescaleOnServer();
 
-describe.skipIf(!timescale.available)(`cryb-db maintain on TimescaleDB${timescale.available ? '' : ` (skipped: ${timescale.reason})`}`, () => {
-  it('runs every compression, retention and refresh policy with CALL run_job and reports each', async () => {
-    const admin = new Client({ connectionString: db().url });
-    await admin.connect();
-    try {
-      await admin.query('create extension if not exists timescaledb');
-    } finally {
-      await admin.end();
-    }
-    const { code, lines } = await maintain([`--url=${db().url}`]);
-    const jobs = await db().sql<{ id: number }>(
-      `select job_id as id from timescaledb_information.jobs where proc_name in ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')`,
-    );
-    expect(lines[0]).toBe('analytics upkeep on TimescaleDB (policies run with CALL run_job):');
-    for (const { id } of jobs) expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ {2}ok {4} {2}job ${id} policy_`)));
-    expect(code).toBe(0);
-  });
-});
+describe.skipIf(!timescale.available)(
+  `cryb-db maintain on TimescaleDB${timescale.available ? '' : ` (skipped: ${timescale.reason})`}`,
+  () => {
+    it('runs every compression, retention and refresh policy with CALL run_job and reports each', async () => {
+      const admin = new Client({ connectionString: db().url });
+      await admin.connect();
+      try {
+        await admin.query('create extension if not exists timescaledb');
+      } finally {
+        await admin.end();
+      }
+      const { code, lines } = await maintain([`--url=${db().url}`]);
+      const jobs = await db().sql<{ id: number }>(
+        `select job_id as id from timescaledb_information.jobs where proc_name in ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')`,
+      );
+      expect(lines[0]).toBe('analytics upkeep on TimescaleDB (policies run with CALL run_job):');
+      for (const { id } of jobs)
+        expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ {2}ok {4} {2}job ${id} policy_`)));
+      expect(code).toBe(0);
+    });
+  },
+);

@@ -28,7 +28,11 @@ async function freshDatabase(settings: string[] = []): Promise<string> {
 }
 
 async function instances(url: string, n: number): Promise<CrybOrm[]> {
-  const orms = await Promise.all(Array.from({ length: n }, () => createOrm({ clientUrl: url, poolSize: 2, migrations: 'ignore', logger: () => undefined })));
+  const orms = await Promise.all(
+    Array.from({ length: n }, () =>
+      createOrm({ clientUrl: url, poolSize: 2, migrations: 'ignore', logger: () => undefined }),
+    ),
+  );
   cleanups.unshift(async () => void (await Promise.all(orms.map((orm) => orm.close(true)))));
   return orms;
 }
@@ -41,7 +45,9 @@ describe('migrate under the advisory lock', () => {
     expect(shipped.length).toBeGreaterThan(0);
     expect(applied.flat().sort()).toEqual(shipped);
     expect(applied.filter((names) => names.length > 0)).toHaveLength(1);
-    const rows = await orms[0].em.getConnection().execute<{ name: string }[]>('select name from mikro_orm_migrations order by id');
+    const rows = await orms[0].em
+      .getConnection()
+      .execute<{ name: string }[]>('select name from mikro_orm_migrations order by id');
     expect(rows.map((r) => r.name).sort()).toEqual(shipped);
     // A later start finds nothing to do.
     expect(await migrate(orms[1])).toEqual([]);

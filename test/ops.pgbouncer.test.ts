@@ -28,7 +28,10 @@ const { world, invites } = membershipHelpers(db);
 let bouncer: Pgbouncer | undefined;
 let orm: CrybOrm;
 
-async function raceThrough<T>(n: number, operation: (em: EntityManager, i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+async function raceThrough<T>(
+  n: number,
+  operation: (em: EntityManager, i: number) => Promise<T>,
+): Promise<PromiseSettledResult<T>[]> {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const runs = Array.from({ length: n }, async (_, i) => {
@@ -39,8 +42,10 @@ async function raceThrough<T>(n: number, operation: (em: EntityManager, i: numbe
   release();
   return Promise.allSettled(runs);
 }
-const ok = <T>(r: PromiseSettledResult<T>[]) => r.filter((x): x is PromiseFulfilledResult<T> => x.status === 'fulfilled').map((x) => x.value);
-const failed = <T>(r: PromiseSettledResult<T>[]) => r.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as unknown);
+const ok = <T>(r: PromiseSettledResult<T>[]) =>
+  r.filter((x): x is PromiseFulfilledResult<T> => x.status === 'fulfilled').map((x) => x.value);
+const failed = <T>(r: PromiseSettledResult<T>[]) =>
+  r.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as unknown);
 
 describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode${skipReason}`, () => {
   beforeAll(async () => {
@@ -64,7 +69,11 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     const results = await raceThrough(30, (em) => new UserService(em).register({ username: 'pooled' }));
     expect(failed(results)).toEqual([]);
     expect(new Set(ok(results).map((u) => u.discriminator)).size).toBe(30);
-    expect(await db().sql(`select count(*)::int as n, count(distinct discriminator)::int as d from "User" where lower(username) = 'pooled'`)).toEqual([{ n: 30, d: 30 }]);
+    expect(
+      await db().sql(
+        `select count(*)::int as n, count(distinct discriminator)::int as d from "User" where lower(username) = 'pooled'`,
+      ),
+    ).toEqual([{ n: 30, d: 30 }]);
     // pgbouncer multiplexed the 30 clients onto its small server pool: proof the test went through it.
     const pool = (await bouncer!.pools()).find((p) => p.database === db().name);
     expect(pool).toBeDefined();
@@ -75,12 +84,16 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
   it('20 concurrent joins through an invite with maxUses 5 give exactly 5 members', async () => {
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId, { maxUses: 5, maxAge: 0 });
-    const users = await Promise.all(Array.from({ length: 20 }, (_, i) => new UserService(db().fork()).register({ username: `bounce${i}` })));
+    const users = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => new UserService(db().fork()).register({ username: `bounce${i}` })),
+    );
     const results = await raceThrough(20, (em, i) => new MembershipService(em).acceptInvite(users[i].id, invite.code));
     expect(ok(results)).toHaveLength(5);
     for (const failure of failed(results)) expect(failure).toMatchObject({ code: 'INVITE_INVALID', reason: 'used_up' });
     expect(await db().sql(`select uses from "Invite" where code = $1`, [invite.code])).toEqual([{ uses: 5 }]);
-    expect(await db().sql(`select count(*)::int as n from "ServerMember" where "serverId" = $1`, [w.server.id])).toEqual([{ n: 6 }]);
+    expect(
+      await db().sql(`select count(*)::int as n from "ServerMember" where "serverId" = $1`, [w.server.id]),
+    ).toEqual([{ n: 6 }]);
   });
 
   it('12 concurrent voice joins into a channel with userLimit 3 give exactly 3 voice states', async () => {
@@ -92,11 +105,16 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
       users.push(user);
     }
     const vc = nextSnowflake();
-    await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'pooled-voice', 64000, 3)`, [vc, w.server.id]);
+    await db().sql(
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'pooled-voice', 64000, 3)`,
+      [vc, w.server.id],
+    );
     const results = await raceThrough(12, (em, i) => new VoiceService(em).joinVoice(users[i].id, vc));
     expect(ok(results)).toHaveLength(3);
     for (const failure of failed(results)) expect(failure).toBeInstanceOf(VoiceChannelFull);
-    expect(await db().sql(`select count(*)::int as n from "VoiceState" where "channelId" = $1`, [vc])).toEqual([{ n: 3 }]);
+    expect(await db().sql(`select count(*)::int as n from "VoiceState" where "channelId" = $1`, [vc])).toEqual([
+      { n: 3 },
+    ]);
   });
 
   it('LISTEN through pgbouncer misses the outbox NOTIFY (so the listener needs DATABASE_DIRECT_URL); a direct connection receives it', async () => {
@@ -118,13 +136,25 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     const admin = new Client({ connectionString: inject('adminUrl') });
     await admin.connect();
     await admin.query(`create database "${name}"`);
-    const instances = await Promise.all([0, 1].map(() => createOrm({ clientUrl: bouncer!.url(name, '?pgbouncer=true&connection_limit=3'), migrations: 'ignore', logger: () => undefined })));
+    const instances = await Promise.all(
+      [0, 1].map(() =>
+        createOrm({
+          clientUrl: bouncer!.url(name, '?pgbouncer=true&connection_limit=3'),
+          migrations: 'ignore',
+          logger: () => undefined,
+        }),
+      ),
+    );
     try {
       const [a, b] = await Promise.all(instances.map((instance) => migrate(instance)));
       const shipped = await instances[0].getMigrator().getExecutedMigrations();
       expect([...a, ...b].sort()).toEqual(shipped.map((m) => m.name).sort());
       expect(a.length === 0 || b.length === 0).toBe(true);
-      const rows = await instances[0].em.getConnection().execute<{ name: string; n: string }[]>('select name, count(*) as n from mikro_orm_migrations group by name having count(*) > 1');
+      const rows = await instances[0].em
+        .getConnection()
+        .execute<{ name: string; n: string }[]>(
+          'select name, count(*) as n from mikro_orm_migrations group by name having count(*) > 1',
+        );
       expect(rows).toEqual([]);
     } finally {
       await Promise.all(instances.map((instance) => instance.close(true)));

@@ -10,7 +10,9 @@ import { Cluster, missingClusterBinaries, ownedTempDir } from './support/cluster
  * drive this (it is the server's own machinery); the test proves the documented steps work.
  */
 
-const skipReason = missingClusterBinaries ? ` (skipped: ${missingClusterBinaries} not found; install postgresql-15 and postgresql-client-15)` : '';
+const skipReason = missingClusterBinaries
+  ? ` (skipped: ${missingClusterBinaries} not found; install postgresql-15 and postgresql-client-15)`
+  : '';
 const clusters: Cluster[] = [];
 const folders: string[] = [];
 afterAll(async () => {
@@ -24,7 +26,10 @@ describe.skipIf(Boolean(missingClusterBinaries))(`point-in-time recovery from ar
   it('recovers to the moment before a mistaken delete: rows written after the base backup are back, the delete is not', async () => {
     const archive = ownedTempDir('cryb-wal-archive-');
     folders.push(archive);
-    const primary = await Cluster.primary({ archive_mode: 'on', archive_command: `'test ! -f ${archive}/%f && cp %p ${archive}/%f'` });
+    const primary = await Cluster.primary({
+      archive_mode: 'on',
+      archive_command: `'test ! -f ${archive}/%f && cp %p ${archive}/%f'`,
+    });
     clusters.push(primary);
     await primary.sql(`create table ledger (id int primary key, note text)`);
     await primary.sql(`insert into ledger values (1, 'before the base backup')`);

@@ -3,7 +3,15 @@ import { Client } from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import * as vitest from 'vitest';
 import { DomainError } from '../src/domain/errors';
-import { createTestDatabase, migratedTemplate, race, rejected, seedScenario, useTestDatabase, type TestDatabase } from '../src/testing';
+import {
+  createTestDatabase,
+  migratedTemplate,
+  race,
+  rejected,
+  seedScenario,
+  useTestDatabase,
+  type TestDatabase,
+} from '../src/testing';
 
 /**
  * @cryb/database/testing as a service uses it: on a server URL alone, it builds the migrated
@@ -35,7 +43,9 @@ describe('the testing kit on a server URL', () => {
     template = names[0];
     expect(names[1]).toBe(template);
     expect(template).toMatch(/^cryb_template_[0-9a-f]{12}$/);
-    expect(await admin(`select datallowconn from pg_database where datname = $1`, [template])).toEqual([{ datallowconn: false }]);
+    expect(await admin(`select datallowconn from pg_database where datname = $1`, [template])).toEqual([
+      { datallowconn: false },
+    ]);
 
     const [a, b] = await Promise.all([createTestDatabase({ serverUrl }), createTestDatabase({ serverUrl })]);
     opened.push(a, b);

@@ -49,18 +49,57 @@ const NONE = 0n;
 
 /** The bit positions as the brief / Discord's documentation list them, typed out independently. */
 const DOCUMENTED_BITS: Record<string, number> = {
-  CREATE_INSTANT_INVITE: 0, KICK_MEMBERS: 1, BAN_MEMBERS: 2, ADMINISTRATOR: 3, MANAGE_CHANNELS: 4,
-  MANAGE_GUILD: 5, ADD_REACTIONS: 6, VIEW_AUDIT_LOG: 7, PRIORITY_SPEAKER: 8, STREAM: 9, VIEW_CHANNEL: 10,
-  SEND_MESSAGES: 11, SEND_TTS_MESSAGES: 12, MANAGE_MESSAGES: 13, EMBED_LINKS: 14, ATTACH_FILES: 15,
-  READ_MESSAGE_HISTORY: 16, MENTION_EVERYONE: 17, USE_EXTERNAL_EMOJIS: 18, VIEW_GUILD_INSIGHTS: 19,
-  CONNECT: 20, SPEAK: 21, MUTE_MEMBERS: 22, DEAFEN_MEMBERS: 23, MOVE_MEMBERS: 24, USE_VAD: 25,
-  CHANGE_NICKNAME: 26, MANAGE_NICKNAMES: 27, MANAGE_ROLES: 28, MANAGE_WEBHOOKS: 29,
-  MANAGE_GUILD_EXPRESSIONS: 30, USE_APPLICATION_COMMANDS: 31, REQUEST_TO_SPEAK: 32, MANAGE_EVENTS: 33,
-  MANAGE_THREADS: 34, CREATE_PUBLIC_THREADS: 35, CREATE_PRIVATE_THREADS: 36, USE_EXTERNAL_STICKERS: 37,
-  SEND_MESSAGES_IN_THREADS: 38, USE_EMBEDDED_ACTIVITIES: 39, MODERATE_MEMBERS: 40,
-  VIEW_CREATOR_MONETIZATION_ANALYTICS: 41, USE_SOUNDBOARD: 42, CREATE_GUILD_EXPRESSIONS: 43,
-  CREATE_EVENTS: 44, USE_EXTERNAL_SOUNDS: 45, SEND_VOICE_MESSAGES: 46, SEND_POLLS: 49,
-  USE_EXTERNAL_APPS: 50, PIN_MESSAGES: 51, BYPASS_SLOWMODE: 52,
+  CREATE_INSTANT_INVITE: 0,
+  KICK_MEMBERS: 1,
+  BAN_MEMBERS: 2,
+  ADMINISTRATOR: 3,
+  MANAGE_CHANNELS: 4,
+  MANAGE_GUILD: 5,
+  ADD_REACTIONS: 6,
+  VIEW_AUDIT_LOG: 7,
+  PRIORITY_SPEAKER: 8,
+  STREAM: 9,
+  VIEW_CHANNEL: 10,
+  SEND_MESSAGES: 11,
+  SEND_TTS_MESSAGES: 12,
+  MANAGE_MESSAGES: 13,
+  EMBED_LINKS: 14,
+  ATTACH_FILES: 15,
+  READ_MESSAGE_HISTORY: 16,
+  MENTION_EVERYONE: 17,
+  USE_EXTERNAL_EMOJIS: 18,
+  VIEW_GUILD_INSIGHTS: 19,
+  CONNECT: 20,
+  SPEAK: 21,
+  MUTE_MEMBERS: 22,
+  DEAFEN_MEMBERS: 23,
+  MOVE_MEMBERS: 24,
+  USE_VAD: 25,
+  CHANGE_NICKNAME: 26,
+  MANAGE_NICKNAMES: 27,
+  MANAGE_ROLES: 28,
+  MANAGE_WEBHOOKS: 29,
+  MANAGE_GUILD_EXPRESSIONS: 30,
+  USE_APPLICATION_COMMANDS: 31,
+  REQUEST_TO_SPEAK: 32,
+  MANAGE_EVENTS: 33,
+  MANAGE_THREADS: 34,
+  CREATE_PUBLIC_THREADS: 35,
+  CREATE_PRIVATE_THREADS: 36,
+  USE_EXTERNAL_STICKERS: 37,
+  SEND_MESSAGES_IN_THREADS: 38,
+  USE_EMBEDDED_ACTIVITIES: 39,
+  MODERATE_MEMBERS: 40,
+  VIEW_CREATOR_MONETIZATION_ANALYTICS: 41,
+  USE_SOUNDBOARD: 42,
+  CREATE_GUILD_EXPRESSIONS: 43,
+  CREATE_EVENTS: 44,
+  USE_EXTERNAL_SOUNDS: 45,
+  SEND_VOICE_MESSAGES: 46,
+  SEND_POLLS: 49,
+  USE_EXTERNAL_APPS: 50,
+  PIN_MESSAGES: 51,
+  BYPASS_SLOWMODE: 52,
 };
 
 const SERVER = '100';
@@ -72,7 +111,11 @@ function input(over: Partial<ComputePermissionsInput> = {}): ComputePermissionsI
   return { serverId: SERVER, ownerId: OWNER, memberId: ME, everyone: NONE, roles: [], overwrites: [], ...over };
 }
 
-function expectDomainError(fn: () => unknown, type: abstract new (...args: never[]) => DomainError, code: string): DomainError {
+function expectDomainError(
+  fn: () => unknown,
+  type: abstract new (...args: never[]) => DomainError,
+  code: string,
+): DomainError {
   try {
     fn();
   } catch (e) {
@@ -85,7 +128,7 @@ function expectDomainError(fn: () => unknown, type: abstract new (...args: never
 
 // ---------------------------------------------------------------------------------------------------
 describe('flags', () => {
-  it('has exactly Discord\'s names and bit values', () => {
+  it("has exactly Discord's names and bit values", () => {
     expect(Object.keys(PermissionFlags).sort()).toEqual(Object.keys(DOCUMENTED_BITS).sort());
     for (const [name, position] of Object.entries(DOCUMENTED_BITS)) {
       expect(PermissionFlags[name as keyof typeof PermissionFlags], name).toBe(2n ** BigInt(position));
@@ -104,10 +147,31 @@ describe('flags', () => {
   });
 
   it('the @everyone default lets people talk but not moderate', () => {
-    for (const name of ['VIEW_CHANNEL', 'SEND_MESSAGES', 'READ_MESSAGE_HISTORY', 'CONNECT', 'SPEAK', 'ADD_REACTIONS', 'SEND_MESSAGES_IN_THREADS'] as const) {
+    for (const name of [
+      'VIEW_CHANNEL',
+      'SEND_MESSAGES',
+      'READ_MESSAGE_HISTORY',
+      'CONNECT',
+      'SPEAK',
+      'ADD_REACTIONS',
+      'SEND_MESSAGES_IN_THREADS',
+    ] as const) {
       expect(hasPermission(DEFAULT_EVERYONE_PERMISSIONS, name), name).toBe(true);
     }
-    for (const name of ['ADMINISTRATOR', 'KICK_MEMBERS', 'BAN_MEMBERS', 'MANAGE_ROLES', 'MANAGE_CHANNELS', 'MANAGE_GUILD', 'MANAGE_MESSAGES', 'MENTION_EVERYONE', 'MODERATE_MEMBERS', 'VIEW_AUDIT_LOG', 'PIN_MESSAGES', 'BYPASS_SLOWMODE'] as const) {
+    for (const name of [
+      'ADMINISTRATOR',
+      'KICK_MEMBERS',
+      'BAN_MEMBERS',
+      'MANAGE_ROLES',
+      'MANAGE_CHANNELS',
+      'MANAGE_GUILD',
+      'MANAGE_MESSAGES',
+      'MENTION_EVERYONE',
+      'MODERATE_MEMBERS',
+      'VIEW_AUDIT_LOG',
+      'PIN_MESSAGES',
+      'BYPASS_SLOWMODE',
+    ] as const) {
       expect(hasPermission(DEFAULT_EVERYONE_PERMISSIONS, name), name).toBe(false);
     }
     expect(DEFAULT_EVERYONE_PERMISSIONS & ~ALL_PERMISSIONS).toBe(0n);
@@ -124,7 +188,11 @@ describe('flags', () => {
   });
 
   it('permissionNames decodes in bit order and round-trips with permissionBits', () => {
-    expect(permissionNames(F.SEND_MESSAGES | F.KICK_MEMBERS | F.PIN_MESSAGES)).toEqual(['KICK_MEMBERS', 'SEND_MESSAGES', 'PIN_MESSAGES']);
+    expect(permissionNames(F.SEND_MESSAGES | F.KICK_MEMBERS | F.PIN_MESSAGES)).toEqual([
+      'KICK_MEMBERS',
+      'SEND_MESSAGES',
+      'PIN_MESSAGES',
+    ]);
     expect(permissionNames(0n)).toEqual([]);
     expect(permissionNames(1n << 47n)).toEqual([]);
     fc.assert(
@@ -133,7 +201,10 @@ describe('flags', () => {
       }),
       { numRuns: 300 },
     );
-    expect(missingPermissions(F.VIEW_CHANNEL, ['VIEW_CHANNEL', 'SEND_MESSAGES', 'BAN_MEMBERS'])).toEqual(['BAN_MEMBERS', 'SEND_MESSAGES']);
+    expect(missingPermissions(F.VIEW_CHANNEL, ['VIEW_CHANNEL', 'SEND_MESSAGES', 'BAN_MEMBERS'])).toEqual([
+      'BAN_MEMBERS',
+      'SEND_MESSAGES',
+    ]);
   });
 
   it('parsePermissions accepts bigints, decimal strings and safe integers', () => {
@@ -145,13 +216,41 @@ describe('flags', () => {
   });
 
   it('parsePermissions rejects negatives, unknown bits and malformed input with ValidationFailed', () => {
-    const bad: unknown[] = [-1n, '-1', -8, 1n << 47n, 1n << 48n, 1n << 53n, (1n << 60n).toString(), '0x10', '1e3', '', ' 8', '8.0', 1.5, 2 ** 60, null, undefined, {}, [], true];
+    const bad: unknown[] = [
+      -1n,
+      '-1',
+      -8,
+      1n << 47n,
+      1n << 48n,
+      1n << 53n,
+      (1n << 60n).toString(),
+      '0x10',
+      '1e3',
+      '',
+      ' 8',
+      '8.0',
+      1.5,
+      2 ** 60,
+      null,
+      undefined,
+      {},
+      [],
+      true,
+    ];
     for (const value of bad) {
-      const e = expectDomainError(() => parsePermissions(value, 'role.permissions'), ValidationFailed, 'VALIDATION_FAILED');
+      const e = expectDomainError(
+        () => parsePermissions(value, 'role.permissions'),
+        ValidationFailed,
+        'VALIDATION_FAILED',
+      );
       expect((e as ValidationFailed).field).toBe('role.permissions');
       expect(() => JSON.stringify(e)).not.toThrow();
     }
-    const e = expectDomainError(() => parsePermissions((1n << 47n) | F.VIEW_CHANNEL), ValidationFailed, 'VALIDATION_FAILED');
+    const e = expectDomainError(
+      () => parsePermissions((1n << 47n) | F.VIEW_CHANNEL),
+      ValidationFailed,
+      'VALIDATION_FAILED',
+    );
     expect(e.details.bits).toEqual([47]);
   });
 });
@@ -160,11 +259,27 @@ describe('flags', () => {
 describe('computePermissions: steps 1-4', () => {
   it('1. the owner gets everything, whatever roles and overwrites say', () => {
     const deny = { type: 'member' as const, id: OWNER, allow: 0n, deny: ALL_PERMISSIONS };
-    expect(computePermissions(input({ memberId: OWNER, everyone: 0n, overwrites: [deny, { type: 'role', id: SERVER, allow: 0n, deny: ALL_PERMISSIONS }] }))).toBe(ALL_PERMISSIONS);
+    expect(
+      computePermissions(
+        input({
+          memberId: OWNER,
+          everyone: 0n,
+          overwrites: [deny, { type: 'role', id: SERVER, allow: 0n, deny: ALL_PERMISSIONS }],
+        }),
+      ),
+    ).toBe(ALL_PERMISSIONS);
   });
 
   it('2. base is @everyone OR every role of the member; no overwrites = server level', () => {
-    const p = computePermissions(input({ everyone: F.VIEW_CHANNEL, roles: [{ id: 'a', permissions: F.KICK_MEMBERS }, { id: 'b', permissions: F.BAN_MEMBERS }] }));
+    const p = computePermissions(
+      input({
+        everyone: F.VIEW_CHANNEL,
+        roles: [
+          { id: 'a', permissions: F.KICK_MEMBERS },
+          { id: 'b', permissions: F.BAN_MEMBERS },
+        ],
+      }),
+    );
     expect(p).toBe(F.VIEW_CHANNEL | F.KICK_MEMBERS | F.BAN_MEMBERS);
     expect(computePermissions(input())).toBe(0n);
   });
@@ -175,35 +290,63 @@ describe('computePermissions: steps 1-4', () => {
       { type: 'role' as const, id: 'admin', allow: 0n, deny: ALL_PERMISSIONS },
       { type: 'member' as const, id: ME, allow: 0n, deny: ALL_PERMISSIONS },
     ];
-    expect(computePermissions(input({ roles: [{ id: 'admin', permissions: F.ADMINISTRATOR }], overwrites }))).toBe(ALL_PERMISSIONS);
+    expect(computePermissions(input({ roles: [{ id: 'admin', permissions: F.ADMINISTRATOR }], overwrites }))).toBe(
+      ALL_PERMISSIONS,
+    );
     expect(computePermissions(input({ everyone: F.ADMINISTRATOR, overwrites }))).toBe(ALL_PERMISSIONS);
   });
 
   it('an overwrite cannot grant ADMINISTRATOR either', () => {
-    const p = computePermissions(input({ everyone: F.VIEW_CHANNEL, overwrites: [{ type: 'member', id: ME, allow: F.ADMINISTRATOR | F.SEND_MESSAGES, deny: 0n }] }));
+    const p = computePermissions(
+      input({
+        everyone: F.VIEW_CHANNEL,
+        overwrites: [{ type: 'member', id: ME, allow: F.ADMINISTRATOR | F.SEND_MESSAGES, deny: 0n }],
+      }),
+    );
     expect(p).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
   });
 
   it('4a. the @everyone overwrite: deny, then allow', () => {
     const base = F.VIEW_CHANNEL | F.SEND_MESSAGES;
-    expect(computePermissions(input({ everyone: base, overwrites: [{ type: 'role', id: SERVER, allow: F.ATTACH_FILES, deny: F.SEND_MESSAGES }] })))
-      .toBe(F.VIEW_CHANNEL | F.ATTACH_FILES);
+    expect(
+      computePermissions(
+        input({
+          everyone: base,
+          overwrites: [{ type: 'role', id: SERVER, allow: F.ATTACH_FILES, deny: F.SEND_MESSAGES }],
+        }),
+      ),
+    ).toBe(F.VIEW_CHANNEL | F.ATTACH_FILES);
     // both on the same bit: allow applies after deny
-    expect(computePermissions(input({ everyone: 0n, overwrites: [{ type: 'role', id: SERVER, allow: F.SEND_MESSAGES, deny: F.SEND_MESSAGES }] })))
-      .toBe(F.SEND_MESSAGES);
+    expect(
+      computePermissions(
+        input({
+          everyone: 0n,
+          overwrites: [{ type: 'role', id: SERVER, allow: F.SEND_MESSAGES, deny: F.SEND_MESSAGES }],
+        }),
+      ),
+    ).toBe(F.SEND_MESSAGES);
   });
 
-  it('4b. role overwrites count together: one role\'s allow beats another role\'s deny', () => {
-    const roles = [{ id: 'muted', permissions: 0n }, { id: 'helper', permissions: 0n }];
+  it("4b. role overwrites count together: one role's allow beats another role's deny", () => {
+    const roles = [
+      { id: 'muted', permissions: 0n },
+      { id: 'helper', permissions: 0n },
+    ];
     const overwrites = [
       { type: 'role' as const, id: 'muted', allow: 0n, deny: F.SEND_MESSAGES },
       { type: 'role' as const, id: 'helper', allow: F.SEND_MESSAGES, deny: 0n },
     ];
-    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites }))).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
-    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites: [...overwrites].reverse() }))).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
+    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites }))).toBe(
+      F.VIEW_CHANNEL | F.SEND_MESSAGES,
+    );
+    expect(
+      computePermissions(
+        input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites: [...overwrites].reverse() }),
+      ),
+    ).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
   });
 
-  it('4b. role overwrites come after @everyone\'s, whatever the stored order', () => {
+  it("4b. role overwrites come after @everyone's, whatever the stored order", () => {
     const roles = [{ id: 'r', permissions: 0n }];
     const overwrites = [
       { type: 'role' as const, id: 'r', allow: F.VIEW_CHANNEL, deny: 0n },
@@ -212,13 +355,15 @@ describe('computePermissions: steps 1-4', () => {
     expect(computePermissions(input({ everyone: F.VIEW_CHANNEL, roles, overwrites }))).toBe(F.VIEW_CHANNEL);
   });
 
-  it('4c. the member\'s own overwrite comes last and beats role overwrites', () => {
+  it("4c. the member's own overwrite comes last and beats role overwrites", () => {
     const roles = [{ id: 'r', permissions: 0n }];
     const overwrites = [
       { type: 'member' as const, id: ME, allow: F.ATTACH_FILES, deny: F.SEND_MESSAGES },
       { type: 'role' as const, id: 'r', allow: F.SEND_MESSAGES, deny: F.ATTACH_FILES },
     ];
-    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL, roles, overwrites }))).toBe(F.VIEW_CHANNEL | F.ATTACH_FILES);
+    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL, roles, overwrites }))).toBe(
+      F.VIEW_CHANNEL | F.ATTACH_FILES,
+    );
   });
 
   it('ignores overwrites of roles the member lacks and of other members', () => {
@@ -228,10 +373,12 @@ describe('computePermissions: steps 1-4', () => {
       // a member overwrite whose id is a role I hold does not count as that role's
       { type: 'member' as const, id: 'mine', allow: F.MANAGE_MESSAGES, deny: F.VIEW_CHANNEL },
     ];
-    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL, roles: [{ id: 'mine', permissions: 0n }], overwrites }))).toBe(F.VIEW_CHANNEL);
+    expect(
+      computePermissions(input({ everyone: F.VIEW_CHANNEL, roles: [{ id: 'mine', permissions: 0n }], overwrites })),
+    ).toBe(F.VIEW_CHANNEL);
   });
 
-  it('the member\'s roles are not the @everyone role even if listed', () => {
+  it("the member's roles are not the @everyone role even if listed", () => {
     // listing @everyone among the roles must not re-apply its overwrite in the role group
     const overwrites = [
       { type: 'role' as const, id: SERVER, allow: 0n, deny: F.SEND_MESSAGES },
@@ -239,7 +386,9 @@ describe('computePermissions: steps 1-4', () => {
       { type: 'member' as const, id: ME, allow: 0n, deny: 0n },
     ];
     const roles = [{ id: SERVER, permissions: F.VIEW_CHANNEL }];
-    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites }))).toBe(F.VIEW_CHANNEL);
+    expect(computePermissions(input({ everyone: F.VIEW_CHANNEL | F.SEND_MESSAGES, roles, overwrites }))).toBe(
+      F.VIEW_CHANNEL,
+    );
   });
 });
 
@@ -253,13 +402,25 @@ describe('applyImplicitPermissions: step 5', () => {
   });
 
   it('without SEND_MESSAGES: no MENTION_EVERYONE, TTS, attachments or embeds', () => {
-    const p = F.VIEW_CHANNEL | F.MENTION_EVERYONE | F.SEND_TTS_MESSAGES | F.ATTACH_FILES | F.EMBED_LINKS | F.ADD_REACTIONS;
+    const p =
+      F.VIEW_CHANNEL | F.MENTION_EVERYONE | F.SEND_TTS_MESSAGES | F.ATTACH_FILES | F.EMBED_LINKS | F.ADD_REACTIONS;
     expect(applyImplicitPermissions(p, TEXT)).toBe(F.VIEW_CHANNEL | F.ADD_REACTIONS);
     expect(applyImplicitPermissions(p | F.SEND_MESSAGES, TEXT)).toBe(p | F.SEND_MESSAGES);
   });
 
   it('in a voice or stage channel without CONNECT nothing voice-related counts; text chat stays', () => {
-    const p = F.VIEW_CHANNEL | F.SEND_MESSAGES | F.SPEAK | F.STREAM | F.MUTE_MEMBERS | F.MOVE_MEMBERS | F.USE_VAD | F.REQUEST_TO_SPEAK | F.USE_SOUNDBOARD | F.PRIORITY_SPEAKER | F.DEAFEN_MEMBERS;
+    const p =
+      F.VIEW_CHANNEL |
+      F.SEND_MESSAGES |
+      F.SPEAK |
+      F.STREAM |
+      F.MUTE_MEMBERS |
+      F.MOVE_MEMBERS |
+      F.USE_VAD |
+      F.REQUEST_TO_SPEAK |
+      F.USE_SOUNDBOARD |
+      F.PRIORITY_SPEAKER |
+      F.DEAFEN_MEMBERS;
     expect(applyImplicitPermissions(p, { channelType: 'voice' })).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
     expect(applyImplicitPermissions(p, { channelType: 'stage' })).toBe(F.VIEW_CHANNEL | F.SEND_MESSAGES);
     expect(applyImplicitPermissions(p | F.CONNECT, { channelType: 'voice' })).toBe(p | F.CONNECT);
@@ -281,13 +442,19 @@ describe('applyImplicitPermissions: step 5', () => {
   it('a private thread is visible to its members and to MANAGE_THREADS only', () => {
     const p = F.VIEW_CHANNEL | F.SEND_MESSAGES_IN_THREADS | F.READ_MESSAGE_HISTORY;
     expect(applyImplicitPermissions(p, { channelType: 'thread', privateThread: true })).toBe(0n);
-    expect(applyImplicitPermissions(p, { channelType: 'thread', privateThread: true, threadMember: true })).toBe(p | F.SEND_MESSAGES);
-    expect(applyImplicitPermissions(p | F.MANAGE_THREADS, { channelType: 'thread', privateThread: true })).toBe(p | F.MANAGE_THREADS | F.SEND_MESSAGES);
+    expect(applyImplicitPermissions(p, { channelType: 'thread', privateThread: true, threadMember: true })).toBe(
+      p | F.SEND_MESSAGES,
+    );
+    expect(applyImplicitPermissions(p | F.MANAGE_THREADS, { channelType: 'thread', privateThread: true })).toBe(
+      p | F.MANAGE_THREADS | F.SEND_MESSAGES,
+    );
   });
 
   it('a timed-out member keeps only VIEW_CHANNEL and READ_MESSAGE_HISTORY, in channels and at server level', () => {
     const p = ALL_PERMISSIONS & ~F.ADMINISTRATOR;
-    expect(applyImplicitPermissions(p, { channelType: 'text', timedOut: true })).toBe(F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY);
+    expect(applyImplicitPermissions(p, { channelType: 'text', timedOut: true })).toBe(
+      F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY,
+    );
     expect(applyImplicitPermissions(p, { timedOut: true })).toBe(F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY);
     expect(applyImplicitPermissions(F.SEND_MESSAGES, { channelType: 'text', timedOut: true })).toBe(0n);
   });
@@ -306,12 +473,23 @@ describe('applyImplicitPermissions: step 5', () => {
 
   it('computeEffectivePermissions: a timed-out owner and a timed-out admin keep everything', () => {
     const everyone = F.VIEW_CHANNEL | F.SEND_MESSAGES;
-    expect(computeEffectivePermissions(input({ memberId: OWNER, everyone }), { channelType: 'text', timedOut: true })).toBe(ALL_PERMISSIONS);
-    expect(computeEffectivePermissions(input({ roles: [{ id: 'a', permissions: F.ADMINISTRATOR }] }), { channelType: 'text', timedOut: true })).toBe(ALL_PERMISSIONS);
-    expect(computeEffectivePermissions(input({ everyone }), { channelType: 'text', timedOut: true })).toBe(F.VIEW_CHANNEL);
+    expect(
+      computeEffectivePermissions(input({ memberId: OWNER, everyone }), { channelType: 'text', timedOut: true }),
+    ).toBe(ALL_PERMISSIONS);
+    expect(
+      computeEffectivePermissions(input({ roles: [{ id: 'a', permissions: F.ADMINISTRATOR }] }), {
+        channelType: 'text',
+        timedOut: true,
+      }),
+    ).toBe(ALL_PERMISSIONS);
+    expect(computeEffectivePermissions(input({ everyone }), { channelType: 'text', timedOut: true })).toBe(
+      F.VIEW_CHANNEL,
+    );
     // an overwrite granting ADMINISTRATOR does not exempt from the timeout
     const overwrites = [{ type: 'member' as const, id: ME, allow: F.ADMINISTRATOR, deny: 0n }];
-    expect(computeEffectivePermissions(input({ everyone, overwrites }), { channelType: 'text', timedOut: true })).toBe(F.VIEW_CHANNEL);
+    expect(computeEffectivePermissions(input({ everyone, overwrites }), { channelType: 'text', timedOut: true })).toBe(
+      F.VIEW_CHANNEL,
+    );
   });
 
   it('channelKindOf maps Discord channel types; isTimedOut compares with now', () => {
@@ -330,7 +508,11 @@ describe('applyImplicitPermissions: step 5', () => {
 
 describe('assertPermissions', () => {
   it('throws MissingPermission naming every missing flag', () => {
-    const e = expectDomainError(() => assertPermissions(F.VIEW_CHANNEL, ['VIEW_CHANNEL', 'MANAGE_ROLES', 'KICK_MEMBERS'], { channelId: 'c' }), MissingPermission, 'MISSING_PERMISSION');
+    const e = expectDomainError(
+      () => assertPermissions(F.VIEW_CHANNEL, ['VIEW_CHANNEL', 'MANAGE_ROLES', 'KICK_MEMBERS'], { channelId: 'c' }),
+      MissingPermission,
+      'MISSING_PERMISSION',
+    );
     expect((e as MissingPermission).permissions).toEqual(['KICK_MEMBERS', 'MANAGE_ROLES']);
     expect((e as MissingPermission).permission).toBe('KICK_MEMBERS');
     expect(e.details).toMatchObject({ permissions: ['KICK_MEMBERS', 'MANAGE_ROLES'], channelId: 'c' });
@@ -402,7 +584,7 @@ describe('hierarchy', () => {
     expect(outranks(member('a'), low)).toBe(false);
   });
 
-  it('canManageRole: only roles strictly below one\'s highest; the owner manages all', () => {
+  it("canManageRole: only roles strictly below one's highest; the owner manages all", () => {
     const top = role('50', 10);
     const mid = role('51', 5);
     const peer = role('52', 5);
@@ -417,7 +599,11 @@ describe('hierarchy', () => {
     expect(canAssignRole(me, role('54', 1, true), OWNER)).toBe(false);
     expect(canAssignRole(member(OWNER), role('54', 1, true), OWNER)).toBe(false);
     expect(canAssignRole(me, role('54', 1), OWNER)).toBe(true);
-    expectDomainError(() => assertCanAssignRole(member(OWNER), role('54', 1, true), OWNER), HierarchyViolation, 'HIERARCHY_VIOLATION');
+    expectDomainError(
+      () => assertCanAssignRole(member(OWNER), role('54', 1, true), OWNER),
+      HierarchyViolation,
+      'HIERARCHY_VIOLATION',
+    );
   });
 
   it('canActOnMember: nobody acts on the owner; the owner acts on everyone', () => {
@@ -427,7 +613,11 @@ describe('hierarchy', () => {
       expect(canActOnMember(admin, owner, OWNER, action), action).toBe(false);
       expect(canActOnMember(owner, admin, OWNER, action), action).toBe(true);
     }
-    const e = expectDomainError(() => assertCanActOnMember(admin, owner, OWNER, 'ban'), HierarchyViolation, 'HIERARCHY_VIOLATION');
+    const e = expectDomainError(
+      () => assertCanActOnMember(admin, owner, OWNER, 'ban'),
+      HierarchyViolation,
+      'HIERARCHY_VIOLATION',
+    );
     expect(e.details).toMatchObject({ action: 'ban', refusal: 'target-is-owner', actorId: ME, targetId: OWNER });
   });
 
@@ -461,7 +651,11 @@ describe('hierarchy', () => {
     const mine = F.MANAGE_ROLES | F.KICK_MEMBERS | F.VIEW_CHANNEL;
     expect(canGrant(mine, F.KICK_MEMBERS | F.VIEW_CHANNEL)).toBe(true);
     expect(() => assertCanGrant(mine, F.KICK_MEMBERS)).not.toThrow();
-    const e = expectDomainError(() => assertCanGrant(mine, F.KICK_MEMBERS | F.BAN_MEMBERS | F.ADMINISTRATOR), MissingPermission, 'MISSING_PERMISSION');
+    const e = expectDomainError(
+      () => assertCanGrant(mine, F.KICK_MEMBERS | F.BAN_MEMBERS | F.ADMINISTRATOR),
+      MissingPermission,
+      'MISSING_PERMISSION',
+    );
     expect((e as MissingPermission).permissions).toEqual(['BAN_MEMBERS', 'ADMINISTRATOR']);
     // administrators and the owner (computed permissions = ALL) may grant anything
     expect(canGrant(F.ADMINISTRATOR, ALL_PERMISSIONS)).toBe(true);
@@ -474,7 +668,10 @@ describe('hierarchy', () => {
   });
 
   it('property: rank is a strict total order on distinct roles', () => {
-    const roleArb = fc.record({ id: fc.bigInt({ min: 1n, max: 50n }).map(String), position: fc.integer({ min: 0, max: 4 }) });
+    const roleArb = fc.record({
+      id: fc.bigInt({ min: 1n, max: 50n }).map(String),
+      position: fc.integer({ min: 0, max: 4 }),
+    });
     fc.assert(
       fc.property(roleArb, roleArb, roleArb, (a, b, c) => {
         if (a.id === b.id) return;
@@ -519,7 +716,12 @@ function refComputeBasePermissions(member: RefMember, guild: RefGuild): bigint {
   return permissions;
 }
 
-function refComputeOverwrites(basePermissions: bigint, member: RefMember, guild: RefGuild, channel: RefChannel): bigint {
+function refComputeOverwrites(
+  basePermissions: bigint,
+  member: RefMember,
+  guild: RefGuild,
+  channel: RefChannel,
+): bigint {
   if ((basePermissions & REF_ADMIN) === REF_ADMIN) return REF_ALL;
   let permissions = basePermissions;
   const overwriteEveryone = channel.overwrites.get(guild.id);
@@ -556,7 +758,10 @@ function refComputePermissions(member: RefMember, guild: RefGuild, channel: RefC
 const bitOf = (name: string) => 1n << BigInt(DOCUMENTED_BITS[name]);
 
 /** Step 5, from the documentation and docs/architecture.md §9, written independently of src/. */
-function refImplicit(p: bigint, ctx: { kind?: ChannelKind; timedOut: boolean; privileged: boolean; privateThread: boolean; threadMember: boolean }): bigint {
+function refImplicit(
+  p: bigint,
+  ctx: { kind?: ChannelKind; timedOut: boolean; privileged: boolean; privateThread: boolean; threadMember: boolean },
+): bigint {
   if (ctx.privileged) return p;
   if (ctx.timedOut) p = p & (bitOf('VIEW_CHANNEL') | bitOf('READ_MESSAGE_HISTORY'));
   if (ctx.kind === undefined) return p;
@@ -570,7 +775,20 @@ function refImplicit(p: bigint, ctx: { kind?: ChannelKind; timedOut: boolean; pr
     for (const n of ['MENTION_EVERYONE', 'SEND_TTS_MESSAGES', 'ATTACH_FILES', 'EMBED_LINKS']) p &= ~bitOf(n);
   }
   if ((ctx.kind === 'voice' || ctx.kind === 'stage') && !(p & bitOf('CONNECT'))) {
-    for (const n of ['CONNECT', 'SPEAK', 'MUTE_MEMBERS', 'DEAFEN_MEMBERS', 'MOVE_MEMBERS', 'USE_VAD', 'PRIORITY_SPEAKER', 'STREAM', 'REQUEST_TO_SPEAK', 'USE_SOUNDBOARD', 'USE_EXTERNAL_SOUNDS', 'USE_EMBEDDED_ACTIVITIES']) {
+    for (const n of [
+      'CONNECT',
+      'SPEAK',
+      'MUTE_MEMBERS',
+      'DEAFEN_MEMBERS',
+      'MOVE_MEMBERS',
+      'USE_VAD',
+      'PRIORITY_SPEAKER',
+      'STREAM',
+      'REQUEST_TO_SPEAK',
+      'USE_SOUNDBOARD',
+      'USE_EXTERNAL_SOUNDS',
+      'USE_EMBEDDED_ACTIVITIES',
+    ]) {
       p &= ~bitOf(n);
     }
   }
@@ -580,8 +798,18 @@ function refImplicit(p: bigint, ctx: { kind?: ChannelKind; timedOut: boolean; pr
 // ---------------------------------------------------------------------------------------------------
 // Generators
 
-const NON_ADMIN_FLAGS = Object.keys(DOCUMENTED_BITS).filter((n) => n !== 'ADMINISTRATOR').map(bitOf);
-const FEW_FLAGS = ['VIEW_CHANNEL', 'SEND_MESSAGES', 'ATTACH_FILES', 'CONNECT', 'SEND_MESSAGES_IN_THREADS', 'MANAGE_THREADS', 'READ_MESSAGE_HISTORY'].map(bitOf);
+const NON_ADMIN_FLAGS = Object.keys(DOCUMENTED_BITS)
+  .filter((n) => n !== 'ADMINISTRATOR')
+  .map(bitOf);
+const FEW_FLAGS = [
+  'VIEW_CHANNEL',
+  'SEND_MESSAGES',
+  'ATTACH_FILES',
+  'CONNECT',
+  'SEND_MESSAGES_IN_THREADS',
+  'MANAGE_THREADS',
+  'READ_MESSAGE_HISTORY',
+].map(bitOf);
 
 /** Bitfields: often from a few flags (so roles and overwrites collide), sometimes wide, ADMINISTRATOR rarely. */
 const bitsArb = (adminWeight: number) =>
@@ -609,9 +837,15 @@ const worldArb: fc.Arbitrary<World> = fc
   .record({
     everyone: bitsArb(2),
     roles: fc.array(fc.record({ permissions: bitsArb(3), mine: fc.boolean() }), { maxLength: 6 }),
-    ownerId: fc.oneof({ weight: 1, arbitrary: fc.constant('500') }, { weight: 6, arbitrary: fc.constantFrom('501', '502') }),
+    ownerId: fc.oneof(
+      { weight: 1, arbitrary: fc.constant('500') },
+      { weight: 6, arbitrary: fc.constantFrom('501', '502') },
+    ),
     // one optional overwrite per possible target: @everyone, 6 roles, 3 users
-    overwrites: fc.array(fc.option(fc.record({ allow: bitsArb(3), deny: bitsArb(10) }), { freq: 2 }), { minLength: 10, maxLength: 10 }),
+    overwrites: fc.array(fc.option(fc.record({ allow: bitsArb(3), deny: bitsArb(10) }), { freq: 2 }), {
+      minLength: 10,
+      maxLength: 10,
+    }),
     order: fc.array(fc.double({ noNaN: true }), { minLength: 10, maxLength: 10 }),
   })
   .map(({ everyone, roles, ownerId, overwrites, order }) => {
@@ -627,7 +861,9 @@ const worldArb: fc.Arbitrary<World> = fc
       .filter((x) => x.o != null)
       .sort((a, b) => a.k - b.k) // arbitrary stored order
       .map(({ t, o }) => ({ id: t.id, type: t.type, allow: o!.allow, deny: o!.deny }));
-    const memberRoles = roles.map((r, i) => ({ id: roleIds[i], permissions: r.permissions, mine: r.mine })).filter((r) => r.mine);
+    const memberRoles = roles
+      .map((r, i) => ({ id: roleIds[i], permissions: r.permissions, mine: r.mine }))
+      .filter((r) => r.mine);
     const input: ComputePermissionsInput = {
       serverId,
       ownerId,
@@ -636,21 +872,31 @@ const worldArb: fc.Arbitrary<World> = fc
       roles: memberRoles.map(({ id, permissions }) => ({ id, permissions })),
       overwrites: list,
     };
-    const guild: RefGuild = { id: serverId, ownerId, roles: new Map([[serverId, everyone], ...roles.map((r, i) => [roleIds[i], r.permissions] as [string, bigint])]) };
+    const guild: RefGuild = {
+      id: serverId,
+      ownerId,
+      roles: new Map([[serverId, everyone], ...roles.map((r, i) => [roleIds[i], r.permissions] as [string, bigint])]),
+    };
     const member: RefMember = { userId: '500', roleIds: memberRoles.map((r) => r.id) };
     const channel: RefChannel = { overwrites: new Map(list.map((o) => [o.id, { allow: o.allow, deny: o.deny }])) };
     return { input, guild, member, channel };
   });
 
 const contextArb = fc.record({
-  channelType: fc.option(fc.constantFrom<ChannelKind>('text', 'announcement', 'forum', 'voice', 'stage', 'category', 'thread'), { nil: undefined, freq: 6 }),
+  channelType: fc.option(
+    fc.constantFrom<ChannelKind>('text', 'announcement', 'forum', 'voice', 'stage', 'category', 'thread'),
+    { nil: undefined, freq: 6 },
+  ),
   timedOut: fc.boolean(),
   privateThread: fc.boolean(),
   threadMember: fc.boolean(),
 });
 
 function shuffled<T>(items: readonly T[], keys: readonly number[]): T[] {
-  return items.map((item, i) => ({ item, k: keys[i % Math.max(keys.length, 1)] ?? 0, i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.item);
+  return items
+    .map((item, i) => ({ item, k: keys[i % Math.max(keys.length, 1)] ?? 0, i }))
+    .sort((a, b) => a.k - b.k || a.i - b.i)
+    .map((x) => x.item);
 }
 
 describe('properties (fast-check)', () => {
@@ -663,7 +909,9 @@ describe('properties (fast-check)', () => {
         const expected = refComputePermissions(w.member, w.guild, w.channel);
         expect(computePermissions(w.input)).toBe(expected);
         // the same member at server level: overwrites = []
-        expect(computePermissions({ ...w.input, overwrites: [] })).toBe(refComputePermissions(w.member, w.guild, { overwrites: new Map() }));
+        expect(computePermissions({ ...w.input, overwrites: [] })).toBe(
+          refComputePermissions(w.member, w.guild, { overwrites: new Map() }),
+        );
         if (w.input.ownerId === w.input.memberId) owners++;
         else if (expected === REF_ALL) admins++;
         else channelLevel++;
@@ -678,11 +926,22 @@ describe('properties (fast-check)', () => {
 
   it('the stored order of overwrites (and roles) never changes the result', () => {
     fc.assert(
-      fc.property(worldArb, fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 12 }), fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 12 }), (w, k1, k2) => {
-        const again = { ...w.input, overwrites: shuffled(w.input.overwrites, k1), roles: shuffled(w.input.roles, k2) };
-        expect(computePermissions(again)).toBe(computePermissions(w.input));
-        expect(computePermissions({ ...w.input, overwrites: [...w.input.overwrites].reverse() })).toBe(computePermissions(w.input));
-      }),
+      fc.property(
+        worldArb,
+        fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 12 }),
+        (w, k1, k2) => {
+          const again = {
+            ...w.input,
+            overwrites: shuffled(w.input.overwrites, k1),
+            roles: shuffled(w.input.roles, k2),
+          };
+          expect(computePermissions(again)).toBe(computePermissions(w.input));
+          expect(computePermissions({ ...w.input, overwrites: [...w.input.overwrites].reverse() })).toBe(
+            computePermissions(w.input),
+          );
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -725,18 +984,32 @@ describe('properties (fast-check)', () => {
     fc.assert(
       fc.property(worldArb, contextArb, (w, ctx) => {
         const computed = refComputePermissions(w.member, w.guild, w.channel);
-        const privileged = w.input.ownerId === w.input.memberId || (refComputeBasePermissions(w.member, w.guild) & REF_ADMIN) !== 0n;
-        const expected = refImplicit(computed, { kind: ctx.channelType, timedOut: ctx.timedOut, privileged, privateThread: ctx.privateThread, threadMember: ctx.threadMember });
+        const privileged =
+          w.input.ownerId === w.input.memberId || (refComputeBasePermissions(w.member, w.guild) & REF_ADMIN) !== 0n;
+        const expected = refImplicit(computed, {
+          kind: ctx.channelType,
+          timedOut: ctx.timedOut,
+          privileged,
+          privateThread: ctx.privateThread,
+          threadMember: ctx.threadMember,
+        });
         expect(computeEffectivePermissions(w.input, ctx)).toBe(expected);
-        expect(applyImplicitPermissions(computePermissions(w.input), { ...ctx, isOwner: w.input.ownerId === w.input.memberId })).toBe(expected);
+        expect(
+          applyImplicitPermissions(computePermissions(w.input), {
+            ...ctx,
+            isOwner: w.input.ownerId === w.input.memberId,
+          }),
+        ).toBe(expected);
         // the invariants, stated directly
         if (!privileged) {
           if (ctx.timedOut) expect(expected & ~(F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY)).toBe(0n);
           if (ctx.channelType !== undefined) {
             if (!(expected & F.VIEW_CHANNEL)) expect(expected).toBe(0n);
             if (!(expected & F.SEND_MESSAGES)) expect(expected & SEND_DEPENDENT_PERMISSIONS).toBe(0n);
-            if ((ctx.channelType === 'voice' || ctx.channelType === 'stage') && !(expected & F.CONNECT)) expect(expected & VOICE_PERMISSIONS).toBe(0n);
-            if (ctx.channelType === 'thread') expect(!!(expected & F.SEND_MESSAGES)).toBe(!!(expected & F.SEND_MESSAGES_IN_THREADS));
+            if ((ctx.channelType === 'voice' || ctx.channelType === 'stage') && !(expected & F.CONNECT))
+              expect(expected & VOICE_PERMISSIONS).toBe(0n);
+            if (ctx.channelType === 'thread')
+              expect(!!(expected & F.SEND_MESSAGES)).toBe(!!(expected & F.SEND_MESSAGES_IN_THREADS));
           }
         }
       }),

@@ -9,23 +9,60 @@ const db = useTestDatabase();
 
 /** Every row of the world's content, with snowflakes (in columns and in text) replaced by their rank. */
 async function content(target: TestDatabase): Promise<Record<string, string[]>> {
-  const idTables = ['User', 'Server', 'Role', 'Channel', 'Message', 'MessageAttachment', 'MessageEmbed', 'VoiceSession'];
-  const ids = await target.sql<{ id: string }>(idTables.map((t) => `select id::text from "${t}"`).join(' union ') + ' order by 1');
+  const idTables = [
+    'User',
+    'Server',
+    'Role',
+    'Channel',
+    'Message',
+    'MessageAttachment',
+    'MessageEmbed',
+    'VoiceSession',
+  ];
+  const ids = await target.sql<{ id: string }>(
+    idTables.map((t) => `select id::text from "${t}"`).join(' union ') + ' order by 1',
+  );
   const rank = new Map(ids.map((r, i) => [r.id, `#${i}`]));
   const mapped = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(mapped);
     if (typeof v === 'string') return rank.get(v) ?? v.replace(/\d{15,20}/g, (d) => rank.get(d) ?? d);
     return v;
   };
-  const tables = ['User', 'UserPresence', 'Relationship', 'Server', 'Role', 'ServerMember', 'ServerMemberRole', 'Channel', 'PermissionOverwrite', 'Invite', 'ChannelRecipient',
-    'VoiceState', 'VoiceSession', 'Message', 'MessageAttachment', 'MessageEmbed', 'Reaction', 'ThreadMember', 'ReadState', 'MessageAnalytics', 'VoiceAnalytics', 'ServerAnalytics'];
+  const tables = [
+    'User',
+    'UserPresence',
+    'Relationship',
+    'Server',
+    'Role',
+    'ServerMember',
+    'ServerMemberRole',
+    'Channel',
+    'PermissionOverwrite',
+    'Invite',
+    'ChannelRecipient',
+    'VoiceState',
+    'VoiceSession',
+    'Message',
+    'MessageAttachment',
+    'MessageEmbed',
+    'Reaction',
+    'ThreadMember',
+    'ReadState',
+    'MessageAnalytics',
+    'VoiceAnalytics',
+    'ServerAnalytics',
+  ];
   const out: Record<string, string[]> = {};
   for (const table of tables) {
     // Content columns: everything but times (relative to when the seed ran) and analytics' own ids.
     const columns = await target.sql<{ name: string }>(
       `select column_name as name from information_schema.columns where table_name = $1 and data_type not like 'timestamp%'
-         and not (column_name = 'id' and $1 like '%Analytics') and is_generated = 'NEVER' order by ordinal_position`, [table]);
-    const rows = await target.sql(`select ${columns.map((c) => `"${c.name}"::text as "${c.name}"`).join(', ')} from "${table}"`);
+         and not (column_name = 'id' and $1 like '%Analytics') and is_generated = 'NEVER' order by ordinal_position`,
+      [table],
+    );
+    const rows = await target.sql(
+      `select ${columns.map((c) => `"${c.name}"::text as "${c.name}"`).join(', ')} from "${table}"`,
+    );
     out[table] = rows.map((row) => JSON.stringify(columns.map((c) => mapped(row[c.name])))).sort();
   }
   return out;
@@ -34,7 +71,8 @@ async function content(target: TestDatabase): Promise<Record<string, string[]>> 
 async function indexState(): Promise<{ search: boolean; autovacuumOff: boolean }> {
   const [row] = await db().sql<{ search: boolean; autovacuumOff: boolean }>(
     `select to_regclass('"Message_searchVector_index"') is not null as search,
-            coalesce((select 'autovacuum_enabled=false' = any(reloptions) from pg_class where relname = 'Message'), false) as "autovacuumOff"`);
+            coalesce((select 'autovacuum_enabled=false' = any(reloptions) from pg_class where relname = 'Message'), false) as "autovacuumOff"`,
+  );
   return row;
 }
 
@@ -44,29 +82,56 @@ describe('scenarios', () => {
     expect(s.report.rows.User).toBe(SCENARIOS.small.users);
     expect(s.report.rows.Server).toBe(2);
     expect(s.report.rows.Message).toBeGreaterThanOrEqual(SCENARIOS.small.messages);
-    for (const table of ['Reaction', 'MessageAttachment', 'ThreadMember', 'ChannelRecipient', 'VoiceState', 'VoiceSession', 'MessageAnalytics', 'Relationship']) {
+    for (const table of [
+      'Reaction',
+      'MessageAttachment',
+      'ThreadMember',
+      'ChannelRecipient',
+      'VoiceState',
+      'VoiceSession',
+      'MessageAnalytics',
+      'Relationship',
+    ]) {
       expect(s.report.rows[table], table).toBeGreaterThan(0);
     }
     expect(await checkInvariants(db().fork())).toEqual([]);
 
-    const [server] = await db().sql<{ ownerId: string }>(`select "ownerId"::text from "Server" where id = $1`, [s.server.id]);
+    const [server] = await db().sql<{ ownerId: string }>(`select "ownerId"::text from "Server" where id = $1`, [
+      s.server.id,
+    ]);
     expect(server.ownerId).toBe(s.owner);
     const roleOf = async (userId: string) =>
-      (await db().sql<{ name: string }>(`select r.name from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = $1 and mr."userId" = $2`, [s.server.id, userId])).map((r) => r.name);
+      (
+        await db().sql<{ name: string }>(
+          `select r.name from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = $1 and mr."userId" = $2`,
+          [s.server.id, userId],
+        )
+      ).map((r) => r.name);
     expect(await roleOf(s.moderator)).toContain('Moderator');
     expect(await roleOf(s.admin)).toContain('Admin');
     expect(await roleOf(s.member)).not.toContain('Moderator');
-    expect(await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.server.id, s.outsider])).toEqual([]);
+    expect(
+      await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.server.id, s.outsider]),
+    ).toEqual([]);
     const [a, b] = s.blocked;
-    expect(await db().sql(`select 1 from "Relationship" where "userAId" = $1 and "userBId" = $2 and ("aBlocksB" or "bBlocksA")`, [a, b])).toHaveLength(1);
+    expect(
+      await db().sql(
+        `select 1 from "Relationship" where "userAId" = $1 and "userBId" = $2 and ("aBlocksB" or "bBlocksA")`,
+        [a, b],
+      ),
+    ).toHaveLength(1);
     expect(s.fullVoice.userLimit).toBeGreaterThan(0);
     expect(s.fullVoice.userIds).toHaveLength(s.fullVoice.userLimit);
-    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "VoiceState" where "channelId" = $1`, [s.fullVoice.channelId]);
+    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "VoiceState" where "channelId" = $1`, [
+      s.fullVoice.channelId,
+    ]);
     expect(Number(n)).toBe(s.fullVoice.userLimit);
     // Presence is spread over the statuses, and the activity law makes a few channels busy.
     const statuses = await db().sql<{ status: string }>(`select distinct status from "UserPresence"`);
     expect(statuses.length).toBeGreaterThanOrEqual(3);
-    const [busy] = await db().sql<{ share: number }>(`select max(c)::float / sum(c) as share from (select count(*) c from "Message" where "serverId" is not null group by "channelId") x`);
+    const [busy] = await db().sql<{ share: number }>(
+      `select max(c)::float / sum(c) as share from (select count(*) c from "Message" where "serverId" is not null group by "channelId") x`,
+    );
     expect(busy.share).toBeGreaterThan(0.15);
   }, 60_000);
 
@@ -102,13 +167,22 @@ describe('scenarios', () => {
     const expected = await content(db());
     const controller = new AbortController();
     await expect(
-      runSeed(db().fork(), { scenario: chunked, seed: 42, reset: true, log: null, signal: controller.signal, onPhase: (name) => name === 'messages:1' && controller.abort() }),
+      runSeed(db().fork(), {
+        scenario: chunked,
+        seed: 42,
+        reset: true,
+        log: null,
+        signal: controller.signal,
+        onPhase: (name) => name === 'messages:1' && controller.abort(),
+      }),
     ).rejects.toThrow(/interrupted before messages:2/);
     const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Message"`);
     expect(Number(n)).toBe(200);
     expect(await indexState()).toEqual({ search: false, autovacuumOff: true });
     await expect(runSeed(db().fork(), { scenario: chunked, seed: 42, log: null })).rejects.toThrow(/--resume/);
-    await expect(runSeed(db().fork(), { scenario: chunked, seed: 7, resume: true, log: null })).rejects.toThrow(SeedRefused);
+    await expect(runSeed(db().fork(), { scenario: chunked, seed: 7, resume: true, log: null })).rejects.toThrow(
+      SeedRefused,
+    );
     expect(Number((await db().sql<{ n: string }>(`select count(*) as n from "Message"`))[0].n)).toBe(200);
     const resumed = await runSeed(db().fork(), { scenario: chunked, seed: 42, resume: true, log: null });
     expect(resumed.resumed).toBe(true);
@@ -123,7 +197,14 @@ describe('scenarios', () => {
     const chunked = { ...SCENARIOS.small, chunk: 100, bulkMode: true };
     const controller = new AbortController();
     await expect(
-      runSeed(db().fork(), { scenario: chunked, seed: 42, reset: true, log: null, signal: controller.signal, onPhase: (name) => name === 'messages:0' && controller.abort() }),
+      runSeed(db().fork(), {
+        scenario: chunked,
+        seed: 42,
+        reset: true,
+        log: null,
+        signal: controller.signal,
+        onPhase: (name) => name === 'messages:0' && controller.abort(),
+      }),
     ).rejects.toThrow(SeedRefused);
     expect(await indexState()).toEqual({ search: false, autovacuumOff: true });
     await runSeed(db().fork(), { scenario: 'small', seed: 42, reset: true, log: null });

@@ -27,8 +27,17 @@ async function addMember(server: Server, user: User, permissions?: bigint): Prom
   await db().sql(`insert into "ServerMember" ("serverId", "userId") values ($1, $2)`, [server.id, user.id]);
   if (permissions === undefined) return;
   const roleId = nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, 1)`, [roleId, server.id, `r${++seq}`, permissions.toString()]);
-  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [server.id, user.id, roleId]);
+  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, 1)`, [
+    roleId,
+    server.id,
+    `r${++seq}`,
+    permissions.toString(),
+  ]);
+  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+    server.id,
+    user.id,
+    roleId,
+  ]);
 }
 
 const log = () => new AuditLogService(db().fork());
@@ -69,7 +78,12 @@ describe('audit log query', () => {
     expect(ids(page)).toEqual(all.map((r) => r.id));
     expect(page.map((e) => e.actionType)).toEqual([92, 61, 60, 60, 90, 60, 60, 60]);
     const renamed = page[1].toPublic();
-    expect(renamed).toMatchObject({ serverId: server.id, actionType: AuditLogAction.EMOJI_UPDATE, reason: 'typo', changes: [{ key: 'name', old: 'four', new: 'four_renamed' }] });
+    expect(renamed).toMatchObject({
+      serverId: server.id,
+      actionType: AuditLogAction.EMOJI_UPDATE,
+      reason: 'typo',
+      changes: [{ key: 'name', old: 'four', new: 'four_renamed' }],
+    });
   });
 
   it('filters by actor, by action type, and both', async () => {
@@ -80,7 +94,10 @@ describe('audit log query', () => {
     const creates = await log().auditLog(owner, server.id, { actionType: AuditLogAction.EMOJI_CREATE });
     expect(ids(creates)).toEqual(all.filter((r) => r.actionType === 60).map((r) => r.id));
     expect(creates).toHaveLength(5);
-    const ownerCreates = await log().auditLog(owner, server.id, { actorId: owner.id, actionType: AuditLogAction.EMOJI_CREATE });
+    const ownerCreates = await log().auditLog(owner, server.id, {
+      actorId: owner.id,
+      actionType: AuditLogAction.EMOJI_CREATE,
+    });
     expect(ownerCreates).toHaveLength(3);
     expect(ownerCreates.every((e) => e.actor?.id === owner.id && e.actionType === 60)).toBe(true);
     expect(await log().auditLog(owner, server.id, { actionType: AuditLogAction.MEMBER_KICK })).toEqual([]);
@@ -103,7 +120,12 @@ describe('audit log query', () => {
     const afterThird = await log().auditLog(owner, server.id, { before: all[2].id });
     expect(ids(afterThird)).toEqual(all.slice(3).map((r) => r.id));
     const ownerBefore = await log().auditLog(owner, server.id, { actorId: owner.id, before: all[0].id, limit: 2 });
-    expect(ids(ownerBefore)).toEqual(all.filter((r) => r.actorId === owner.id).slice(0, 2).map((r) => r.id));
+    expect(ids(ownerBefore)).toEqual(
+      all
+        .filter((r) => r.actorId === owner.id)
+        .slice(0, 2)
+        .map((r) => r.id),
+    );
   });
 
   it('requires VIEW_AUDIT_LOG: refused without it, allowed with it, the owner and administrators always', async () => {
@@ -114,11 +136,17 @@ describe('audit log query', () => {
     const outsider = await register('outsider');
     await addMember(server, viewer, PermissionFlags.VIEW_AUDIT_LOG);
     await addMember(server, admin, PermissionFlags.ADMINISTRATOR);
-    await addMember(server, plain, PermissionFlags.MANAGE_GUILD | PermissionFlags.MANAGE_GUILD_EXPRESSIONS | PermissionFlags.BAN_MEMBERS);
+    await addMember(
+      server,
+      plain,
+      PermissionFlags.MANAGE_GUILD | PermissionFlags.MANAGE_GUILD_EXPRESSIONS | PermissionFlags.BAN_MEMBERS,
+    );
     expect(ids(await log().auditLog(viewer, server.id))).toEqual(all.map((r) => r.id));
     expect(ids(await log().auditLog(admin, server.id))).toEqual(all.map((r) => r.id));
     expect(await log().auditLog(owner, server.id, { limit: 1 })).toHaveLength(1);
-    const error = await log().auditLog(plain, server.id).catch((e: unknown) => e);
+    const error = await log()
+      .auditLog(plain, server.id)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MissingPermission);
     expect((error as MissingPermission).permission).toBe('VIEW_AUDIT_LOG');
     await expect(log().auditLog(outsider, server.id)).rejects.toBeInstanceOf(NotAMember);
@@ -181,7 +209,8 @@ describe('audit log query', () => {
       const { text, why } = await plan(query);
       expect(text, why).toMatch(/Index Scan Backward using "AuditLogEntry_serverId_id_index"/);
       expect(text, why).not.toMatch(/Sort|Seq Scan|AuditLogEntry_pkey/);
-      if ('before' in query) expect(text, why).toMatch(/Index Cond: \(\("serverId" = '\d+'::bigint\) AND \(id < '\d+'::bigint\)\)/);
+      if ('before' in query)
+        expect(text, why).toMatch(/Index Cond: \(\("serverId" = '\d+'::bigint\) AND \(id < '\d+'::bigint\)\)/);
     }
     // Filtered pages read the same index (the filter applies to the server's rows only), never the whole table.
     for (const query of [
@@ -190,7 +219,9 @@ describe('audit log query', () => {
       { actorId: owner.id, actionType: AuditLogAction.CHANNEL_CREATE, before: (base + 50000n).toString(), limit: 10 },
     ]) {
       const { text, why } = await plan(query);
-      expect(text, why).toMatch(/Index Scan (Backward )?using "AuditLogEntry_serverId_id_index"|Bitmap Index Scan on "AuditLogEntry_serverId_id_index"/);
+      expect(text, why).toMatch(
+        /Index Scan (Backward )?using "AuditLogEntry_serverId_id_index"|Bitmap Index Scan on "AuditLogEntry_serverId_id_index"/,
+      );
       expect(text, why).toMatch(/Index Cond: \(+"serverId" = '\d+'::bigint\)/);
       expect(text, why).not.toMatch(/Seq Scan|AuditLogEntry_pkey/);
     }

@@ -20,9 +20,19 @@ async function register(username: string): Promise<User> {
 async function newServer(name = 'Channels') {
   const owner = await register('owner');
   const server = await new ServerService(db().fork()).createServer(owner, { name });
-  const rows = await db().sql<{ id: string; name: string }>(`select id::text, name from "Channel" where "serverId" = $1`, [server.id]);
+  const rows = await db().sql<{ id: string; name: string }>(
+    `select id::text, name from "Channel" where "serverId" = $1`,
+    [server.id],
+  );
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.id]));
-  return { owner, server, textCategory: byName['Text Channels'], voiceCategory: byName['Voice Channels'], general: byName['general'], voice: byName['General'] };
+  return {
+    owner,
+    server,
+    textCategory: byName['Text Channels'],
+    voiceCategory: byName['Voice Channels'],
+    general: byName['general'],
+    voice: byName['General'],
+  };
 }
 
 async function addMember(serverId: string, username: string, permissions?: bigint): Promise<User> {
@@ -31,8 +41,16 @@ async function addMember(serverId: string, username: string, permissions?: bigin
   await db().sql(`update "Server" set "memberCount" = "memberCount" + 1 where id = $1`, [serverId]);
   if (permissions !== undefined) {
     const roleId = nextSnowflake();
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'staff', $3, 5)`, [roleId, serverId, permissions.toString()]);
-    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, user.id, roleId]);
+    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'staff', $3, 5)`, [
+      roleId,
+      serverId,
+      permissions.toString(),
+    ]);
+    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+      serverId,
+      user.id,
+      roleId,
+    ]);
   }
   return user;
 }
@@ -91,7 +109,18 @@ describe('creating channels', () => {
   it('creates a text channel at the end of its category with audit 10 and CHANNEL_CREATE', async () => {
     const { owner, server, textCategory } = await newServer();
     const since = await lastEventId();
-    const channel = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'memes', topic: 'only memes', parentId: textCategory, rateLimitPerUser: 30 }, { reason: 'fun' });
+    const channel = await channels().createChannel(
+      owner,
+      server.id,
+      {
+        type: ChannelType.GUILD_TEXT,
+        name: 'memes',
+        topic: 'only memes',
+        parentId: textCategory,
+        rateLimitPerUser: 30,
+      },
+      { reason: 'fun' },
+    );
     expect(await channelRow(channel.id)).toEqual({
       name: 'memes',
       type: 'GUILD_TEXT',
@@ -105,15 +134,27 @@ describe('creating channels', () => {
     });
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 10, targetId: channel.id });
-    expect(entry.changes).toEqual(expect.arrayContaining([{ key: 'name', new: 'memes' }, { key: 'parentId', new: textCategory }]));
+    expect(entry.changes).toEqual(
+      expect.arrayContaining([
+        { key: 'name', new: 'memes' },
+        { key: 'parentId', new: textCategory },
+      ]),
+    );
     const evs = await events(server.id, since);
     expect(evs.map((e) => e.type).sort()).toEqual(['CHANNEL_CREATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
-    expect(evs.find((e) => e.type === 'CHANNEL_CREATE')).toMatchObject({ channelId: channel.id, payload: { channel: { name: 'memes', permissionOverwrites: [] } } });
+    expect(evs.find((e) => e.type === 'CHANNEL_CREATE')).toMatchObject({
+      channelId: channel.id,
+      payload: { channel: { name: 'memes', permissionOverwrites: [] } },
+    });
   });
 
   it('gives voice channels 64 kbps and no user limit by default', async () => {
     const { owner, server, voiceCategory } = await newServer();
-    const voice = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_VOICE, name: 'talk', parentId: voiceCategory });
+    const voice = await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_VOICE,
+      name: 'talk',
+      parentId: voiceCategory,
+    });
     expect(await channelRow(voice.id)).toMatchObject({ bitrate: 64_000, userLimit: 0, position: 1 });
   });
 
@@ -143,14 +184,25 @@ describe('creating channels', () => {
       { type: ChannelType.GUILD_TEXT, name: 't', parentId: nextSnowflake() },
       { type: ChannelType.GUILD_TEXT, name: 't', parentId: 'nope' },
     ];
-    for (const input of refused) await expect(ok(input), JSON.stringify(input)).rejects.toBeInstanceOf(ValidationFailed);
+    for (const input of refused)
+      await expect(ok(input), JSON.stringify(input)).rejects.toBeInstanceOf(ValidationFailed);
     expect(await writes(server.id)).toEqual(before);
     await expect(ok({ type: ChannelType.GUILD_TEXT, name: 'a' })).resolves.toBeInstanceOf(Channel);
-    await expect(ok({ type: ChannelType.GUILD_TEXT, name: 'n'.repeat(100), topic: 't'.repeat(1024), rateLimitPerUser: 21_600 })).resolves.toBeInstanceOf(Channel);
-    await expect(ok({ type: ChannelType.GUILD_TEXT, name: 'z', rateLimitPerUser: 0, nsfw: true })).resolves.toBeInstanceOf(Channel);
-    await expect(ok({ type: ChannelType.GUILD_VOICE, name: 'v', bitrate: 8_000, userLimit: 99 })).resolves.toBeInstanceOf(Channel);
-    await expect(ok({ type: ChannelType.GUILD_VOICE, name: 'v', bitrate: 96_000, userLimit: 0 })).resolves.toBeInstanceOf(Channel);
-    await expect(ok({ type: ChannelType.GUILD_STAGE_VOICE, name: 's', userLimit: 10_000 })).resolves.toBeInstanceOf(Channel);
+    await expect(
+      ok({ type: ChannelType.GUILD_TEXT, name: 'n'.repeat(100), topic: 't'.repeat(1024), rateLimitPerUser: 21_600 }),
+    ).resolves.toBeInstanceOf(Channel);
+    await expect(
+      ok({ type: ChannelType.GUILD_TEXT, name: 'z', rateLimitPerUser: 0, nsfw: true }),
+    ).resolves.toBeInstanceOf(Channel);
+    await expect(
+      ok({ type: ChannelType.GUILD_VOICE, name: 'v', bitrate: 8_000, userLimit: 99 }),
+    ).resolves.toBeInstanceOf(Channel);
+    await expect(
+      ok({ type: ChannelType.GUILD_VOICE, name: 'v', bitrate: 96_000, userLimit: 0 }),
+    ).resolves.toBeInstanceOf(Channel);
+    await expect(ok({ type: ChannelType.GUILD_STAGE_VOICE, name: 's', userLimit: 10_000 })).resolves.toBeInstanceOf(
+      Channel,
+    );
   });
 
   it('raises the bitrate ceiling with the boost tier (128k / 256k / 384k)', async () => {
@@ -161,15 +213,25 @@ describe('creating channels', () => {
       [3, 384_000],
     ] as const) {
       await db().sql(`update "Server" set "premiumTier" = $2 where id = $1`, [server.id, tier]);
-      await expect(channels().createChannel(owner, server.id, { type: ChannelType.GUILD_VOICE, name: 'v', bitrate: max + 1 })).rejects.toBeInstanceOf(ValidationFailed);
-      await expect(channels().createChannel(owner, server.id, { type: ChannelType.GUILD_VOICE, name: 'v', bitrate: max })).resolves.toBeInstanceOf(Channel);
+      await expect(
+        channels().createChannel(owner, server.id, { type: ChannelType.GUILD_VOICE, name: 'v', bitrate: max + 1 }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        channels().createChannel(owner, server.id, { type: ChannelType.GUILD_VOICE, name: 'v', bitrate: max }),
+      ).resolves.toBeInstanceOf(Channel);
     }
   });
 
   it('refuses a parent category of another server', async () => {
     const { owner, server } = await newServer('one');
     const other = await newServer('two');
-    await expect(channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 't', parentId: other.textCategory })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(
+      channels().createChannel(owner, server.id, {
+        type: ChannelType.GUILD_TEXT,
+        name: 't',
+        parentId: other.textCategory,
+      }),
+    ).rejects.toBeInstanceOf(ValidationFailed);
   });
 
   it('holds 500 channels per server: the 500th is created, the 501st refused', async () => {
@@ -178,7 +240,9 @@ describe('creating channels', () => {
     await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'five hundred' });
     expect(await countChannels('"serverId"', server.id)).toBe(500);
     const before = await writes(server.id);
-    const error = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'one too many' }).catch((e) => e);
+    const error = await channels()
+      .createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'one too many' })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(LimitReached);
     expect(error.details).toMatchObject({ limit: 'channels', max: 500 });
     expect(await writes(server.id)).toEqual(before);
@@ -187,20 +251,38 @@ describe('creating channels', () => {
   it('holds 50 channels per category, on creation and on moving a channel in', async () => {
     const { owner, server, textCategory, voiceCategory } = await newServer();
     await fillChannels(server.id, 48, textCategory); // 'general' + 48 = 49
-    await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'fiftieth', parentId: textCategory });
+    await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_TEXT,
+      name: 'fiftieth',
+      parentId: textCategory,
+    });
     expect(await countChannels('"parentId"', textCategory)).toBe(50);
-    const error = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'fifty-first', parentId: textCategory }).catch((e) => e);
+    const error = await channels()
+      .createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'fifty-first', parentId: textCategory })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(LimitReached);
     expect(error.details).toMatchObject({ limit: 'channelsPerCategory', max: 50 });
-    const loose = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'loose', parentId: voiceCategory });
-    await expect(channels().updateChannel(owner, server.id, loose.id, { parentId: textCategory })).rejects.toBeInstanceOf(LimitReached);
+    const loose = await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_TEXT,
+      name: 'loose',
+      parentId: voiceCategory,
+    });
+    await expect(
+      channels().updateChannel(owner, server.id, loose.id, { parentId: textCategory }),
+    ).rejects.toBeInstanceOf(LimitReached);
     expect(await countChannels('"parentId"', textCategory)).toBe(50);
   });
 
   it('race: 10 concurrent creations into a category holding 48 leave exactly 50', async () => {
     const { owner, server, textCategory } = await newServer();
     await fillChannels(server.id, 47, textCategory); // 48 with 'general'
-    const results = await race(db(), 10, (em, i) => new ChannelService(em).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}`, parentId: textCategory }));
+    const results = await race(db(), 10, (em, i) =>
+      new ChannelService(em).createChannel(owner, server.id, {
+        type: ChannelType.GUILD_TEXT,
+        name: `racer-${i}`,
+        parentId: textCategory,
+      }),
+    );
     expect(fulfilled(results)).toHaveLength(2);
     for (const e of rejected(results)) expect(e).toBeInstanceOf(LimitReached);
     expect(await countChannels('"parentId"', textCategory)).toBe(50);
@@ -209,7 +291,9 @@ describe('creating channels', () => {
   it('race: 10 concurrent creations at 498 channels leave exactly 500', async () => {
     const { owner, server } = await newServer();
     await fillChannels(server.id, 494);
-    const results = await race(db(), 10, (em, i) => new ChannelService(em).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}` }));
+    const results = await race(db(), 10, (em, i) =>
+      new ChannelService(em).createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: `racer-${i}` }),
+    );
     expect(fulfilled(results)).toHaveLength(2);
     for (const e of rejected(results)) expect(e).toBeInstanceOf(LimitReached);
     expect(await countChannels('"serverId"', server.id)).toBe(500);
@@ -218,12 +302,21 @@ describe('creating channels', () => {
   it('a member needs MANAGE_CHANNELS, and MANAGE_CHANNELS in the parent category', async () => {
     const { server, textCategory } = await newServer();
     const staff = await addMember(server.id, 'staff', F.MANAGE_CHANNELS);
-    await expect(channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'ok', parentId: textCategory })).resolves.toBeInstanceOf(Channel);
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`, [textCategory, staff.id, F.MANAGE_CHANNELS.toString()]);
+    await expect(
+      channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'ok', parentId: textCategory }),
+    ).resolves.toBeInstanceOf(Channel);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`,
+      [textCategory, staff.id, F.MANAGE_CHANNELS.toString()],
+    );
     const before = await writes(server.id);
-    await expect(channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'no', parentId: textCategory })).rejects.toBeInstanceOf(MissingPermission);
+    await expect(
+      channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'no', parentId: textCategory }),
+    ).rejects.toBeInstanceOf(MissingPermission);
     expect(await writes(server.id)).toEqual(before);
-    await expect(channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'top-level' })).resolves.toBeInstanceOf(Channel);
+    await expect(
+      channels().createChannel(staff, server.id, { type: ChannelType.GUILD_TEXT, name: 'top-level' }),
+    ).resolves.toBeInstanceOf(Channel);
   });
 });
 
@@ -231,8 +324,18 @@ describe('updating channels', () => {
   it('changes fields with audit 11 (only what changed) and CHANNEL_UPDATE; an unchanged patch writes nothing', async () => {
     const { owner, server, general } = await newServer();
     const since = await lastEventId();
-    await channels().updateChannel(owner, server.id, general, { name: 'lobby', topic: 'hello', nsfw: true, rateLimitPerUser: 10 });
-    expect(await channelRow(general)).toMatchObject({ name: 'lobby', topic: 'hello', nsfw: true, rateLimitPerUser: 10 });
+    await channels().updateChannel(owner, server.id, general, {
+      name: 'lobby',
+      topic: 'hello',
+      nsfw: true,
+      rateLimitPerUser: 10,
+    });
+    expect(await channelRow(general)).toMatchObject({
+      name: 'lobby',
+      topic: 'hello',
+      nsfw: true,
+      rateLimitPerUser: 10,
+    });
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 11, targetId: general });
     expect(entry.changes).toEqual([
@@ -241,7 +344,10 @@ describe('updating channels', () => {
       { key: 'nsfw', old: false, new: true },
       { key: 'rateLimitPerUser', old: 0, new: 10 },
     ]);
-    expect((await events(server.id, since)).map((e) => e.type).sort()).toEqual(['CHANNEL_UPDATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
+    expect((await events(server.id, since)).map((e) => e.type).sort()).toEqual([
+      'CHANNEL_UPDATE',
+      'GUILD_AUDIT_LOG_ENTRY_CREATE',
+    ]);
     const before = await writes(server.id);
     await channels().updateChannel(owner, server.id, general, { name: 'lobby', topic: 'hello' });
     expect(await writes(server.id)).toEqual(before);
@@ -261,7 +367,10 @@ describe('updating channels', () => {
       [voiceCategory, { parentId: voiceCategory }],
       [general, { parentId: general }],
     ];
-    for (const [id, patch] of refused) await expect(channels().updateChannel(owner, server.id, id, patch), JSON.stringify(patch)).rejects.toBeInstanceOf(ValidationFailed);
+    for (const [id, patch] of refused)
+      await expect(channels().updateChannel(owner, server.id, id, patch), JSON.stringify(patch)).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
     expect(await writes(server.id)).toEqual(before);
     await channels().updateChannel(owner, server.id, voice, { bitrate: 96_000, userLimit: 99 });
     expect(await channelRow(voice)).toMatchObject({ bitrate: 96_000, userLimit: 99 });
@@ -278,7 +387,9 @@ describe('updating channels', () => {
   it('a channel of another server is NotFound', async () => {
     const { owner, server } = await newServer('one');
     const other = await newServer('two');
-    await expect(channels().updateChannel(owner, server.id, other.general, { name: 'x' })).rejects.toBeInstanceOf(NotFound);
+    await expect(channels().updateChannel(owner, server.id, other.general, { name: 'x' })).rejects.toBeInstanceOf(
+      NotFound,
+    );
     await expect(channels().deleteChannel(owner, server.id, other.general)).rejects.toBeInstanceOf(NotFound);
   });
 });
@@ -286,11 +397,17 @@ describe('updating channels', () => {
 describe('deleting channels', () => {
   it('deletes a channel with its overwrites, audit 12 and CHANNEL_DELETE', async () => {
     const { owner, server, general } = await newServer();
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048)`, [general, server.id]);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048)`,
+      [general, server.id],
+    );
     const since = await lastEventId();
     await channels().deleteChannel(owner, server.id, general, { reason: 'spring cleaning' });
     expect(await channelRow(general)).toBeUndefined();
-    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "PermissionOverwrite" where "channelId" = $1`, [general]);
+    const [{ n }] = await db().sql<{ n: string }>(
+      `select count(*) as n from "PermissionOverwrite" where "channelId" = $1`,
+      [general],
+    );
     expect(n).toBe('0');
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 12, targetId: general });
@@ -305,7 +422,12 @@ describe('deleting channels', () => {
     await channels().deleteChannel(owner, server.id, textCategory);
     expect(await channelRow(general)).toMatchObject({ parentId: null });
     const evs = await events(server.id, since);
-    expect(evs.map((e) => [e.type, e.channelId]).filter(([t]) => t !== 'GUILD_AUDIT_LOG_ENTRY_CREATE').sort()).toEqual(
+    expect(
+      evs
+        .map((e) => [e.type, e.channelId])
+        .filter(([t]) => t !== 'GUILD_AUDIT_LOG_ENTRY_CREATE')
+        .sort(),
+    ).toEqual(
       [
         ['CHANNEL_DELETE', textCategory],
         ['CHANNEL_UPDATE', general],
@@ -317,12 +439,24 @@ describe('deleting channels', () => {
 describe('reordering channels within a category', () => {
   it('sets positions 0..n-1 in the given order, one audit 11 and CHANNEL_UPDATE per channel moved', async () => {
     const { owner, server, textCategory, general } = await newServer();
-    const b = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'b', parentId: textCategory });
-    const c = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'c', parentId: textCategory });
+    const b = await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_TEXT,
+      name: 'b',
+      parentId: textCategory,
+    });
+    const c = await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_TEXT,
+      name: 'c',
+      parentId: textCategory,
+    });
     const auditBefore = (await audit(server.id)).length;
     const since = await lastEventId();
     await channels().reorderChannels(owner, server.id, textCategory, [c.id, general, b.id]);
-    expect([(await channelRow(c.id)).position, (await channelRow(general)).position, (await channelRow(b.id)).position]).toEqual([0, 1, 2]);
+    expect([
+      (await channelRow(c.id)).position,
+      (await channelRow(general)).position,
+      (await channelRow(b.id)).position,
+    ]).toEqual([0, 1, 2]);
     const entries = (await audit(server.id)).slice(auditBefore);
     expect(entries.map((e) => [e.actionType, e.targetId, e.changes])).toEqual([
       [11, c.id, [{ key: 'position', old: 2, new: 0 }]],
@@ -334,12 +468,20 @@ describe('reordering channels within a category', () => {
 
   it('refuses a list that is not exactly the category’s channels, and a parent that is not a category', async () => {
     const { owner, server, textCategory, voiceCategory, general, voice } = await newServer();
-    const b = await channels().createChannel(owner, server.id, { type: ChannelType.GUILD_TEXT, name: 'b', parentId: textCategory });
+    const b = await channels().createChannel(owner, server.id, {
+      type: ChannelType.GUILD_TEXT,
+      name: 'b',
+      parentId: textCategory,
+    });
     const before = await writes(server.id);
     for (const ids of [[general], [general, b.id, voice], [general, general, b.id], [b.id, voice], []]) {
-      await expect(channels().reorderChannels(owner, server.id, textCategory, ids)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(channels().reorderChannels(owner, server.id, textCategory, ids)).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
     }
-    await expect(channels().reorderChannels(owner, server.id, general, [b.id])).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(channels().reorderChannels(owner, server.id, general, [b.id])).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
     expect(await writes(server.id)).toEqual(before);
     await channels().reorderChannels(owner, server.id, null, [voiceCategory, textCategory]);
     expect((await channelRow(voiceCategory)).position).toBe(0);

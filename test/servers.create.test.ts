@@ -15,13 +15,18 @@ describe('server creation', () => {
   it('creates the @everyone role with the server id, the owner membership and default channels, with GUILD_CREATE', async () => {
     const owner = await register('founder');
     const server = await new ServerService(db().fork()).createServer(owner, { name: 'Lounge' });
-    const [row] = await db().sql<{ ownerId: string; memberCount: number }>(`select "ownerId"::text, "memberCount" from "Server" where id = $1`, [server.id]);
+    const [row] = await db().sql<{ ownerId: string; memberCount: number }>(
+      `select "ownerId"::text, "memberCount" from "Server" where id = $1`,
+      [server.id],
+    );
     expect(row).toEqual({ ownerId: owner.id, memberCount: 1 });
     const roles = await db().sql<{ id: string; name: string; permissions: string; position: number }>(
       `select id::text, name, permissions::text, position from "Role" where "serverId" = $1`,
       [server.id],
     );
-    expect(roles).toEqual([{ id: server.id, name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS.toString(), position: 0 }]);
+    expect(roles).toEqual([
+      { id: server.id, name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS.toString(), position: 0 },
+    ]);
     const members = await db().sql(`select "userId"::text from "ServerMember" where "serverId" = $1`, [server.id]);
     expect(members).toEqual([{ userId: owner.id }]);
     const channels = await db().sql<{ type: string; name: string; parent: string | null }>(
@@ -34,16 +39,23 @@ describe('server creation', () => {
       { type: 'GUILD_TEXT', name: 'general', parent: 'Text Channels' },
       { type: 'GUILD_VOICE', name: 'General', parent: 'Voice Channels' },
     ]);
-    const events = await db().sql<{ type: string; serverId: string }>(`select type, "serverId"::text from "DomainEvent" where "serverId" = $1`, [server.id]);
+    const events = await db().sql<{ type: string; serverId: string }>(
+      `select type, "serverId"::text from "DomainEvent" where "serverId" = $1`,
+      [server.id],
+    );
     expect(events).toEqual([{ type: 'GUILD_CREATE', serverId: server.id }]);
   });
 
   it('refuses bad names and writes nothing', async () => {
     const owner = await register('namer');
     for (const name of ['', 'x', 'y'.repeat(101), 42, null]) {
-      await expect(new ServerService(db().fork()).createServer(owner, { name: name as string })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(new ServerService(db().fork()).createServer(owner, { name: name as string })).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
     }
-    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Server" where "ownerId" = $1`, [owner.id]);
+    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Server" where "ownerId" = $1`, [
+      owner.id,
+    ]);
     expect(n).toBe('0');
   });
 
@@ -52,7 +64,9 @@ describe('server creation', () => {
     const repo = () => new ServerService(db().fork());
     for (let i = 0; i < 100; i++) await repo().createServer(owner, { name: `server ${i}` });
     await expect(repo().createServer(owner, { name: 'one too many' })).rejects.toBeInstanceOf(LimitReached);
-    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "ServerMember" where "userId" = $1`, [owner.id]);
+    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "ServerMember" where "userId" = $1`, [
+      owner.id,
+    ]);
     expect(n).toBe('100');
   });
 
@@ -61,7 +75,11 @@ describe('server creation', () => {
     const server = await new ServerService(db().fork()).createServer(owner, { name: 'Docs' });
     const guest = await register('guest');
     const idle = await register('idler');
-    await db().sql(`insert into "ServerMember" ("serverId", "userId") values ($1, $2), ($1, $3)`, [server.id, guest.id, idle.id]);
+    await db().sql(`insert into "ServerMember" ("serverId", "userId") values ($1, $2), ($1, $3)`, [
+      server.id,
+      guest.id,
+      idle.id,
+    ]);
     await owner.setPresence({ status: 'ONLINE' });
     await guest.setPresence({ status: 'DND' });
     const rows = await db().sql<{ id: string; status: string }>(
@@ -70,6 +88,11 @@ LEFT JOIN "UserPresence" up ON u.id = up."userId"
 WHERE sm."serverId" = $1 AND up.status != 'OFFLINE';`,
       [server.id],
     );
-    expect(rows.map((r) => [String(r.id), r.status]).sort()).toEqual([[owner.id, 'ONLINE'], [guest.id, 'DND']].sort());
+    expect(rows.map((r) => [String(r.id), r.status]).sort()).toEqual(
+      [
+        [owner.id, 'ONLINE'],
+        [guest.id, 'DND'],
+      ].sort(),
+    );
   });
 });

@@ -30,13 +30,22 @@ async function addMember(server: Server, user: User, permissions?: bigint): Prom
   await db().sql(`insert into "ServerMember" ("serverId", "userId") values ($1, $2)`, [server.id, user.id]);
   if (permissions === undefined) return null;
   const roleId = await addRole(server, permissions);
-  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [server.id, user.id, roleId]);
+  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+    server.id,
+    user.id,
+    roleId,
+  ]);
   return roleId;
 }
 
 async function addRole(server: Server, permissions = 0n): Promise<string> {
   const roleId = nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, 1)`, [roleId, server.id, `r${++seq}`, permissions.toString()]);
+  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, 1)`, [
+    roleId,
+    server.id,
+    `r${++seq}`,
+    permissions.toString(),
+  ]);
   return roleId;
 }
 
@@ -55,11 +64,17 @@ async function fillEmoji(server: Server, n: number, animated: boolean) {
 
 async function fillStickers(server: Server, n: number) {
   const ids = Array.from({ length: n }, () => nextSnowflake());
-  await db().sql(`insert into "Sticker" (id, "serverId", name) select t.id, $2, 'fill_' || t.ord from unnest($1::bigint[]) with ordinality as t(id, ord)`, [ids, server.id]);
+  await db().sql(
+    `insert into "Sticker" (id, "serverId", name) select t.id, $2, 'fill_' || t.ord from unnest($1::bigint[]) with ordinality as t(id, ord)`,
+    [ids, server.id],
+  );
 }
 
 async function count(table: string, serverId: string, where = 'true', params: unknown[] = []): Promise<number> {
-  const [row] = await db().sql<{ n: number }>(`select count(*)::int as n from "${table}" where "serverId" = $1 and ${where}`, [serverId, ...params]);
+  const [row] = await db().sql<{ n: number }>(
+    `select count(*)::int as n from "${table}" where "serverId" = $1 and ${where}`,
+    [serverId, ...params],
+  );
   return row.n;
 }
 
@@ -69,7 +84,10 @@ interface EventRow {
 }
 /** The server's events after GUILD_CREATE, in commit order. */
 async function eventsOf(serverId: string): Promise<EventRow[]> {
-  return db().sql<EventRow>(`select type, payload from "DomainEvent" where "serverId" = $1 and type <> 'GUILD_CREATE' order by id`, [serverId]);
+  return db().sql<EventRow>(
+    `select type, payload from "DomainEvent" where "serverId" = $1 and type <> 'GUILD_CREATE' order by id`,
+    [serverId],
+  );
 }
 
 interface AuditRow {
@@ -94,8 +112,13 @@ const STICKER_SLOTS = [5, 15, 30, 60];
 /** The state that a refused operation must leave untouched. */
 async function snapshot(serverId: string) {
   return {
-    emoji: await db().sql(`select id::text, name, animated, roles from "Emoji" where "serverId" = $1 order by id`, [serverId]),
-    stickers: await db().sql(`select id::text, name, description, tags, "formatType" from "Sticker" where "serverId" = $1 order by id`, [serverId]),
+    emoji: await db().sql(`select id::text, name, animated, roles from "Emoji" where "serverId" = $1 order by id`, [
+      serverId,
+    ]),
+    stickers: await db().sql(
+      `select id::text, name, description, tags, "formatType" from "Sticker" where "serverId" = $1 order by id`,
+      [serverId],
+    ),
     audit: await count('AuditLogEntry', serverId),
     events: (await eventsOf(serverId)).length,
   };
@@ -104,10 +127,18 @@ async function snapshot(serverId: string) {
 describe('emoji', () => {
   it('creates an emoji with audit entry 60 and GUILD_EMOJIS_UPDATE carrying the full list', async () => {
     const { owner, server } = await makeServer();
-    const first = await emojis().createEmoji(owner, server.id, { name: 'party_parrot', animated: true }, { reason: 'for the party' });
+    const first = await emojis().createEmoji(
+      owner,
+      server.id,
+      { name: 'party_parrot', animated: true },
+      { reason: 'for the party' },
+    );
     const second = await emojis().createEmoji(owner, server.id, { name: 'blob' });
 
-    const rows = await db().sql(`select id::text, name, animated, roles, "creatorId"::text as "creatorId" from "Emoji" where "serverId" = $1 order by id`, [server.id]);
+    const rows = await db().sql(
+      `select id::text, name, animated, roles, "creatorId"::text as "creatorId" from "Emoji" where "serverId" = $1 order by id`,
+      [server.id],
+    );
     expect(rows).toEqual([
       { id: first.id, name: 'party_parrot', animated: true, roles: [], creatorId: owner.id },
       { id: second.id, name: 'blob', animated: false, roles: [], creatorId: owner.id },
@@ -137,10 +168,18 @@ describe('emoji', () => {
       },
     ]);
     const events = await eventsOf(server.id);
-    expect(events.map((e) => e.type)).toEqual(['GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_EMOJIS_UPDATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_EMOJIS_UPDATE']);
+    expect(events.map((e) => e.type)).toEqual([
+      'GUILD_AUDIT_LOG_ENTRY_CREATE',
+      'GUILD_EMOJIS_UPDATE',
+      'GUILD_AUDIT_LOG_ENTRY_CREATE',
+      'GUILD_EMOJIS_UPDATE',
+    ]);
     const updates = events.filter((e) => e.type === 'GUILD_EMOJIS_UPDATE').map((e) => e.payload);
     expect(updates).toEqual([
-      { serverId: server.id, emojis: [{ id: first.id, name: 'party_parrot', animated: true, roles: [], creatorId: owner.id }] },
+      {
+        serverId: server.id,
+        emojis: [{ id: first.id, name: 'party_parrot', animated: true, roles: [], creatorId: owner.id }],
+      },
       {
         serverId: server.id,
         emojis: [
@@ -201,7 +240,9 @@ describe('emoji', () => {
         reason: 'cleanup',
       },
     ]);
-    const lists = (await eventsOf(server.id)).filter((e) => e.type === 'GUILD_EMOJIS_UPDATE').map((e) => (e.payload.emojis as { id: string; name: string }[]).map((x) => x.name));
+    const lists = (await eventsOf(server.id))
+      .filter((e) => e.type === 'GUILD_EMOJIS_UPDATE')
+      .map((e) => (e.payload.emojis as { id: string; name: string }[]).map((x) => x.name));
     expect(lists).toEqual([['keep'], ['keep', 'wave'], ['keep', 'wave2'], ['keep']]);
     expect(await count('DomainEvent', server.id, `type = 'GUILD_AUDIT_LOG_ENTRY_CREATE'`)).toBe(4);
   });
@@ -248,23 +289,40 @@ describe('emoji', () => {
     const before = await snapshot(server.id);
     const badNames: unknown[] = ['a', 'x'.repeat(33), 'has space', 'émoji', 'a-b', 'colon:', '', 42, null, undefined];
     for (const name of badNames) {
-      await expect(emojis().createEmoji(owner, server.id, { name: name as string })).rejects.toBeInstanceOf(ValidationFailed);
-      if (name !== undefined) await expect(emojis().updateEmoji(owner, server.id, emoji.id, { name: name as string })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(emojis().createEmoji(owner, server.id, { name: name as string })).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
+      if (name !== undefined)
+        await expect(emojis().updateEmoji(owner, server.id, emoji.id, { name: name as string })).rejects.toBeInstanceOf(
+          ValidationFailed,
+        );
     }
     for (const animated of ['yes', 1, null]) {
-      await expect(emojis().createEmoji(owner, server.id, { name: 'ok_name', animated: animated as unknown as boolean })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        emojis().createEmoji(owner, server.id, { name: 'ok_name', animated: animated as unknown as boolean }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
     }
     for (const roles of ['x', [1], ['not-a-snowflake'], [foreignRole], [nextSnowflake()], null]) {
-      await expect(emojis().createEmoji(owner, server.id, { name: 'ok_name', roles: roles as string[] })).rejects.toBeInstanceOf(ValidationFailed);
-      await expect(emojis().updateEmoji(owner, server.id, emoji.id, { roles: roles as string[] })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        emojis().createEmoji(owner, server.id, { name: 'ok_name', roles: roles as string[] }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        emojis().updateEmoji(owner, server.id, emoji.id, { roles: roles as string[] }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
     }
     for (const reason of ['', 'r'.repeat(513), 7]) {
-      await expect(emojis().createEmoji(owner, server.id, { name: 'ok_name' }, { reason: reason as string })).rejects.toBeInstanceOf(ValidationFailed);
-      await expect(emojis().deleteEmoji(owner, server.id, emoji.id, { reason: reason as string })).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        emojis().createEmoji(owner, server.id, { name: 'ok_name' }, { reason: reason as string }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(
+        emojis().deleteEmoji(owner, server.id, emoji.id, { reason: reason as string }),
+      ).rejects.toBeInstanceOf(ValidationFailed);
     }
     await expect(emojis().createEmoji(owner, 'nope', { name: 'ok_name' })).rejects.toBeInstanceOf(ValidationFailed);
     await expect(emojis().createEmoji(owner, server.id, null as never)).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(emojis().createEmoji({} as User, server.id, { name: 'ok_name' })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(emojis().createEmoji({} as User, server.id, { name: 'ok_name' })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
     expect(await snapshot(server.id)).toEqual(before);
   });
 
@@ -274,7 +332,9 @@ describe('emoji', () => {
     const foreign = await emojis().createEmoji(owner, other.id, { name: 'theirs' });
     const emoji = await emojis().createEmoji(owner, server.id, { name: 'ours' });
     const before = await snapshot(server.id);
-    await expect(emojis().updateEmoji(owner, server.id, foreign.id, { name: 'stolen' })).rejects.toBeInstanceOf(NotFound);
+    await expect(emojis().updateEmoji(owner, server.id, foreign.id, { name: 'stolen' })).rejects.toBeInstanceOf(
+      NotFound,
+    );
     await expect(emojis().deleteEmoji(owner, server.id, foreign.id)).rejects.toBeInstanceOf(NotFound);
     await expect(emojis().deleteEmoji(owner, server.id, nextSnowflake())).rejects.toBeInstanceOf(NotFound);
     const same = await emojis().updateEmoji(owner, server.id, emoji.id, { name: 'ours', roles: [] });
@@ -296,14 +356,19 @@ describe('emoji', () => {
         expect(last.animated).toBe(animated);
         expect(await count('Emoji', server.id, 'animated = $2', [animated])).toBe(slots);
         const before = await snapshot(server.id);
-        const error = await emojis().createEmoji(owner, server.id, { name: 'one_more', animated }).catch((e: unknown) => e);
+        const error = await emojis()
+          .createEmoji(owner, server.id, { name: 'one_more', animated })
+          .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(LimitReached);
         expect((error as LimitReached).max).toBe(slots);
         expect((error as LimitReached).limit).toBe(animated ? 'animatedEmoji' : 'staticEmoji');
         expect(await snapshot(server.id)).toEqual(before);
       }
       // A full kind does not block editing or freeing a slot.
-      const [{ id }] = await db().sql<{ id: string }>(`select id::text from "Emoji" where "serverId" = $1 and not animated limit 1`, [server.id]);
+      const [{ id }] = await db().sql<{ id: string }>(
+        `select id::text from "Emoji" where "serverId" = $1 and not animated limit 1`,
+        [server.id],
+      );
       await emojis().deleteEmoji(owner, server.id, id);
       await expect(emojis().createEmoji(owner, server.id, { name: 'freed' })).resolves.toBeInstanceOf(Emoji);
       expect(await count('Emoji', server.id)).toBe(2 * slots);
@@ -315,7 +380,9 @@ describe('emoji', () => {
     await setTier(server, 1);
     await fillEmoji(server, 95, false);
     await fillEmoji(server, 97, true);
-    const results = await race(db(), 30, (em, i) => new EmojiService(em).createEmoji(owner, server.id, { name: `race_${i}`, animated: i % 2 === 1 }));
+    const results = await race(db(), 30, (em, i) =>
+      new EmojiService(em).createEmoji(owner, server.id, { name: `race_${i}`, animated: i % 2 === 1 }),
+    );
     const made = fulfilled(results);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
     expect(made.filter((e) => !e.animated)).toHaveLength(5);
@@ -324,7 +391,9 @@ describe('emoji', () => {
     expect(await count('Emoji', server.id, 'animated')).toBe(100);
     expect(await count('AuditLogEntry', server.id, '"actionType" = 60')).toBe(8);
     // Each event's full list is the list its transaction committed: each one holds one more emoji.
-    const lists = (await eventsOf(server.id)).filter((e) => e.type === 'GUILD_EMOJIS_UPDATE').map((e) => (e.payload.emojis as unknown[]).length);
+    const lists = (await eventsOf(server.id))
+      .filter((e) => e.type === 'GUILD_EMOJIS_UPDATE')
+      .map((e) => (e.payload.emojis as unknown[]).length);
     expect(lists).toEqual([193, 194, 195, 196, 197, 198, 199, 200]);
   });
 });
@@ -334,15 +403,31 @@ describe('stickers', () => {
     const { owner, server } = await makeServer();
     const manager = await register('stickerman');
     await addMember(server, manager, PermissionFlags.MANAGE_GUILD_EXPRESSIONS);
-    const a = await stickers().createSticker(owner, server.id, { name: 'Hello', description: 'waves', tags: 'wave', formatType: StickerFormat.APNG });
+    const a = await stickers().createSticker(owner, server.id, {
+      name: 'Hello',
+      description: 'waves',
+      tags: 'wave',
+      formatType: StickerFormat.APNG,
+    });
     const b = await stickers().createSticker(manager, server.id, { name: '  Bye  ' }, { reason: 'new one' });
     expect(b.name).toBe('Bye');
-    await stickers().updateSticker(manager, server.id, b.id, { description: 'leaves', tags: 'door' }, { reason: 'describe' });
+    await stickers().updateSticker(
+      manager,
+      server.id,
+      b.id,
+      { description: 'leaves', tags: 'door' },
+      { reason: 'describe' },
+    );
     await stickers().updateSticker(manager, server.id, b.id, { description: 'leaves' });
     await stickers().deleteSticker(manager, server.id, a.id);
 
-    const rows = await db().sql(`select id::text, name, description, tags, "formatType", "creatorId"::text as "creatorId" from "Sticker" where "serverId" = $1`, [server.id]);
-    expect(rows).toEqual([{ id: b.id, name: 'Bye', description: 'leaves', tags: 'door', formatType: 'PNG', creatorId: manager.id }]);
+    const rows = await db().sql(
+      `select id::text, name, description, tags, "formatType", "creatorId"::text as "creatorId" from "Sticker" where "serverId" = $1`,
+      [server.id],
+    );
+    expect(rows).toEqual([
+      { id: b.id, name: 'Bye', description: 'leaves', tags: 'door', formatType: 'PNG', creatorId: manager.id },
+    ]);
     const audit = await auditOf(server.id);
     expect(audit.map((r) => [r.actorId, r.actionType, r.targetId, r.reason])).toEqual([
       [owner.id, 90, a.id, null],
@@ -360,7 +445,9 @@ describe('stickers', () => {
       { key: 'tags', old: 'wave' },
       { key: 'formatType', old: 'APNG' },
     ]);
-    const lists = (await eventsOf(server.id)).filter((e) => e.type === 'GUILD_STICKERS_UPDATE').map((e) => (e.payload.stickers as { name: string }[]).map((s) => s.name));
+    const lists = (await eventsOf(server.id))
+      .filter((e) => e.type === 'GUILD_STICKERS_UPDATE')
+      .map((e) => (e.payload.stickers as { name: string }[]).map((s) => s.name));
     expect(lists).toEqual([['Hello'], ['Hello', 'Bye'], ['Hello', 'Bye'], ['Bye']]);
     expect(await count('DomainEvent', server.id, `type = 'GUILD_AUDIT_LOG_ENTRY_CREATE'`)).toBe(4);
   });
@@ -404,10 +491,16 @@ describe('stickers', () => {
       await expect(stickers().createSticker(owner, server.id, input as never)).rejects.toBeInstanceOf(ValidationFailed);
     }
     for (const changes of [{ name: 'x' }, { description: 'd'.repeat(101) }, { tags: 't'.repeat(201) }]) {
-      await expect(stickers().updateSticker(owner, server.id, sticker.id, changes)).rejects.toBeInstanceOf(ValidationFailed);
+      await expect(stickers().updateSticker(owner, server.id, sticker.id, changes)).rejects.toBeInstanceOf(
+        ValidationFailed,
+      );
     }
-    await expect(stickers().createSticker(owner, server.id, { name: 'Fine' }, { reason: '' })).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(stickers().updateSticker(owner, server.id, foreign.id, { name: 'Stolen' })).rejects.toBeInstanceOf(NotFound);
+    await expect(stickers().createSticker(owner, server.id, { name: 'Fine' }, { reason: '' })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(stickers().updateSticker(owner, server.id, foreign.id, { name: 'Stolen' })).rejects.toBeInstanceOf(
+      NotFound,
+    );
     await expect(stickers().deleteSticker(owner, server.id, foreign.id)).rejects.toBeInstanceOf(NotFound);
     await stickers().updateSticker(owner, server.id, sticker.id, { name: 'Base' });
     expect(await snapshot(server.id)).toEqual(before);
@@ -415,11 +508,24 @@ describe('stickers', () => {
 
   it('accepts the field limits exactly (name 30, description 100, tags 200)', async () => {
     const { owner, server } = await makeServer();
-    const s = await stickers().createSticker(owner, server.id, { name: 'n'.repeat(30), description: 'd'.repeat(100), tags: 't'.repeat(200), formatType: StickerFormat.LOTTIE });
+    const s = await stickers().createSticker(owner, server.id, {
+      name: 'n'.repeat(30),
+      description: 'd'.repeat(100),
+      tags: 't'.repeat(200),
+      formatType: StickerFormat.LOTTIE,
+    });
     const [row] = await db().sql(`select name, description, tags, "formatType" from "Sticker" where id = $1`, [s.id]);
-    expect(row).toEqual({ name: 'n'.repeat(30), description: 'd'.repeat(100), tags: 't'.repeat(200), formatType: 'LOTTIE' });
+    expect(row).toEqual({
+      name: 'n'.repeat(30),
+      description: 'd'.repeat(100),
+      tags: 't'.repeat(200),
+      formatType: 'LOTTIE',
+    });
     await stickers().createSticker(owner, server.id, { name: 'ab', description: '' });
-    const [{ description }] = await db().sql<{ description: string | null }>(`select description from "Sticker" where name = 'ab' and "serverId" = $1`, [server.id]);
+    const [{ description }] = await db().sql<{ description: string | null }>(
+      `select description from "Sticker" where name = 'ab' and "serverId" = $1`,
+      [server.id],
+    );
     expect(description).toBeNull();
   });
 
@@ -432,7 +538,9 @@ describe('stickers', () => {
       await stickers().createSticker(owner, server.id, { name: 'Last one' });
       expect(await count('Sticker', server.id)).toBe(slots);
       const before = await snapshot(server.id);
-      const error = await stickers().createSticker(owner, server.id, { name: 'One more' }).catch((e: unknown) => e);
+      const error = await stickers()
+        .createSticker(owner, server.id, { name: 'One more' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LimitReached);
       expect(error).toMatchObject({ limit: 'stickers', max: slots });
       expect(await snapshot(server.id)).toEqual(before);
@@ -442,7 +550,9 @@ describe('stickers', () => {
   it('keeps concurrent sticker creations within the slots', async () => {
     const { owner, server } = await makeServer();
     await fillStickers(server, 2);
-    const results = await race(db(), 20, (em, i) => new StickerService(em).createSticker(owner, server.id, { name: `Race ${i}` }));
+    const results = await race(db(), 20, (em, i) =>
+      new StickerService(em).createSticker(owner, server.id, { name: `Race ${i}` }),
+    );
     expect(fulfilled(results)).toHaveLength(3);
     expect(rejected(results).every((e) => e instanceof LimitReached)).toBe(true);
     expect(await count('Sticker', server.id)).toBe(5);

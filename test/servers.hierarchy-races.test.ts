@@ -32,7 +32,9 @@ const inAnHour = () => new Date(Date.now() + 3600_000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  await db().sql(`create table hierarchy_witness ("auditId" bigint primary key, "targetTop" int not null, "actorTop" int not null)`);
+  await db().sql(
+    `create table hierarchy_witness ("auditId" bigint primary key, "targetTop" int not null, "actorTop" int not null)`,
+  );
   await db().sql(`
     create function witness_hierarchy() returns trigger language plpgsql as $$
     begin
@@ -44,7 +46,8 @@ beforeAll(async () => {
       return null;
     end $$`);
   // Deferred: it runs at COMMIT, after everything the transaction did and with what others committed by then.
-  await db().sql(`create constraint trigger witness_hierarchy after insert on "AuditLogEntry" deferrable initially deferred
+  await db()
+    .sql(`create constraint trigger witness_hierarchy after insert on "AuditLogEntry" deferrable initially deferred
                   for each row when (new."actionType" = 24) execute function witness_hierarchy()`);
 });
 
@@ -73,9 +76,15 @@ async function target(s: Stage, name: string): Promise<{ userId: string; roleId:
 }
 
 async function memberRoles(serverId: string, userId: string): Promise<string[] | null> {
-  const [member] = await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [serverId, userId]);
+  const [member] = await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [
+    serverId,
+    userId,
+  ]);
   if (!member) return null;
-  const rows = await db().sql<{ roleId: string }>(`select "roleId"::text as "roleId" from "ServerMemberRole" where "serverId" = $1 and "userId" = $2`, [serverId, userId]);
+  const rows = await db().sql<{ roleId: string }>(
+    `select "roleId"::text as "roleId" from "ServerMemberRole" where "serverId" = $1 and "userId" = $2`,
+    [serverId, userId],
+  );
   return rows.map((r) => r.roleId);
 }
 
@@ -104,7 +113,10 @@ async function expectSerialRemoval(removal: Removal) {
   for (let round = 0; round < ROUNDS; round++) {
     const r = await promotionAgainstRemoval(s, removal, round);
     // Never both: a removal of a member promoted above the moderator, or a promotion of someone removed.
-    expect({ round, promoted: r.promotedLogged, removed: r.removedLogged }).not.toMatchObject({ promoted: true, removed: true });
+    expect({ round, promoted: r.promotedLogged, removed: r.removedLogged }).not.toMatchObject({
+      promoted: true,
+      removed: true,
+    });
     if (r.promotion.status === 'fulfilled') {
       // Serial order: promotion, then the removal refused by the hierarchy; the member keeps the new role.
       expect(r.removed.status).toBe('rejected');
@@ -114,7 +126,7 @@ async function expectSerialRemoval(removal: Removal) {
       outcomes.promotedFirst++;
     } else {
       // Serial order: removal, then the promotion finds no member; nothing of it was written.
-      expect((r.promotion).reason).toBeInstanceOf(NotFound);
+      expect(r.promotion.reason).toBeInstanceOf(NotFound);
       expect(r.removed.status).toBe('fulfilled');
       expect(r.after).toBeNull();
       expect([r.promotedLogged, r.removedLogged]).toEqual([false, true]);
@@ -150,7 +162,7 @@ describe('hierarchy under concurrency: promotion, role moves and moderation seri
       );
       if (timedOut.status === 'rejected') {
         // Serial order: the move, then the timeout refused; it wrote nothing.
-        expect((timedOut).reason).toBeInstanceOf(HierarchyViolation);
+        expect(timedOut.reason).toBeInstanceOf(HierarchyViolation);
         expect(entries).toEqual([]);
         expect(member.timedOut).toBe(false);
         continue;
@@ -170,7 +182,9 @@ describe('hierarchy under concurrency: promotion, role moves and moderation seri
 
 describe('hierarchy lock: a moderation waits for an open role change, then sees it', () => {
   /** Runs `change` in a transaction held open until the returned release is called. */
-  async function holdOpen(change: (tx: EntityManager) => Promise<unknown>): Promise<{ release: () => void; done: Promise<unknown> }> {
+  async function holdOpen(
+    change: (tx: EntityManager) => Promise<unknown>,
+  ): Promise<{ release: () => void; done: Promise<unknown> }> {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let applied!: () => void;
@@ -187,7 +201,13 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   }
 
   async function settlesWithin(ms: number, p: Promise<unknown>): Promise<boolean> {
-    return Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+    return Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      sleep(ms).then(() => false),
+    ]);
   }
 
   it('a kick waits for an uncommitted promotion of its target, then is refused by it', async () => {
@@ -203,38 +223,51 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     expect((await memberRoles(s.w.server.id, t.userId))?.sort()).toEqual([t.roleId, s.high].sort());
   });
 
-  it('a timeout waits for an uncommitted move of its target\'s role above the moderator, then is refused by it', async () => {
+  it("a timeout waits for an uncommitted move of its target's role above the moderator, then is refused by it", async () => {
     const s = await stage(F.MODERATE_MEMBERS);
     const t = await target(s, 'heldtimeout');
-    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) =>
+      roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]),
+    );
     const timeout = memberships().timeout(s.moderator, s.w.server.id, t.userId, inAnHour());
     timeout.catch(() => undefined);
     expect(await settlesWithin(300, timeout)).toBe(false);
     held.release();
     await held.done;
     await expect(timeout).rejects.toBeInstanceOf(HierarchyViolation);
-    const [member] = await db().sql<{ timedOutUntil: string | null }>(`select "timedOutUntil" from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
+    const [member] = await db().sql<{ timedOutUntil: string | null }>(
+      `select "timedOutUntil" from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+      [s.w.server.id, t.userId],
+    );
     expect(member.timedOutUntil).toBeNull();
   });
 
   it("another member's nickname waits for an uncommitted move of that member's role above the moderator, then is refused by it", async () => {
     const s = await stage(F.MANAGE_NICKNAMES);
     const t = await target(s, 'heldnick');
-    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) =>
+      roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]),
+    );
     const rename = memberships().setNickname(s.moderator, s.w.server.id, t.userId, 'renamed');
     rename.catch(() => undefined);
     expect(await settlesWithin(300, rename)).toBe(false);
     held.release();
     await held.done;
     await expect(rename).rejects.toBeInstanceOf(HierarchyViolation);
-    const [row] = await db().sql<{ nickname: string | null }>(`select nickname from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
+    const [row] = await db().sql<{ nickname: string | null }>(
+      `select nickname from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+      [s.w.server.id, t.userId],
+    );
     expect(row.nickname).toBeNull();
   });
 
   /** A voice channel made directly in the database, with `userId` in it. */
   async function inVoice(serverId: string, userId: string): Promise<string> {
     const id = nextSnowflake();
-    await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, 0)`, [id, serverId, `vc${id.slice(-4)}`]);
+    await db().sql(
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, 0)`,
+      [id, serverId, `vc${id.slice(-4)}`],
+    );
     await new VoiceService(db().fork()).joinVoice(userId, id);
     return id;
   }
@@ -250,11 +283,14 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     held.release();
     await held.done;
     await expect(mute).rejects.toBeInstanceOf(HierarchyViolation);
-    const [row] = await db().sql<{ mute: boolean }>(`select mute from "ServerMember" where "serverId" = $1 and "userId" = $2`, [s.w.server.id, t.userId]);
+    const [row] = await db().sql<{ mute: boolean }>(
+      `select mute from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+      [s.w.server.id, t.userId],
+    );
     expect(row.mute).toBe(false);
   });
 
-  it('a voice move waits for an uncommitted move of its target\'s role above the moderator, then is refused by it', async () => {
+  it("a voice move waits for an uncommitted move of its target's role above the moderator, then is refused by it", async () => {
     const s = await stage(F.MOVE_MEMBERS);
     const t = await target(s, 'heldvoicemove');
     const from = await inVoice(s.w.server.id, t.userId);
@@ -262,21 +298,28 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
       `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'to', 64000, 0) returning id::text`,
       [nextSnowflake(), s.w.server.id],
     );
-    const held = await holdOpen((tx) => roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]));
+    const held = await holdOpen((tx) =>
+      roles(tx).reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]),
+    );
     const move = new VoiceService(db().fork()).moveMember(s.moderator, t.userId, to);
     move.catch(() => undefined);
     expect(await settlesWithin(300, move)).toBe(false);
     held.release();
     await held.done;
     await expect(move).rejects.toBeInstanceOf(HierarchyViolation);
-    const [state] = await db().sql<{ channelId: string }>(`select "channelId"::text as "channelId" from "VoiceState" where "userId" = $1`, [t.userId]);
+    const [state] = await db().sql<{ channelId: string }>(
+      `select "channelId"::text as "channelId" from "VoiceState" where "userId" = $1`,
+      [t.userId],
+    );
     expect(state.channelId).toBe(from);
   });
 
   it('a role move waits for an uncommitted timeout by the moderator, which then stands', async () => {
     const s = await stage(F.MODERATE_MEMBERS);
     const t = await target(s, 'heldmove');
-    const held = await holdOpen((tx) => new MembershipService(tx).timeout(s.moderator, s.w.server.id, t.userId, inAnHour()));
+    const held = await holdOpen((tx) =>
+      new MembershipService(tx).timeout(s.moderator, s.w.server.id, t.userId, inAnHour()),
+    );
     const move = roles().reorderRoles(s.w.owner, s.w.server.id, [{ id: t.roleId, position: ABOVE_MOD }]);
     move.catch(() => undefined);
     expect(await settlesWithin(300, move)).toBe(false);

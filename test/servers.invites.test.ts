@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { AlreadyMember, InviteInvalid, LimitReached, MissingPermission, NotAMember, NotFound, UserBanned, ValidationFailed } from '../src/domain/errors';
+import {
+  AlreadyMember,
+  InviteInvalid,
+  LimitReached,
+  MissingPermission,
+  NotAMember,
+  NotFound,
+  UserBanned,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { DEFAULT_EVERYONE_PERMISSIONS, PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { User } from '../src/entities/user/User';
@@ -8,7 +17,21 @@ import { useTestDatabase } from './support/db';
 import { membershipHelpers } from './support/membership';
 
 const db = useTestDatabase();
-const { register, memberships, invites, loadMember, world, joined, role, setEveryone, state, refusedUnchanged, lastEventId, eventsSince, auditLog } = membershipHelpers(db);
+const {
+  register,
+  memberships,
+  invites,
+  loadMember,
+  world,
+  joined,
+  role,
+  setEveryone,
+  state,
+  refusedUnchanged,
+  lastEventId,
+  eventsSince,
+  auditLog,
+} = membershipHelpers(db);
 
 describe('creating invites', () => {
   it('creates an invite with CREATE_INSTANT_INVITE, writes audit entry 40 and INVITE_CREATE', async () => {
@@ -22,10 +45,21 @@ describe('creating invites', () => {
               extract(epoch from ("expiresAt" - "createdAt"))::int as ttl from "Invite" where code = $1`,
       [invite.code],
     );
-    expect(row).toEqual({ serverId: w.server.id, channelId: w.textId, inviterId: member.id, maxAge: 3600, maxUses: 5, uses: 0, temporary: true, ttl: 3600 });
+    expect(row).toEqual({
+      serverId: w.server.id,
+      channelId: w.textId,
+      inviterId: member.id,
+      maxAge: 3600,
+      maxUses: 5,
+      uses: 0,
+      temporary: true,
+      ttl: 3600,
+    });
     const events = await eventsSince(w.server.id, since);
     expect(events.map((e) => e.type)).toEqual(['INVITE_CREATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
-    expect(events[0].payload).toMatchObject({ invite: { code: invite.code, maxUses: 5, maxAge: 3600, temporary: true, inviterId: member.id } });
+    expect(events[0].payload).toMatchObject({
+      invite: { code: invite.code, maxUses: 5, maxAge: 3600, temporary: true, inviterId: member.id },
+    });
     const log = await auditLog(w.server.id);
     expect(log.at(-1)).toMatchObject({ actionType: 40, actorId: member.id, targetId: null });
     expect(log.at(-1)!.changes).toContainEqual({ key: 'code', new: invite.code });
@@ -36,7 +70,10 @@ describe('creating invites', () => {
     const w = await world();
     const a = await invites().createInvite(w.owner, w.textId);
     const b = await invites().createInvite(w.owner, w.textId, { maxAge: 0, maxUses: 100 });
-    const rows = await db().sql(`select code, "maxAge", "maxUses", "expiresAt" is null as forever from "Invite" where code = any($1) order by "maxAge"`, [[a.code, b.code]]);
+    const rows = await db().sql(
+      `select code, "maxAge", "maxUses", "expiresAt" is null as forever from "Invite" where code = any($1) order by "maxAge"`,
+      [[a.code, b.code]],
+    );
     expect(rows).toEqual([
       { code: b.code, maxAge: 0, maxUses: 100, forever: true },
       { code: a.code, maxAge: 86400, maxUses: 0, forever: false },
@@ -45,9 +82,23 @@ describe('creating invites', () => {
 
   it('refuses bad options with ValidationFailed and writes nothing', async () => {
     const w = await world();
-    const bad: unknown[] = [{ maxAge: -1 }, { maxAge: 604801 }, { maxAge: 1.5 }, { maxAge: '60' }, { maxUses: -1 }, { maxUses: 101 }, { maxUses: NaN }, { temporary: 'yes' }, 'options'];
+    const bad: unknown[] = [
+      { maxAge: -1 },
+      { maxAge: 604801 },
+      { maxAge: 1.5 },
+      { maxAge: '60' },
+      { maxUses: -1 },
+      { maxUses: 101 },
+      { maxUses: NaN },
+      { temporary: 'yes' },
+      'options',
+    ];
     for (const options of bad) {
-      await refusedUnchanged(w.server.id, () => invites().createInvite(w.owner, w.textId, options as object), ValidationFailed);
+      await refusedUnchanged(
+        w.server.id,
+        () => invites().createInvite(w.owner, w.textId, options as object),
+        ValidationFailed,
+      );
     }
     // the limits themselves are accepted
     await invites().createInvite(w.owner, w.textId, { maxAge: 604800, maxUses: 100 });
@@ -57,15 +108,22 @@ describe('creating invites', () => {
     const w = await world();
     const member = await joined(w);
     await setEveryone(w.server.id, DEFAULT_EVERYONE_PERMISSIONS & ~F.CREATE_INSTANT_INVITE);
-    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, { permission: 'CREATE_INSTANT_INVITE' });
+    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, {
+      permission: 'CREATE_INSTANT_INVITE',
+    });
     // a role grants it back; a deny overwrite on @everyone in the channel takes it away again,
     // and the same deny does not bind the owner
     await role(w.server.id, F.CREATE_INSTANT_INVITE, 1, [member.id]);
     await invites().createInvite(member, w.textId);
     await db().sql(`update "Role" set permissions = $2 where "serverId" = $1 and id <> $1`, [w.server.id, '0']);
     await setEveryone(w.server.id, DEFAULT_EVERYONE_PERMISSIONS);
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, $3)`, [w.textId, w.server.id, F.CREATE_INSTANT_INVITE.toString()]);
-    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, { permission: 'CREATE_INSTANT_INVITE' });
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, $3)`,
+      [w.textId, w.server.id, F.CREATE_INSTANT_INVITE.toString()],
+    );
+    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, {
+      permission: 'CREATE_INSTANT_INVITE',
+    });
     await invites().createInvite(w.owner, w.textId);
   });
 
@@ -82,7 +140,9 @@ describe('creating invites', () => {
     const w = await world();
     const member = await joined(w);
     await memberships().timeout(w.owner, w.server.id, member, new Date(Date.now() + 60_000));
-    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, { permission: 'CREATE_INSTANT_INVITE' });
+    await refusedUnchanged(w.server.id, () => invites().createInvite(member, w.textId), MissingPermission, {
+      permission: 'CREATE_INSTANT_INVITE',
+    });
   });
 });
 
@@ -108,17 +168,29 @@ describe('joining through an invite', () => {
   it('refuses an unknown code, an expired invite and a used-up invite with InviteInvalid', async () => {
     const w = await world();
     const user = await register('late');
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, 'nosuchcode'), InviteInvalid, { reason: 'unknown' });
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, 'bad code!'), InviteInvalid, { reason: 'unknown' });
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, 42 as unknown as string), ValidationFailed);
+    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, 'nosuchcode'), InviteInvalid, {
+      reason: 'unknown',
+    });
+    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, 'bad code!'), InviteInvalid, {
+      reason: 'unknown',
+    });
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().acceptInvite(user, 42 as unknown as string),
+      ValidationFailed,
+    );
 
     const expiring = await invites().createInvite(w.owner, w.textId, { maxAge: 60 });
     await db().sql(`update "Invite" set "expiresAt" = now() - interval '1 second' where code = $1`, [expiring.code]);
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, expiring.code), InviteInvalid, { reason: 'expired' });
+    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, expiring.code), InviteInvalid, {
+      reason: 'expired',
+    });
 
     const single = await invites().createInvite(w.owner, w.textId, { maxUses: 1 });
     await memberships().acceptInvite(await register('first'), single.code);
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, single.code), InviteInvalid, { reason: 'used_up' });
+    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(user, single.code), InviteInvalid, {
+      reason: 'used_up',
+    });
     // a valid invite still works for the same user
     await memberships().acceptInvite(user, w.code);
   });
@@ -150,9 +222,18 @@ describe('joining through an invite', () => {
     const w = await world();
     const busy = await register('busy');
     const fillers = Array.from({ length: 100 }, () => nextSnowflake());
-    await db().sql(`insert into "Server" (id, name, "ownerId", "memberCount") select x, 'filler', $2, 1 from unnest($1::bigint[]) x`, [fillers, w.owner.id]);
-    await db().sql(`insert into "ServerMember" ("serverId", "userId") select x, $2 from unnest($1::bigint[]) x`, [fillers, busy.id]);
-    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(busy, w.code), LimitReached, { limit: 'servers', max: 100 });
+    await db().sql(
+      `insert into "Server" (id, name, "ownerId", "memberCount") select x, 'filler', $2, 1 from unnest($1::bigint[]) x`,
+      [fillers, w.owner.id],
+    );
+    await db().sql(`insert into "ServerMember" ("serverId", "userId") select x, $2 from unnest($1::bigint[]) x`, [
+      fillers,
+      busy.id,
+    ]);
+    await refusedUnchanged(w.server.id, () => memberships().acceptInvite(busy, w.code), LimitReached, {
+      limit: 'servers',
+      max: 100,
+    });
     await db().sql(`update "User" set "premiumType" = 'NITRO' where id = $1`, [busy.id]);
     await memberships().acceptInvite(busy, w.code);
     expect((await state(w.server.id)).memberCount).toBe(2);
@@ -192,13 +273,18 @@ describe('deleting invites', () => {
     const w = await world();
     const invite = await invites().createInvite(w.owner, w.textId);
     const other = await joined(w, 'other');
-    await refusedUnchanged(w.server.id, () => invites().deleteInvite(other, invite.code), MissingPermission, { permission: 'MANAGE_CHANNELS' });
+    await refusedUnchanged(w.server.id, () => invites().deleteInvite(other, invite.code), MissingPermission, {
+      permission: 'MANAGE_CHANNELS',
+    });
     await refusedUnchanged(w.server.id, () => invites().deleteInvite(other, 'nosuchcode'), NotFound);
     const stranger = await register('stranger');
     await refusedUnchanged(w.server.id, () => invites().deleteInvite(stranger, invite.code), NotAMember);
 
     // MANAGE_CHANNELS granted in the channel only (a member overwrite)
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0)`, [w.textId, other.id, F.MANAGE_CHANNELS.toString()]);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0)`,
+      [w.textId, other.id, F.MANAGE_CHANNELS.toString()],
+    );
     await invites().deleteInvite(other, invite.code);
 
     const second = await invites().createInvite(w.owner, w.textId);

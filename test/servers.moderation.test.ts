@@ -1,12 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { AlreadyExists, HierarchyViolation, MissingPermission, NotAMember, NotFound, UserBanned, ValidationFailed } from '../src/domain/errors';
+import {
+  AlreadyExists,
+  HierarchyViolation,
+  MissingPermission,
+  NotAMember,
+  NotFound,
+  UserBanned,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { useTestDatabase } from './support/db';
 import { membershipHelpers } from './support/membership';
 
 const db = useTestDatabase();
-const { register, memberships, invites, servers, loadMember, world, joined, role, setEveryone, state, refusedUnchanged, lastEventId, eventsSince, auditLog } = membershipHelpers(db);
+const {
+  register,
+  memberships,
+  invites,
+  servers,
+  loadMember,
+  world,
+  joined,
+  role,
+  setEveryone,
+  state,
+  refusedUnchanged,
+  lastEventId,
+  eventsSince,
+  auditLog,
+} = membershipHelpers(db);
 
 const hour = () => new Date(Date.now() + 3600_000);
 
@@ -23,11 +46,19 @@ describe('kick', () => {
     expect(s.memberCount).toBe(2);
     expect(s.members!.map((m) => m.userId)).not.toContain(target.id);
     expect(s.memberRoles).toBe(1); // the target's role assignment went with the membership
-    expect((await eventsSince(w.server.id, since)).map((e) => [e.type, e.payload.actionType ?? e.payload.reason])).toEqual([
+    expect(
+      (await eventsSince(w.server.id, since)).map((e) => [e.type, e.payload.actionType ?? e.payload.reason]),
+    ).toEqual([
       ['GUILD_MEMBER_REMOVE', 'kick'],
       ['GUILD_AUDIT_LOG_ENTRY_CREATE', 20],
     ]);
-    expect((await auditLog(w.server.id)).at(-1)).toEqual({ actionType: 20, actorId: mod.id, targetId: target.id, changes: [], reason: 'rude' });
+    expect((await auditLog(w.server.id)).at(-1)).toEqual({
+      actionType: 20,
+      actorId: mod.id,
+      targetId: target.id,
+      changes: [],
+      reason: 'rude',
+    });
   });
 
   it('needs KICK_MEMBERS', async () => {
@@ -35,7 +66,9 @@ describe('kick', () => {
     const member = await joined(w);
     const target = await joined(w, 'target');
     await role(w.server.id, F.BAN_MEMBERS | F.MANAGE_ROLES, 5, [member.id]);
-    await refusedUnchanged(w.server.id, () => memberships().kick(member, w.server.id, target), MissingPermission, { permission: 'KICK_MEMBERS' });
+    await refusedUnchanged(w.server.id, () => memberships().kick(member, w.server.id, target), MissingPermission, {
+      permission: 'KICK_MEMBERS',
+    });
   });
 
   it('hierarchy: equal positions order by id, a shared top role protects, the owner is untouchable, nobody kicks themself', async () => {
@@ -46,17 +79,28 @@ describe('kick', () => {
     const younger = nextSnowflake();
     await role(w.server.id, F.KICK_MEMBERS, 3, [a.id], older);
     await role(w.server.id, F.KICK_MEMBERS, 3, [b.id], younger);
-    await refusedUnchanged(w.server.id, () => memberships().kick(b, w.server.id, a), HierarchyViolation, { reason: "the member's highest role is not below yours" });
+    await refusedUnchanged(w.server.id, () => memberships().kick(b, w.server.id, a), HierarchyViolation, {
+      reason: "the member's highest role is not below yours",
+    });
     // the same top role: neither outranks the other
     const shared = await role(w.server.id, F.KICK_MEMBERS, 4, []);
-    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $4), ($1, $3, $4)`, [w.server.id, a.id, c.id, shared]);
+    await db().sql(
+      `insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $4), ($1, $3, $4)`,
+      [w.server.id, a.id, c.id, shared],
+    );
     await refusedUnchanged(w.server.id, () => memberships().kick(a, w.server.id, c), HierarchyViolation);
     await refusedUnchanged(w.server.id, () => memberships().kick(c, w.server.id, a), HierarchyViolation);
     // the owner cannot be kicked, even by an administrator at the top; nobody kicks themself, not even the owner
     await role(w.server.id, F.ADMINISTRATOR, 9, [c.id]);
-    await refusedUnchanged(w.server.id, () => memberships().kick(c, w.server.id, w.owner), HierarchyViolation, { details: { refusal: 'target-is-owner' } });
-    await refusedUnchanged(w.server.id, () => memberships().kick(c, w.server.id, c), HierarchyViolation, { details: { refusal: 'self' } });
-    await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, w.owner), HierarchyViolation, { details: { refusal: 'self' } });
+    await refusedUnchanged(w.server.id, () => memberships().kick(c, w.server.id, w.owner), HierarchyViolation, {
+      details: { refusal: 'target-is-owner' },
+    });
+    await refusedUnchanged(w.server.id, () => memberships().kick(c, w.server.id, c), HierarchyViolation, {
+      details: { refusal: 'self' },
+    });
+    await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, w.owner), HierarchyViolation, {
+      details: { refusal: 'self' },
+    });
     // permitted directions
     await memberships().kick(a, w.server.id, b);
     await memberships().kick(w.owner, w.server.id, c); // the owner acts on everyone, administrators included
@@ -66,7 +110,10 @@ describe('kick', () => {
   it('a member without roles cannot kick another member without roles, even with KICK_MEMBERS on @everyone', async () => {
     const w = await world();
     const [a, b] = [await joined(w, 'a'), await joined(w, 'b')];
-    await db().sql(`update "Role" set permissions = permissions | $2 where id = $1`, [w.server.id, F.KICK_MEMBERS.toString()]);
+    await db().sql(`update "Role" set permissions = permissions | $2 where id = $1`, [
+      w.server.id,
+      F.KICK_MEMBERS.toString(),
+    ]);
     await refusedUnchanged(w.server.id, () => memberships().kick(a, w.server.id, b), HierarchyViolation);
   });
 
@@ -76,8 +123,16 @@ describe('kick', () => {
     await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, outsider), NotFound);
     await refusedUnchanged(w.server.id, () => memberships().kick(outsider, w.server.id, w.owner), NotAMember);
     const target = await joined(w);
-    await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, target, { reason: '' }), ValidationFailed);
-    await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, target, { reason: 'x'.repeat(513) }), ValidationFailed);
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().kick(w.owner, w.server.id, target, { reason: '' }),
+      ValidationFailed,
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().kick(w.owner, w.server.id, target, { reason: 'x'.repeat(513) }),
+      ValidationFailed,
+    );
     await refusedUnchanged(w.server.id, () => memberships().kick(w.owner, w.server.id, 'not-an-id'), ValidationFailed);
     await memberships().kick(w.owner, w.server.id, target, { reason: 'x'.repeat(512) });
   });
@@ -109,8 +164,19 @@ describe('ban and unban', () => {
     expect(row).toEqual({ executorId: mod.id });
     const events = await eventsSince(w.server.id, since);
     expect(events.map((e) => e.type)).toEqual(['GUILD_MEMBER_REMOVE', 'GUILD_BAN_ADD', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
-    expect(events[1].payload).toEqual({ serverId: w.server.id, userId: target.id, reason: 'raid', deleteMessageSeconds: 3600 });
-    expect((await auditLog(w.server.id)).at(-1)).toEqual({ actionType: 22, actorId: mod.id, targetId: target.id, changes: [{ key: 'delete_message_seconds', new: 3600 }], reason: 'raid' });
+    expect(events[1].payload).toEqual({
+      serverId: w.server.id,
+      userId: target.id,
+      reason: 'raid',
+      deleteMessageSeconds: 3600,
+    });
+    expect((await auditLog(w.server.id)).at(-1)).toEqual({
+      actionType: 22,
+      actorId: mod.id,
+      targetId: target.id,
+      changes: [{ key: 'delete_message_seconds', new: 3600 }],
+      reason: 'raid',
+    });
   });
 
   it('bans a user who is not a member, as Discord allows; they cannot join later', async () => {
@@ -118,11 +184,22 @@ describe('ban and unban', () => {
     const raider = await register('raider');
     const since = await lastEventId();
     await memberships().ban(w.owner, w.server.id, raider.id, { reason: 'known raider' });
-    expect((await eventsSince(w.server.id, since)).map((e) => e.type)).toEqual(['GUILD_BAN_ADD', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
+    expect((await eventsSince(w.server.id, since)).map((e) => e.type)).toEqual([
+      'GUILD_BAN_ADD',
+      'GUILD_AUDIT_LOG_ENTRY_CREATE',
+    ]);
     expect((await state(w.server.id)).memberCount).toBe(1);
     await refusedUnchanged(w.server.id, () => memberships().acceptInvite(raider, w.code), UserBanned);
-    await refusedUnchanged(w.server.id, () => memberships().ban(w.owner, w.server.id, raider, { reason: 'again' }), AlreadyExists);
-    await refusedUnchanged(w.server.id, () => memberships().ban(w.owner, w.server.id, '999999999', { reason: 'ghost' }), NotFound);
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(w.owner, w.server.id, raider, { reason: 'again' }),
+      AlreadyExists,
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(w.owner, w.server.id, '999999999', { reason: 'ghost' }),
+      NotFound,
+    );
   });
 
   it('requires a reason of 1-512 characters and a deleteMessageSeconds of 0-604800', async () => {
@@ -140,7 +217,11 @@ describe('ban and unban', () => {
       { reason: 'ok', deleteMessageSeconds: '60' },
     ];
     for (const options of bad) {
-      await refusedUnchanged(w.server.id, () => memberships().ban(w.owner, w.server.id, target, options as { reason: string }), ValidationFailed);
+      await refusedUnchanged(
+        w.server.id,
+        () => memberships().ban(w.owner, w.server.id, target, options as { reason: string }),
+        ValidationFailed,
+      );
     }
     await memberships().ban(w.owner, w.server.id, target, { reason: 'x'.repeat(512), deleteMessageSeconds: 604800 });
   });
@@ -148,12 +229,35 @@ describe('ban and unban', () => {
   it('needs BAN_MEMBERS and respects the hierarchy', async () => {
     const w = await world();
     const [mod, peer, low] = [await joined(w, 'mod'), await joined(w, 'peer'), await joined(w, 'low')];
-    await refusedUnchanged(w.server.id, () => memberships().ban(mod, w.server.id, low, { reason: 'r' }), MissingPermission, { permission: 'BAN_MEMBERS' });
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(mod, w.server.id, low, { reason: 'r' }),
+      MissingPermission,
+      { permission: 'BAN_MEMBERS' },
+    );
     const top = await role(w.server.id, F.BAN_MEMBERS | F.KICK_MEMBERS, 2, [mod.id]);
-    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [w.server.id, peer.id, top]);
-    await refusedUnchanged(w.server.id, () => memberships().ban(mod, w.server.id, peer, { reason: 'r' }), HierarchyViolation);
-    await refusedUnchanged(w.server.id, () => memberships().ban(mod, w.server.id, mod, { reason: 'r' }), HierarchyViolation, { details: { refusal: 'self' } });
-    await refusedUnchanged(w.server.id, () => memberships().ban(mod, w.server.id, w.owner, { reason: 'r' }), HierarchyViolation, { details: { refusal: 'target-is-owner' } });
+    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+      w.server.id,
+      peer.id,
+      top,
+    ]);
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(mod, w.server.id, peer, { reason: 'r' }),
+      HierarchyViolation,
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(mod, w.server.id, mod, { reason: 'r' }),
+      HierarchyViolation,
+      { details: { refusal: 'self' } },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().ban(mod, w.server.id, w.owner, { reason: 'r' }),
+      HierarchyViolation,
+      { details: { refusal: 'target-is-owner' } },
+    );
     await memberships().ban(mod, w.server.id, low, { reason: 'r' });
   });
 
@@ -162,7 +266,9 @@ describe('ban and unban', () => {
     const user = await joined(w, 'redeemed');
     const mod = await joined(w, 'mod');
     await memberships().ban(w.owner, w.server.id, user, { reason: 'cool off' });
-    await refusedUnchanged(w.server.id, () => memberships().unban(mod, w.server.id, user), MissingPermission, { permission: 'BAN_MEMBERS' });
+    await refusedUnchanged(w.server.id, () => memberships().unban(mod, w.server.id, user), MissingPermission, {
+      permission: 'BAN_MEMBERS',
+    });
     await refusedUnchanged(w.server.id, () => memberships().unban(w.owner, w.server.id, mod), NotFound);
     await role(w.server.id, F.BAN_MEMBERS, 1, [mod.id]);
     const since = await lastEventId();
@@ -171,7 +277,13 @@ describe('ban and unban', () => {
     const events = await eventsSince(w.server.id, since);
     expect(events.map((e) => e.type)).toEqual(['GUILD_BAN_REMOVE', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
     expect(events[0].payload).toEqual({ serverId: w.server.id, userId: user.id });
-    expect((await auditLog(w.server.id)).at(-1)).toEqual({ actionType: 23, actorId: mod.id, targetId: user.id, changes: [], reason: 'served time' });
+    expect((await auditLog(w.server.id)).at(-1)).toEqual({
+      actionType: 23,
+      actorId: mod.id,
+      targetId: user.id,
+      changes: [],
+      reason: 'served time',
+    });
     await memberships().acceptInvite(user, w.code);
   });
 
@@ -196,7 +308,10 @@ describe('timeout', () => {
     const since = await lastEventId();
     const member = await memberships().timeout(mod, w.server.id, target, until, { reason: 'cool down' });
     expect(member.timedOutUntil?.toISOString()).toBe(until.toISOString());
-    const [row] = await db().sql<{ until: Date }>(`select "timedOutUntil" as until from "ServerMember" where "serverId" = $1 and "userId" = $2`, [w.server.id, target.id]);
+    const [row] = await db().sql<{ until: Date }>(
+      `select "timedOutUntil" as until from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+      [w.server.id, target.id],
+    );
     expect(row.until.toISOString()).toBe(until.toISOString());
     const events = await eventsSince(w.server.id, since);
     expect(events.map((e) => e.type)).toEqual(['GUILD_MEMBER_UPDATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE']);
@@ -209,7 +324,9 @@ describe('timeout', () => {
       reason: 'cool down',
     });
     await memberships().timeout(mod, w.server.id, target, null);
-    expect((await auditLog(w.server.id)).at(-1)!.changes).toEqual([{ key: 'communication_disabled_until', old: until.toISOString(), new: null }]);
+    expect((await auditLog(w.server.id)).at(-1)!.changes).toEqual([
+      { key: 'communication_disabled_until', old: until.toISOString(), new: null },
+    ]);
     // lifting a timeout that is not there changes nothing and writes nothing
     const before = await state(w.server.id);
     await memberships().timeout(mod, w.server.id, target, null);
@@ -219,8 +336,18 @@ describe('timeout', () => {
   it('accepts up to 28 days ahead and refuses more, the past and non-dates', async () => {
     const w = await world();
     const target = await joined(w);
-    for (const until of [new Date(Date.now() + 28 * 86400_000 + 60_000), new Date(Date.now() - 1000), new Date(NaN), '2030-01-01', 0]) {
-      await refusedUnchanged(w.server.id, () => memberships().timeout(w.owner, w.server.id, target, until as Date), ValidationFailed);
+    for (const until of [
+      new Date(Date.now() + 28 * 86400_000 + 60_000),
+      new Date(Date.now() - 1000),
+      new Date(NaN),
+      '2030-01-01',
+      0,
+    ]) {
+      await refusedUnchanged(
+        w.server.id,
+        () => memberships().timeout(w.owner, w.server.id, target, until as Date),
+        ValidationFailed,
+      );
     }
     await memberships().timeout(w.owner, w.server.id, target, new Date(Date.now() + 28 * 86400_000 - 60_000));
   });
@@ -228,14 +355,40 @@ describe('timeout', () => {
   it('needs MODERATE_MEMBERS, respects the hierarchy, and never times out an administrator', async () => {
     const w = await world();
     const [mod, admin, low] = [await joined(w, 'mod'), await joined(w, 'admin'), await joined(w, 'low')];
-    await refusedUnchanged(w.server.id, () => memberships().timeout(mod, w.server.id, low, hour()), MissingPermission, { permission: 'MODERATE_MEMBERS' });
+    await refusedUnchanged(w.server.id, () => memberships().timeout(mod, w.server.id, low, hour()), MissingPermission, {
+      permission: 'MODERATE_MEMBERS',
+    });
     await role(w.server.id, F.MODERATE_MEMBERS, 5, [mod.id]);
     await role(w.server.id, F.ADMINISTRATOR, 1, [admin.id]);
-    await refusedUnchanged(w.server.id, () => memberships().timeout(mod, w.server.id, admin, hour()), HierarchyViolation, { details: { refusal: 'target-is-administrator' } });
-    await refusedUnchanged(w.server.id, () => memberships().timeout(w.owner, w.server.id, admin, hour()), HierarchyViolation);
-    await refusedUnchanged(w.server.id, () => memberships().timeout(mod, w.server.id, mod, hour()), HierarchyViolation, { details: { refusal: 'self' } });
-    await refusedUnchanged(w.server.id, () => memberships().timeout(mod, w.server.id, w.owner, hour()), HierarchyViolation, { details: { refusal: 'target-is-owner' } });
-    await refusedUnchanged(w.server.id, () => memberships().timeout(admin, w.server.id, mod, hour()), HierarchyViolation, { details: { refusal: 'not-above-target' } });
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().timeout(mod, w.server.id, admin, hour()),
+      HierarchyViolation,
+      { details: { refusal: 'target-is-administrator' } },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().timeout(w.owner, w.server.id, admin, hour()),
+      HierarchyViolation,
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().timeout(mod, w.server.id, mod, hour()),
+      HierarchyViolation,
+      { details: { refusal: 'self' } },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().timeout(mod, w.server.id, w.owner, hour()),
+      HierarchyViolation,
+      { details: { refusal: 'target-is-owner' } },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => memberships().timeout(admin, w.server.id, mod, hour()),
+      HierarchyViolation,
+      { details: { refusal: 'not-above-target' } },
+    );
     await memberships().timeout(mod, w.server.id, low, hour());
   });
 
@@ -244,8 +397,12 @@ describe('timeout', () => {
     const [mod, low] = [await joined(w, 'mod'), await joined(w, 'low')];
     await role(w.server.id, F.KICK_MEMBERS, 2, [mod.id]);
     await memberships().timeout(w.owner, w.server.id, mod, hour());
-    await refusedUnchanged(w.server.id, () => memberships().kick(mod, w.server.id, low), MissingPermission, { permission: 'KICK_MEMBERS' });
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [mod.id]);
+    await refusedUnchanged(w.server.id, () => memberships().kick(mod, w.server.id, low), MissingPermission, {
+      permission: 'KICK_MEMBERS',
+    });
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [
+      mod.id,
+    ]);
     await memberships().kick(mod, w.server.id, low);
   });
 });

@@ -23,8 +23,14 @@ async function register(username: string): Promise<User> {
 async function newServer(name = 'Overwrites') {
   const owner = await register('owner');
   const server = await new ServerService(db().fork()).createServer(owner, { name });
-  const [general] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and name = 'general'`, [server.id]);
-  const [voice] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and name = 'General'`, [server.id]);
+  const [general] = await db().sql<{ id: string }>(
+    `select id::text from "Channel" where "serverId" = $1 and name = 'general'`,
+    [server.id],
+  );
+  const [voice] = await db().sql<{ id: string }>(
+    `select id::text from "Channel" where "serverId" = $1 and name = 'General'`,
+    [server.id],
+  );
   return { owner, server, general: general.id, voice: voice.id };
 }
 
@@ -37,12 +43,21 @@ async function addMember(serverId: string, username: string): Promise<User> {
 
 async function insertRole(serverId: string, permissions: bigint, position = 5): Promise<string> {
   const id = nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'r', $3, $4)`, [id, serverId, permissions.toString(), position]);
+  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'r', $3, $4)`, [
+    id,
+    serverId,
+    permissions.toString(),
+    position,
+  ]);
   return id;
 }
 
 async function give(serverId: string, userId: string, roleId: string): Promise<void> {
-  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, userId, roleId]);
+  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+    serverId,
+    userId,
+    roleId,
+  ]);
 }
 
 async function memberWith(serverId: string, username: string, permissions: bigint): Promise<User> {
@@ -94,9 +109,22 @@ describe('permission overwrite CRUD', () => {
     const { owner, server, general } = await newServer();
     const role = await insertRole(server.id, F.SEND_MESSAGES);
     const since = await lastEventId();
-    await channels().setOverwrite(owner, server.id, general, { targetId: role, type: 'role', allow: F.MANAGE_MESSAGES, deny: F.SEND_MESSAGES }, { reason: 'lock it' });
-    expect(await overwrites(general)).toEqual([{ targetId: role, type: 'ROLE', allow: F.MANAGE_MESSAGES.toString(), deny: F.SEND_MESSAGES.toString() }]);
-    await channels().setOverwrite(owner, server.id, general, { targetId: role, type: OverwriteType.ROLE, allow: F.MANAGE_MESSAGES | F.PIN_MESSAGES, deny: F.SEND_MESSAGES });
+    await channels().setOverwrite(
+      owner,
+      server.id,
+      general,
+      { targetId: role, type: 'role', allow: F.MANAGE_MESSAGES, deny: F.SEND_MESSAGES },
+      { reason: 'lock it' },
+    );
+    expect(await overwrites(general)).toEqual([
+      { targetId: role, type: 'ROLE', allow: F.MANAGE_MESSAGES.toString(), deny: F.SEND_MESSAGES.toString() },
+    ]);
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: role,
+      type: OverwriteType.ROLE,
+      allow: F.MANAGE_MESSAGES | F.PIN_MESSAGES,
+      deny: F.SEND_MESSAGES,
+    });
     expect((await overwrites(general))[0].allow).toBe((F.MANAGE_MESSAGES | F.PIN_MESSAGES).toString());
     await channels().deleteOverwrite(owner, server.id, general, role);
     expect(await overwrites(general)).toEqual([]);
@@ -117,24 +145,45 @@ describe('permission overwrite CRUD', () => {
       { key: 'type', new: 'ROLE' },
       { key: 'allow', old: F.MANAGE_MESSAGES.toString(), new: (F.MANAGE_MESSAGES | F.PIN_MESSAGES).toString() },
     ]);
-    expect(entries[2].changes).toEqual(expect.arrayContaining([{ key: 'id', old: role }, { key: 'deny', old: F.SEND_MESSAGES.toString() }]));
+    expect(entries[2].changes).toEqual(
+      expect.arrayContaining([
+        { key: 'id', old: role },
+        { key: 'deny', old: F.SEND_MESSAGES.toString() },
+      ]),
+    );
     const updates = await db().sql<{ payload: { channel: { permissionOverwrites: unknown[] } } }>(
       `select payload from "DomainEvent" where "channelId" = $1 and type = 'CHANNEL_UPDATE' and id > $2 order by id`,
       [general, since],
     );
     expect(updates.map((u) => u.payload.channel.permissionOverwrites.length)).toEqual([1, 1, 0]);
     // Writing the same bits again writes nothing.
-    await channels().setOverwrite(owner, server.id, general, { targetId: server.id, type: 'role', deny: F.SEND_MESSAGES });
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.SEND_MESSAGES,
+    });
     const before = await writes(server.id);
-    await channels().setOverwrite(owner, server.id, general, { targetId: server.id, type: 'role', deny: F.SEND_MESSAGES });
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.SEND_MESSAGES,
+    });
     expect(await writes(server.id)).toEqual(before);
   });
 
   it('takes the @everyone role (the server id) and members of the server as targets', async () => {
     const { owner, server, general } = await newServer();
     const member = await addMember(server.id, 'member');
-    await channels().setOverwrite(owner, server.id, general, { targetId: server.id, type: 'role', deny: F.VIEW_CHANNEL });
-    await channels().setOverwrite(owner, server.id, general, { targetId: member.id, type: 'member', allow: F.VIEW_CHANNEL });
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.VIEW_CHANNEL,
+    });
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: member.id,
+      type: 'member',
+      allow: F.VIEW_CHANNEL,
+    });
     expect(await overwrites(general)).toEqual(
       [
         { targetId: server.id, type: 'ROLE', allow: '0', deny: F.VIEW_CHANNEL.toString() },
@@ -156,11 +205,23 @@ describe('permission overwrite CRUD', () => {
       { targetId: server.id, type: 'channel' },
       { targetId: 'x', type: 'role' },
     ];
-    for (const input of invalid) await expect(channels().setOverwrite(owner, server.id, general, input as never), JSON.stringify(input, (_, v) => (typeof v === 'bigint' ? v.toString() : v))).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(channels().setOverwrite(owner, server.id, general, { targetId: foreignRole, type: 'role' })).rejects.toBeInstanceOf(NotFound);
-    await expect(channels().setOverwrite(owner, server.id, general, { targetId: outsider.id, type: 'member' })).rejects.toBeInstanceOf(NotFound);
-    await expect(channels().setOverwrite(owner, server.id, general, { targetId: owner.id, type: 'role' })).rejects.toBeInstanceOf(NotFound);
-    await expect(channels().setOverwrite(owner, server.id, other.general, { targetId: server.id, type: 'role' })).rejects.toBeInstanceOf(NotFound);
+    for (const input of invalid)
+      await expect(
+        channels().setOverwrite(owner, server.id, general, input as never),
+        JSON.stringify(input, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      ).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(
+      channels().setOverwrite(owner, server.id, general, { targetId: foreignRole, type: 'role' }),
+    ).rejects.toBeInstanceOf(NotFound);
+    await expect(
+      channels().setOverwrite(owner, server.id, general, { targetId: outsider.id, type: 'member' }),
+    ).rejects.toBeInstanceOf(NotFound);
+    await expect(
+      channels().setOverwrite(owner, server.id, general, { targetId: owner.id, type: 'role' }),
+    ).rejects.toBeInstanceOf(NotFound);
+    await expect(
+      channels().setOverwrite(owner, server.id, other.general, { targetId: server.id, type: 'role' }),
+    ).rejects.toBeInstanceOf(NotFound);
     await expect(channels().deleteOverwrite(owner, server.id, general, server.id)).rejects.toBeInstanceOf(NotFound);
     expect(await writes(server.id)).toEqual(before);
   });
@@ -175,17 +236,40 @@ describe('permission overwrite CRUD', () => {
       { deny: F.MANAGE_MESSAGES },
       { allow: F.SEND_MESSAGES, deny: F.BAN_MEMBERS },
     ]) {
-      const error = await channels().setOverwrite(manager, server.id, general, { targetId: server.id, type: 'role', ...input }).catch((e) => e);
+      const error = await channels()
+        .setOverwrite(manager, server.id, general, { targetId: server.id, type: 'role', ...input })
+        .catch((e) => e);
       expect(error).toBeInstanceOf(MissingPermission);
     }
     expect(await writes(server.id)).toEqual(before);
     // Bits the manager holds (SEND_MESSAGES from @everyone, MANAGE_ROLES from the role) are fine.
-    await channels().setOverwrite(manager, server.id, general, { targetId: server.id, type: 'role', deny: F.SEND_MESSAGES, allow: F.MANAGE_ROLES });
-    await channels().setOverwrite(admin, server.id, general, { targetId: server.id, type: 'role', deny: F.SEND_MESSAGES | F.MANAGE_MESSAGES });
+    await channels().setOverwrite(manager, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.SEND_MESSAGES,
+      allow: F.MANAGE_ROLES,
+    });
+    await channels().setOverwrite(admin, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.SEND_MESSAGES | F.MANAGE_MESSAGES,
+    });
     // Now the overwrite holds MANAGE_MESSAGES: the manager may neither remove it nor delete the overwrite.
-    await expect(channels().setOverwrite(manager, server.id, general, { targetId: server.id, type: 'role', deny: F.SEND_MESSAGES })).rejects.toBeInstanceOf(MissingPermission);
-    await expect(channels().deleteOverwrite(manager, server.id, general, server.id)).rejects.toBeInstanceOf(MissingPermission);
-    await channels().setOverwrite(owner, server.id, general, { targetId: server.id, type: 'role', allow: F.BAN_MEMBERS });
+    await expect(
+      channels().setOverwrite(manager, server.id, general, {
+        targetId: server.id,
+        type: 'role',
+        deny: F.SEND_MESSAGES,
+      }),
+    ).rejects.toBeInstanceOf(MissingPermission);
+    await expect(channels().deleteOverwrite(manager, server.id, general, server.id)).rejects.toBeInstanceOf(
+      MissingPermission,
+    );
+    await channels().setOverwrite(owner, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      allow: F.BAN_MEMBERS,
+    });
     await channels().deleteOverwrite(admin, server.id, general, server.id);
     expect(await overwrites(general)).toEqual([]);
   });
@@ -193,20 +277,47 @@ describe('permission overwrite CRUD', () => {
   it('a permission the actor lacks in this channel (denied here) cannot be granted here, though it can elsewhere', async () => {
     const { server, general, voice } = await newServer();
     const manager = await memberWith(server.id, 'manager', F.MANAGE_ROLES | F.MANAGE_MESSAGES);
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`, [general, manager.id, F.MANAGE_MESSAGES.toString()]);
-    await expect(channels().setOverwrite(manager, server.id, general, { targetId: server.id, type: 'role', allow: F.MANAGE_MESSAGES })).rejects.toBeInstanceOf(MissingPermission);
-    await channels().setOverwrite(manager, server.id, voice, { targetId: server.id, type: 'role', deny: F.MANAGE_MESSAGES });
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`,
+      [general, manager.id, F.MANAGE_MESSAGES.toString()],
+    );
+    await expect(
+      channels().setOverwrite(manager, server.id, general, {
+        targetId: server.id,
+        type: 'role',
+        allow: F.MANAGE_MESSAGES,
+      }),
+    ).rejects.toBeInstanceOf(MissingPermission);
+    await channels().setOverwrite(manager, server.id, voice, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.MANAGE_MESSAGES,
+    });
   });
 
   it('MANAGE_ROLES is judged in the channel: an overwrite can give it there only, or take it away there', async () => {
     const { server, general, voice } = await newServer();
     const helper = await addMember(server.id, 'helper');
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0)`, [general, helper.id, F.MANAGE_ROLES.toString()]);
-    await channels().setOverwrite(helper, server.id, general, { targetId: server.id, type: 'role', deny: F.ADD_REACTIONS });
-    await expect(channels().setOverwrite(helper, server.id, voice, { targetId: server.id, type: 'role', deny: F.SPEAK })).rejects.toBeInstanceOf(MissingPermission);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0)`,
+      [general, helper.id, F.MANAGE_ROLES.toString()],
+    );
+    await channels().setOverwrite(helper, server.id, general, {
+      targetId: server.id,
+      type: 'role',
+      deny: F.ADD_REACTIONS,
+    });
+    await expect(
+      channels().setOverwrite(helper, server.id, voice, { targetId: server.id, type: 'role', deny: F.SPEAK }),
+    ).rejects.toBeInstanceOf(MissingPermission);
     const manager = await memberWith(server.id, 'manager', F.MANAGE_ROLES);
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`, [voice, manager.id, F.MANAGE_ROLES.toString()]);
-    await expect(channels().setOverwrite(manager, server.id, voice, { targetId: server.id, type: 'role', deny: F.SPEAK })).rejects.toBeInstanceOf(MissingPermission);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`,
+      [voice, manager.id, F.MANAGE_ROLES.toString()],
+    );
+    await expect(
+      channels().setOverwrite(manager, server.id, voice, { targetId: server.id, type: 'role', deny: F.SPEAK }),
+    ).rejects.toBeInstanceOf(MissingPermission);
   });
 });
 
@@ -248,7 +359,12 @@ describe("a member's permissions in a channel, computed from the stored overwrit
         { id: a.id, permissions: 0n },
         { id: b.id, permissions: 0n },
       ],
-      overwrites: (await overwrites(general)).map((o) => ({ id: o.targetId, type: o.type === 'ROLE' ? ('role' as const) : ('member' as const), allow: BigInt(o.allow), deny: BigInt(o.deny) })),
+      overwrites: (await overwrites(general)).map((o) => ({
+        id: o.targetId,
+        type: o.type === 'ROLE' ? ('role' as const) : ('member' as const),
+        allow: BigInt(o.allow),
+        deny: BigInt(o.deny),
+      })),
     };
     let expected = DEFAULT_EVERYONE_PERMISSIONS;
     expected = (expected & ~(F.MANAGE_MESSAGES | F.SEND_MESSAGES | F.CONNECT)) | 0n;
@@ -260,7 +376,9 @@ describe("a member's permissions in a channel, computed from the stored overwrit
     // The member overwrite allowing SEND_MESSAGES brings EMBED_LINKS and ATTACH_FILES back.
     await set(member.id, 'member', F.ATTACH_FILES | F.SEND_MESSAGES, F.ADD_REACTIONS);
     const after = await permissionsIn(server.id, member.id, general);
-    expect(after & (F.SEND_MESSAGES | F.EMBED_LINKS | F.ATTACH_FILES)).toBe(F.SEND_MESSAGES | F.EMBED_LINKS | F.ATTACH_FILES);
+    expect(after & (F.SEND_MESSAGES | F.EMBED_LINKS | F.ATTACH_FILES)).toBe(
+      F.SEND_MESSAGES | F.EMBED_LINKS | F.ATTACH_FILES,
+    );
 
     // Another member without the roles: only @everyone's overwrite applies.
     const plain = await addMember(server.id, 'plain');
@@ -272,8 +390,12 @@ describe("a member's permissions in a channel, computed from the stored overwrit
     await roles.updateRole(owner, server.id, b.id, { permissions: F.ADMINISTRATOR });
     await set(member.id, 'member', 0n, F.VIEW_CHANNEL | F.ADMINISTRATOR);
     const admin = await permissionsIn(server.id, member.id, general);
-    expect(admin & (F.VIEW_CHANNEL | F.ADMINISTRATOR | F.SEND_MESSAGES)).toBe(F.VIEW_CHANNEL | F.ADMINISTRATOR | F.SEND_MESSAGES);
+    expect(admin & (F.VIEW_CHANNEL | F.ADMINISTRATOR | F.SEND_MESSAGES)).toBe(
+      F.VIEW_CHANNEL | F.ADMINISTRATOR | F.SEND_MESSAGES,
+    );
     // And the owner has everything in the channel.
-    expect(await permissionsIn(server.id, owner.id, general)).toBe(computePermissions({ ...input, memberId: owner.id }));
+    expect(await permissionsIn(server.id, owner.id, general)).toBe(
+      computePermissions({ ...input, memberId: owner.id }),
+    );
   });
 });

@@ -28,14 +28,27 @@ async function addMember(serverId: string, username: string, permissions?: bigin
   await db().sql(`update "Server" set "memberCount" = "memberCount" + 1 where id = $1`, [serverId]);
   if (permissions !== undefined) {
     const roleId = nextSnowflake();
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [roleId, serverId, `${username} role`, permissions.toString(), position]);
-    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, user.id, roleId]);
+    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [
+      roleId,
+      serverId,
+      `${username} role`,
+      permissions.toString(),
+      position,
+    ]);
+    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+      serverId,
+      user.id,
+      roleId,
+    ]);
   }
   return user;
 }
 
 async function denyInChannel(channelId: string, userId: string, permission: bigint): Promise<void> {
-  await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`, [channelId, userId, permission.toString()]);
+  await db().sql(
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', 0, $3)`,
+    [channelId, userId, permission.toString()],
+  );
 }
 
 interface Ctx {
@@ -54,15 +67,37 @@ interface Ctx {
 async function setup(): Promise<Ctx> {
   const owner = await register('owner');
   const server = await new ServerService(db().fork()).createServer(owner, { name: 'Matrix' });
-  const rows = await db().sql<{ id: string; name: string }>(`select id::text, name from "Channel" where "serverId" = $1`, [server.id]);
+  const rows = await db().sql<{ id: string; name: string }>(
+    `select id::text, name from "Channel" where "serverId" = $1`,
+    [server.id],
+  );
   const byName = Object.fromEntries(rows.map((r) => [r.name, r.id]));
   const low = nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'low', 0, 2)`, [low, server.id]);
+  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'low', 0, 2)`, [
+    low,
+    server.id,
+  ]);
   const member = await addMember(server.id, 'member');
-  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [server.id, member.id, low]);
+  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+    server.id,
+    member.id,
+    low,
+  ]);
   const other = await addMember(server.id, 'other');
-  await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', $3, 0)`, [byName['general'], server.id, F.ADD_REACTIONS.toString()]);
-  return { serverId: server.id, owner, textCategory: byName['Text Channels'], voiceCategory: byName['Voice Channels'], general: byName['general'], low, member, other };
+  await db().sql(
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', $3, 0)`,
+    [byName['general'], server.id, F.ADD_REACTIONS.toString()],
+  );
+  return {
+    serverId: server.id,
+    owner,
+    textCategory: byName['Text Channels'],
+    voiceCategory: byName['Voice Channels'],
+    general: byName['general'],
+    low,
+    member,
+    other,
+  };
 }
 
 /** Everything the actions could write, for this server and globally (audit log and outbox). */
@@ -95,21 +130,52 @@ const channels = () => new ChannelService(db().fork());
 
 const ACTIONS: Action[] = [
   { name: 'createRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().createRole(a, c.serverId, { name: 'new role' }) },
-  { name: 'updateRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().updateRole(a, c.serverId, c.low, { name: 'renamed', color: 7 }) },
-  { name: 'updateRole (@everyone)', needs: 'MANAGE_ROLES', run: (a, c) => roles().updateRole(a, c.serverId, c.serverId, { permissions: F.VIEW_CHANNEL }) },
+  {
+    name: 'updateRole',
+    needs: 'MANAGE_ROLES',
+    run: (a, c) => roles().updateRole(a, c.serverId, c.low, { name: 'renamed', color: 7 }),
+  },
+  {
+    name: 'updateRole (@everyone)',
+    needs: 'MANAGE_ROLES',
+    run: (a, c) => roles().updateRole(a, c.serverId, c.serverId, { permissions: F.VIEW_CHANNEL }),
+  },
   { name: 'deleteRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().deleteRole(a, c.serverId, c.low) },
-  { name: 'reorderRoles', needs: 'MANAGE_ROLES', run: (a, c) => roles().reorderRoles(a, c.serverId, [{ id: c.low, position: 3 }]) },
+  {
+    name: 'reorderRoles',
+    needs: 'MANAGE_ROLES',
+    run: (a, c) => roles().reorderRoles(a, c.serverId, [{ id: c.low, position: 3 }]),
+  },
   { name: 'assignRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().assignRole(a, c.serverId, c.other.id, c.low) },
-  { name: 'unassignRole', needs: 'MANAGE_ROLES', run: (a, c) => roles().unassignRole(a, c.serverId, c.member.id, c.low) },
-  { name: 'createChannel', needs: 'MANAGE_CHANNELS', run: (a, c) => channels().createChannel(a, c.serverId, { type: ChannelType.GUILD_TEXT, name: 'new' }) },
+  {
+    name: 'unassignRole',
+    needs: 'MANAGE_ROLES',
+    run: (a, c) => roles().unassignRole(a, c.serverId, c.member.id, c.low),
+  },
+  {
+    name: 'createChannel',
+    needs: 'MANAGE_CHANNELS',
+    run: (a, c) => channels().createChannel(a, c.serverId, { type: ChannelType.GUILD_TEXT, name: 'new' }),
+  },
   {
     name: 'createChannel (in a category)',
     needs: 'MANAGE_CHANNELS',
     channel: (c) => c.textCategory,
-    run: (a, c) => channels().createChannel(a, c.serverId, { type: ChannelType.GUILD_TEXT, name: 'new', parentId: c.textCategory }),
+    run: (a, c) =>
+      channels().createChannel(a, c.serverId, { type: ChannelType.GUILD_TEXT, name: 'new', parentId: c.textCategory }),
   },
-  { name: 'updateChannel', needs: 'MANAGE_CHANNELS', channel: (c) => c.general, run: (a, c) => channels().updateChannel(a, c.serverId, c.general, { name: 'renamed', topic: 't' }) },
-  { name: 'deleteChannel', needs: 'MANAGE_CHANNELS', channel: (c) => c.general, run: (a, c) => channels().deleteChannel(a, c.serverId, c.general) },
+  {
+    name: 'updateChannel',
+    needs: 'MANAGE_CHANNELS',
+    channel: (c) => c.general,
+    run: (a, c) => channels().updateChannel(a, c.serverId, c.general, { name: 'renamed', topic: 't' }),
+  },
+  {
+    name: 'deleteChannel',
+    needs: 'MANAGE_CHANNELS',
+    channel: (c) => c.general,
+    run: (a, c) => channels().deleteChannel(a, c.serverId, c.general),
+  },
   {
     name: 'reorderChannels',
     needs: 'MANAGE_CHANNELS',
@@ -120,15 +186,31 @@ const ACTIONS: Action[] = [
     name: 'setOverwrite (create)',
     needs: 'MANAGE_ROLES',
     channel: (c) => c.general,
-    run: (a, c) => channels().setOverwrite(a, c.serverId, c.general, { targetId: c.member.id, type: 'member', deny: F.ADD_REACTIONS }),
+    run: (a, c) =>
+      channels().setOverwrite(a, c.serverId, c.general, {
+        targetId: c.member.id,
+        type: 'member',
+        deny: F.ADD_REACTIONS,
+      }),
   },
   {
     name: 'setOverwrite (update)',
     needs: 'MANAGE_ROLES',
     channel: (c) => c.general,
-    run: (a, c) => channels().setOverwrite(a, c.serverId, c.general, { targetId: c.serverId, type: 'role', allow: F.ADD_REACTIONS, deny: F.SEND_TTS_MESSAGES }),
+    run: (a, c) =>
+      channels().setOverwrite(a, c.serverId, c.general, {
+        targetId: c.serverId,
+        type: 'role',
+        allow: F.ADD_REACTIONS,
+        deny: F.SEND_TTS_MESSAGES,
+      }),
   },
-  { name: 'deleteOverwrite', needs: 'MANAGE_ROLES', channel: (c) => c.general, run: (a, c) => channels().deleteOverwrite(a, c.serverId, c.general, c.serverId) },
+  {
+    name: 'deleteOverwrite',
+    needs: 'MANAGE_ROLES',
+    channel: (c) => c.general,
+    run: (a, c) => channels().deleteOverwrite(a, c.serverId, c.general, c.serverId),
+  },
 ];
 
 const EVERYTHING_BUT_ADMIN = ALL_PERMISSIONS & ~F.ADMINISTRATOR;

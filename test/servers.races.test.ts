@@ -15,7 +15,9 @@ const { register, invites, world, joined } = membershipHelpers(db);
 
 /** Registers n users at once. */
 async function registerMany(n: number, prefix: string): Promise<User[]> {
-  const results = await race(db(), n, (em, i) => new UserService(em).register({ username: `${prefix}${nextSnowflake()}x${i}` }));
+  const results = await race(db(), n, (em, i) =>
+    new UserService(em).register({ username: `${prefix}${nextSnowflake()}x${i}` }),
+  );
   expect(rejected(results)).toEqual([]);
   return fulfilled(results);
 }
@@ -41,10 +43,22 @@ describe('membership races, each operation on its own connection', () => {
     expect(failures.every((f) => f instanceof InviteInvalid)).toBe(true);
     const [{ uses }] = await db().sql(`select uses from "Invite" where code = $1`, [invite.code]);
     expect(uses).toBe(10);
-    const joinedIds = (await db().sql<{ userId: string }>(`select "userId"::text from "ServerMember" where "serverId" = $1 and "userId" <> $2`, [w.server.id, w.owner.id])).map((r) => r.userId);
-    expect(joinedIds.sort()).toEqual(fulfilled(results).map((m) => m.user.id).sort());
+    const joinedIds = (
+      await db().sql<{ userId: string }>(
+        `select "userId"::text from "ServerMember" where "serverId" = $1 and "userId" <> $2`,
+        [w.server.id, w.owner.id],
+      )
+    ).map((r) => r.userId);
+    expect(joinedIds.sort()).toEqual(
+      fulfilled(results)
+        .map((m) => m.user.id)
+        .sort(),
+    );
     expect(await realCount(w.server.id)).toEqual({ memberCount: 11, real: 11 });
-    const [{ adds }] = await db().sql<{ adds: number }>(`select count(*)::int as adds from "DomainEvent" where "serverId" = $1 and type = 'GUILD_MEMBER_ADD'`, [w.server.id]);
+    const [{ adds }] = await db().sql<{ adds: number }>(
+      `select count(*)::int as adds from "DomainEvent" where "serverId" = $1 and type = 'GUILD_MEMBER_ADD'`,
+      [w.server.id],
+    );
     expect(adds).toBe(10);
   });
 
@@ -86,12 +100,17 @@ describe('membership races, each operation on its own connection', () => {
     const users = await registerMany(25, 'racer');
     const results = await race<unknown>(db(), 50, (em, i) => {
       const user = users[Math.floor(i / 2)];
-      return i % 2 === 0 ? new MembershipService(em).acceptInvite(user, w.code) : new MembershipService(em).ban(w.owner, w.server.id, user.id, { reason: 'race' });
+      return i % 2 === 0
+        ? new MembershipService(em).acceptInvite(user, w.code)
+        : new MembershipService(em).ban(w.owner, w.server.id, user.id, { reason: 'race' });
     });
     // every ban succeeds; a join either came first (then the ban removed it) or was refused
     for (let i = 1; i < 50; i += 2) expect(results[i].status).toBe('fulfilled');
     for (const failure of rejected(results)) expect(failure).toBeInstanceOf(UserBanned);
-    const bannedMembers = await db().sql(`select m."userId" from "ServerMember" m join "Ban" b using ("serverId", "userId") where m."serverId" = $1`, [w.server.id]);
+    const bannedMembers = await db().sql(
+      `select m."userId" from "ServerMember" m join "Ban" b using ("serverId", "userId") where m."serverId" = $1`,
+      [w.server.id],
+    );
     expect(bannedMembers).toEqual([]);
     expect(await realCount(w.server.id)).toEqual({ memberCount: 1, real: 1 });
   });
@@ -105,9 +124,14 @@ describe('membership races, each operation on its own connection', () => {
     }
     const results = await race<unknown>(db(), 20, (em, i) => {
       const k = Math.floor(i / 2);
-      return i % 2 === 0 ? new ServerService(em).transferOwnership(worlds[k].owner, worlds[k].server.id, heirs[k]) : new MembershipService(em).leave(heirs[k], worlds[k].server.id);
+      return i % 2 === 0
+        ? new ServerService(em).transferOwnership(worlds[k].owner, worlds[k].server.id, heirs[k])
+        : new MembershipService(em).leave(heirs[k], worlds[k].server.id);
     });
-    for (const failure of rejected(results)) expect(failure instanceof OwnerCannotLeave || failure instanceof NotFound || failure instanceof NotAMember).toBe(true);
+    for (const failure of rejected(results))
+      expect(failure instanceof OwnerCannotLeave || failure instanceof NotFound || failure instanceof NotAMember).toBe(
+        true,
+      );
     for (let k = 0; k < 10; k++) {
       // exactly one of the two won
       expect([results[2 * k].status, results[2 * k + 1].status].sort()).toEqual(['fulfilled', 'rejected']);
@@ -116,7 +140,10 @@ describe('membership races, each operation on its own connection', () => {
         [worlds[k].server.id],
       );
       expect(row.ownerIsMember).toBe(true);
-      expect(await realCount(worlds[k].server.id)).toEqual({ memberCount: results[2 * k].status === 'fulfilled' ? 2 : 1, real: results[2 * k].status === 'fulfilled' ? 2 : 1 });
+      expect(await realCount(worlds[k].server.id)).toEqual({
+        memberCount: results[2 * k].status === 'fulfilled' ? 2 : 1,
+        real: results[2 * k].status === 'fulfilled' ? 2 : 1,
+      });
     }
   });
 });

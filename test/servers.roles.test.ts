@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { HierarchyViolation, LimitReached, MissingPermission, NotAMember, NotFound, ValidationFailed } from '../src/domain/errors';
+import {
+  HierarchyViolation,
+  LimitReached,
+  MissingPermission,
+  NotAMember,
+  NotFound,
+  ValidationFailed,
+} from '../src/domain/errors';
 import { permissionBits, PermissionFlags as F } from '../src/domain/permissions';
 import { nextSnowflake } from '../src/domain/snowflake';
 import { Channel } from '../src/entities/channel/Channel';
@@ -32,21 +39,31 @@ async function addMember(serverId: string, username: string): Promise<User> {
 }
 
 /** A role written straight to the database (setup, not under test). */
-async function insertRole(serverId: string, opts: { name?: string; permissions?: bigint; position: number; managed?: boolean; id?: string }): Promise<string> {
+async function insertRole(
+  serverId: string,
+  opts: { name?: string; permissions?: bigint; position: number; managed?: boolean; id?: string },
+): Promise<string> {
   const id = opts.id ?? nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position, managed) values ($1, $2, $3, $4, $5, $6)`, [
-    id,
-    serverId,
-    opts.name ?? `role ${opts.position}`,
-    (opts.permissions ?? 0n).toString(),
-    opts.position,
-    opts.managed ?? false,
-  ]);
+  await db().sql(
+    `insert into "Role" (id, "serverId", name, permissions, position, managed) values ($1, $2, $3, $4, $5, $6)`,
+    [
+      id,
+      serverId,
+      opts.name ?? `role ${opts.position}`,
+      (opts.permissions ?? 0n).toString(),
+      opts.position,
+      opts.managed ?? false,
+    ],
+  );
   return id;
 }
 
 async function give(serverId: string, userId: string, roleId: string): Promise<void> {
-  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, userId, roleId]);
+  await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+    serverId,
+    userId,
+    roleId,
+  ]);
 }
 
 /** A member holding one fresh role with these permissions at this position. */
@@ -58,22 +75,35 @@ async function memberWithRole(serverId: string, username: string, permissions: b
 }
 
 async function roleRow(id: string) {
-  const [row] = await db().sql<{ name: string; permissions: string; position: number; color: number; hoist: boolean; mentionable: boolean }>(
-    `select name, permissions::text, position, color, hoist, mentionable from "Role" where id = $1`,
-    [id],
-  );
+  const [row] = await db().sql<{
+    name: string;
+    permissions: string;
+    position: number;
+    color: number;
+    hoist: boolean;
+    mentionable: boolean;
+  }>(`select name, permissions::text, position, color, hoist, mentionable from "Role" where id = $1`, [id]);
   return row;
 }
 
 async function audit(serverId: string) {
-  return db().sql<{ actionType: number; actorId: string; targetId: string; changes: { key: string; old?: unknown; new?: unknown }[]; reason: string | null }>(
+  return db().sql<{
+    actionType: number;
+    actorId: string;
+    targetId: string;
+    changes: { key: string; old?: unknown; new?: unknown }[];
+    reason: string | null;
+  }>(
     `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1 order by id`,
     [serverId],
   );
 }
 
 async function events(serverId: string, since = '0') {
-  return db().sql<{ type: string; payload: Record<string, unknown> }>(`select type, payload from "DomainEvent" where "serverId" = $1 and id > $2 order by id`, [serverId, since]);
+  return db().sql<{ type: string; payload: Record<string, unknown> }>(
+    `select type, payload from "DomainEvent" where "serverId" = $1 and id > $2 order by id`,
+    [serverId, since],
+  );
 }
 
 async function lastEventId(): Promise<string> {
@@ -82,7 +112,10 @@ async function lastEventId(): Promise<string> {
 }
 
 async function memberRoles(serverId: string, userId: string): Promise<string[]> {
-  const rows = await db().sql<{ roleId: string }>(`select "roleId"::text from "ServerMemberRole" where "serverId" = $1 and "userId" = $2 order by "roleId"`, [serverId, userId]);
+  const rows = await db().sql<{ roleId: string }>(
+    `select "roleId"::text from "ServerMemberRole" where "serverId" = $1 and "userId" = $2 order by "roleId"`,
+    [serverId, userId],
+  );
   return rows.map((r) => r.roleId);
 }
 
@@ -104,8 +137,20 @@ describe('creating roles', () => {
   it('creates a role just above @everyone with its audit entry (30) and GUILD_ROLE_CREATE', async () => {
     const { owner, server } = await newServer();
     const since = await lastEventId();
-    const role = await roles().createRole(owner, server.id, { name: 'Mods', permissions: permissionBits('KICK_MEMBERS'), color: 0xff0000, hoist: true }, { reason: 'staffing' });
-    expect(await roleRow(role.id)).toEqual({ name: 'Mods', permissions: F.KICK_MEMBERS.toString(), position: 1, color: 0xff0000, hoist: true, mentionable: false });
+    const role = await roles().createRole(
+      owner,
+      server.id,
+      { name: 'Mods', permissions: permissionBits('KICK_MEMBERS'), color: 0xff0000, hoist: true },
+      { reason: 'staffing' },
+    );
+    expect(await roleRow(role.id)).toEqual({
+      name: 'Mods',
+      permissions: F.KICK_MEMBERS.toString(),
+      position: 1,
+      color: 0xff0000,
+      hoist: true,
+      mentionable: false,
+    });
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 30, actorId: owner.id, targetId: role.id, reason: 'staffing' });
     expect(entry.changes).toEqual(
@@ -147,15 +192,20 @@ describe('creating roles', () => {
       { name: 'ok', mentionable: 1 },
       null,
     ];
-    for (const props of bad) await expect(roles().createRole(owner, server.id, props as never)).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().createRole(owner, server.id, { name: 'ok' }, { reason: 'r'.repeat(513) })).rejects.toBeInstanceOf(ValidationFailed);
+    for (const props of bad)
+      await expect(roles().createRole(owner, server.id, props as never)).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(
+      roles().createRole(owner, server.id, { name: 'ok' }, { reason: 'r'.repeat(513) }),
+    ).rejects.toBeInstanceOf(ValidationFailed);
     expect(await writes(server.id)).toEqual(before);
   });
 
   it('accepts names of 1 and 100 characters and colors 0 and 0xFFFFFF', async () => {
     const { owner, server } = await newServer();
     await expect(roles().createRole(owner, server.id, { name: 'a', color: 0 })).resolves.toBeInstanceOf(Role);
-    await expect(roles().createRole(owner, server.id, { name: 'b'.repeat(100), color: 0xffffff })).resolves.toBeInstanceOf(Role);
+    await expect(
+      roles().createRole(owner, server.id, { name: 'b'.repeat(100), color: 0xffffff }),
+    ).resolves.toBeInstanceOf(Role);
   });
 
   it('refuses a non-member with NotAMember', async () => {
@@ -169,13 +219,21 @@ describe('creating roles', () => {
     const mod = await memberWithRole(server.id, 'mod', MANAGE | F.KICK_MEMBERS, 5);
     const admin = await memberWithRole(server.id, 'admin', F.ADMINISTRATOR, 6);
     const before = await writes(server.id);
-    const error = await roles().createRole(mod.user, server.id, { name: 'banners', permissions: F.BAN_MEMBERS | F.KICK_MEMBERS }).catch((e) => e);
+    const error = await roles()
+      .createRole(mod.user, server.id, { name: 'banners', permissions: F.BAN_MEMBERS | F.KICK_MEMBERS })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(MissingPermission);
     expect(error.permissions).toEqual(['BAN_MEMBERS']);
     expect(await writes(server.id)).toEqual(before);
-    await expect(roles().createRole(mod.user, server.id, { name: 'kickers', permissions: F.KICK_MEMBERS | MANAGE })).resolves.toBeInstanceOf(Role);
-    await expect(roles().createRole(admin.user, server.id, { name: 'banners', permissions: F.BAN_MEMBERS })).resolves.toBeInstanceOf(Role);
-    await expect(roles().createRole(owner, server.id, { name: 'admins', permissions: F.ADMINISTRATOR })).resolves.toBeInstanceOf(Role);
+    await expect(
+      roles().createRole(mod.user, server.id, { name: 'kickers', permissions: F.KICK_MEMBERS | MANAGE }),
+    ).resolves.toBeInstanceOf(Role);
+    await expect(
+      roles().createRole(admin.user, server.id, { name: 'banners', permissions: F.BAN_MEMBERS }),
+    ).resolves.toBeInstanceOf(Role);
+    await expect(
+      roles().createRole(owner, server.id, { name: 'admins', permissions: F.ADMINISTRATOR }),
+    ).resolves.toBeInstanceOf(Role);
   });
 
   it('a member with MANAGE_ROLES through @everyone but no role of their own cannot create one (it would not be below them)', async () => {
@@ -191,12 +249,15 @@ describe('creating roles', () => {
       `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1 from unnest($2::bigint[]) as x(id)`,
       [server.id, Array.from({ length: 248 }, () => nextSnowflake())],
     );
-    const count = async () => (await db().sql<{ n: string }>(`select count(*) as n from "Role" where "serverId" = $1`, [server.id]))[0].n;
+    const count = async () =>
+      (await db().sql<{ n: string }>(`select count(*) as n from "Role" where "serverId" = $1`, [server.id]))[0].n;
     expect(await count()).toBe('249');
     await roles().createRole(owner, server.id, { name: 'number 250' });
     expect(await count()).toBe('250');
     const before = await writes(server.id);
-    const error = await roles().createRole(owner, server.id, { name: 'number 251' }).catch((e) => e);
+    const error = await roles()
+      .createRole(owner, server.id, { name: 'number 251' })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(LimitReached);
     expect(error.details).toMatchObject({ limit: 'roles', max: 250 });
     expect(await writes(server.id)).toEqual(before);
@@ -208,14 +269,21 @@ describe('creating roles', () => {
       `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1 from unnest($2::bigint[]) as x(id)`,
       [server.id, Array.from({ length: 248 }, () => nextSnowflake())],
     );
-    const results = await race(db(), 12, (em, i) => new RoleService(em).createRole(owner, server.id, { name: `racer ${i}` }));
+    const results = await race(db(), 12, (em, i) =>
+      new RoleService(em).createRole(owner, server.id, { name: `racer ${i}` }),
+    );
     expect(fulfilled(results)).toHaveLength(1);
     const errors = rejected(results);
     expect(errors).toHaveLength(11);
     for (const e of errors) expect(e).toBeInstanceOf(LimitReached);
-    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Role" where "serverId" = $1`, [server.id]);
+    const [{ n }] = await db().sql<{ n: string }>(`select count(*) as n from "Role" where "serverId" = $1`, [
+      server.id,
+    ]);
     expect(n).toBe('250');
-    const [{ entries }] = await db().sql<{ entries: string }>(`select count(*) as entries from "AuditLogEntry" where "serverId" = $1 and "actionType" = 30`, [server.id]);
+    const [{ entries }] = await db().sql<{ entries: string }>(
+      `select count(*) as entries from "AuditLogEntry" where "serverId" = $1 and "actionType" = 30`,
+      [server.id],
+    );
     expect(entries).toBe('1');
   });
 });
@@ -226,8 +294,17 @@ describe('updating roles', () => {
     const mod = await memberWithRole(server.id, 'mod', MANAGE | F.KICK_MEMBERS, 5);
     const target = await insertRole(server.id, { name: 'low', position: 2 });
     const since = await lastEventId();
-    await roles().updateRole(mod.user, server.id, target, { name: 'lower', permissions: F.KICK_MEMBERS, mentionable: true });
-    expect(await roleRow(target)).toMatchObject({ name: 'lower', permissions: F.KICK_MEMBERS.toString(), mentionable: true, position: 2 });
+    await roles().updateRole(mod.user, server.id, target, {
+      name: 'lower',
+      permissions: F.KICK_MEMBERS,
+      mentionable: true,
+    });
+    expect(await roleRow(target)).toMatchObject({
+      name: 'lower',
+      permissions: F.KICK_MEMBERS.toString(),
+      mentionable: true,
+      position: 2,
+    });
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 31, targetId: target, actorId: mod.user.id });
     expect(entry.changes).toEqual([
@@ -251,7 +328,9 @@ describe('updating roles', () => {
     const above = await insertRole(server.id, { name: 'above', position: 6 });
     const before = await writes(server.id);
     for (const id of [above, mod.roleId, olderPeer]) {
-      await expect(roles().updateRole(mod.user, server.id, id, { name: 'renamed' })).rejects.toBeInstanceOf(HierarchyViolation);
+      await expect(roles().updateRole(mod.user, server.id, id, { name: 'renamed' })).rejects.toBeInstanceOf(
+        HierarchyViolation,
+      );
     }
     expect(await writes(server.id)).toEqual(before);
     await roles().updateRole(mod.user, server.id, youngerPeer, { name: 'renamed' });
@@ -262,7 +341,10 @@ describe('updating roles', () => {
     const { owner, server } = await newServer();
     const top = await insertRole(server.id, { name: 'top', position: 200, permissions: F.ADMINISTRATOR });
     await roles().updateRole(owner, server.id, top, { name: 'summit', permissions: F.ADMINISTRATOR | F.BAN_MEMBERS });
-    expect(await roleRow(top)).toMatchObject({ name: 'summit', permissions: (F.ADMINISTRATOR | F.BAN_MEMBERS).toString() });
+    expect(await roleRow(top)).toMatchObject({
+      name: 'summit',
+      permissions: (F.ADMINISTRATOR | F.BAN_MEMBERS).toString(),
+    });
   });
 
   it('granting what one lacks: new bits are refused, bits the role already had may stay, removing is allowed; administrators may add anything', async () => {
@@ -271,7 +353,9 @@ describe('updating roles', () => {
     const admin = await memberWithRole(server.id, 'admin', F.ADMINISTRATOR, 6);
     const target = await insertRole(server.id, { name: 'bans', position: 2, permissions: F.BAN_MEMBERS });
     const before = await writes(server.id);
-    const error = await roles().updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | F.KICK_MEMBERS }).catch((e) => e);
+    const error = await roles()
+      .updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | F.KICK_MEMBERS })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(MissingPermission);
     expect(error.permissions).toEqual(['KICK_MEMBERS']);
     expect(await writes(server.id)).toEqual(before);
@@ -286,15 +370,23 @@ describe('updating roles', () => {
   it('a member cannot raise their own role (acting on oneself) even with MANAGE_ROLES', async () => {
     const { server } = await newServer();
     const mod = await memberWithRole(server.id, 'mod', MANAGE, 5);
-    await expect(roles().updateRole(mod.user, server.id, mod.roleId, { permissions: MANAGE })).rejects.toBeInstanceOf(HierarchyViolation);
+    await expect(roles().updateRole(mod.user, server.id, mod.roleId, { permissions: MANAGE })).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
   });
 
   it('@everyone takes permission changes only; a managed role takes no edit but can be moved', async () => {
     const { owner, server } = await newServer();
     const managed = await insertRole(server.id, { name: 'bot', position: 3, managed: true });
-    await expect(roles().updateRole(owner, server.id, server.id, { name: 'everybody' })).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().updateRole(owner, server.id, server.id, { color: 5 })).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().updateRole(owner, server.id, managed, { name: 'not a bot' })).rejects.toBeInstanceOf(HierarchyViolation);
+    await expect(roles().updateRole(owner, server.id, server.id, { name: 'everybody' })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(roles().updateRole(owner, server.id, server.id, { color: 5 })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(roles().updateRole(owner, server.id, managed, { name: 'not a bot' })).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
     await roles().updateRole(owner, server.id, server.id, { permissions: F.VIEW_CHANNEL });
     expect((await roleRow(server.id)).permissions).toBe(F.VIEW_CHANNEL.toString());
     // A managed role can still be moved (as on Discord); it is never edited, deleted or assigned by hand.
@@ -308,7 +400,9 @@ describe('updating roles', () => {
     const foreign = await insertRole(other.server.id, { position: 1 });
     await expect(roles().updateRole(owner, server.id, foreign, { name: 'x' })).rejects.toBeInstanceOf(NotFound);
     await expect(roles().updateRole(owner, server.id, nextSnowflake(), { name: 'x' })).rejects.toBeInstanceOf(NotFound);
-    await expect(roles().updateRole(owner, server.id, 'not-an-id', { name: 'x' })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(roles().updateRole(owner, server.id, 'not-an-id', { name: 'x' })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
   });
 });
 
@@ -319,24 +413,36 @@ describe('deleting roles', () => {
     const member = await addMember(server.id, 'member');
     const doomed = await insertRole(server.id, { name: 'doomed', position: 2, permissions: F.SEND_MESSAGES });
     await give(server.id, member.id, doomed);
-    const [channel] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048), ($1, $3, 'ROLE', 1024, 0)`, [
-      channel.id,
-      doomed,
-      server.id,
-    ]);
+    const [channel] = await db().sql<{ id: string }>(
+      `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`,
+      [server.id],
+    );
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048), ($1, $3, 'ROLE', 1024, 0)`,
+      [channel.id, doomed, server.id],
+    );
     const since = await lastEventId();
     await roles().deleteRole(mod.user, server.id, doomed, { reason: 'cleanup' });
     expect(await roleRow(doomed)).toBeUndefined();
     expect(await memberRoles(server.id, member.id)).toEqual([]);
-    const overwrites = await db().sql<{ targetId: string }>(`select "targetId"::text from "PermissionOverwrite" where "channelId" = $1`, [channel.id]);
+    const overwrites = await db().sql<{ targetId: string }>(
+      `select "targetId"::text from "PermissionOverwrite" where "channelId" = $1`,
+      [channel.id],
+    );
     expect(overwrites).toEqual([{ targetId: server.id }]);
     const [entry] = await audit(server.id);
     expect(entry).toMatchObject({ actionType: 32, targetId: doomed, reason: 'cleanup' });
     expect(entry.changes).toEqual(expect.arrayContaining([{ key: 'name', old: 'doomed' }]));
     const evs = await events(server.id, since);
-    expect(evs.map((e) => e.type).sort()).toEqual(['CHANNEL_UPDATE', 'GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_ROLE_DELETE']);
-    expect((evs.find((e) => e.type === 'CHANNEL_UPDATE')!.payload as { channel: { permissionOverwrites: unknown } }).channel.permissionOverwrites).toEqual([{ id: server.id, type: 'ROLE', allow: '1024', deny: '0' }]);
+    expect(evs.map((e) => e.type).sort()).toEqual([
+      'CHANNEL_UPDATE',
+      'GUILD_AUDIT_LOG_ENTRY_CREATE',
+      'GUILD_ROLE_DELETE',
+    ]);
+    expect(
+      (evs.find((e) => e.type === 'CHANNEL_UPDATE')!.payload as { channel: { permissionOverwrites: unknown } }).channel
+        .permissionOverwrites,
+    ).toEqual([{ id: server.id, type: 'ROLE', allow: '1024', deny: '0' }]);
   });
 
   it('refuses @everyone, a managed role (even for the owner), a role not below the actor, and the actor’s own top role', async () => {
@@ -386,12 +492,27 @@ describe('reordering roles', () => {
     const before = await writes(server.id);
     // Position 10 equals the mod's; the moved role's id is higher (younger), so it would still rank below: allowed.
     // Position 11 ranks above: refused.
-    await expect(roles().reorderRoles(mod.user, server.id, [{ id: low, position: 11 }])).rejects.toBeInstanceOf(HierarchyViolation);
-    await expect(roles().reorderRoles(mod.user, server.id, [{ id: high, position: 3 }])).rejects.toBeInstanceOf(HierarchyViolation);
-    await expect(roles().reorderRoles(mod.user, server.id, [{ id: mod.roleId, position: 3 }])).rejects.toBeInstanceOf(HierarchyViolation);
-    await expect(roles().reorderRoles(owner, server.id, [{ id: server.id, position: 3 }])).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().reorderRoles(owner, server.id, [{ id: low, position: 0 }])).rejects.toBeInstanceOf(ValidationFailed);
-    await expect(roles().reorderRoles(owner, server.id, [{ id: low, position: 3 }, { id: low, position: 4 }])).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(roles().reorderRoles(mod.user, server.id, [{ id: low, position: 11 }])).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
+    await expect(roles().reorderRoles(mod.user, server.id, [{ id: high, position: 3 }])).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
+    await expect(roles().reorderRoles(mod.user, server.id, [{ id: mod.roleId, position: 3 }])).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
+    await expect(roles().reorderRoles(owner, server.id, [{ id: server.id, position: 3 }])).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(roles().reorderRoles(owner, server.id, [{ id: low, position: 0 }])).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(
+      roles().reorderRoles(owner, server.id, [
+        { id: low, position: 3 },
+        { id: low, position: 4 },
+      ]),
+    ).rejects.toBeInstanceOf(ValidationFailed);
     expect(await writes(server.id)).toEqual(before);
     await roles().reorderRoles(mod.user, server.id, [{ id: low, position: 10 }]);
     expect((await roleRow(low)).position).toBe(10);
@@ -411,7 +532,10 @@ describe('assigning roles', () => {
     expect(await memberRoles(server.id, member.id)).toEqual([role]);
     const evs = await events(server.id, since);
     expect(evs.map((e) => e.type).sort()).toEqual(['GUILD_AUDIT_LOG_ENTRY_CREATE', 'GUILD_MEMBER_UPDATE']);
-    expect(evs.find((e) => e.type === 'GUILD_MEMBER_UPDATE')!.payload.member).toMatchObject({ userId: member.id, roles: [role] });
+    expect(evs.find((e) => e.type === 'GUILD_MEMBER_UPDATE')!.payload.member).toMatchObject({
+      userId: member.id,
+      roles: [role],
+    });
     const before = await writes(server.id);
     await roles().assignRole(mod.user, server.id, member.id, role);
     expect(await writes(server.id)).toEqual(before);
@@ -460,7 +584,9 @@ describe('assigning roles', () => {
     expect(await memberRoles(server.id, mod.user.id)).toEqual([mod.roleId, low].sort());
     await roles().unassignRole(mod.user, server.id, mod.user.id, low);
     // Taking away one's own top role is not allowed: it is not below oneself.
-    await expect(roles().unassignRole(mod.user, server.id, mod.user.id, mod.roleId)).rejects.toBeInstanceOf(HierarchyViolation);
+    await expect(roles().unassignRole(mod.user, server.id, mod.user.id, mod.roleId)).rejects.toBeInstanceOf(
+      HierarchyViolation,
+    );
   });
 
   it('the owner assigns any unmanaged role to anyone, themself included', async () => {

@@ -33,10 +33,30 @@ describe('the options object of role, channel and expression operations', () => 
     const w = await world();
     const before = await counts(w.server.id);
     const legacy = 'spring cleaning' as never;
-    await refusedUnchanged(w.server.id, () => roles().createRole(w.owner, w.server.id, { name: 'Mods' }, legacy), ValidationFailed, { field: 'options' });
-    await refusedUnchanged(w.server.id, () => channels().createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'memes' }, legacy), ValidationFailed, { field: 'options' });
-    await refusedUnchanged(w.server.id, () => channels().deleteChannel(w.owner, w.server.id, w.textId, legacy), ValidationFailed, { field: 'options' });
-    await refusedUnchanged(w.server.id, () => emojis().createEmoji(w.owner, w.server.id, { name: 'wave' }, legacy), ValidationFailed, { field: 'options' });
+    await refusedUnchanged(
+      w.server.id,
+      () => roles().createRole(w.owner, w.server.id, { name: 'Mods' }, legacy),
+      ValidationFailed,
+      { field: 'options' },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => channels().createChannel(w.owner, w.server.id, { type: ChannelType.GUILD_TEXT, name: 'memes' }, legacy),
+      ValidationFailed,
+      { field: 'options' },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => channels().deleteChannel(w.owner, w.server.id, w.textId, legacy),
+      ValidationFailed,
+      { field: 'options' },
+    );
+    await refusedUnchanged(
+      w.server.id,
+      () => emojis().createEmoji(w.owner, w.server.id, { name: 'wave' }, legacy),
+      ValidationFailed,
+      { field: 'options' },
+    );
     expect(await counts(w.server.id)).toEqual(before);
   });
 

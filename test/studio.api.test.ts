@@ -23,7 +23,18 @@ async function allPages(path: string): Promise<Record<string, string | null>[]> 
 describe('pages', () => {
   it('serves every page, on loopback, with a strict content security policy', async () => {
     expect(studioOf().url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    for (const path of ['/', '/entities', '/entities/Message', '/servers', `/servers/${worldOf().server.id}`, `/servers/${worldOf().server.id}/permissions`, `/channels/${worldOf().textId}`, `/messages/${worldOf().hello.id}`, '/users', `/users/${worldOf().alice.id}`]) {
+    for (const path of [
+      '/',
+      '/entities',
+      '/entities/Message',
+      '/servers',
+      `/servers/${worldOf().server.id}`,
+      `/servers/${worldOf().server.id}/permissions`,
+      `/channels/${worldOf().textId}`,
+      `/messages/${worldOf().hello.id}`,
+      '/users',
+      `/users/${worldOf().alice.id}`,
+    ]) {
       const answer = await get(path);
       expect(answer.status, `${path}: ${answer.body.slice(0, 300)}`).toBe(200);
       expect(answer.headers['content-security-policy']).toContain("script-src 'self'");
@@ -35,7 +46,12 @@ describe('pages', () => {
 
   it('escapes attacker-controlled content everywhere it is shown', async () => {
     const escaped = '&lt;script&gt;window.__pwned = 1&lt;/script&gt;';
-    for (const path of [`/channels/${worldOf().textId}`, `/messages/${worldOf().script.id}`, '/entities/Message', `/entities/Message/row?pk=${worldOf().script.id}`]) {
+    for (const path of [
+      `/channels/${worldOf().textId}`,
+      `/messages/${worldOf().script.id}`,
+      '/entities/Message',
+      `/entities/Message/row?pk=${worldOf().script.id}`,
+    ]) {
       const { body } = await get(path);
       expect(body, path).toContain(escaped);
       expect(body, path).not.toContain(SCRIPT);
@@ -47,8 +63,14 @@ describe('metadata-driven tables', () => {
   it('lists every entity with its exact row count', async () => {
     const { json } = await get('/api/entities');
     expect(json.entities.map((e: { name: string }) => e.name).sort()).toEqual(ENTITIES.map((e) => e.name).sort());
-    const count = async (table: string) => Number((await db().sql<{ n: string }>(`select count(*) as n from "${table}"`))[0].n);
-    for (const [name, table] of [['User', 'User'], ['Message', 'Message'], ['MemberRole', 'ServerMemberRole'], ['Reaction', 'Reaction']]) {
+    const count = async (table: string) =>
+      Number((await db().sql<{ n: string }>(`select count(*) as n from "${table}"`))[0].n);
+    for (const [name, table] of [
+      ['User', 'User'],
+      ['Message', 'Message'],
+      ['MemberRole', 'ServerMemberRole'],
+      ['Reaction', 'Reaction'],
+    ]) {
       const entity = json.entities.find((e: { name: string }) => e.name === name);
       expect(entity.table).toBe(table);
       expect(entity.rows, name).toBe(await count(table));
@@ -65,25 +87,33 @@ describe('metadata-driven tables', () => {
   it('sorts by an indexed column in both directions, the primary key breaking ties', async () => {
     const asc = await allPages('/api/entities/Message/rows?limit=3&sort=channelId');
     const desc = await allPages('/api/entities/Message/rows?limit=3&sort=channelId&dir=desc');
-    const expected = (await db().sql<{ id: string }>(`select id::text from "Message" order by "channelId", id`)).map((r) => r.id);
+    const expected = (await db().sql<{ id: string }>(`select id::text from "Message" order by "channelId", id`)).map(
+      (r) => r.id,
+    );
     expect(asc.map((r) => r.id)).toEqual(expected);
     expect(desc.map((r) => r.id)).toEqual([...expected].reverse());
   });
 
   it('pages a composite key holding a timestamp exactly (microseconds kept in the cursor)', async () => {
     const rows = await allPages('/api/entities/MessageAnalytics/rows?limit=7&sort=userId&dir=desc');
-    const expected = await db().sql<{ id: string }>(`select id::text from "MessageAnalytics" order by "userId" desc, "timestamp" desc, id desc`);
+    const expected = await db().sql<{ id: string }>(
+      `select id::text from "MessageAnalytics" order by "userId" desc, "timestamp" desc, id desc`,
+    );
     expect(rows.map((r) => r.id)).toEqual(expected.map((r) => r.id));
     expect(expected.length).toBeGreaterThan(50);
     const first = rows[0];
-    const row = await get(`/api/entities/MessageAnalytics/row?pk=${encodeURIComponent(first.timestamp!)}&pk=${first.id}`);
+    const row = await get(
+      `/api/entities/MessageAnalytics/row?pk=${encodeURIComponent(first.timestamp!)}&pk=${first.id}`,
+    );
     expect(row.json.row).toEqual(first);
   });
 
   it('pages a nullable sort column with nulls where the index puts them', async () => {
     const asc = await allPages('/api/entities/Channel/rows?limit=2&sort=parentId');
     const desc = await allPages('/api/entities/Channel/rows?limit=2&sort=parentId&dir=desc');
-    const expected = (await db().sql<{ id: string }>(`select id::text from "Channel" order by "parentId" nulls last, id`)).map((r) => r.id);
+    const expected = (
+      await db().sql<{ id: string }>(`select id::text from "Channel" order by "parentId" nulls last, id`)
+    ).map((r) => r.id);
     expect(asc.map((r) => r.id)).toEqual(expected);
     expect(desc.map((r) => r.id)).toEqual([...expected].reverse());
     expect(asc.some((r) => r.parentId === null) && asc.some((r) => r.parentId !== null)).toBe(true);
@@ -98,15 +128,25 @@ describe('metadata-driven tables', () => {
     expect((await get('/api/entities/User/rows?f.username=%25')).json.rows).toEqual([]);
     const injected = (await get(`/api/entities/User/rows?f.username=${encodeURIComponent("' or 1=1 --")}`)).json.rows;
     expect(injected).toEqual([]);
-    const inChannel = (await get(`/api/entities/Message/rows?f.channelId=${worldOf().textId}&op.channelId=eq`)).json.rows;
+    const inChannel = (await get(`/api/entities/Message/rows?f.channelId=${worldOf().textId}&op.channelId=eq`)).json
+      .rows;
     expect(inChannel.length).toBe(3);
     const threads = (await get('/api/entities/Channel/rows?op.parentId=notnull')).json.rows;
     expect(threads.every((c: { parentId: string | null }) => c.parentId !== null)).toBe(true);
-    const unpinned = (await get(`/api/entities/Message/rows?f.pinned=false&f.serverId=${worldOf().server.id}&op.serverId=eq`)).json.rows;
-    const expected = await db().sql<{ id: string }>(`select id::text from "Message" where not pinned and "serverId" = $1 order by id`, [worldOf().server.id]);
+    const unpinned = (
+      await get(`/api/entities/Message/rows?f.pinned=false&f.serverId=${worldOf().server.id}&op.serverId=eq`)
+    ).json.rows;
+    const expected = await db().sql<{ id: string }>(
+      `select id::text from "Message" where not pinned and "serverId" = $1 order by id`,
+      [worldOf().server.id],
+    );
     expect(unpinned.map((m: { id: string }) => m.id)).toEqual(expected.map((r) => r.id));
     expect(expected.length).toBeGreaterThan(3);
-    const since = (await get(`/api/entities/User/rows?f.createdAt=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&op.createdAt=gt`)).json.rows;
+    const since = (
+      await get(
+        `/api/entities/User/rows?f.createdAt=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&op.createdAt=gt`,
+      )
+    ).json.rows;
     expect(since).toEqual([]);
   });
 
@@ -143,8 +183,12 @@ describe('metadata-driven tables', () => {
     expect((await get('/api/entities/User/rows?limit=1')).json.rows).toHaveLength(1);
     expect((await get('/api/entities/User/rows?limit=200')).status).toBe(200);
     // Each type's limits themselves are accepted.
-    for (const path of ['/api/entities/User/rows?f.flags=2147483647&op.flags=eq', '/api/entities/User/rows?f.flags=-2147483648&op.flags=gt',
-      '/api/entities/Message/rows?f.attachmentCount=32767&op.attachmentCount=lt', '/api/entities/Message/rows?f.id=9223372036854775807&op.id=lt']) {
+    for (const path of [
+      '/api/entities/User/rows?f.flags=2147483647&op.flags=eq',
+      '/api/entities/User/rows?f.flags=-2147483648&op.flags=gt',
+      '/api/entities/Message/rows?f.attachmentCount=32767&op.attachmentCount=lt',
+      '/api/entities/Message/rows?f.id=9223372036854775807&op.id=lt',
+    ]) {
       expect((await get(path)).status, path).toBe(200);
     }
   });

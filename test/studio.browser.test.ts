@@ -14,7 +14,15 @@ import { SCRIPT } from './studio.world';
  * .studio-screenshots/ (git-ignored). One browser per file; generous timeouts for a busy 2-core machine.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const SHOTS = join(__dirname, '..', '.studio-screenshots');
 
 const db = useTestDatabase();
@@ -22,13 +30,21 @@ let world: Scenario;
 let serverName: string;
 let welcome: string;
 let scriptId: string;
-const tag = async (userId: string) => (await db().sql<{ tag: string }>(`select username || '#' || discriminator as tag from "User" where id = $1`, [userId]))[0].tag;
+const tag = async (userId: string) =>
+  (
+    await db().sql<{ tag: string }>(`select username || '#' || discriminator as tag from "User" where id = $1`, [
+      userId,
+    ])
+  )[0].tag;
 let studio: Studio;
 let writable: Studio;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium chromium-driver (what .ci/run does), or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: apt-get install chromium chromium-driver (what .ci/run does), or set CHROMIUM_PATH`,
+    );
   mkdirSync(SHOTS, { recursive: true });
   // The small world (about 20 users, 2 servers, history and analytics), plus a hostile message sent through the domain.
   world = await seedScenario(db(), 'small');
@@ -63,7 +79,8 @@ async function open(base: string, path: string): Promise<{ page: Page; errors: s
 const DOCS = new Set(['dashboard', 'permissions']);
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-  if (process.env.STUDIO_DOCS_SCREENSHOTS === '1' && DOCS.has(name)) await page.screenshot({ path: join(__dirname, '..', 'docs', `studio-${name}.png`) });
+  if (process.env.STUDIO_DOCS_SCREENSHOTS === '1' && DOCS.has(name))
+    await page.screenshot({ path: join(__dirname, '..', 'docs', `studio-${name}.png`) });
 }
 
 describe('studio in Chromium', () => {
@@ -75,14 +92,20 @@ describe('studio in Chromium', () => {
     await shot(page, 'server');
     await page.locator('#channel-tree').getByRole('link', { name: '# general', exact: true }).click();
     await page.waitForURL(`**/channels/${world.general}`);
-    const inGeneral = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [world.general]);
+    const inGeneral = await db().sql<{ n: number }>(`select count(*)::int as n from "Message" where "channelId" = $1`, [
+      world.general,
+    ]);
     await expect.poll(() => page.locator('#history article.msg').count()).toBe(Math.min(50, inGeneral[0].n));
     await shot(page, 'channel');
     await page.locator(`article[data-message-id="${welcome}"] a.message-link`).click();
     await page.waitForURL(`**/messages/${welcome}`);
-    const expected = (await db().sql<{ content: string }>(`select content from "Message" where id = $1`, [welcome]))[0].content;
+    const expected = (await db().sql<{ content: string }>(`select content from "Message" where id = $1`, [welcome]))[0]
+      .content;
     expect(await page.locator('article.msg .content').textContent()).toBe(expected);
-    const reactions = await db().sql<{ n: number }>(`select count(distinct "emojiKey")::int as n from "Reaction" where "messageId" = $1`, [welcome]);
+    const reactions = await db().sql<{ n: number }>(
+      `select count(distinct "emojiKey")::int as n from "Reaction" where "messageId" = $1`,
+      [welcome],
+    );
     expect(await page.locator('article.msg .reaction').count()).toBe(reactions[0].n);
     expect(await page.locator('article.msg .thread a').textContent()).toBe('Welcome thread');
     await page.locator('article.msg .thread a').click();
@@ -113,11 +136,14 @@ describe('studio in Chromium', () => {
     await page.waitForURL(`**user=${world.muted}**`);
     await page.locator('select[name="channel"]').selectOption(world.general);
     await page.waitForURL(`**channel=${world.general}**`);
-    const row = (scope: string, name: string) => page.locator(`${scope} tr`, { has: page.locator('code', { hasText: new RegExp(`^${name}$`) }) });
+    const row = (scope: string, name: string) =>
+      page.locator(`${scope} tr`, { has: page.locator('code', { hasText: new RegExp(`^${name}$`) }) });
     const send = row('#changed', 'SEND_MESSAGES');
     expect(await send.locator('td').nth(1).textContent()).toBe('✗ no');
     expect(await send.locator('li').last().textContent()).toBe(`denied by member overwrite ${await tag(world.muted)}`);
-    expect(await row('#changed', 'EMBED_LINKS').locator('li').last().textContent()).toBe('implicit rule: without SEND_MESSAGES this does not count');
+    expect(await row('#changed', 'EMBED_LINKS').locator('li').last().textContent()).toBe(
+      'implicit rule: without SEND_MESSAGES this does not count',
+    );
     const view = row('#every', 'VIEW_CHANNEL');
     expect(await view.locator('td').nth(2).textContent()).toBe('✓ granted');
     expect(await view.locator('td').nth(3).textContent()).toBe('granted by role @everyone');
@@ -130,13 +156,19 @@ describe('studio in Chromium', () => {
     const { page, errors } = await open(studio.url, `/?server=${world.server.id}`);
     expect(await page.locator('select[name="server"] option[selected]').textContent()).toBe(serverName);
     const total = (id: string) => page.locator(`#${id} svg.chart`).first().getAttribute('data-total');
-    for (const id of ['chart-hourly', 'chart-daily', 'chart-top', 'chart-voice']) expect(Number(await total(id)), id).toBeGreaterThan(0);
+    for (const id of ['chart-hourly', 'chart-daily', 'chart-top', 'chart-voice'])
+      expect(Number(await total(id)), id).toBeGreaterThan(0);
     expect(await page.locator('#chart-hourly svg.chart circle').count()).toBe(48);
     const d = await page.locator('#chart-hourly svg.chart path.s0').getAttribute('d');
     expect(d!.split('L')).toHaveLength(24);
-    const heights = await page.locator('#chart-daily svg.chart rect').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
+    const heights = await page
+      .locator('#chart-daily svg.chart rect')
+      .evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
     expect(heights).toHaveLength(28);
-    const days = await analytics(db().fork()).messageActivity(world.server.id, { since: new Date(Date.now() - 13 * 86_400_000), bucket: 'day' });
+    const days = await analytics(db().fork()).messageActivity(world.server.id, {
+      since: new Date(Date.now() - 13 * 86_400_000),
+      bucket: 'day',
+    });
     expect(heights.filter((h) => h > 0).length).toBeGreaterThanOrEqual(days.filter((d) => d.messages > 0).length);
     expect(days.filter((d) => d.messages > 0).length).toBeGreaterThan(1);
     const box = await page.locator('#chart-hourly svg.chart').boundingBox();

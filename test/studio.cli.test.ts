@@ -15,13 +15,23 @@ const db = useTestDatabase();
 const ROOT = join(__dirname, '..');
 const running: ChildProcess[] = [];
 
-function studioScript(databaseUrl: string | null, args: string[], extraEnv: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function studioScript(
+  databaseUrl: string | null,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const port = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/studio.ts', ...port, ...args], {
-    cwd: ROOT,
-    env: databaseUrl ? { ...process.env, ...extraEnv, DATABASE_URL: databaseUrl } : { ...withoutDatabaseUrl(), ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/studio.ts', ...port, ...args],
+    {
+      cwd: ROOT,
+      env: databaseUrl
+        ? { ...process.env, ...extraEnv, DATABASE_URL: databaseUrl }
+        : { ...withoutDatabaseUrl(), ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   running.push(child);
   let text = '';
   child.stdout.on('data', (d: Buffer) => (text += d.toString()));
@@ -56,7 +66,11 @@ describe('npm run db:studio', () => {
   it('on a fresh clone: starts the embedded server, migrates, seeds the small world and serves it', async () => {
     const env = { CRYB_PGDATA: mkdtempSync(join(tmpdir(), 'cryb-studio-pg-')), CRYB_DB_PORT: String(await freePort()) };
     chmodSync(env.CRYB_PGDATA, 0o755); // the cluster runs as the postgres user when the tests run as root
-    const embedded = new EmbeddedServer({ baseDir: env.CRYB_PGDATA, port: Number(env.CRYB_DB_PORT), log: () => undefined });
+    const embedded = new EmbeddedServer({
+      baseDir: env.CRYB_PGDATA,
+      port: Number(env.CRYB_DB_PORT),
+      log: () => undefined,
+    });
     try {
       const { child, output, exited } = studioScript(null, [], env);
       const [, url] = await until(output, /CRYB studio: (http:\/\/127\.0\.0\.1:\d+\/)/, exited);
@@ -103,7 +117,9 @@ describe('npm run db:studio', () => {
     const bare = await createDatabase(false);
     const refused = studioScript(bare, []);
     expect(await refused.exited).toBe(1);
-    expect(refused.output()).toMatch(/migration\(s\) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate/);
+    expect(refused.output()).toMatch(
+      /migration\(s\) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate/,
+    );
     const migrated = studioScript(bare, ['--migrate', '--seed']);
     const [, url] = await until(migrated.output, /CRYB studio: (http:\/\/127\.0\.0\.1:\d+\/)/, migrated.exited);
     expect(migrated.output()).toMatch(/applied \d+ migration\(s\)/);

@@ -22,7 +22,9 @@ afterAll(async () => {
 
 /** Everything a write could touch: the messaging counts plus memberships and bans. */
 async function snapshot() {
-  const [extra] = await db().sql(`select (select count(*)::int from "ServerMember") as members, (select count(*)::int from "Ban") as bans`);
+  const [extra] = await db().sql(
+    `select (select count(*)::int from "ServerMember") as members, (select count(*)::int from "Ban") as bans`,
+  );
   return { ...(await world.helpers.counts()), ...extra };
 }
 
@@ -36,8 +38,17 @@ async function csrf(): Promise<{ token: string; cookie: string }> {
   return { token, cookie: setCookie.split(';')[0] };
 }
 
-const post = (studio: Studio, path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Answer> =>
-  call(studio.url, path, { method: 'POST', body: new URLSearchParams(form).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+const post = (
+  studio: Studio,
+  path: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Answer> =>
+  call(studio.url, path, {
+    method: 'POST',
+    body: new URLSearchParams(form).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
 
 async function refusedWith(action: () => Promise<Answer>, status: number, text?: string) {
   const before = await snapshot();
@@ -52,7 +63,11 @@ describe('read-only by default', () => {
     const page = await call(readOnly.url, `/servers/${world.server.id}`);
     expect(page.body).not.toContain('method="post"');
     expect(page.body).not.toContain('csrf-token');
-    await refusedWith(() => post(readOnly, '/actions/kick', { server: world.server.id, target: world.carol.id, actor: world.owner.id }), 403, 'read-only');
+    await refusedWith(
+      () => post(readOnly, '/actions/kick', { server: world.server.id, target: world.carol.id, actor: world.owner.id }),
+      403,
+      'read-only',
+    );
     expect((await call(readOnly.url, '/actions/kick')).status).toBe(405);
   });
 });
@@ -64,34 +79,110 @@ describe('write mode: domain methods behind CSRF protection', () => {
     const { token, cookie } = await csrf();
     await refusedWith(() => post(writable, '/actions/kick', kick(world.owner.id), { cookie }), 403, 'CSRF');
     await refusedWith(() => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: token }), 403, 'CSRF');
-    await refusedWith(() => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: `${token}x` }, { cookie }), 403, 'CSRF');
-    await refusedWith(() => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: token }, { cookie, origin: 'http://evil.example' }), 403, 'cross-origin');
-    await refusedWith(() => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: token }, { cookie, origin: 'null' }), 403, 'cross-origin');
-    await refusedWith(() => call(writable.url, '/actions/kick', { method: 'POST', body: '{}', headers: { cookie, 'content-type': 'application/json' } }), 400);
+    await refusedWith(
+      () => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: `${token}x` }, { cookie }),
+      403,
+      'CSRF',
+    );
+    await refusedWith(
+      () =>
+        post(
+          writable,
+          '/actions/kick',
+          { ...kick(world.owner.id), _csrf: token },
+          { cookie, origin: 'http://evil.example' },
+        ),
+      403,
+      'cross-origin',
+    );
+    await refusedWith(
+      () => post(writable, '/actions/kick', { ...kick(world.owner.id), _csrf: token }, { cookie, origin: 'null' }),
+      403,
+      'cross-origin',
+    );
+    await refusedWith(
+      () =>
+        call(writable.url, '/actions/kick', {
+          method: 'POST',
+          body: '{}',
+          headers: { cookie, 'content-type': 'application/json' },
+        }),
+      400,
+    );
   });
 
   it('acts as the chosen actor, so the domain refuses what that actor may not do', async () => {
     const { token, cookie } = await csrf();
-    await refusedWith(() => post(writable, '/actions/kick', { ...kick(world.bob.id), _csrf: token }, { cookie }), 403, 'MISSING_PERMISSION');
-    await refusedWith(() => post(writable, '/actions/kick', { server: world.server.id, target: world.owner.id, actor: world.alice.id, _csrf: token }, { cookie }), 409, 'HIERARCHY_VIOLATION');
-    await refusedWith(() => post(writable, '/actions/kick', { ...kick('Nobody#0001'), _csrf: token }, { cookie }), 404, 'NOT_FOUND');
-    await refusedWith(() => post(writable, '/actions/ban', { ...kick(world.owner.id), _csrf: token }, { cookie }), 400, 'reason');
-    await refusedWith(() => post(writable, '/actions/delete-message', { message: world.script.id, actor: world.carol.id, _csrf: token }, { cookie }), 403, 'MISSING_PERMISSION');
+    await refusedWith(
+      () => post(writable, '/actions/kick', { ...kick(world.bob.id), _csrf: token }, { cookie }),
+      403,
+      'MISSING_PERMISSION',
+    );
+    await refusedWith(
+      () =>
+        post(
+          writable,
+          '/actions/kick',
+          { server: world.server.id, target: world.owner.id, actor: world.alice.id, _csrf: token },
+          { cookie },
+        ),
+      409,
+      'HIERARCHY_VIOLATION',
+    );
+    await refusedWith(
+      () => post(writable, '/actions/kick', { ...kick('Nobody#0001'), _csrf: token }, { cookie }),
+      404,
+      'NOT_FOUND',
+    );
+    await refusedWith(
+      () => post(writable, '/actions/ban', { ...kick(world.owner.id), _csrf: token }, { cookie }),
+      400,
+      'reason',
+    );
+    await refusedWith(
+      () =>
+        post(
+          writable,
+          '/actions/delete-message',
+          { message: world.script.id, actor: world.carol.id, _csrf: token },
+          { cookie },
+        ),
+      403,
+      'MISSING_PERMISSION',
+    );
   });
 
   it('kicks through MembershipRepository.kick, with its audit entry', async () => {
     const { token, cookie } = await csrf();
-    const answer = await post(writable, '/actions/kick', { ...kick(`${world.alice.username}#${world.alice.discriminator}`), reason: 'spam', _csrf: token }, { cookie });
+    const answer = await post(
+      writable,
+      '/actions/kick',
+      { ...kick(`${world.alice.username}#${world.alice.discriminator}`), reason: 'spam', _csrf: token },
+      { cookie },
+    );
     expect(answer.status, answer.body.slice(0, 300)).toBe(303);
     expect(answer.headers.location).toBe(`/servers/${world.server.id}?done=kicked`);
-    expect(await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [world.server.id, world.carol.id])).toEqual([]);
-    const audit = await db().sql(`select "actorId"::text as actor, "targetId"::text as target, reason from "AuditLogEntry" where "serverId" = $1 and "actionType" = 20`, [world.server.id]);
+    expect(
+      await db().sql(`select 1 from "ServerMember" where "serverId" = $1 and "userId" = $2`, [
+        world.server.id,
+        world.carol.id,
+      ]),
+    ).toEqual([]);
+    const audit = await db().sql(
+      `select "actorId"::text as actor, "targetId"::text as target, reason from "AuditLogEntry" where "serverId" = $1 and "actionType" = 20`,
+      [world.server.id],
+    );
     expect(audit).toEqual([{ actor: world.alice.id, target: world.carol.id, reason: 'spam' }]);
   });
 
   it('deletes a message through MessageService.deleteMessage', async () => {
     const { token, cookie } = await csrf();
-    const answer = await post(writable, '/actions/delete-message', { message: world.script.id, actor: world.bob.id, _csrf: token }, { cookie });
+    const answer = await post(
+      writable,
+      '/actions/delete-message',
+      { message: world.script.id, actor: world.bob.id, _csrf: token },
+      { cookie },
+    );
     expect(answer.status, answer.body.slice(0, 300)).toBe(303);
     expect(await db().sql(`select 1 from "Message" where id = $1`, [world.script.id])).toEqual([]);
     // The domain method's own effects: the MESSAGE_DELETE event went to the outbox with the delete.
@@ -108,7 +199,10 @@ describe('binding and tokens', () => {
     try {
       const port = new URL(open.url).port;
       expect((await call(`http://127.0.0.1:${port}/`, '/api/servers')).status).toBe(401);
-      expect((await call(`http://127.0.0.1:${port}/`, '/api/servers', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      expect(
+        (await call(`http://127.0.0.1:${port}/`, '/api/servers', { headers: { authorization: `Bearer ${TOKEN}` } }))
+          .status,
+      ).toBe(200);
     } finally {
       await open.close();
     }
@@ -118,7 +212,9 @@ describe('binding and tokens', () => {
     const guarded = await startStudio({ orm: db().orm, port: 0, token: TOKEN, log: () => undefined });
     try {
       expect((await call(guarded.url, '/')).status).toBe(401);
-      expect((await call(guarded.url, '/', { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+      expect(
+        (await call(guarded.url, '/', { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status,
+      ).toBe(401);
       expect((await call(guarded.url, '/?token=wrong')).status).toBe(401);
       const once = await call(guarded.url, `/servers?token=${TOKEN}`);
       expect(once.status).toBe(303);
@@ -141,19 +237,33 @@ describe('binding and tokens', () => {
 
 describe('cross-site requests and origins', () => {
   it('refuses any request a browser marks Sec-Fetch-Site: cross-site, GET or POST, writing nothing', async () => {
-    await refusedWith(() => call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'cross-site');
-    await refusedWith(() => call(readOnly.url, '/', { headers: { 'sec-fetch-site': 'cross-site' } }), 403, 'cross-site');
+    await refusedWith(
+      () => call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': 'cross-site' } }),
+      403,
+      'cross-site',
+    );
+    await refusedWith(
+      () => call(readOnly.url, '/', { headers: { 'sec-fetch-site': 'cross-site' } }),
+      403,
+      'cross-site',
+    );
     const { token, cookie } = await csrf();
     const kick = { server: world.server.id, target: world.carol.id, actor: world.owner.id, _csrf: token };
-    await refusedWith(() => post(writable, '/actions/kick', kick, { cookie, 'sec-fetch-site': 'cross-site' }), 403, 'cross-site');
-    for (const site of ['same-origin', 'none']) expect((await call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': site } })).status).toBe(200);
+    await refusedWith(
+      () => post(writable, '/actions/kick', kick, { cookie, 'sec-fetch-site': 'cross-site' }),
+      403,
+      'cross-site',
+    );
+    for (const site of ['same-origin', 'none'])
+      expect((await call(readOnly.url, '/api/servers', { headers: { 'sec-fetch-site': site } })).status).toBe(200);
   });
 
   it('compares the Origin scheme too: https:// or another scheme on the same host:port is another origin', async () => {
     const { token, cookie } = await csrf();
     const host = new URL(writable.url).host;
     const kick = { server: world.server.id, target: world.carol.id, actor: world.owner.id, _csrf: token };
-    for (const origin of [`https://${host}`, `ws://${host}`, `ftp://${host}`]) await refusedWith(() => post(writable, '/actions/kick', kick, { cookie, origin }), 403, 'cross-origin');
+    for (const origin of [`https://${host}`, `ws://${host}`, `ftp://${host}`])
+      await refusedWith(() => post(writable, '/actions/kick', kick, { cookie, origin }), 403, 'cross-origin');
   });
 });
 
@@ -179,18 +289,25 @@ describe('the studio has its own small pool', () => {
       const sampled = (async () => {
         while (sampling) {
           const now = await connections(sampler);
-          peak = { total: Math.max(peak.total, now.total), studio: Math.max(peak.studio, now.studio), health: Math.max(peak.health, now.health) };
+          peak = {
+            total: Math.max(peak.total, now.total),
+            studio: Math.max(peak.studio, now.studio),
+            health: Math.max(peak.health, now.health),
+          };
           await new Promise((r) => setTimeout(r, 5));
         }
       })();
       const paths = ['/api/health', '/api/servers', '/', `/servers/${world.server.id}`];
-      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => call(studio.url, paths[i % paths.length])));
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => call(studio.url, paths[i % paths.length])),
+      );
       sampling = false;
       await sampled;
       const statuses = answers.map((a) => a.status);
       expect(new Set(statuses)).toEqual(new Set([200, 503]));
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(20);
-      for (const busy of answers.filter((a) => a.status === 503 && a.json)) expect(busy.json.error.code).toBe('STUDIO_BUSY');
+      for (const busy of answers.filter((a) => a.status === 503 && a.json))
+        expect(busy.json.error.code).toBe('STUDIO_BUSY');
       // (The file's other two studios keep their own idle connections: the baseline counts them.)
       expect(peak.studio - baseline.studio).toBeLessThanOrEqual(3);
       expect(peak.studio).toBeGreaterThan(baseline.studio);
@@ -208,7 +325,9 @@ describe('the studio has its own small pool', () => {
   it('its connections carry a statement_timeout: a statement past it is cancelled and answered 503', async () => {
     const studio = await startStudio({ orm: db().orm, port: 0, log: () => undefined, statementTimeoutMs: 1 });
     try {
-      const answers = await Promise.all(['/api/health', '/api/health', '/api/entities', '/api/servers'].map((path) => call(studio.url, path)));
+      const answers = await Promise.all(
+        ['/api/health', '/api/health', '/api/entities', '/api/servers'].map((path) => call(studio.url, path)),
+      );
       const timedOut = answers.filter((a) => a.status === 503);
       expect(timedOut.length).toBeGreaterThan(0);
       for (const a of timedOut) expect(a.json.error.code).toBe('STATEMENT_TIMEOUT');

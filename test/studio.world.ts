@@ -56,17 +56,36 @@ export async function studioWorld(db: () => TestDatabase) {
     for (let hour = 1; hour < 24; hour++) {
       for (let k = 0; k < (hour % 4) + 1; k++) {
         const at = new Date(now - hour * 3_600_000 - k * 60_000);
-        recordMessageSent(tx, { serverId: w.server.id, channelId: k % 2 ? announcements : w.textId, userId: users[(hour + k) % 3], characters: 20 + k, at });
+        recordMessageSent(tx, {
+          serverId: w.server.id,
+          channelId: k % 2 ? announcements : w.textId,
+          userId: users[(hour + k) % 3],
+          characters: 20 + k,
+          at,
+        });
       }
     }
     for (let day = 1; day < 14; day++) {
       for (let k = 0; k < (day % 5) + 2; k++) {
-        recordMessageSent(tx, { serverId: w.server.id, channelId: w.textId, userId: users[k % 3], characters: 12, at: new Date(now - day * 86_400_000 - k * 600_000) });
+        recordMessageSent(tx, {
+          serverId: w.server.id,
+          channelId: w.textId,
+          userId: users[k % 3],
+          characters: 12,
+          at: new Date(now - day * 86_400_000 - k * 600_000),
+        });
       }
     }
     for (let s = 1; s <= 6; s++) {
       const endedAt = new Date(now - s * 2 * 3_600_000);
-      recordVoiceSession(tx, { sessionId: nextSnowflake(), serverId: w.server.id, channelId: voice, userId: users[s % 3], durationSeconds: 600 * s, endedAt });
+      recordVoiceSession(tx, {
+        sessionId: nextSnowflake(),
+        serverId: w.server.id,
+        channelId: voice,
+        userId: users[s % 3],
+        durationSeconds: 600 * s,
+        endedAt,
+      });
     }
   });
   return { ...w, alice, bob, carol, moderators, category, announcements, voice, hello, script, thread, dm, helpers: h };
@@ -81,7 +100,11 @@ export interface Answer {
 }
 
 /** A raw HTTP request (node:http, so Host, Origin and Cookie can be set as a browser or an attacker would). */
-export function call(base: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+export function call(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
@@ -89,7 +112,9 @@ export function call(base: string, path: string, options: { method?: string; hea
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const json: unknown = (res.headers['content-type'] ?? '').startsWith('application/json') ? JSON.parse(body) : null;
+        const json: unknown = (res.headers['content-type'] ?? '').startsWith('application/json')
+          ? JSON.parse(body)
+          : null;
         resolve({ status: res.statusCode!, headers: res.headers, body, json });
       });
     });

@@ -29,7 +29,10 @@ async function snapshot() {
 /** The action is refused with MemberTimedOut ending at `until` and writes nothing at all. */
 async function refusedTimedOut(action: () => Promise<unknown>, until: Date, permissions?: string[]) {
   const before = await snapshot();
-  const failure = await action().then(() => undefined, (e: unknown) => e);
+  const failure = await action().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(failure).toBeInstanceOf(MemberTimedOut);
   expect(failure).toBeInstanceOf(MissingPermission);
   expect(failure).toMatchObject({ code: 'MEMBER_TIMED_OUT', until, ...(permissions ? { permissions } : {}) });
@@ -37,9 +40,15 @@ async function refusedTimedOut(action: () => Promise<unknown>, until: Date, perm
   expect(await snapshot()).toEqual(before);
 }
 
-async function voiceChannel(serverId: string, type: 'GUILD_VOICE' | 'GUILD_STAGE_VOICE' = 'GUILD_VOICE'): Promise<string> {
+async function voiceChannel(
+  serverId: string,
+  type: 'GUILD_VOICE' | 'GUILD_STAGE_VOICE' = 'GUILD_VOICE',
+): Promise<string> {
   const id = nextSnowflake();
-  await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, $3, $4, 64000, 0)`, [id, serverId, type, `vc${id.slice(-4)}`]);
+  await db().sql(
+    `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, $3, $4, 64000, 0)`,
+    [id, serverId, type, `vc${id.slice(-4)}`],
+  );
   return id;
 }
 
@@ -89,9 +98,17 @@ describe('a timed-out member reads and does nothing else', () => {
     await h.threads().addThreadMember(muted, secret.id, w.owner);
     const until = await timeOut(w, muted.id);
 
-    await refusedTimedOut(() => h.threads().createThread(muted, w.textId, { name: 'new' }), until, ['CREATE_PUBLIC_THREADS']);
-    await refusedTimedOut(() => h.threads().createThread(muted, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' }), until, ['CREATE_PRIVATE_THREADS']);
-    await refusedTimedOut(() => h.threads().startThread(muted, starter.id, { name: 'from a message' }), until, ['CREATE_PUBLIC_THREADS']);
+    await refusedTimedOut(() => h.threads().createThread(muted, w.textId, { name: 'new' }), until, [
+      'CREATE_PUBLIC_THREADS',
+    ]);
+    await refusedTimedOut(
+      () => h.threads().createThread(muted, w.textId, { name: 'secret', type: 'PRIVATE_THREAD' }),
+      until,
+      ['CREATE_PRIVATE_THREADS'],
+    );
+    await refusedTimedOut(() => h.threads().startThread(muted, starter.id, { name: 'from a message' }), until, [
+      'CREATE_PUBLIC_THREADS',
+    ]);
     await refusedTimedOut(() => h.threads().joinThread(muted, open.id), until);
     await refusedTimedOut(() => h.threads().addThreadMember(w.owner, open.id, muted), until);
     await refusedTimedOut(() => h.threads().updateThread(muted, mine.id, { name: 'renamed' }), until);
@@ -106,7 +123,9 @@ describe('a timed-out member reads and does nothing else', () => {
     const w = await h.world('Nicknames');
     const muted = await h.joined(w, 'muted');
     const until = await timeOut(w, muted.id);
-    await refusedTimedOut(() => h.memberships().setNickname(muted, w.server.id, muted, 'innocent'), until, ['CHANGE_NICKNAME']);
+    await refusedTimedOut(() => h.memberships().setNickname(muted, w.server.id, muted, 'innocent'), until, [
+      'CHANGE_NICKNAME',
+    ]);
     await h.memberships().setNickname(w.owner, w.server.id, muted, 'timed out');
   });
 
@@ -118,7 +137,9 @@ describe('a timed-out member reads and does nothing else', () => {
     await voice().joinVoice(muted, vc);
     const until = await timeOut(w, muted.id);
     expect(await db().sql(`select 1 from "VoiceState" where "userId" = $1`, [muted.id])).toEqual([]);
-    expect(await db().sql(`select 1 from "VoiceSession" where "userId" = $1 and "endedAt" is null`, [muted.id])).toEqual([]);
+    expect(
+      await db().sql(`select 1 from "VoiceSession" where "userId" = $1 and "endedAt" is null`, [muted.id]),
+    ).toEqual([]);
 
     await refusedTimedOut(() => voice().joinVoice(muted, vc), until, ['CONNECT']);
     await refusedTimedOut(() => voice().joinVoice(muted, stage), until, ['CONNECT']);
@@ -143,7 +164,9 @@ describe('a timed-out member reads and does nothing else', () => {
       else joinsWon++;
       // Whichever committed first, the member ends outside voice with no open session.
       expect(await db().sql(`select 1 from "VoiceState" where "userId" = $1`, [member.id])).toEqual([]);
-      expect(await db().sql(`select 1 from "VoiceSession" where "userId" = $1 and "endedAt" is null`, [member.id])).toEqual([]);
+      expect(
+        await db().sql(`select 1 from "VoiceSession" where "userId" = $1 and "endedAt" is null`, [member.id]),
+      ).toEqual([]);
     }
     console.log(`join vs timeout: the join committed first in ${joinsWon} of 30 rounds`);
   });
@@ -194,7 +217,9 @@ describe('a timed-out member reads and does nothing else', () => {
     const dm = await h.dms().openDM(muted, w.owner);
     await h.messages().send(muted, dm.id, 'sorry');
 
-    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [muted.id]);
+    await db().sql(`update "ServerMember" set "timedOutUntil" = now() - interval '1 second' where "userId" = $1`, [
+      muted.id,
+    ]);
     await h.messages().send(muted, w.textId, 'back');
     await h.reactions().react(muted, message.id, '👍');
   });
@@ -205,7 +230,9 @@ describe('a timed-out member reads and does nothing else', () => {
     const hidden = await h.channel(w.server.id);
     await h.overwrite(hidden, w.server.id, 'ROLE', 0n, F.VIEW_CHANNEL);
     await timeOut(w, muted.id);
-    const failure = await h.refused(() => h.messages().pins(muted, hidden), MissingPermission, { permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'] });
+    const failure = await h.refused(() => h.messages().pins(muted, hidden), MissingPermission, {
+      permissions: ['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY'],
+    });
     expect(failure).not.toBeInstanceOf(MemberTimedOut);
   });
 });

@@ -34,7 +34,10 @@ interface World {
 async function world(): Promise<World> {
   const owner = await new UserService(db().fork()).register({ username: `owner${++seq}` });
   const server = await new ServerService(db().fork()).createServer(owner, { name: 'Race Guild' });
-  const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
+  const [{ id: textId }] = await db().sql<{ id: string }>(
+    `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`,
+    [server.id],
+  );
   const invite = await new InviteService(db().fork()).createInvite(owner, textId, { maxAge: 0 });
   return { owner, server, code: invite.code };
 }
@@ -52,14 +55,19 @@ async function members(w: World, n: number, prefix: string): Promise<User[]> {
 
 async function voiceChannel(serverId: string, userLimit = 0): Promise<string> {
   const id = nextSnowflake();
-  await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, $4)`, [id, serverId, `vc${id.slice(-4)}`, userLimit]);
+  await db().sql(
+    `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, $4)`,
+    [id, serverId, `vc${id.slice(-4)}`, userLimit],
+  );
   return id;
 }
 
 /** The invariants every voice history must satisfy, read from the database. */
 async function assertConsistent(): Promise<void> {
   // Closed sessions carry their exact duration.
-  const wrong = await db().sql(`select id from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))`);
+  const wrong = await db().sql(
+    `select id from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))`,
+  );
   expect(wrong).toEqual([]);
   // The domain's invariants: open sessions are exactly the voice states (same user, channel and
   // server), one state per user, states only in voice channels of servers the user belongs to.
@@ -82,9 +90,15 @@ describe('voice races, each operation on its own connection', () => {
     const failures = rejected(results);
     expect(failures).toHaveLength(40);
     for (const f of failures) expect(f).toBeInstanceOf(VoiceChannelFull);
-    const [{ n }] = await db().sql<{ n: number }>(`select count(*)::int as n from "VoiceState" where "channelId" = $1`, [vc]);
+    const [{ n }] = await db().sql<{ n: number }>(
+      `select count(*)::int as n from "VoiceState" where "channelId" = $1`,
+      [vc],
+    );
     expect(n).toBe(10);
-    const [{ open }] = await db().sql<{ open: number }>(`select count(*)::int as open from "VoiceSession" where "channelId" = $1 and "endedAt" is null`, [vc]);
+    const [{ open }] = await db().sql<{ open: number }>(
+      `select count(*)::int as open from "VoiceSession" where "channelId" = $1 and "endedAt" is null`,
+      [vc],
+    );
     expect(open).toBe(10);
     await assertConsistent();
   });
@@ -93,12 +107,20 @@ describe('voice races, each operation on its own connection', () => {
     const staff = new Set([small.owner, small.admin, ...small.server.moderatorIds]);
     const joiners = small.server.memberIds.filter((u) => !staff.has(u) && !small.world.inVoice.has(u));
     expect(joiners.length).toBeGreaterThanOrEqual(4);
-    const before = await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [small.fullVoice.channelId]);
+    const before = await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [
+      small.fullVoice.channelId,
+    ]);
     expect(before).toHaveLength(small.fullVoice.userLimit);
-    const results = await race(db(), joiners.length, (em, i) => voice(em).joinVoice(joiners[i], small.fullVoice.channelId));
+    const results = await race(db(), joiners.length, (em, i) =>
+      voice(em).joinVoice(joiners[i], small.fullVoice.channelId),
+    );
     expect(fulfilled(results)).toEqual([]);
     for (const failure of rejected(results)) expect(failure).toBeInstanceOf(VoiceChannelFull);
-    expect(await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [small.fullVoice.channelId])).toEqual(before);
+    expect(
+      await db().sql(`select "userId"::text from "VoiceState" where "channelId" = $1 order by 1`, [
+        small.fullVoice.channelId,
+      ]),
+    ).toEqual(before);
     await assertConsistent();
   });
 
@@ -109,7 +131,10 @@ describe('voice races, each operation on its own connection', () => {
     for (let i = 0; i < 20; i++) ids.push(await voiceChannel(w.server.id));
     const results = await race(db(), 20, (em, i) => voice(em).joinVoice(alice, ids[i]));
     expect(rejected(results)).toEqual([]);
-    const states = await db().sql<{ channelId: string }>(`select "channelId"::text from "VoiceState" where "userId" = $1`, [alice.id]);
+    const states = await db().sql<{ channelId: string }>(
+      `select "channelId"::text from "VoiceState" where "userId" = $1`,
+      [alice.id],
+    );
     expect(states).toHaveLength(1);
     expect(ids).toContain(states[0].channelId);
     const sessions = await db().sql<{ open: number; total: number }>(
@@ -124,14 +149,29 @@ describe('voice races, each operation on its own connection', () => {
     const w = await world();
     const users = await members(w, 25, 'mixer');
     const [mod] = await members(w, 1, 'mod');
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'movers', $3, 5)`, [nextSnowflake(), w.server.id, F.MOVE_MEMBERS.toString()]);
-    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") select $1, $2, id from "Role" where "serverId" = $1 and name = 'movers'`, [w.server.id, mod.id]);
-    const ids = [await voiceChannel(w.server.id, 6), await voiceChannel(w.server.id, 6), await voiceChannel(w.server.id), await voiceChannel(w.server.id)];
+    await db().sql(
+      `insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, 'movers', $3, 5)`,
+      [nextSnowflake(), w.server.id, F.MOVE_MEMBERS.toString()],
+    );
+    await db().sql(
+      `insert into "ServerMemberRole" ("serverId", "userId", "roleId") select $1, $2, id from "Role" where "serverId" = $1 and name = 'movers'`,
+      [w.server.id, mod.id],
+    );
+    const ids = [
+      await voiceChannel(w.server.id, 6),
+      await voiceChannel(w.server.id, 6),
+      await voiceChannel(w.server.id),
+      await voiceChannel(w.server.id),
+    ];
     // Everyone starts somewhere, so moves and leaves have something to act on.
     for (const [i, u] of users.entries()) await voice().joinVoice(u, ids[2 + (i % 2)]);
     let rng = 42;
     const random = (n: number) => ((rng = (rng * 1103515245 + 12345) % 2 ** 31), Math.floor((rng / 2 ** 31) * n));
-    const plan = Array.from({ length: 200 }, () => ({ op: random(4), user: users[random(users.length)], channel: ids[random(ids.length)] }));
+    const plan = Array.from({ length: 200 }, () => ({
+      op: random(4),
+      user: users[random(users.length)],
+      channel: ids[random(ids.length)],
+    }));
     const results = await race<unknown>(db(), 200, (em, i) => {
       const { op, user, channel } = plan[i];
       if (op === 0) return voice(em).leaveVoice(user);
@@ -179,7 +219,9 @@ describe('voice races, each operation on its own connection', () => {
     for (const failure of rejected(results)) expect((failure as DomainError).code).toBe('NOT_FOUND');
     expect(results[20].status).toBe('fulfilled');
     expect(await db().sql(`select 1 from "VoiceState" where "channelId" = $1`, [doomed])).toEqual([]);
-    expect(await db().sql(`select 1 from "VoiceSession" where "channelId" = $1 and "endedAt" is null`, [doomed])).toEqual([]);
+    expect(
+      await db().sql(`select 1 from "VoiceSession" where "channelId" = $1 and "endedAt" is null`, [doomed]),
+    ).toEqual([]);
     await assertConsistent();
   });
 });

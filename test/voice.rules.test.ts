@@ -36,7 +36,8 @@ const voice = (em: EntityManager = db().fork()) => new VoiceService(em);
 const voiceStates = (em: EntityManager = db().fork()): VoiceRepository => em.getRepository(VoiceState);
 const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
 const channels = (em: EntityManager = db().fork()) => new ChannelService(em);
-const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
+const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) =>
+  em.findOneOrFail(ServerMember, { server: serverId, user: userId });
 
 interface World {
   owner: User;
@@ -48,7 +49,10 @@ interface World {
 async function world(): Promise<World> {
   const owner = await register('owner');
   const server = await new ServerService(db().fork()).createServer(owner, { name: 'Voice Guild' });
-  const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
+  const [{ id: textId }] = await db().sql<{ id: string }>(
+    `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`,
+    [server.id],
+  );
   const invite = await new InviteService(db().fork()).createInvite(owner, textId, { maxAge: 0 });
   return { owner, server, textId, code: invite.code };
 }
@@ -60,21 +64,42 @@ async function joined(w: World, name = 'member'): Promise<User> {
 }
 
 /** A voice (or stage) channel made directly in the database. */
-async function voiceChannel(serverId: string, userLimit = 0, type: 'GUILD_VOICE' | 'GUILD_STAGE_VOICE' = 'GUILD_VOICE'): Promise<string> {
+async function voiceChannel(
+  serverId: string,
+  userLimit = 0,
+  type: 'GUILD_VOICE' | 'GUILD_STAGE_VOICE' = 'GUILD_VOICE',
+): Promise<string> {
   const id = nextSnowflake();
-  await db().sql(`insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, $3, $4, 64000, $5)`, [id, serverId, type, `vc${id.slice(-4)}`, userLimit]);
+  await db().sql(
+    `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, $3, $4, 64000, $5)`,
+    [id, serverId, type, `vc${id.slice(-4)}`, userLimit],
+  );
   return id;
 }
 
 async function role(serverId: string, permissions: bigint, position: number, userIds: string[] = []): Promise<string> {
   const id = nextSnowflake();
-  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [id, serverId, `role${position}`, permissions.toString(), position]);
-  for (const userId of userIds) await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, userId, id]);
+  await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [
+    id,
+    serverId,
+    `role${position}`,
+    permissions.toString(),
+    position,
+  ]);
+  for (const userId of userIds)
+    await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+      serverId,
+      userId,
+      id,
+    ]);
   return id;
 }
 
 async function denyEveryone(serverId: string, channelId: string, deny: bigint): Promise<void> {
-  await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, $3)`, [channelId, serverId, deny.toString()]);
+  await db().sql(
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, $3)`,
+    [channelId, serverId, deny.toString()],
+  );
 }
 
 /** Row counts of everything a voice operation may write. */
@@ -91,7 +116,11 @@ async function counts() {
 }
 
 /** The action fails with `error` and writes nothing at all. */
-async function refused(action: () => Promise<unknown>, error: abstract new (...args: never[]) => Error, details?: Record<string, unknown>) {
+async function refused(
+  action: () => Promise<unknown>,
+  error: abstract new (...args: never[]) => Error,
+  details?: Record<string, unknown>,
+) {
   const before = await counts();
   const failure = await action().then(
     () => undefined,
@@ -104,7 +133,12 @@ async function refused(action: () => Promise<unknown>, error: abstract new (...a
 }
 
 const stateRow = async (userId: string) =>
-  (await db().sql<Record<string, unknown>>(`select "channelId"::text, "serverId"::text, "selfMute", "selfDeaf", "selfVideo", "selfStream", "serverMute", "serverDeaf", suppress, "requestToSpeakAt" from "VoiceState" where "userId" = $1`, [userId]))[0];
+  (
+    await db().sql<Record<string, unknown>>(
+      `select "channelId"::text, "serverId"::text, "selfMute", "selfDeaf", "selfVideo", "selfStream", "serverMute", "serverDeaf", suppress, "requestToSpeakAt" from "VoiceState" where "userId" = $1`,
+      [userId],
+    )
+  )[0];
 
 const sessionsOf = (userId: string) =>
   db().sql<{ channelId: string; endedAt: Date | null; durationSeconds: number | null; exact: number | null }>(
@@ -113,12 +147,19 @@ const sessionsOf = (userId: string) =>
   );
 
 const voiceEvents = (serverId: string, since: string) =>
-  db().sql<{ payload: Record<string, unknown>; channelId: string | null }>(`select payload, "channelId"::text from "DomainEvent" where type = 'VOICE_STATE_UPDATE' and "serverId" = $1 and id > $2 order by id`, [serverId, since]);
+  db().sql<{ payload: Record<string, unknown>; channelId: string | null }>(
+    `select payload, "channelId"::text from "DomainEvent" where type = 'VOICE_STATE_UPDATE' and "serverId" = $1 and id > $2 order by id`,
+    [serverId, since],
+  );
 
-const lastEventId = async () => (await db().sql<{ id: string }>(`select coalesce(max(id), 0)::text as id from "DomainEvent"`))[0].id;
+const lastEventId = async () =>
+  (await db().sql<{ id: string }>(`select coalesce(max(id), 0)::text as id from "DomainEvent"`))[0].id;
 
 const audits = (serverId: string, action: number) =>
-  db().sql<{ actorId: string; targetId: string; changes: unknown[] }>(`select "actorId"::text, "targetId"::text, changes from "AuditLogEntry" where "serverId" = $1 and "actionType" = $2 order by id`, [serverId, action]);
+  db().sql<{ actorId: string; targetId: string; changes: unknown[] }>(
+    `select "actorId"::text, "targetId"::text, changes from "AuditLogEntry" where "serverId" = $1 and "actionType" = $2 order by id`,
+    [serverId, action],
+  );
 
 describe('joinVoice', () => {
   it('puts the member in the channel: one voice state, one open session, VOICE_STATE_UPDATE in the same unit of work', async () => {
@@ -129,16 +170,27 @@ describe('joinVoice', () => {
     const member = await loadMember(w.server.id, alice.id);
     const state = await member.joinVoice(vc, { selfMute: true, sessionId: 'gw-1' });
     expect(state.channel.id).toBe(vc);
-    expect(await stateRow(alice.id)).toMatchObject({ channelId: vc, serverId: w.server.id, selfMute: true, selfDeaf: false, suppress: false });
+    expect(await stateRow(alice.id)).toMatchObject({
+      channelId: vc,
+      serverId: w.server.id,
+      selfMute: true,
+      selfDeaf: false,
+      suppress: false,
+    });
     const sessions = await sessionsOf(alice.id);
     expect(sessions).toHaveLength(1);
     expect(sessions[0]).toMatchObject({ channelId: vc, endedAt: null, durationSeconds: null });
     const events = await voiceEvents(w.server.id, since);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ channelId: vc, payload: { channelId: vc, userId: alice.id, sessionId: 'gw-1', selfMute: true } });
+    expect(events[0]).toMatchObject({
+      channelId: vc,
+      payload: { channelId: vc, userId: alice.id, sessionId: 'gw-1', selfMute: true },
+    });
     // The queries: who is in the channel, who is in the server's voice channels.
     expect((await voiceStates().statesIn(vc)).map((s) => s.user.id)).toEqual([alice.id]);
-    expect((await voiceStates().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([[alice.id, vc]]);
+    expect((await voiceStates().statesInServer(w.server.id)).map((s) => [s.user.id, s.channel.id])).toEqual([
+      [alice.id, vc],
+    ]);
   });
 
   it('refuses, writing nothing: a text channel, an unknown channel, a non-member, a banned user, no CONNECT, no VIEW_CHANNEL, a timeout, a full channel', async () => {
@@ -146,7 +198,10 @@ describe('joinVoice', () => {
     const alice = await joined(w, 'alice');
     const outsider = await register('outsider');
     const vc = await voiceChannel(w.server.id);
-    await refused(() => voice().joinVoice(alice, w.textId), NotAVoiceChannel, { code: 'NOT_A_VOICE_CHANNEL', channelId: w.textId });
+    await refused(() => voice().joinVoice(alice, w.textId), NotAVoiceChannel, {
+      code: 'NOT_A_VOICE_CHANNEL',
+      channelId: w.textId,
+    });
     await refused(() => voice().joinVoice(alice, nextSnowflake()), NotFound);
     await refused(() => voice().joinVoice(outsider, vc), NotAMember);
     await refused(() => voice().joinVoice(alice, 'not-an-id'), ValidationFailed);
@@ -171,7 +226,11 @@ describe('joinVoice', () => {
     const small = await voiceChannel(w.server.id, 1);
     const bob = await joined(w, 'bob');
     await voice().joinVoice(bob, small);
-    const full = await refused(() => voice().joinVoice(alice, small), VoiceChannelFull, { code: 'VOICE_CHANNEL_FULL', limit: 1, channelId: small });
+    const full = await refused(() => voice().joinVoice(alice, small), VoiceChannelFull, {
+      code: 'VOICE_CHANNEL_FULL',
+      limit: 1,
+      channelId: small,
+    });
     expect((full as VoiceChannelFull).toJSON()).toMatchObject({ code: 'VOICE_CHANNEL_FULL', details: { limit: 1 } });
   });
 
@@ -189,7 +248,10 @@ describe('joinVoice', () => {
     const w = await world();
     const alice = await joined(w, 'alice');
     const vc = await voiceChannel(w.server.id);
-    await db().sql(`insert into "Ban" ("serverId", "userId", reason) values ($1, $2, 'outside')`, [w.server.id, alice.id]);
+    await db().sql(`insert into "Ban" ("serverId", "userId", reason) values ($1, $2, 'outside')`, [
+      w.server.id,
+      alice.id,
+    ]);
     await refused(() => voice().joinVoice(alice, vc), UserBanned);
   });
 
@@ -216,7 +278,9 @@ describe('joinVoice', () => {
     const alice = await joined(w, 'alice');
     const [one, two] = [await voiceChannel(w.server.id), await voiceChannel(w.server.id)];
     await voice().joinVoice(alice, one);
-    await db().sql(`update "VoiceSession" set "startedAt" = "startedAt" - interval '95 seconds' where "userId" = $1`, [alice.id]);
+    await db().sql(`update "VoiceSession" set "startedAt" = "startedAt" - interval '95 seconds' where "userId" = $1`, [
+      alice.id,
+    ]);
     const since = await lastEventId();
     await (await loadMember(w.server.id, alice.id)).moveTo(two);
     const sessions = await sessionsOf(alice.id);
@@ -257,7 +321,9 @@ describe('leaving, moving and moderating', () => {
     const [s] = await sessionsOf(alice.id);
     expect(s.endedAt).not.toBeNull();
     expect(s.durationSeconds).toBe(s.exact);
-    expect((await voiceEvents(w.server.id, since)).map((e) => [e.payload.channelId, e.channelId])).toEqual([[null, vc]]);
+    expect((await voiceEvents(w.server.id, since)).map((e) => [e.payload.channelId, e.channelId])).toEqual([
+      [null, vc],
+    ]);
   });
 
   it('a rolled-back leave leaves the session open and the state in place', async () => {
@@ -291,7 +357,9 @@ describe('leaving, moving and moderating', () => {
     // The limit does not hold a moderator's move.
     await (await loadMember(w.server.id, mod.id)).moveMember(alice, two, { reason: 'room change' });
     expect(await stateRow(alice.id)).toMatchObject({ channelId: two });
-    expect(await audits(w.server.id, 26)).toEqual([{ actorId: mod.id, targetId: alice.id, changes: [{ key: 'channel_id', old: one, new: two }] }]);
+    expect(await audits(w.server.id, 26)).toEqual([
+      { actorId: mod.id, targetId: alice.id, changes: [{ key: 'channel_id', old: one, new: two }] },
+    ]);
     expect((await sessionsOf(alice.id)).map((s) => s.endedAt === null)).toEqual([false, true]);
   });
 
@@ -306,7 +374,9 @@ describe('leaving, moving and moderating', () => {
     await ownerMember.disconnect(alice);
     expect(await stateRow(alice.id)).toBeUndefined();
     expect(await sessionsOf(alice.id)).toMatchObject([{ endedAt: expect.any(Date) }]);
-    expect(await audits(w.server.id, 27)).toEqual([{ actorId: w.owner.id, targetId: alice.id, changes: [{ key: 'channel_id', old: vc }] }]);
+    expect(await audits(w.server.id, 27)).toEqual([
+      { actorId: w.owner.id, targetId: alice.id, changes: [{ key: 'channel_id', old: vc }] },
+    ]);
   });
 
   it('self mute, deaf, video and stream change the state with an event; no change writes nothing', async () => {
@@ -321,7 +391,12 @@ describe('leaving, moving and moderating', () => {
     await member.setSelfDeaf(true);
     await member.setSelfVideo(true);
     await member.setSelfStream(true);
-    expect(await stateRow(alice.id)).toMatchObject({ selfMute: true, selfDeaf: true, selfVideo: true, selfStream: true });
+    expect(await stateRow(alice.id)).toMatchObject({
+      selfMute: true,
+      selfDeaf: true,
+      selfVideo: true,
+      selfStream: true,
+    });
     expect(await voiceEvents(w.server.id, since)).toHaveLength(4);
     const before = await counts();
     await member.setSelfMute(true);
@@ -334,9 +409,13 @@ describe('leaving, moving and moderating', () => {
     const [alice, mod] = [await joined(w, 'alice'), await joined(w, 'mod')];
     const [one, two] = [await voiceChannel(w.server.id), await voiceChannel(w.server.id)];
     await voice().joinVoice(alice, one);
-    await refused(() => voice().serverMute(mod, w.server.id, alice, true), MissingPermission, { permissions: ['MUTE_MEMBERS'] });
+    await refused(() => voice().serverMute(mod, w.server.id, alice, true), MissingPermission, {
+      permissions: ['MUTE_MEMBERS'],
+    });
     await role(w.server.id, F.MUTE_MEMBERS, 5, [mod.id]);
-    await refused(() => voice().serverDeafen(mod, w.server.id, alice, true), MissingPermission, { permissions: ['DEAFEN_MEMBERS'] });
+    await refused(() => voice().serverDeafen(mod, w.server.id, alice, true), MissingPermission, {
+      permissions: ['DEAFEN_MEMBERS'],
+    });
     const modMember = await loadMember(w.server.id, mod.id);
     await modMember.serverMute(alice, true, { reason: 'noise' });
     await (await loadMember(w.server.id, w.owner.id)).serverDeafen(alice, true);
@@ -422,7 +501,7 @@ describe('membership and channel changes end the stay in the same unit of work',
     expect(await stateRow(alice.id)).toMatchObject({ channelId: c2 });
   });
 
-  it("channel deletion ends every stay in it; the sessions survive as history", async () => {
+  it('channel deletion ends every stay in it; the sessions survive as history', async () => {
     const w = await world();
     const [a, b] = [await joined(w, 'a'), await joined(w, 'b')];
     const vc = await voiceChannel(w.server.id);
@@ -437,7 +516,10 @@ describe('membership and channel changes end the stay in the same unit of work',
     );
     expect(rows).toHaveLength(2);
     for (const r of rows) expect(r.durationSeconds).toBe(r.exact);
-    const types = await db().sql<{ type: string }>(`select type from "DomainEvent" where "serverId" = $1 and id > $2 order by id`, [w.server.id, since]);
+    const types = await db().sql<{ type: string }>(
+      `select type from "DomainEvent" where "serverId" = $1 and id > $2 order by id`,
+      [w.server.id, since],
+    );
     expect(types.filter((t) => t.type === 'VOICE_STATE_UPDATE')).toHaveLength(2);
   });
 });
@@ -448,8 +530,13 @@ describe('the stale-session sweeper and voice time', () => {
     const [stale, alive, orphan] = [await joined(w, 'stale'), await joined(w, 'alive'), await joined(w, 'orphan')];
     const vc = await voiceChannel(w.server.id);
     for (const u of [stale, alive, orphan]) await voice().joinVoice(u, vc);
-    await db().sql(`update "VoiceState" set "lastHeartbeatAt" = now() - interval '10 minutes' where "userId" in ($1, $2)`, [stale.id, alive.id]);
-    await db().sql(`update "VoiceSession" set "startedAt" = now() - interval '10 minutes' where "userId" = $1`, [orphan.id]);
+    await db().sql(
+      `update "VoiceState" set "lastHeartbeatAt" = now() - interval '10 minutes' where "userId" in ($1, $2)`,
+      [stale.id, alive.id],
+    );
+    await db().sql(`update "VoiceSession" set "startedAt" = now() - interval '10 minutes' where "userId" = $1`, [
+      orphan.id,
+    ]);
     await db().sql(`delete from "VoiceState" where "userId" = $1`, [orphan.id]); // as if removed outside the package
     expect(await voice().heartbeat(alive)).toBe(true);
     expect(await voice().heartbeat(await register('nobody'))).toBe(false);
@@ -471,14 +558,17 @@ describe('the stale-session sweeper and voice time', () => {
     const vc = await voiceChannel(w.server.id);
     const t = (iso: string) => new Date(`2026-01-01T${iso}Z`);
     const insert = (start: string, end: string) =>
-      db().sql(`insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt", "endedAt", "durationSeconds") values ($1, $2, $3, $4, $5, $6, $7)`, [
-        nextSnowflake(), alice.id, vc, w.server.id, t(start), t(end), (t(end).getTime() - t(start).getTime()) / 1000,
-      ]);
+      db().sql(
+        `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt", "endedAt", "durationSeconds") values ($1, $2, $3, $4, $5, $6, $7)`,
+        [nextSnowflake(), alice.id, vc, w.server.id, t(start), t(end), (t(end).getTime() - t(start).getTime()) / 1000],
+      );
     await insert('10:00:00', '10:30:00');
     await insert('11:00:00', '12:00:00');
     expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('00:00:00'), to: t('23:00:00') })).toBe(5400);
     expect(await voiceStates().voiceTime(alice, w.server.id, { from: t('10:15:00'), to: t('11:15:00') })).toBe(1800);
     expect(await voiceStates().voiceTime(alice, nextSnowflake(), { from: t('00:00:00'), to: t('23:00:00') })).toBe(0);
-    await expect(voiceStates().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(
+      voiceStates().voiceTime(alice, w.server.id, { from: t('12:00:00'), to: t('11:00:00') }),
+    ).rejects.toBeInstanceOf(ValidationFailed);
   });
 });

@@ -18,26 +18,37 @@ import { EmojiService } from '../src/servers/expression-service';
  * The budgets live in bench/statement-budgets.ts, which docs/performance.md is generated from.
  */
 
-
 const db = useTestDatabase();
 const h = messagingHelpers(db);
 let counting: CrybOrm;
 const log: string[] = [];
 
 beforeAll(async () => {
-  counting = await createOrm({ clientUrl: db().url, poolSize: 2, debug: ['query'], logger: (line: string) => log.push(line) } as never);
+  counting = await createOrm({
+    clientUrl: db().url,
+    poolSize: 2,
+    debug: ['query'],
+    logger: (line: string) => log.push(line),
+  } as never);
 });
 afterAll(async () => {
   await counting?.close(true);
 });
 
 /** Runs `operation` on a fresh fork of the counting ORM and returns the statements it sent. */
-async function statementsOf(operation: (em: EntityManager) => Promise<unknown>, prepare: (em: EntityManager) => Promise<void> = async () => undefined): Promise<string[]> {
+async function statementsOf(
+  operation: (em: EntityManager) => Promise<unknown>,
+  prepare: (em: EntityManager) => Promise<void> = async () => undefined,
+): Promise<string[]> {
   const em = counting.em.fork();
   await prepare(em);
   log.length = 0;
   await operation(em);
-  return log.map((line) => stripVTControlCharacters(line).replace(/^\[query\] /, '').replace(/ \[took .*$/, ''));
+  return log.map((line) =>
+    stripVTControlCharacters(line)
+      .replace(/^\[query\] /, '')
+      .replace(/ \[took .*$/, ''),
+  );
 }
 
 async function expectWithinBudget(name: keyof typeof STATEMENT_BUDGETS, statements: string[]): Promise<void> {
@@ -59,11 +70,16 @@ describe('statement budgets of the hot operations', () => {
     );
     await expectWithinBudget('send (text only, channel without slowmode)', statements);
     const reads = statements.filter((s) => /^(with|select)\b/i.test(s) && !/\b(insert|update|delete)\b/i.test(s));
-    expect(reads.filter((s) => !/pg_advisory/.test(s)), reads.join('\n')).toHaveLength(1);
+    expect(
+      reads.filter((s) => !/pg_advisory/.test(s)),
+      reads.join('\n'),
+    ).toHaveLength(1);
     // The writes: one statement, the message, its event, its analytics row, then the channel.
     const writes = statements.filter((s) => /\b(insert|update)\b/i.test(s));
     expect(writes, writes.join('\n')).toHaveLength(1);
-    expect(writes[0]).toMatch(/^with w0 as \(insert into "Message".*insert into "DomainEvent".*insert into "MessageAnalytics".*\) update "Channel"/s);
+    expect(writes[0]).toMatch(
+      /^with w0 as \(insert into "Message".*insert into "DomainEvent".*insert into "MessageAnalytics".*\) update "Channel"/s,
+    );
   });
 
   it('a send, an edit or a reaction with a role-locked custom emoji adds one read: the emoji with the roles the user holds', async () => {
@@ -79,7 +95,9 @@ describe('statement budgets of the hot operations', () => {
       },
     );
     const emojiReads = (statements: string[]) => statements.filter((s) => /from "Emoji"/.test(s));
-    expect(sending.length, sending.join('\n')).toBeLessThanOrEqual(STATEMENT_BUDGETS['send (text only, channel without slowmode)'] + 1);
+    expect(sending.length, sending.join('\n')).toBeLessThanOrEqual(
+      STATEMENT_BUDGETS['send (text only, channel without slowmode)'] + 1,
+    );
     expect(emojiReads(sending)).toHaveLength(1);
     const sent = await h.messages().send(member.id, w.textId, 'plain');
     let message!: Message;
@@ -152,7 +170,10 @@ describe('statement budgets of the hot operations', () => {
   it('joinVoice and leaveVoice', async () => {
     const w = await h.world();
     const user = await h.joined(w);
-    const [{ id: voiceId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE'`, [w.server.id]);
+    const [{ id: voiceId }] = await db().sql<{ id: string }>(
+      `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_VOICE'`,
+      [w.server.id],
+    );
     let member!: ServerMember;
     const prepare = async (em: EntityManager) => {
       member = await em.findOneOrFail(ServerMember, { server: w.server.id, user: user.id });

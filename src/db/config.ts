@@ -83,8 +83,10 @@ class LazyTsMorphMetadataProvider extends MetadataProvider {
 
 function loadTsMorphProvider(): new (config: IConfiguration) => MetadataProvider {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('@mikro-orm/reflection') as { TsMorphMetadataProvider: new (config: IConfiguration) => MetadataProvider }).TsMorphMetadataProvider;
+    type Reflection = { TsMorphMetadataProvider: new (config: IConfiguration) => MetadataProvider };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a devDependency: absent from a consumer install, so loaded only when present
+    const reflection = require('@mikro-orm/reflection') as Reflection;
+    return reflection.TsMorphMetadataProvider;
   } catch (error) {
     const why = RUNNING_TYPESCRIPT ? 'running TypeScript needs' : `${METADATA_CACHE} is missing, so this needs`;
     throw new Error(
@@ -98,11 +100,18 @@ function loadTsMorphProvider(): new (config: IConfiguration) => MetadataProvider
 function metadataOptions(): Partial<Options> {
   if (RUNNING_TYPESCRIPT || !existsSync(METADATA_CACHE)) {
     // ts-morph reads the types (Opt, Ref<T>, unions) that decorators alone cannot express.
-    return { metadataProvider: LazyTsMorphMetadataProvider, metadataCache: { enabled: true, options: { cacheDir: resolve(process.cwd(), 'temp') } } };
+    return {
+      metadataProvider: LazyTsMorphMetadataProvider,
+      metadataCache: { enabled: true, options: { cacheDir: resolve(process.cwd(), 'temp') } },
+    };
   }
   // The compiled package carries the metadata ts-morph produced at build time, so it needs no TypeScript.
   return {
-    metadataCache: { enabled: true, adapter: GeneratedCacheAdapter, options: { data: JSON.parse(readFileSync(METADATA_CACHE, 'utf8')) as Record<string, unknown> } },
+    metadataCache: {
+      enabled: true,
+      adapter: GeneratedCacheAdapter,
+      options: { data: JSON.parse(readFileSync(METADATA_CACHE, 'utf8')) as Record<string, unknown> },
+    },
   };
 }
 
@@ -162,7 +171,7 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
  */
 function dynamicImportProvider(id: string): Promise<unknown> {
   if (process.env.VITEST) return import(id);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see the comment above: require() goes through the running loader
   return Promise.resolve().then(() => require(id) as unknown);
 }
 

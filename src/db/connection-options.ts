@@ -29,10 +29,15 @@ export function parseDatabaseUrl(raw: string, what = 'DATABASE_URL'): DatabaseUr
   try {
     parsed = new URL(raw.trim());
   } catch {
-    throw new Error(`${what} is not a URL: expected postgresql://user[:password]@host[:port]/database; ${PERCENT_ENCODING_HINT}`);
+    throw new Error(
+      `${what} is not a URL: expected postgresql://user[:password]@host[:port]/database; ${PERCENT_ENCODING_HINT}`,
+    );
   }
   // A '#' in a password starts a URL fragment: the rest of the URL silently vanishes.
-  if (parsed.hash) throw new Error(`${what} has a '#' outside a query value, so part of it would be ignored; ${PERCENT_ENCODING_HINT}`);
+  if (parsed.hash)
+    throw new Error(
+      `${what} has a '#' outside a query value, so part of it would be ignored; ${PERCENT_ENCODING_HINT}`,
+    );
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
     throw new Error(`${what} must start with postgresql:// or postgres:// (got "${parsed.protocol}")`);
   }
@@ -48,7 +53,8 @@ export function parseDatabaseUrl(raw: string, what = 'DATABASE_URL'): DatabaseUr
   let pgbouncer = false;
   const bouncer = parsed.searchParams.get('pgbouncer');
   if (bouncer !== null) {
-    if (bouncer !== 'true' && bouncer !== 'false') throw new Error(`${what}: pgbouncer must be true or false (got "${bouncer}")`);
+    if (bouncer !== 'true' && bouncer !== 'false')
+      throw new Error(`${what}: pgbouncer must be true or false (got "${bouncer}")`);
     pgbouncer = bouncer === 'true';
     parsed.searchParams.delete('pgbouncer');
   }
@@ -79,7 +85,9 @@ export function directDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string 
   if (!env.DATABASE_URL) return undefined;
   const main = parseDatabaseUrl(env.DATABASE_URL);
   if (main.pgbouncer) {
-    throw new Error('DATABASE_URL points at pgbouncer (pgbouncer=true): set DATABASE_DIRECT_URL to the server itself for LISTEN');
+    throw new Error(
+      'DATABASE_URL points at pgbouncer (pgbouncer=true): set DATABASE_DIRECT_URL to the server itself for LISTEN',
+    );
   }
   return main.url;
 }
@@ -103,4 +111,3 @@ export function embeddedRequested(option?: boolean, env: NodeJS.ProcessEnv = pro
 export const NOT_CONFIGURED_MESSAGE =
   'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database (or pass createOrm({ clientUrl })); ' +
   'for development, createOrm({ embedded: true }) or CRYB_EMBEDDED=1 starts an embedded PostgreSQL instead';
-

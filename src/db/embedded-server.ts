@@ -59,7 +59,8 @@ function runAs(): RunAs {
     spawnSync('groupadd', ['-f', 'postgres']);
     spawnSync('useradd', ['-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
     uid = lookup(['-u', 'postgres']);
-    if (uid.status !== 0) throw new Error('running as root, and no `postgres` user could be created to run the embedded server');
+    if (uid.status !== 0)
+      throw new Error('running as root, and no `postgres` user could be created to run the embedded server');
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(lookup(['-g', 'postgres']).stdout.trim()) };
 }
@@ -149,7 +150,9 @@ export class EmbeddedServer {
       return `embedded PostgreSQL already running on port ${port} (pid ${current.pid}); data in ${this.dataDir}`;
     }
     if (!(await portIsFree(port))) {
-      throw new EmbeddedServerError(`port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`);
+      throw new EmbeddedServerError(
+        `port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`,
+      );
     }
     const notes: string[] = [];
     if (!existsSync(join(this.dataDir, 'PG_VERSION'))) {
@@ -164,10 +167,17 @@ export class EmbeddedServer {
       notes.push('removed a stale postmaster.pid left by a server that is no longer running');
     }
     const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...this.options.settings };
-    const postgresOptions = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v === '' ? "''" : v}`)].join(' ');
+    const postgresOptions = [
+      `-p ${port}`,
+      ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v === '' ? "''" : v}`),
+    ].join(' ');
     for (let attempt = 1; ; attempt++) {
       try {
-        await run(bin.pg_ctl, ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile, '-o', postgresOptions], { ...as, env: { ...process.env, LC_ALL: 'C' } });
+        await run(
+          bin.pg_ctl,
+          ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile, '-o', postgresOptions],
+          { ...as, env: { ...process.env, LC_ALL: 'C' } },
+        );
         break;
       } catch (error) {
         const tail = this.logTail();
@@ -177,7 +187,9 @@ export class EmbeddedServer {
           await sleep(250);
           continue;
         }
-        throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`, { cause: error });
+        throw new Error(`the embedded server did not start: ${(error as Error).message.trim()}\n${tail}`, {
+          cause: error,
+        });
       }
     }
     const who = as.uid === undefined ? '' : ' as the postgres system user (PostgreSQL refuses to run as root)';
@@ -227,7 +239,11 @@ export class EmbeddedServer {
           rmSync(lock, { force: true });
           continue;
         }
-        if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`, { cause: error });
+        if (Date.now() > deadline)
+          throw new Error(
+            `another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`,
+            { cause: error },
+          );
         await sleep(100);
       }
     }
@@ -245,9 +261,10 @@ export class EmbeddedServer {
     await client.connect();
     try {
       const exists = await client.query('select 1 from pg_database where datname = $1', [name]);
-      if (exists.rowCount === 0) await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created meanwhile by a concurrent command
-      });
+      if (exists.rowCount === 0)
+        await client.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+          if (error.code !== '42P04') throw error; // created meanwhile by a concurrent command
+        });
     } finally {
       await client.end();
     }
@@ -266,10 +283,14 @@ export class EmbeddedServer {
       chownSync(this.dataDir, as.uid, as.gid!);
     }
     try {
-      await run(bin.initdb, ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
-        ...as,
-        env: { ...process.env, LC_ALL: 'C' },
-      });
+      await run(
+        bin.initdb,
+        ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+        {
+          ...as,
+          env: { ...process.env, LC_ALL: 'C' },
+        },
+      );
     } catch (error) {
       rmSync(this.dataDir, { recursive: true, force: true });
       throw new Error(`initdb failed: ${(error as Error).message}`, { cause: error });

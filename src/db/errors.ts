@@ -20,7 +20,14 @@ import {
   ValidationFailed,
 } from '../domain/errors';
 
-type PgError = { code?: string; constraint?: string; table?: string; column?: string; detail?: string; message?: string };
+type PgError = {
+  code?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+  message?: string;
+};
 
 /**
  * The one place where database exceptions become domain errors, so no caller ever sees a raw
@@ -33,9 +40,12 @@ export function translateDatabaseError(error: unknown): unknown {
     const constraint = pg.constraint ?? 'unknown';
     if (error instanceof UniqueConstraintViolationException) return new AlreadyExists(constraint);
     if (error instanceof ForeignKeyConstraintViolationException) return new NotFound(pg.table ?? 'row', constraint);
-    if (error instanceof NotNullConstraintViolationException) return new ValidationFailed(pg.column ?? 'value', 'is required');
-    if (error instanceof CheckConstraintViolationException) return new ValidationFailed(constraint, 'violates a database rule');
-    if (error instanceof DeadlockException) return new ConcurrencyConflict(pg.code === '40001' ? 'serialization failure' : 'deadlock');
+    if (error instanceof NotNullConstraintViolationException)
+      return new ValidationFailed(pg.column ?? 'value', 'is required');
+    if (error instanceof CheckConstraintViolationException)
+      return new ValidationFailed(constraint, 'violates a database rule');
+    if (error instanceof DeadlockException)
+      return new ConcurrencyConflict(pg.code === '40001' ? 'serialization failure' : 'deadlock');
     if (error instanceof LockWaitTimeoutException) return new OperationTimedOut('lock wait');
     if (error instanceof ConnectionException) return new DatabaseUnavailable(error.message);
     return byCode(pg) ?? error;
@@ -46,13 +56,19 @@ export function translateDatabaseError(error: unknown): unknown {
     return new NotFound(match?.[1] ?? 'row', (match?.[2] ?? '').replace(/^'|'$/g, ''));
   }
   if (error instanceof ValidationError) return error;
-  const raw = typeof (error as PgError | undefined)?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as PgError).code!) ? byCode(error as PgError) : null;
+  const raw =
+    typeof (error as PgError | undefined)?.code === 'string' && /^[0-9A-Z]{5}$/.test((error as PgError).code!)
+      ? byCode(error as PgError)
+      : null;
   if (raw) return raw;
   const code = (error as PgError | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') {
     return new DatabaseUnavailable((error as Error).message);
   }
-  if (error instanceof Error && /Connection terminated|connection is closed|Client has encountered a connection error/i.test(error.message)) {
+  if (
+    error instanceof Error &&
+    /Connection terminated|connection is closed|Client has encountered a connection error/i.test(error.message)
+  ) {
     return new DatabaseUnavailable(error.message);
   }
   return error;

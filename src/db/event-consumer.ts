@@ -82,7 +82,12 @@ function listenTarget(orm: MikroORM, listen: ConsumeOptions['listen']): string |
  * NOTIFY only shortens waits. A commit can be announced while an older transaction still holds the
  * delivery horizon back; the loop then polls again with a short backoff instead of sleeping idleMs.
  */
-export async function consumeEvents(orm: MikroORM, consumer: string, handler: EventBatchHandler, options: ConsumeOptions = {}): Promise<ConsumeResult> {
+export async function consumeEvents(
+  orm: MikroORM,
+  consumer: string,
+  handler: EventBatchHandler,
+  options: ConsumeOptions = {},
+): Promise<ConsumeResult> {
   const batchSize = options.batchSize ?? 100;
   const idleMs = options.idleMs ?? 1000;
   if (!Number.isFinite(idleMs) || idleMs < 1) throw new RangeError('idleMs must be at least 1');
@@ -105,7 +110,11 @@ export async function consumeEvents(orm: MikroORM, consumer: string, handler: Ev
     await ensureListener();
     while (!signal.aborted) {
       const em = orm.em.fork() as EntityManager;
-      const events = await repository(em).poll(consumer, { limit: batchSize, types: options.types, serverId: options.serverId });
+      const events = await repository(em).poll(consumer, {
+        limit: batchSize,
+        types: options.types,
+        serverId: options.serverId,
+      });
       if (events.length > 0) {
         const lastId = events[events.length - 1].id;
         if (options.transactional) {

@@ -23,8 +23,15 @@ export interface ListenOptions {
   onNotification?: (payload: string) => void;
 }
 
-export async function listenForEvents(connection: string | ClientConfig, options: ListenOptions = {}): Promise<EventListener> {
-  const client = new Client(typeof connection === 'string' ? { connectionString: connection, connectionTimeoutMillis: connectTimeoutMs() } : { connectionTimeoutMillis: connectTimeoutMs(), ...connection });
+export async function listenForEvents(
+  connection: string | ClientConfig,
+  options: ListenOptions = {},
+): Promise<EventListener> {
+  const client = new Client(
+    typeof connection === 'string'
+      ? { connectionString: connection, connectionTimeoutMillis: connectTimeoutMs() }
+      : { connectionTimeoutMillis: connectTimeoutMs(), ...connection },
+  );
   await client.connect();
   let pending = false;
   let alive = true;

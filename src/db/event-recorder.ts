@@ -1,4 +1,11 @@
-import { helper, type EntityManager, type EventSubscriber, type FlushEventArgs, type TransactionEventArgs, type UnitOfWork } from '@mikro-orm/core';
+import {
+  helper,
+  type EntityManager,
+  type EventSubscriber,
+  type FlushEventArgs,
+  type TransactionEventArgs,
+  type UnitOfWork,
+} from '@mikro-orm/core';
 import { inRecordingOrder, type RecordedEvent, restoreRecordedEvents, takeRecordedEvents } from '../domain/events';
 
 /** Events taken from one aggregate by a flush, and the aggregate's persisted state as that flush began. */
@@ -20,7 +27,8 @@ const DIGITS = /^[0-9]{1,20}$/;
 /** A PostgreSQL bigint[] literal; ids are checked to be digits, so nothing can be injected. */
 function bigintArray(ids: readonly string[] | null | undefined): string | null {
   if (!ids?.length) return null;
-  for (const id of ids) if (!DIGITS.test(id)) throw new TypeError(`event recipient ${JSON.stringify(id)} is not a snowflake`);
+  for (const id of ids)
+    if (!DIGITS.test(id)) throw new TypeError(`event recipient ${JSON.stringify(id)} is not a snowflake`);
   return `{${ids.join(',')}}`;
 }
 
@@ -34,10 +42,19 @@ export interface SqlStatement {
 export function outboxInsert(events: readonly RecordedEvent[]): SqlStatement {
   const params: unknown[] = [];
   const values = events.map((event) => {
-    params.push(event.type, JSON.stringify(event.payload), event.scope.serverId ?? null, event.scope.channelId ?? null, bigintArray(event.scope.userIds));
+    params.push(
+      event.type,
+      JSON.stringify(event.payload),
+      event.scope.serverId ?? null,
+      event.scope.channelId ?? null,
+      bigintArray(event.scope.userIds),
+    );
     return '(?, ?::jsonb, ?::bigint, ?::bigint, ?::bigint[])';
   });
-  return { sql: `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`, params };
+  return {
+    sql: `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`,
+    params,
+  };
 }
 
 /**

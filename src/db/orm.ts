@@ -43,12 +43,18 @@ function databaseName(url: string): string {
  */
 export async function pendingMigrations(orm: CrybOrm): Promise<string[]> {
   const { path, pathTs, tableName } = orm.config.get('migrations');
-  const known = readdirSync((orm.config.get('preferTs') ? pathTs ?? path : path)!)
+  const known = readdirSync((orm.config.get('preferTs') ? (pathTs ?? path) : path)!)
     .filter((file) => /^Migration.*\.(js|ts)$/.test(file) && !file.endsWith('.d.ts'))
     .map((file) => file.replace(/\.(js|ts)$/, ''));
-  const exists = await orm.em.getConnection().execute<{ t: string | null }[]>(`select to_regclass(?) as t`, [tableName!]);
+  const exists = await orm.em
+    .getConnection()
+    .execute<{ t: string | null }[]>(`select to_regclass(?) as t`, [tableName!]);
   if (!exists[0]?.t) return known.sort();
-  const applied = new Set((await orm.em.getConnection().execute<{ name: string }[]>(`select name from "${tableName}"`)).map((row) => row.name.replace(/\.(js|ts)$/, '')));
+  const applied = new Set(
+    (await orm.em.getConnection().execute<{ name: string }[]>(`select name from "${tableName}"`)).map((row) =>
+      row.name.replace(/\.(js|ts)$/, ''),
+    ),
+  );
   return known.filter((name) => !applied.has(name)).sort();
 }
 
@@ -63,7 +69,11 @@ export async function migrationStatus(orm: CrybOrm): Promise<MigrationStatus> {
   const table = orm.config.get('migrations').tableName!;
   const connection = orm.em.getConnection();
   const [exists] = await connection.execute<{ t: string | null }[]>('select to_regclass(?) as t', [table]);
-  const applied = exists?.t ? await connection.execute<{ name: string; executed_at: Date }[]>(`select name, executed_at from "${table}" order by id`) : [];
+  const applied = exists?.t
+    ? await connection.execute<{ name: string; executed_at: Date }[]>(
+        `select name, executed_at from "${table}" order by id`,
+      )
+    : [];
   return {
     database: databaseName(orm.config.get('clientUrl')),
     applied: applied.map((row) => ({ name: row.name, executedAt: new Date(row.executed_at) })),
@@ -94,14 +104,20 @@ export async function migrate(orm: CrybOrm): Promise<string[]> {
   const { host, port, user, password, database } = orm.em.getConnection('write').getConnectionOptions();
   const url = orm.config.get('clientUrl');
   const timeout = { connectionTimeoutMillis: connectTimeoutMs() };
-  const lock = new Client(url ? { connectionString: url, ...timeout } : { host, port, user, password: typeof password === 'string' ? password : undefined, database, ...timeout });
+  const lock = new Client(
+    url
+      ? { connectionString: url, ...timeout }
+      : { host, port, user, password: typeof password === 'string' ? password : undefined, database, ...timeout },
+  );
   // A lost lock connection surfaces at commit; as an 'error' event it would crash the process.
   lock.on('error', () => undefined);
   await lock.connect();
   try {
     await lock.query('begin');
     // Server-wide timeouts (an idle-in-transaction limit above all) must not end the lock mid-migration.
-    await lock.query(`set local lock_timeout = 0; set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0`);
+    await lock.query(
+      `set local lock_timeout = 0; set local statement_timeout = 0; set local idle_in_transaction_session_timeout = 0`,
+    );
     await lock.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [MIGRATION_LOCK_KEY]);
     const applied = await orm.getMigrator().up();
     await lock.query('commit');

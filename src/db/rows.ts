@@ -1,4 +1,12 @@
-import { type EntityData, type EntityDictionary, type EntityMetadata, type EntityName, type EntityProperty, ReferenceKind, SCALAR_TYPES } from '@mikro-orm/core';
+import {
+  type EntityData,
+  type EntityDictionary,
+  type EntityMetadata,
+  type EntityName,
+  type EntityProperty,
+  ReferenceKind,
+  SCALAR_TYPES,
+} from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SqlStatement } from './event-recorder';
 
@@ -9,25 +17,45 @@ import type { SqlStatement } from './event-recorder';
  * caller holds would later run its methods on a finished transaction.) A number that arrives as a
  * string (a wide column, see rowJson) becomes a number where the property is one.
  */
-export function mergeRow<T extends object>(em: EntityManager, entityName: EntityName<T>, row: Record<string, unknown>): T {
+export function mergeRow<T extends object>(
+  em: EntityManager,
+  entityName: EntityName<T>,
+  row: Record<string, unknown>,
+): T {
   const meta = em.getMetadata(entityName);
   const data = em.getDriver().mapResult(row as EntityDictionary<T>, meta) as Record<string, unknown>;
   const properties: Partial<Record<string, EntityProperty<T>>> = meta.properties;
   for (const key of Object.keys(data)) {
     const prop = properties[key];
-    if (typeof data[key] === 'string' && prop?.kind === ReferenceKind.SCALAR && SCALAR_TYPES.includes(prop.runtimeType) && !prop.customType && (prop.setter || !prop.getter)) {
+    if (
+      typeof data[key] === 'string' &&
+      prop?.kind === ReferenceKind.SCALAR &&
+      SCALAR_TYPES.includes(prop.runtimeType) &&
+      !prop.customType &&
+      (prop.setter || !prop.getter)
+    ) {
       data[key] = em.getValidator().validateProperty(prop, data[key], data);
     }
   }
-  return em.getEntityFactory().create<T>(entityName, data as EntityData<T>, { merge: true, refresh: true, convertCustomTypes: true });
+  return em
+    .getEntityFactory()
+    .create<T>(entityName, data as EntityData<T>, { merge: true, refresh: true, convertCustomTypes: true });
 }
 
-const COLUMN_KINDS: ReadonlySet<ReferenceKind> = new Set([ReferenceKind.SCALAR, ReferenceKind.MANY_TO_ONE, ReferenceKind.ONE_TO_ONE]);
+const COLUMN_KINDS: ReadonlySet<ReferenceKind> = new Set([
+  ReferenceKind.SCALAR,
+  ReferenceKind.MANY_TO_ONE,
+  ReferenceKind.ONE_TO_ONE,
+]);
 
 /** The properties stored in the entity's own table, one column each: what a row of it holds. */
 export function columnProperties<T>(meta: EntityMetadata<T>): EntityProperty<T>[] {
   return meta.props.filter(
-    (prop) => COLUMN_KINDS.has(prop.kind) && prop.persist !== false && !prop.formula && !(prop.kind === ReferenceKind.ONE_TO_ONE && !prop.owner),
+    (prop) =>
+      COLUMN_KINDS.has(prop.kind) &&
+      prop.persist !== false &&
+      !prop.formula &&
+      !(prop.kind === ReferenceKind.ONE_TO_ONE && !prop.owner),
   );
 }
 
@@ -45,9 +73,13 @@ export function newEntityInsert<T extends object>(em: EntityManager, entity: T):
   for (const prop of columnProperties(meta)) {
     const value = snapshot[prop.name];
     if (prop.generated || value === undefined) continue;
-    if (prop.fieldNames.length !== 1) throw new TypeError(`${meta.className}.${prop.name} spans several columns: insert it through a flush`);
+    if (prop.fieldNames.length !== 1)
+      throw new TypeError(`${meta.className}.${prop.name} spans several columns: insert it through a flush`);
     columns.push(`"${prop.fieldNames[0]}"`);
     params.push(value);
   }
-  return { sql: `insert into "${meta.tableName}" (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`, params };
+  return {
+    sql: `insert into "${meta.tableName}" (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+    params,
+  };
 }

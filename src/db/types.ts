@@ -6,7 +6,10 @@ import { ArrayType } from '@mikro-orm/core';
  */
 export class SnowflakeArrayType extends ArrayType<string> {
   constructor() {
-    super((id) => String(id), (id) => String(id));
+    super(
+      (id) => String(id),
+      (id) => String(id),
+    );
   }
 
   override getColumnType(): string {

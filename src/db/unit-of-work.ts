@@ -16,7 +16,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * domain errors; deadlocks and serialization failures are retried with jittered backoff, a bounded
  * number of times, because a lost race is not the caller's fault.
  */
-export async function transact<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>, options: TransactOptions = {}): Promise<T> {
+export async function transact<T>(
+  em: EntityManager,
+  work: (tx: EntityManager) => Promise<T>,
+  options: TransactOptions = {},
+): Promise<T> {
   const nested = em.isInTransaction();
   const maxAttempts = nested ? 1 : (options.retries ?? 4) + 1;
   for (let attempt = 1; ; attempt++) {
@@ -24,7 +28,8 @@ export async function transact<T>(em: EntityManager, work: (tx: EntityManager) =
       return await em.transactional(work, options.isolationLevel ? { isolationLevel: options.isolationLevel } : {});
     } catch (error) {
       const translated = translateDatabaseError(error);
-      const retry = translated instanceof DomainError && translated.code === 'CONCURRENCY_CONFLICT' && attempt < maxAttempts;
+      const retry =
+        translated instanceof DomainError && translated.code === 'CONCURRENCY_CONFLICT' && attempt < maxAttempts;
       if (!retry) throw translated;
       await sleep(Math.random() * 10 * 2 ** attempt);
     }
@@ -32,7 +37,11 @@ export async function transact<T>(em: EntityManager, work: (tx: EntityManager) =
 }
 
 /** A fresh fork for one unit of work: what a service does per request. */
-export async function unitOfWork<T>(orm: MikroORM, work: (em: EntityManager) => Promise<T>, options: TransactOptions = {}): Promise<T> {
+export async function unitOfWork<T>(
+  orm: MikroORM,
+  work: (em: EntityManager) => Promise<T>,
+  options: TransactOptions = {},
+): Promise<T> {
   return transact(orm.em.fork() as EntityManager, work, options);
 }
 
@@ -49,7 +58,9 @@ export async function commit(em: EntityManager): Promise<void> {
 export function entityManagerOf(entity: object): EntityManager {
   const em = wrap(entity, true).__em as EntityManager | undefined;
   if (!em) {
-    throw new TypeError(`${entity.constructor.name} is not managed by an EntityManager: load it or persist it before calling this method`);
+    throw new TypeError(
+      `${entity.constructor.name} is not managed by an EntityManager: load it or persist it before calling this method`,
+    );
   }
   return em;
 }
@@ -59,7 +70,11 @@ export function entityManagerOf(entity: object): EntityManager {
  * never deadlock. They serialise check-then-act rules that no single row can carry. `shared` locks
  * admit each other and wait only for exclusive holders of the same key (a DM send against a block).
  */
-export async function lockKeys(tx: EntityManager, keys: string[], mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
+export async function lockKeys(
+  tx: EntityManager,
+  keys: string[],
+  mode: 'exclusive' | 'shared' = 'exclusive',
+): Promise<void> {
   const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
   const sorted = [...new Set(keys)].sort();
   if (sorted.length === 0) return;
@@ -68,5 +83,8 @@ export async function lockKeys(tx: EntityManager, keys: string[], mode: 'exclusi
     return;
   }
   // One round trip: unnest yields the sorted keys in order, and each row takes its lock in that order.
-  await tx.execute(`select ${lock}(hashtextextended(k.key, 0)) from unnest(array[?]::text[]) with ordinality as k(key, n) order by k.n`, [sorted]);
+  await tx.execute(
+    `select ${lock}(hashtextextended(k.key, 0)) from unnest(array[?]::text[]) with ordinality as k(key, n) order by k.n`,
+    [sorted],
+  );
 }

@@ -7,7 +7,10 @@ export abstract class DomainError extends Error {
   /** Whether repeating the same operation on a fresh unit of work may succeed. */
   readonly retryable: boolean = false;
 
-  constructor(message: string, readonly details: Readonly<Record<string, unknown>> = {}) {
+  constructor(
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -19,21 +22,31 @@ export abstract class DomainError extends Error {
 
 export class ValidationFailed extends DomainError {
   readonly code = 'VALIDATION_FAILED';
-  constructor(readonly field: string, readonly reason: string, details: Record<string, unknown> = {}) {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+    details: Record<string, unknown> = {},
+  ) {
     super(`${field}: ${reason}`, { field, reason, ...details });
   }
 }
 
 export class NotFound extends DomainError {
   readonly code = 'NOT_FOUND';
-  constructor(readonly entity: string, readonly key: string) {
+  constructor(
+    readonly entity: string,
+    readonly key: string,
+  ) {
     super(`${entity} ${key} was not found`, { entity, key });
   }
 }
 
 export class LimitReached extends DomainError {
   readonly code = 'LIMIT_REACHED';
-  constructor(readonly limit: string, readonly max: number) {
+  constructor(
+    readonly limit: string,
+    readonly max: number,
+  ) {
     super(`the ${limit} limit of ${max} is reached`, { limit, max });
   }
 }
@@ -140,7 +153,11 @@ export class MissingPermission extends DomainError {
 /** The role hierarchy forbids the action: the target is the owner, the actor themself, or not below the actor. */
 export class HierarchyViolation extends DomainError {
   readonly code = 'HIERARCHY_VIOLATION';
-  constructor(readonly action: string, readonly reason: string, details: Record<string, unknown> = {}) {
+  constructor(
+    readonly action: string,
+    readonly reason: string,
+    details: Record<string, unknown> = {},
+  ) {
     super(`cannot ${action}: ${reason}`, { action, reason, ...details });
   }
 }
@@ -185,7 +202,10 @@ export class OwnerCannotLeave extends DomainError {
 /** A voice channel whose userLimit is reached (MOVE_MEMBERS bypasses it). */
 export class VoiceChannelFull extends DomainError {
   readonly code = 'VOICE_CHANNEL_FULL';
-  constructor(readonly channelId: string, readonly limit: number) {
+  constructor(
+    readonly channelId: string,
+    readonly limit: number,
+  ) {
     super(`this voice channel is full (limit ${limit})`, { channelId, limit });
   }
 }
@@ -193,7 +213,10 @@ export class VoiceChannelFull extends DomainError {
 /** A voice operation aimed at a channel that is not a voice or stage channel. */
 export class NotAVoiceChannel extends DomainError {
   readonly code = 'NOT_A_VOICE_CHANNEL';
-  constructor(readonly channelId: string, readonly type: string) {
+  constructor(
+    readonly channelId: string,
+    readonly type: string,
+  ) {
     super(`channel ${channelId} is not a voice or stage channel (${type})`, { channelId, type });
   }
 }
@@ -201,7 +224,10 @@ export class NotAVoiceChannel extends DomainError {
 /** The user (oneself, or the member acted on) is not connected to voice (in that server). */
 export class NotInVoice extends DomainError {
   readonly code = 'NOT_IN_VOICE';
-  constructor(readonly userId: string, readonly serverId: string | null = null) {
+  constructor(
+    readonly userId: string,
+    readonly serverId: string | null = null,
+  ) {
     super('this user is not connected to voice', { userId, serverId });
   }
 }
@@ -210,7 +236,10 @@ export class NotInVoice extends DomainError {
 export class SlowmodeActive extends DomainError {
   readonly code = 'SLOWMODE_ACTIVE';
   override readonly retryable = true;
-  constructor(readonly channelId: string, readonly retryAfterMs: number) {
+  constructor(
+    readonly channelId: string,
+    readonly retryAfterMs: number,
+  ) {
     super(`slowmode: wait ${Math.ceil(retryAfterMs / 1000)} s before sending again`, { channelId, retryAfterMs });
   }
 }
@@ -218,7 +247,10 @@ export class SlowmodeActive extends DomainError {
 /** A message operation aimed at a channel that holds no messages (a category, a forum itself). */
 export class NotATextChannel extends DomainError {
   readonly code = 'NOT_A_TEXT_CHANNEL';
-  constructor(readonly channelId: string, readonly type: string) {
+  constructor(
+    readonly channelId: string,
+    readonly type: string,
+  ) {
     super(`channel ${channelId} does not hold messages (${type})`, { channelId, type });
   }
 }
@@ -234,7 +266,10 @@ export class NotMessageAuthor extends DomainError {
 /** An archived or locked thread refusing a send (locked: unless the sender has MANAGE_THREADS). */
 export class ThreadClosed extends DomainError {
   readonly code = 'THREAD_CLOSED';
-  constructor(readonly threadId: string, readonly state: 'archived' | 'locked') {
+  constructor(
+    readonly threadId: string,
+    readonly state: 'archived' | 'locked',
+  ) {
     super(`the thread is ${state}`, { threadId, state });
   }
 }
@@ -266,7 +301,10 @@ export class ThreadAlreadyExists extends DomainError {
 /** A thread operation on a channel that is not a thread. */
 export class NotAThread extends DomainError {
   readonly code = 'NOT_A_THREAD';
-  constructor(readonly channelId: string, readonly type: string) {
+  constructor(
+    readonly channelId: string,
+    readonly type: string,
+  ) {
     super(`a ${type} channel is not a thread`, { channelId, type });
   }
 }
@@ -292,10 +330,13 @@ export class DatabaseNotConfigured extends DomainError {
  */
 export class MigrationsPending extends DomainError {
   readonly code = 'MIGRATIONS_PENDING';
-  constructor(readonly database: string, readonly pending: readonly string[]) {
+  constructor(
+    readonly database: string,
+    readonly pending: readonly string[],
+  ) {
     super(
       `database "${database}" is missing ${pending.length} migration(s) of this package (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', ...' : ''}): ` +
-        'run `npx cryb-db migrate` (or open it with createOrm({ migrations: \'apply\' }))',
+        "run `npx cryb-db migrate` (or open it with createOrm({ migrations: 'apply' }))",
       { database, pending: [...pending] },
     );
   }
@@ -366,7 +407,11 @@ export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
  */
 export class MemberTimedOut extends MissingPermission {
   override readonly code = 'MEMBER_TIMED_OUT';
-  constructor(readonly until: Date, permissions: string | readonly string[], details: Record<string, unknown> = {}) {
+  constructor(
+    readonly until: Date,
+    permissions: string | readonly string[],
+    details: Record<string, unknown> = {},
+  ) {
     // Tolerates a non-Date (error codes are listed by constructing every class with placeholders).
     const end = until instanceof Date ? until.toISOString() : String(until);
     super(permissions, { until: end, ...details });
@@ -377,7 +422,11 @@ export class MemberTimedOut extends MissingPermission {
 /** A custom emoji restricted to roles the user holds none of (in a reaction, or in message content). */
 export class EmojiRoleLocked extends DomainError {
   readonly code = 'EMOJI_ROLE_LOCKED';
-  constructor(readonly emojiId: string, readonly emojiName: string, readonly field: 'emoji' | 'content') {
+  constructor(
+    readonly emojiId: string,
+    readonly emojiName: string,
+    readonly field: 'emoji' | 'content',
+  ) {
     super(`the emoji :${emojiName}: is restricted to roles you do not have`, { emojiId, emojiName, field });
   }
 }

@@ -99,5 +99,7 @@ export function restoreRecordedEvents(entity: object, events: readonly RecordedE
 
 /** Sorts events taken from several aggregates into the order they were recorded in. */
 export function inRecordingOrder<T extends RecordedEvent>(events: T[]): T[] {
-  return events.sort((a, b) => ((a as unknown as PendingEvent).order ?? 0) - ((b as unknown as PendingEvent).order ?? 0));
+  return events.sort(
+    (a, b) => ((a as unknown as PendingEvent).order ?? 0) - ((b as unknown as PendingEvent).order ?? 0),
+  );
 }

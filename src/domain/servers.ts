@@ -6,15 +6,19 @@ function boundedName(field: string, value: unknown, min: number, max: number): s
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string');
   const name = value.trim();
   const length = [...name].length;
-  if (length < min || length > max) throw new ValidationFailed(field, `must be ${min}-${max} characters`, { min, max, length });
-  // eslint-disable-next-line no-control-regex
+  if (length < min || length > max)
+    throw new ValidationFailed(field, `must be ${min}-${max} characters`, { min, max, length });
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new ValidationFailed(field, 'may not contain control characters');
   return name;
 }
 
-export const validateServerName = (value: unknown) => boundedName('name', value, LIMITS.serverName.min, LIMITS.serverName.max);
-export const validateChannelName = (value: unknown) => boundedName('name', value, LIMITS.channelName.min, LIMITS.channelName.max);
-export const validateRoleName = (value: unknown) => boundedName('name', value, LIMITS.roleName.min, LIMITS.roleName.max);
+export const validateServerName = (value: unknown) =>
+  boundedName('name', value, LIMITS.serverName.min, LIMITS.serverName.max);
+export const validateChannelName = (value: unknown) =>
+  boundedName('name', value, LIMITS.channelName.min, LIMITS.channelName.max);
+export const validateRoleName = (value: unknown) =>
+  boundedName('name', value, LIMITS.roleName.min, LIMITS.roleName.max);
 
 export function validateIntegerIn(field: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

@@ -30,7 +30,19 @@ import { SystemMetrics } from './analytics/SystemMetrics';
 import { VoiceAnalytics } from './analytics/VoiceAnalytics';
 
 export { DomainEvent, EventConsumer, Relationship, User, UserPresence };
-export { AuditLogEntry, Ban, Channel, Emoji, Invite, MemberRole, PermissionOverwrite, Role, Server, ServerMember, Sticker };
+export {
+  AuditLogEntry,
+  Ban,
+  Channel,
+  Emoji,
+  Invite,
+  MemberRole,
+  PermissionOverwrite,
+  Role,
+  Server,
+  ServerMember,
+  Sticker,
+};
 export { VoiceSession, VoiceState };
 export { ChannelRecipient, ThreadMember, Message, MessageAttachment, MessageEmbed, Reaction, ReadState };
 export { MessageAnalytics, VoiceAnalytics, ServerAnalytics, SystemMetrics };

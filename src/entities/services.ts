@@ -56,6 +56,7 @@ export function registerServices(services: Partial<ServiceFactories>): void {
 /** The named service on the EntityManager that manages `entity`: what an entity method forwards to. */
 export function serviceFor<K extends keyof ServiceMap>(entity: object, name: K): ServiceMap[K] {
   const Service = factories[name];
-  if (!Service) throw new TypeError(`the ${String(name)} service is not registered: import '@cryb/database' (src/services) first`);
+  if (!Service)
+    throw new TypeError(`the ${String(name)} service is not registered: import '@cryb/database' (src/services) first`);
   return new Service(entityManagerOf(entity));
 }

@@ -7,7 +7,11 @@ import { lockKeys, transact } from '../db/unit-of-work';
 import { Relationship, type FriendCounts } from '../entities/user/Relationship';
 import { User } from '../entities/user/User';
 
-type Transition = (relationship: Relationship, actor: User, friends: () => Promise<FriendCounts>) => Promise<void> | void;
+type Transition = (
+  relationship: Relationship,
+  actor: User,
+  friends: () => Promise<FriendCounts>,
+) => Promise<void> | void;
 
 /**
  * Friendships and blocks. Every change between two users runs through `applyTo`: both users'
@@ -23,12 +27,16 @@ export class RelationshipService {
     if (typeof to !== 'string') userIdOf(to); // a tag or a user; anything else is refused before any query
     return transact(this.em, async (tx) => {
       const target = typeof to === 'string' ? await tx.getRepository(User).findByTagOrFail(to) : to;
-      return applyTo(tx, from, target, async (rel, actor, friends) => rel.requestFrom(tx.getReference(User, actor.id, { wrapped: true }), await friends()));
+      return applyTo(tx, from, target, async (rel, actor, friends) =>
+        rel.requestFrom(tx.getReference(User, actor.id, { wrapped: true }), await friends()),
+      );
     });
   }
 
   acceptFriendRequest(receiver: User, sender: User): Promise<Relationship> {
-    return transact(this.em, (tx) => applyTo(tx, receiver, sender, async (rel, actor, friends) => rel.acceptBy(actor.id, await friends())));
+    return transact(this.em, (tx) =>
+      applyTo(tx, receiver, sender, async (rel, actor, friends) => rel.acceptBy(actor.id, await friends())),
+    );
   }
 
   async declineFriendRequest(receiver: User, sender: User): Promise<void> {
@@ -69,7 +77,10 @@ async function applyTo(tx: EntityManager, actor: User, other: User, transition: 
 }
 
 async function assertUsersExist(tx: EntityManager, userIds: string[]): Promise<void> {
-  const rows: { id: string }[] = await tx.execute('select "id"::text as "id" from "User" where "id" = any(array[?]::bigint[])', [userIds]);
+  const rows: { id: string }[] = await tx.execute(
+    'select "id"::text as "id" from "User" where "id" = any(array[?]::bigint[])',
+    [userIds],
+  );
   const found = new Set(rows.map((r) => r.id));
   const missing = userIds.find((id) => !found.has(id));
   if (missing) throw new NotFound('User', missing);

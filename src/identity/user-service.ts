@@ -26,7 +26,8 @@ export class UserService {
     if (typeof input !== 'object' || input === null) throw new ValidationFailed('registration', 'must be an object');
     const username = validateUsername(input.username);
     const premiumType = input.premiumType ?? PremiumType.NONE;
-    if (!Object.values(PremiumType).includes(premiumType)) throw new ValidationFailed('premiumType', `must be one of ${Object.values(PremiumType).join(', ')}`);
+    if (!Object.values(PremiumType).includes(premiumType))
+      throw new ValidationFailed('premiumType', `must be one of ${Object.values(PremiumType).join(', ')}`);
     const { displayName } = validateProfile({ displayName: input.displayName ?? null });
     return transact(this.em, async (tx) => {
       const discriminator = await allocateDiscriminator(tx, username);
@@ -45,11 +46,18 @@ export class UserService {
     const id = userIdOf(user);
     const username = validateUsername(newUsername);
     return transact(this.em, async (tx) => {
-      const fresh = await tx.findOneOrFail(User, id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE, failHandler: () => new NotFound('User', id) });
+      const fresh = await tx.findOneOrFail(User, id, {
+        refresh: true,
+        lockMode: LockMode.PESSIMISTIC_WRITE,
+        failHandler: () => new NotFound('User', id),
+      });
       if (fresh.username === username) return fresh;
       // The user's own row does not count as taken, so a change of case (same key in the database)
       // keeps the discriminator, as does a new name under which it is free.
-      fresh.discriminator = await allocateDiscriminator(tx, username, { preferred: fresh.discriminator, exceptUserId: fresh.id });
+      fresh.discriminator = await allocateDiscriminator(tx, username, {
+        preferred: fresh.discriminator,
+        exceptUserId: fresh.id,
+      });
       fresh.username = username;
       fresh.userChanged();
       return fresh;
@@ -63,7 +71,11 @@ export class UserService {
   async setPresence(user: User, update: PresenceUpdate): Promise<UserPresence> {
     const id = userIdOf(user);
     return transact(this.em, async (tx) => {
-      let presence = await tx.findOne(UserPresence, { user: id }, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
+      let presence = await tx.findOne(
+        UserPresence,
+        { user: id },
+        { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
       if (!presence) {
         // Every registration creates the presence; a user inserted by other means gets one here.
         const owner = await tx.findOneOrFail(User, id, { failHandler: () => new NotFound('User', id) });
@@ -82,7 +94,11 @@ export class UserService {
  * instead disagrees with PostgreSQL for non-ASCII letters under some collations (the C locale
  * lowers ASCII only), and then allocation misses taken discriminators and the index refuses them.
  */
-async function allocateDiscriminator(tx: EntityManager, username: string, options: { preferred?: string; exceptUserId?: string } = {}): Promise<string> {
+async function allocateDiscriminator(
+  tx: EntityManager,
+  username: string,
+  options: { preferred?: string; exceptUserId?: string } = {},
+): Promise<string> {
   await tx.execute(`select pg_advisory_xact_lock(hashtextextended('username:' || lower(?), 0))`, [username]);
   const rows: { discriminator: string }[] = await tx.execute(
     'select "discriminator" from "User" where lower("username") = lower(?) and "id" <> ?',

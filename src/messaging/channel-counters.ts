@@ -29,11 +29,22 @@ function leadingWrites(alongside: readonly SqlStatement[]): { ctes: string[]; pa
  * and the channel's row lock, which every send in the channel waits on, is taken by the last
  * statement before the commit. Returns whether the sender joined the thread now.
  */
-export async function channelAfterPost(tx: EntityManager, channel: Channel, messageId: string, authorId: string, alongside: readonly SqlStatement[] = []): Promise<boolean> {
+export async function channelAfterPost(
+  tx: EntityManager,
+  channel: Channel,
+  messageId: string,
+  authorId: string,
+  alongside: readonly SqlStatement[] = [],
+): Promise<boolean> {
   const writes = leadingWrites(alongside);
   if (!channel.isThread) {
-    const update = 'update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?';
-    await tx.execute(writes.ctes.length > 0 ? `with ${writes.ctes.join(', ')} ${update}` : update, [...writes.params, messageId, channel.id]);
+    const update =
+      'update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?';
+    await tx.execute(writes.ctes.length > 0 ? `with ${writes.ctes.join(', ')} ${update}` : update, [
+      ...writes.params,
+      messageId,
+      channel.id,
+    ]);
     return false;
   }
   const [row] = await tx.execute<{ joined: string; woke: boolean }[]>(
@@ -59,7 +70,11 @@ export async function channelAfterPost(tx: EntityManager, channel: Channel, mess
 }
 
 /** Before messages are deleted: lastMessageId falls back to the newest survivor; a thread's count drops. */
-export async function channelAfterDelete(tx: EntityManager, channel: Channel, messageIds: readonly string[]): Promise<void> {
+export async function channelAfterDelete(
+  tx: EntityManager,
+  channel: Channel,
+  messageIds: readonly string[],
+): Promise<void> {
   await tx.execute(
     `update "Channel" set
        "lastMessageId" = case when "lastMessageId" = any(array[?]::bigint[])
@@ -102,7 +117,12 @@ export async function takeSlowmodeSlot(tx: EntityManager, access: ChannelAccess)
  * sent in the last `seconds`, fixes each channel's lastMessageId and thread counts in the same
  * statement, and records MESSAGE_DELETE_BULK per channel. Returns how many messages went.
  */
-export async function purgeRecentMessages(tx: EntityManager, serverId: string, userId: string, seconds: number): Promise<number> {
+export async function purgeRecentMessages(
+  tx: EntityManager,
+  serverId: string,
+  userId: string,
+  seconds: number,
+): Promise<number> {
   if (seconds <= 0) return 0;
   const since = snowflakeAt(new Date(Date.now() - seconds * 1000));
   const rows = await tx.execute<{ id: string; ids: string[] }[]>(

@@ -1,5 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { AlreadyExists, LimitReached, NotARecipient, NotChannelOwner, NotFound, NotFriends, UserBlocked, ValidationFailed } from '../domain/errors';
+import {
+  AlreadyExists,
+  LimitReached,
+  NotARecipient,
+  NotChannelOwner,
+  NotFound,
+  NotFriends,
+  UserBlocked,
+  ValidationFailed,
+} from '../domain/errors';
 import { idArg, type IdArg } from '../domain/identity/ids';
 import { LIMITS } from '../domain/limits';
 import { validateChannelName } from '../domain/servers';
@@ -64,7 +73,11 @@ export class DirectMessageService {
         if (existing) return existing;
         const channel = new Channel(null, ChannelType.DM, null);
         channel.dmKey = dmKey;
-        tx.persist([channel, new ChannelRecipient(channel, tx.getReference(User, low)), new ChannelRecipient(channel, tx.getReference(User, high))]);
+        tx.persist([
+          channel,
+          new ChannelRecipient(channel, tx.getReference(User, low)),
+          new ChannelRecipient(channel, tx.getReference(User, high)),
+        ]);
         channel.privateChannelEvent('CHANNEL_CREATE', [low, high]);
         return channel;
       });
@@ -81,9 +94,13 @@ export class DirectMessageService {
   async createGroupDM(owner: IdArg, recipientIds: readonly IdArg[], options: GroupDMOptions = {}): Promise<Channel> {
     const ownerId = idArg(owner, 'owner');
     if (!Array.isArray(recipientIds)) throw new ValidationFailed('recipientIds', 'must be an array of users');
-    const others = [...new Set(recipientIds.map((r, i) => idArg(r, `recipientIds[${i}]`)))].filter((id) => id !== ownerId);
-    if (others.length === 0) throw new ValidationFailed('recipientIds', 'a group DM needs at least one other recipient', { min: 2 });
-    if (others.length + 1 > LIMITS.groupDmRecipients) throw new LimitReached('groupDmRecipients', LIMITS.groupDmRecipients);
+    const others = [...new Set(recipientIds.map((r, i) => idArg(r, `recipientIds[${i}]`)))].filter(
+      (id) => id !== ownerId,
+    );
+    if (others.length === 0)
+      throw new ValidationFailed('recipientIds', 'a group DM needs at least one other recipient', { min: 2 });
+    if (others.length + 1 > LIMITS.groupDmRecipients)
+      throw new LimitReached('groupDmRecipients', LIMITS.groupDmRecipients);
     const name = groupName(options?.name);
     return transact(this.em, async (tx) => {
       await lockRelationshipsShared(tx, [ownerId, ...others]);
@@ -92,7 +109,9 @@ export class DirectMessageService {
       const channel = new Channel(null, ChannelType.GROUP_DM, name);
       channel.owner = tx.getReference(User, ownerId, { wrapped: true });
       const addedAt = new Date();
-      const recipients = [ownerId, ...others].map((id) => Object.assign(new ChannelRecipient(channel, tx.getReference(User, id)), { addedAt }));
+      const recipients = [ownerId, ...others].map((id) =>
+        Object.assign(new ChannelRecipient(channel, tx.getReference(User, id)), { addedAt }),
+      );
       tx.persist([channel, ...recipients]);
       channel.privateChannelEvent('CHANNEL_CREATE', [ownerId, ...others]);
       return channel;
@@ -109,7 +128,8 @@ export class DirectMessageService {
       const recipients = await recipientIdsOf(tx, channelId);
       if (!recipients.includes(actorId)) throw new NotARecipient(channelId);
       if (recipients.includes(userId)) return group;
-      if (recipients.length >= LIMITS.groupDmRecipients) throw new LimitReached('groupDmRecipients', LIMITS.groupDmRecipients);
+      if (recipients.length >= LIMITS.groupDmRecipients)
+        throw new LimitReached('groupDmRecipients', LIMITS.groupDmRecipients);
       await lockRelationshipsShared(tx, [actorId, userId]);
       await assertUsersExist(tx, [userId]);
       assertMayAdd(await pairStates(tx, actorId, [userId]));
@@ -196,7 +216,11 @@ export class DirectMessageService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const channels = new Map((await em.find(Channel, { id: { $in: ids } })).map((c) => [c.id, c]));
-    const recipients = await em.find(ChannelRecipient, { channel: { $in: ids }, user: { $ne: userId } }, { populate: ['user'], orderBy: { addedAt: 'asc', user: 'asc' } });
+    const recipients = await em.find(
+      ChannelRecipient,
+      { channel: { $in: ids }, user: { $ne: userId } },
+      { populate: ['user'], orderBy: { addedAt: 'asc', user: 'asc' } },
+    );
     return ids.map((id) => ({
       channel: channels.get(id)!,
       recipients: recipients.filter((r) => r.channel.id === id).map((r) => r.user.getEntity()),
@@ -213,7 +237,12 @@ async function lockGroup(tx: EntityManager, channelId: string): Promise<Channel>
   // The type is checked before the lock so a refused 1:1 DM never holds its row (sends update it).
   const [row] = await tx.execute<{ type: string }[]>('select "type" from "Channel" where "id" = ?', [channelId]);
   if (!row) throw new NotFound('Channel', channelId);
-  if (row.type === ChannelType.DM) throw new ValidationFailed('channel', 'a 1:1 DM has fixed recipients: it cannot be left, added to or removed from', { channelId });
+  if (row.type === ChannelType.DM)
+    throw new ValidationFailed(
+      'channel',
+      'a 1:1 DM has fixed recipients: it cannot be left, added to or removed from',
+      { channelId },
+    );
   if (row.type !== ChannelType.GROUP_DM) throw new ValidationFailed('channel', 'must be a group DM', { channelId });
   await lockChannelRow(tx, channelId);
   const group = await tx.findOne(Channel, { id: channelId }, { refresh: true });
@@ -223,7 +252,10 @@ async function lockGroup(tx: EntityManager, channelId: string): Promise<Channel>
 
 /** Recipients, longest-standing first (the order ownership passes in). */
 async function recipientIdsOf(tx: EntityManager, channelId: string): Promise<string[]> {
-  const rows = await tx.execute<{ id: string }[]>('select "userId"::text as id from "ChannelRecipient" where "channelId" = ? order by "addedAt", "userId"', [channelId]);
+  const rows = await tx.execute<{ id: string }[]>(
+    'select "userId"::text as id from "ChannelRecipient" where "channelId" = ? order by "addedAt", "userId"',
+    [channelId],
+  );
   return rows.map((r) => r.id);
 }
 
@@ -232,7 +264,10 @@ async function lockRelationshipsShared(tx: EntityManager, userIds: string[]): Pr
 }
 
 async function assertUsersExist(tx: EntityManager, userIds: string[]): Promise<void> {
-  const rows = await tx.execute<{ id: string }[]>('select "id"::text as id from "User" where "id" = any(array[?]::bigint[])', [userIds]);
+  const rows = await tx.execute<{ id: string }[]>(
+    'select "id"::text as id from "User" where "id" = any(array[?]::bigint[])',
+    [userIds],
+  );
   const found = new Set(rows.map((r) => r.id));
   const missing = userIds.find((id) => !found.has(id));
   if (missing) throw new NotFound('User', missing);
@@ -263,7 +298,15 @@ function assertMayAdd(states: PairState[]): void {
  * A system message, through the entity and channelAfterPost so lastMessageId and events follow.
  * Its MESSAGE_CREATE goes to `audience`: everyone who had the channel (a removed user sees why).
  */
-async function postSystemMessage(tx: EntityManager, channel: Channel, audience: readonly string[], authorId: string, type: MessageType, content: string, mentionUserIds: string[] = []): Promise<void> {
+async function postSystemMessage(
+  tx: EntityManager,
+  channel: Channel,
+  audience: readonly string[],
+  authorId: string,
+  type: MessageType,
+  content: string,
+  mentionUserIds: string[] = [],
+): Promise<void> {
   const message = new Message(channel, tx.getReference(User, authorId), content, type);
   message.mentionUserIds = mentionUserIds;
   tx.persist(message);

@@ -18,7 +18,11 @@ export interface DirectMessagePair {
  * and one that committed first is re-checked and no longer counts. Friends skip that part (CASE
  * evaluates in order), so a DM between friends locks no membership row.
  */
-export async function directMessagePair(tx: EntityManager, senderId: string, recipientId: string): Promise<DirectMessagePair> {
+export async function directMessagePair(
+  tx: EntityManager,
+  senderId: string,
+  recipientId: string,
+): Promise<DirectMessagePair> {
   const [row] = await tx.execute<DirectMessagePair[]>(
     `select coalesce(r."aBlocksB" or r."bBlocksA", false) as blocked,
             case when coalesce(r.status = 'FRIENDS', false) then true

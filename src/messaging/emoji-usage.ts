@@ -18,8 +18,14 @@ function roleIdsOf(value: unknown): string[] {
  * The emoji of these ids that exist, each with its server, its allowed roles and the roles `userId`
  * holds in that server, in one statement.
  */
-export async function loadEmojiFacts(tx: EntityManager, userId: string, emojiIds: readonly string[]): Promise<EmojiFacts[]> {
-  const rows = await tx.execute<{ id: string; name: string; serverId: string; roleIds: unknown; heldRoleIds: string[] }[]>(
+export async function loadEmojiFacts(
+  tx: EntityManager,
+  userId: string,
+  emojiIds: readonly string[],
+): Promise<EmojiFacts[]> {
+  const rows = await tx.execute<
+    { id: string; name: string; serverId: string; roleIds: unknown; heldRoleIds: string[] }[]
+  >(
     `select e."id"::text as "id", e."name", e."serverId"::text as "serverId", e."roles" as "roleIds",
             array(select mr."roleId"::text from "ServerMemberRole" mr where mr."serverId" = e."serverId" and mr."userId" = ?) as "heldRoleIds"
        from "Emoji" e where e."id" = any(array[?]::bigint[])`,
@@ -41,7 +47,15 @@ export async function loadEmojiFacts(tx: EntityManager, userId: string, emojiIds
 export async function assertContentEmojiUsable(tx: EntityManager, authorId: string, content: string): Promise<void> {
   const used = customEmojiIn(content);
   if (used.length === 0) return;
-  const facts = new Map((await loadEmojiFacts(tx, authorId, used.map((e) => e.id))).map((f) => [f.id, f]));
+  const facts = new Map(
+    (
+      await loadEmojiFacts(
+        tx,
+        authorId,
+        used.map((e) => e.id),
+      )
+    ).map((f) => [f.id, f]),
+  );
   // In the order the content uses them, so the error names the first locked one.
   for (const { id } of used) {
     const emoji = facts.get(id);

@@ -31,7 +31,12 @@ const NOTHING: ResolvedMentions = { userIds: [], roleIds: [], everyone: false, n
  * users are those who can view the channel, computed with the package's permission function.
  * In a DM or group DM every other recipient is notified of every message.
  */
-export async function resolveMentions(tx: EntityManager, access: ChannelAccess, mentions: ParsedMentions, authorId: string): Promise<ResolvedMentions> {
+export async function resolveMentions(
+  tx: EntityManager,
+  access: ChannelAccess,
+  mentions: ParsedMentions,
+  authorId: string,
+): Promise<ResolvedMentions> {
   const channel = access.channel;
   if (channel.isPrivate) {
     const recipients = new Set(access.recipientIds);
@@ -52,7 +57,12 @@ export async function resolveMentions(tx: EntityManager, access: ChannelAccess, 
     [server.server.id],
   );
   const rolePermissions = new Map(roles.map((r) => [String(r.id), BigInt(r.permissions)]));
-  const roleIds = mentions.roles.filter((id) => id !== server.server.id && rolePermissions.has(id) && (mayPingEveryone || roles.find((r) => String(r.id) === id)!.mentionable));
+  const roleIds = mentions.roles.filter(
+    (id) =>
+      id !== server.server.id &&
+      rolePermissions.has(id) &&
+      (mayPingEveryone || roles.find((r) => String(r.id) === id)!.mentionable),
+  );
 
   const candidates = await tx.execute<Candidate[]>(
     `select sm."userId", sm."timedOutUntil",
@@ -68,7 +78,8 @@ export async function resolveMentions(tx: EntityManager, access: ChannelAccess, 
     [server.server.id, everyone, mentions.users.length ? mentions.users : ['0'], roleIds.length ? roleIds : ['0']],
   );
 
-  const threadMembers = channel.type === ChannelType.PRIVATE_THREAD ? await memberIdsOfThread(tx, channel.id) : new Set<string>();
+  const threadMembers =
+    channel.type === ChannelType.PRIVATE_THREAD ? await memberIdsOfThread(tx, channel.id) : new Set<string>();
   const overwrites = access.governing.overwrites.getItems().map((o) => o.toInput());
   const kind = channelKindOf(CHANNEL_TYPE_NUMBERS[channel.type]);
   const canView = (c: Candidate) => {
@@ -103,14 +114,17 @@ export async function resolveMentions(tx: EntityManager, access: ChannelAccess, 
     const id = String(c.userId);
     const direct = mentionedUsers.has(id);
     if (direct) userIds.push(id);
-    const pinged = direct || pingEveryone || (pingHere && c.online) || c.roleIds.some((r) => mentionedRoles.has(String(r)));
+    const pinged =
+      direct || pingEveryone || (pingHere && c.online) || c.roleIds.some((r) => mentionedRoles.has(String(r)));
     if (pinged && id !== authorId && canView(c)) notify.push(id);
   }
   return { userIds: mentions.users.filter((id) => userIds.includes(id)), roleIds, everyone, notify };
 }
 
 async function memberIdsOfThread(tx: EntityManager, threadId: string): Promise<Set<string>> {
-  const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ThreadMember" where "threadId" = ?', [threadId]);
+  const rows = await tx.execute<{ userId: string }[]>('select "userId" from "ThreadMember" where "threadId" = ?', [
+    threadId,
+  ]);
   return new Set(rows.map((r) => String(r.userId)));
 }
 

@@ -50,11 +50,15 @@ export interface ModerationOptions {
   reason?: string | null;
 }
 
-const reasonOf = (options: unknown) => validateAuditReason(typeof options === 'object' && options !== null ? (options as ModerationOptions).reason : undefined);
+const reasonOf = (options: unknown) =>
+  validateAuditReason(
+    typeof options === 'object' && options !== null ? (options as ModerationOptions).reason : undefined,
+  );
 
 function sendOptions(value: unknown): SendOptions {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed('options', 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ValidationFailed('options', 'must be an object');
   return value;
 }
 
@@ -93,12 +97,18 @@ export class MessageService {
         hasAttachmentsOrEmbeds: attachments.length + embeds.length > 0,
       });
       await assertContentEmojiUsable(tx, authorId, text);
-      const replyTo = opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
+      const replyTo =
+        opts.replyTo === undefined ? null : await this.repliedMessage(tx, access, idArg(opts.replyTo, 'replyTo'));
 
       if (target.type === 'DM') await assertMayDirectMessageIn(tx, access.recipientIds, authorId);
       await takeSlowmodeSlot(tx, access);
 
-      const message = new Message(target, tx.getReference(User, authorId), text, replyTo ? MessageType.REPLY : MessageType.DEFAULT);
+      const message = new Message(
+        target,
+        tx.getReference(User, authorId),
+        text,
+        replyTo ? MessageType.REPLY : MessageType.DEFAULT,
+      );
       if (replyTo) message.replyTo = tx.getReference(Message, replyTo.id, { wrapped: true });
       for (const input of attachments) message.attachments.add(new MessageAttachment(message, input));
       for (const embed of embeds) message.embeds.add(new MessageEmbed(message, embed));
@@ -106,7 +116,8 @@ export class MessageService {
       message.embedCount = embeds.length;
 
       const parsed = parseMentions(text);
-      if (replyTo && opts.mentionRepliedUser !== false && !parsed.users.includes(replyTo.author.id)) parsed.users.push(replyTo.author.id);
+      if (replyTo && opts.mentionRepliedUser !== false && !parsed.users.includes(replyTo.author.id))
+        parsed.users.push(replyTo.author.id);
       const mentions = await resolveMentions(tx, access, parsed, authorId);
       message.mentionUserIds = mentions.userIds;
       message.mentionRoleIds = mentions.roleIds;
@@ -122,7 +133,13 @@ export class MessageService {
         newEntityInsert(tx, message),
         ...mentionCountsUpsert(target.id, mentions.notify),
         ...(events.length > 0 ? [outboxInsert(events)] : []),
-        messageSentInsert({ serverId: message.serverId, channelId: target.id, userId: authorId, characters: textLength(text), at: message.createdAt }),
+        messageSentInsert({
+          serverId: message.serverId,
+          channelId: target.id,
+          userId: authorId,
+          characters: textLength(text),
+          at: message.createdAt,
+        }),
       ]);
       tx.merge(message);
       return message;
@@ -167,10 +184,19 @@ export class MessageService {
       const own = found.author.id === actorId && USER_MESSAGE_TYPES.has(found.type);
       access.require(own ? 'VIEW_CHANNEL' : ['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       if (!own && access.server) {
-        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), AuditLogAction.MESSAGE_DELETE, found.author.id, [
-          { key: 'channelId', new: found.channel.id },
-          { key: 'count', new: 1 },
-        ], reason));
+        tx.persist(
+          new AuditLogEntry(
+            access.server.server,
+            tx.getReference(User, actorId),
+            AuditLogAction.MESSAGE_DELETE,
+            found.author.id,
+            [
+              { key: 'channelId', new: found.channel.id },
+              { key: 'count', new: 1 },
+            ],
+            reason,
+          ),
+        );
       }
       await channelAfterDelete(tx, access.channel, [found.id]);
       if (found.pinned) access.channel.pinsUpdated();
@@ -180,7 +206,12 @@ export class MessageService {
   }
 
   /** Deletes 2-100 messages of one channel, none older than 14 days. Needs MANAGE_MESSAGES. */
-  async bulkDelete(actor: MessageActor, channel: IdArg, messageIds: unknown, options: ModerationOptions = {}): Promise<number> {
+  async bulkDelete(
+    actor: MessageActor,
+    channel: IdArg,
+    messageIds: unknown,
+    options: ModerationOptions = {},
+  ): Promise<number> {
     const actorId = idArg(actor, 'actor');
     const channelId = idArg(channel, 'channel');
     const ids = validateBulkDelete(messageIds, new Date());
@@ -192,9 +223,16 @@ export class MessageService {
       const missing = ids.filter((id) => !found.some((m) => m.id === id));
       if (missing.length > 0) throw new NotFound('Message', missing[0]);
       if (access.server) {
-        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), AuditLogAction.MESSAGE_BULK_DELETE, channelId, [
-          { key: 'count', new: ids.length },
-        ], reason));
+        tx.persist(
+          new AuditLogEntry(
+            access.server.server,
+            tx.getReference(User, actorId),
+            AuditLogAction.MESSAGE_BULK_DELETE,
+            channelId,
+            [{ key: 'count', new: ids.length }],
+            reason,
+          ),
+        );
       }
       await channelAfterDelete(tx, access.channel, ids);
       if (found.some((m) => m.pinned)) access.channel.pinsUpdated();
@@ -220,10 +258,19 @@ export class MessageService {
     const em = this.em.fork();
     const access = await loadChannelAccess(em, channelId, viewerId, { textOnly: true });
     access.require(['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY']);
-    return em.find(Message, { channel: channelId, pinned: true }, { orderBy: { id: 'desc' }, populate: ['attachments', 'embeds'] });
+    return em.find(
+      Message,
+      { channel: channelId, pinned: true },
+      { orderBy: { id: 'desc' }, populate: ['attachments', 'embeds'] },
+    );
   }
 
-  private async setPinned(actor: MessageActor, message: IdArg, pinned: boolean, options: ModerationOptions): Promise<Message> {
+  private async setPinned(
+    actor: MessageActor,
+    message: IdArg,
+    pinned: boolean,
+    options: ModerationOptions,
+  ): Promise<Message> {
     const actorId = idArg(actor, 'actor');
     const messageId = idArg(message, 'message');
     const reason = reasonOf(options);
@@ -236,7 +283,10 @@ export class MessageService {
       await tx.refresh(found);
       if (found.pinned === pinned) return found;
       if (pinned) {
-        const [{ count }] = await tx.execute<{ count: string }[]>('select count(*) from "Message" where "channelId" = ? and "pinned"', [access.channel.id]);
+        const [{ count }] = await tx.execute<{ count: string }[]>(
+          'select count(*) from "Message" where "channelId" = ? and "pinned"',
+          [access.channel.id],
+        );
         if (Number(count) >= LIMITS.pinsPerChannel) throw new LimitReached('pinsPerChannel', LIMITS.pinsPerChannel);
       }
       found.pinned = pinned;
@@ -244,13 +294,26 @@ export class MessageService {
       access.channel.lastPinTimestamp = new Date();
       access.channel.pinsUpdated();
       if (access.server) {
-        tx.persist(new AuditLogEntry(access.server.server, tx.getReference(User, actorId), pinned ? AuditLogAction.MESSAGE_PIN : AuditLogAction.MESSAGE_UNPIN, found.author.id, [
-          { key: 'channelId', new: access.channel.id },
-          { key: 'messageId', new: found.id },
-        ], reason));
+        tx.persist(
+          new AuditLogEntry(
+            access.server.server,
+            tx.getReference(User, actorId),
+            pinned ? AuditLogAction.MESSAGE_PIN : AuditLogAction.MESSAGE_UNPIN,
+            found.author.id,
+            [
+              { key: 'channelId', new: access.channel.id },
+              { key: 'messageId', new: found.id },
+            ],
+            reason,
+          ),
+        );
       }
       if (pinned) {
-        const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN), { persist: true });
+        const notice = tx.create(
+          Message,
+          new Message(access.channel, tx.getReference(User, actorId), '', MessageType.PIN),
+          { persist: true },
+        );
         notice.replyTo = tx.getReference(Message, found.id, { wrapped: true });
         await channelAfterPost(tx, access.channel, notice.id, actorId);
         notice.addressTo(access.recipientIds).created();
@@ -287,7 +350,11 @@ function assertThreadOpen(access: ChannelAccess): void {
  * exclusively), so they and the send are ordered; the one read locks the shared membership rows it
  * relies on (see dm-privacy.ts), so a leave or a setting turned off is ordered too.
  */
-async function assertMayDirectMessageIn(tx: EntityManager, recipientIds: readonly string[], authorId: string): Promise<void> {
+async function assertMayDirectMessageIn(
+  tx: EntityManager,
+  recipientIds: readonly string[],
+  authorId: string,
+): Promise<void> {
   const ids = [...recipientIds];
   await lockKeys(tx, ids.map(relationshipLockKey), 'shared');
   const other = ids.find((id) => id !== authorId) ?? authorId;

@@ -46,7 +46,8 @@ export class ReactionService {
       if (tally.mine) return false;
       if (!tally.present) {
         access.require('ADD_REACTIONS');
-        if (Number(tally.distinct) >= LIMITS.uniqueReactionsPerMessage) throw new LimitReached('uniqueReactionsPerMessage', LIMITS.uniqueReactionsPerMessage);
+        if (Number(tally.distinct) >= LIMITS.uniqueReactionsPerMessage)
+          throw new LimitReached('uniqueReactionsPerMessage', LIMITS.uniqueReactionsPerMessage);
       }
       tx.persist(new Reaction(found, tx.getReference(User, userId), parsed));
       found.addressTo(access.recipientIds).reactionAdded(userId, parsed);
@@ -74,7 +75,10 @@ export class ReactionService {
       const { found, access } = await this.load(tx, messageId, actorId);
       access.require(['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       await lockKeys(tx, [reactionLockKey(messageId)]);
-      const removed = await tx.nativeDelete(Reaction, parsed ? { message: messageId, emojiKey: reactionKey(parsed) } : { message: messageId });
+      const removed = await tx.nativeDelete(
+        Reaction,
+        parsed ? { message: messageId, emojiKey: reactionKey(parsed) } : { message: messageId },
+      );
       if (removed > 0) found.addressTo(access.recipientIds).reactionsCleared(parsed);
       return removed;
     });
@@ -85,19 +89,31 @@ export class ReactionService {
       const { found, access } = await this.load(tx, messageId, actorId);
       access.require(actorId === userId ? 'VIEW_CHANNEL' : ['VIEW_CHANNEL', 'MANAGE_MESSAGES']);
       await lockKeys(tx, [reactionLockKey(messageId)]);
-      const removed = await tx.nativeDelete(Reaction, { message: messageId, emojiKey: reactionKey(emoji), user: userId });
+      const removed = await tx.nativeDelete(Reaction, {
+        message: messageId,
+        emojiKey: reactionKey(emoji),
+        user: userId,
+      });
       if (removed > 0) found.addressTo(access.recipientIds).reactionRemoved(userId, emoji);
       return removed > 0;
     });
   }
 
-  private async load(tx: EntityManager, messageId: string, userId: string): Promise<{ found: Message; access: ChannelAccess }> {
+  private async load(
+    tx: EntityManager,
+    messageId: string,
+    userId: string,
+  ): Promise<{ found: Message; access: ChannelAccess }> {
     const found = await tx.findOne(Message, { id: messageId }, { refresh: true });
     if (!found) throw new NotFound('Message', messageId);
     return { found, access: await loadChannelAccess(tx, found.channel.id, userId) };
   }
 
-  private async checkCustomEmoji(tx: EntityManager, access: ChannelAccess, emoji: Extract<ParsedEmoji, { kind: 'custom' }>): Promise<void> {
+  private async checkCustomEmoji(
+    tx: EntityManager,
+    access: ChannelAccess,
+    emoji: Extract<ParsedEmoji, { kind: 'custom' }>,
+  ): Promise<void> {
     const [row] = await loadEmojiFacts(tx, access.userId, [emoji.id]);
     if (!row) throw new NotFound('Emoji', emoji.id);
     if (row.serverId !== access.channel.server?.id) access.require('USE_EXTERNAL_EMOJIS');

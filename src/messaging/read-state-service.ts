@@ -53,14 +53,26 @@ export class ReadStateService {
    */
   async unreadSummary(user: IdArg): Promise<UnreadSummary> {
     const userId = idArg(user, 'user');
-    const rows = await this.em.getConnection('read').execute<UnreadRow[]>(UNREAD_SQL, [userId, userId, userId, userId, userId]);
+    const rows = await this.em
+      .getConnection('read')
+      .execute<UnreadRow[]>(UNREAD_SQL, [userId, userId, userId, userId, userId]);
     const channels: ChannelUnread[] = [];
     for (const row of rows) {
       if (row.serverId !== null && !canView(row, userId)) continue;
       const lastMessageId = row.lastMessageId === null ? null : String(row.lastMessageId);
       const lastReadMessageId = row.lastReadMessageId === null ? null : String(row.lastReadMessageId);
-      const unread = lastMessageId !== null && String(row.lastAuthorId) !== userId && (lastReadMessageId === null || BigInt(lastMessageId) > BigInt(lastReadMessageId));
-      channels.push({ channelId: String(row.id), serverId: row.serverId === null ? null : String(row.serverId), lastMessageId, lastReadMessageId, unread, mentionCount: Number(row.mentionCount) });
+      const unread =
+        lastMessageId !== null &&
+        String(row.lastAuthorId) !== userId &&
+        (lastReadMessageId === null || BigInt(lastMessageId) > BigInt(lastReadMessageId));
+      channels.push({
+        channelId: String(row.id),
+        serverId: row.serverId === null ? null : String(row.serverId),
+        lastMessageId,
+        lastReadMessageId,
+        unread,
+        mentionCount: Number(row.mentionCount),
+      });
     }
     const servers = new Map<string, { serverId: string; unreadChannels: number; mentionCount: number }>();
     for (const c of channels) {
@@ -70,7 +82,11 @@ export class ReadStateService {
       s.mentionCount += c.mentionCount;
       servers.set(c.serverId, s);
     }
-    return { servers: [...servers.values()], directMessages: channels.filter((c) => c.serverId === null && c.unread), channels };
+    return {
+      servers: [...servers.values()],
+      directMessages: channels.filter((c) => c.serverId === null && c.unread),
+      channels,
+    };
   }
 }
 
@@ -128,8 +144,16 @@ function canView(row: UnreadRow, userId: string): boolean {
       ownerId: String(row.ownerId),
       memberId: userId,
       everyone: BigInt(roles[serverId] ?? '0'),
-      roles: (row.roleIds ?? []).map(String).filter((id) => id in roles).map((id) => ({ id, permissions: BigInt(roles[id]) })),
-      overwrites: (row.overwrites ?? []).map(([id, type, allow, deny]) => ({ id, type: type === 'ROLE' ? ('role' as const) : ('member' as const), allow: BigInt(allow), deny: BigInt(deny) })),
+      roles: (row.roleIds ?? [])
+        .map(String)
+        .filter((id) => id in roles)
+        .map((id) => ({ id, permissions: BigInt(roles[id]) })),
+      overwrites: (row.overwrites ?? []).map(([id, type, allow, deny]) => ({
+        id,
+        type: type === 'ROLE' ? ('role' as const) : ('member' as const),
+        allow: BigInt(allow),
+        deny: BigInt(deny),
+      })),
     },
     {
       channelType: channelKindOf(row.type),

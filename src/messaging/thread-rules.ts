@@ -37,13 +37,18 @@ function isAutoArchiveDuration(value: unknown): value is (typeof THREAD_AUTO_ARC
 
 export function validateAutoArchiveDuration(value: unknown): number {
   if (!isAutoArchiveDuration(value)) {
-    throw new ValidationFailed('autoArchiveDuration', `must be one of ${THREAD_AUTO_ARCHIVE_MINUTES.join(', ')} minutes`, { allowed: [...THREAD_AUTO_ARCHIVE_MINUTES] });
+    throw new ValidationFailed(
+      'autoArchiveDuration',
+      `must be one of ${THREAD_AUTO_ARCHIVE_MINUTES.join(', ')} minutes`,
+      { allowed: [...THREAD_AUTO_ARCHIVE_MINUTES] },
+    );
   }
   return value;
 }
 
 function objectArg<T>(value: unknown, field: string): Partial<T> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ValidationFailed(field, 'must be an object');
   return value;
 }
 
@@ -52,8 +57,14 @@ export function newThreadFields(input: unknown) {
   return {
     name: validateChannelName(raw.name),
     type: raw.type,
-    autoArchiveDuration: raw.autoArchiveDuration === undefined ? DEFAULT_AUTO_ARCHIVE_MINUTES : validateAutoArchiveDuration(raw.autoArchiveDuration),
-    rateLimitPerUser: raw.rateLimitPerUser === undefined ? 0 : validateIntegerIn('rateLimitPerUser', raw.rateLimitPerUser, 0, CHANNEL_LIMITS.slowmode),
+    autoArchiveDuration:
+      raw.autoArchiveDuration === undefined
+        ? DEFAULT_AUTO_ARCHIVE_MINUTES
+        : validateAutoArchiveDuration(raw.autoArchiveDuration),
+    rateLimitPerUser:
+      raw.rateLimitPerUser === undefined
+        ? 0
+        : validateIntegerIn('rateLimitPerUser', raw.rateLimitPerUser, 0, CHANNEL_LIMITS.slowmode),
   };
 }
 
@@ -66,8 +77,10 @@ export function patchFields(patch: unknown): ThreadPatch {
     if (typeof raw[flag] !== 'boolean') throw new ValidationFailed(flag, 'must be a boolean');
     out[flag] = raw[flag];
   }
-  if (raw.autoArchiveDuration !== undefined) out.autoArchiveDuration = validateAutoArchiveDuration(raw.autoArchiveDuration);
-  if (raw.rateLimitPerUser !== undefined) out.rateLimitPerUser = validateIntegerIn('rateLimitPerUser', raw.rateLimitPerUser, 0, CHANNEL_LIMITS.slowmode);
+  if (raw.autoArchiveDuration !== undefined)
+    out.autoArchiveDuration = validateAutoArchiveDuration(raw.autoArchiveDuration);
+  if (raw.rateLimitPerUser !== undefined)
+    out.rateLimitPerUser = validateIntegerIn('rateLimitPerUser', raw.rateLimitPerUser, 0, CHANNEL_LIMITS.slowmode);
   return out;
 }
 
@@ -77,12 +90,20 @@ export function patchFields(patch: unknown): ThreadPatch {
  */
 export function threadTypeFor(parent: Channel, requested: unknown, fromMessage: boolean): ChannelType {
   const allowed =
-    parent.type === ChannelType.GUILD_TEXT ? [ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD]
-    : parent.type === ChannelType.GUILD_ANNOUNCEMENT ? [ChannelType.ANNOUNCEMENT_THREAD]
-    : [];
-  if (allowed.length === 0) throw new ValidationFailed('parent', `a ${parent.type} channel holds no threads`, { parentId: parent.id, type: parent.type });
+    parent.type === ChannelType.GUILD_TEXT
+      ? [ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD]
+      : parent.type === ChannelType.GUILD_ANNOUNCEMENT
+        ? [ChannelType.ANNOUNCEMENT_THREAD]
+        : [];
+  if (allowed.length === 0)
+    throw new ValidationFailed('parent', `a ${parent.type} channel holds no threads`, {
+      parentId: parent.id,
+      type: parent.type,
+    });
   if (requested === undefined) return allowed[0];
-  if (fromMessage && requested === ChannelType.PRIVATE_THREAD) throw new ValidationFailed('type', 'a private thread cannot start from a message');
-  if (!allowed.includes(requested as ChannelType)) throw new ValidationFailed('type', `a ${parent.type} channel holds only ${allowed.join(' or ')}`, { allowed });
+  if (fromMessage && requested === ChannelType.PRIVATE_THREAD)
+    throw new ValidationFailed('type', 'a private thread cannot start from a message');
+  if (!allowed.includes(requested as ChannelType))
+    throw new ValidationFailed('type', `a ${parent.type} channel holds only ${allowed.join(' or ')}`, { allowed });
   return requested as ChannelType;
 }

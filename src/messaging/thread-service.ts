@@ -1,6 +1,14 @@
 import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { AlreadyExists, MissingPermission, NotAThread, NotFound, ThreadAlreadyExists, ThreadClosed, ValidationFailed } from '../domain/errors';
+import {
+  AlreadyExists,
+  MissingPermission,
+  NotAThread,
+  NotFound,
+  ThreadAlreadyExists,
+  ThreadClosed,
+  ValidationFailed,
+} from '../domain/errors';
 import { idArg, type IdArg } from '../domain/identity/ids';
 import { PermissionFlags } from '../domain/permissions';
 import { nextSnowflake } from '../domain/snowflake';
@@ -12,9 +20,22 @@ import { Message, MessageType, USER_MESSAGE_TYPES } from '../entities/message/Me
 import { User } from '../entities/user/User';
 import { channelAfterPost, lockChannelRow } from './channel-counters';
 import { activeThreads, archivedThreads, type ArchivedThreadsOptions } from './thread-listings';
-import { newThreadFields, patchFields, threadTypeFor, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
+import {
+  newThreadFields,
+  patchFields,
+  threadTypeFor,
+  type NewThread,
+  type ThreadPatch,
+  type ThreadTypeName,
+} from './thread-rules';
 
-export { DEFAULT_AUTO_ARCHIVE_MINUTES, validateAutoArchiveDuration, type NewThread, type ThreadPatch, type ThreadTypeName } from './thread-rules';
+export {
+  DEFAULT_AUTO_ARCHIVE_MINUTES,
+  validateAutoArchiveDuration,
+  type NewThread,
+  type ThreadPatch,
+  type ThreadTypeName,
+} from './thread-rules';
 
 /** Loads a thread and the user's permissions in it (NotAThread for any other channel). */
 async function loadThreadAccess(tx: EntityManager, threadId: string, userId: string): Promise<ChannelAccess> {
@@ -78,10 +99,17 @@ export class ThreadService {
     return await transact(this.em, async (tx) => {
       const access = await loadChannelAccess(tx, parentId, actorId);
       const type = threadTypeFor(access.channel, fields.type, false);
-      access.require(['VIEW_CHANNEL', type === ChannelType.PRIVATE_THREAD ? 'CREATE_PRIVATE_THREADS' : 'CREATE_PUBLIC_THREADS']);
+      access.require([
+        'VIEW_CHANNEL',
+        type === ChannelType.PRIVATE_THREAD ? 'CREATE_PRIVATE_THREADS' : 'CREATE_PUBLIC_THREADS',
+      ]);
       const thread = this.openThread(tx, access, type, fields, nextSnowflake());
       if (type !== ChannelType.PRIVATE_THREAD) {
-        const notice = tx.create(Message, new Message(access.channel, tx.getReference(User, actorId), fields.name, MessageType.THREAD_CREATED), { persist: true });
+        const notice = tx.create(
+          Message,
+          new Message(access.channel, tx.getReference(User, actorId), fields.name, MessageType.THREAD_CREATED),
+          { persist: true },
+        );
         await channelAfterPost(tx, access.channel, notice.id, actorId);
         notice.created();
       }
@@ -93,7 +121,11 @@ export class ThreadService {
    * A thread from a message of a text channel (PUBLIC_THREAD) or an announcement channel
    * (ANNOUNCEMENT_THREAD). Needs VIEW_CHANNEL, READ_MESSAGE_HISTORY and CREATE_PUBLIC_THREADS there.
    */
-  async startThread(actor: IdArg, message: IdArg, input: Omit<NewThread, 'type'> & { type?: ThreadTypeName }): Promise<Channel> {
+  async startThread(
+    actor: IdArg,
+    message: IdArg,
+    input: Omit<NewThread, 'type'> & { type?: ThreadTypeName },
+  ): Promise<Channel> {
     const actorId = idArg(actor, 'actor');
     const messageId = idArg(message, 'message');
     const fields = newThreadFields(input);
@@ -104,10 +136,15 @@ export class ThreadService {
         const access = await loadChannelAccess(tx, starter.channel.id, actorId);
         const type = threadTypeFor(access.channel, fields.type, true);
         access.require(['VIEW_CHANNEL', 'READ_MESSAGE_HISTORY', 'CREATE_PUBLIC_THREADS']);
-        if (!USER_MESSAGE_TYPES.has(starter.type)) throw new ValidationFailed('message', 'a system message cannot start a thread', { messageId });
+        if (!USER_MESSAGE_TYPES.has(starter.type))
+          throw new ValidationFailed('message', 'a system message cannot start a thread', { messageId });
         if ((await tx.count(Channel, { id: messageId })) > 0) throw new ThreadAlreadyExists(messageId);
         const thread = this.openThread(tx, access, type, fields, messageId);
-        const first = tx.create(Message, new Message(thread, tx.getReference(User, actorId), '', MessageType.THREAD_STARTER), { persist: true });
+        const first = tx.create(
+          Message,
+          new Message(thread, tx.getReference(User, actorId), '', MessageType.THREAD_STARTER),
+          { persist: true },
+        );
         first.replyTo = ref(starter);
         thread.lastMessageId = first.id;
         first.created();
@@ -115,7 +152,8 @@ export class ThreadService {
       });
     } catch (error) {
       // Two starts from one message at once: the second insert meets the first's primary key.
-      if (error instanceof AlreadyExists && error.constraint === 'Channel_pkey') throw new ThreadAlreadyExists(messageId);
+      if (error instanceof AlreadyExists && error.constraint === 'Channel_pkey')
+        throw new ThreadAlreadyExists(messageId);
       throw error;
     }
   }
@@ -138,15 +176,23 @@ export class ThreadService {
       // The creator's rights (rename, archive) need no permission; a timeout still takes them.
       access.requireNotTimedOut('SEND_MESSAGES_IN_THREADS');
       const target = access.channel;
-      const changes = Object.fromEntries(Object.entries(fields).filter(([key, value]) => target[key as keyof ThreadPatch] !== value)) as ThreadPatch;
+      const changes = Object.fromEntries(
+        Object.entries(fields).filter(([key, value]) => target[key as keyof ThreadPatch] !== value),
+      ) as ThreadPatch;
       if (Object.keys(changes).length === 0) return target;
-      if (target.archived && changes.archived !== false && Object.keys(changes).some((key) => key !== 'locked')) throw new ThreadClosed(target.id, 'archived');
+      if (target.archived && changes.archived !== false && Object.keys(changes).some((key) => key !== 'locked'))
+        throw new ThreadClosed(target.id, 'archived');
 
       const moderator = access.has('MANAGE_THREADS');
       const creator = target.owner?.id === actorId;
-      const moderatorOnly = changes.locked !== undefined || changes.rateLimitPerUser !== undefined || (changes.archived === false && target.locked);
-      const creatorMay = changes.name !== undefined || changes.autoArchiveDuration !== undefined || changes.archived === true;
-      if (!moderator && (moderatorOnly || (creatorMay && !creator))) throw new MissingPermission('MANAGE_THREADS', { channelId: target.id });
+      const moderatorOnly =
+        changes.locked !== undefined ||
+        changes.rateLimitPerUser !== undefined ||
+        (changes.archived === false && target.locked);
+      const creatorMay =
+        changes.name !== undefined || changes.autoArchiveDuration !== undefined || changes.archived === true;
+      if (!moderator && (moderatorOnly || (creatorMay && !creator)))
+        throw new MissingPermission('MANAGE_THREADS', { channelId: target.id });
       if (changes.archived === false && !moderator && !creator) access.require('SEND_MESSAGES_IN_THREADS');
 
       if (changes.name !== undefined) target.name = changes.name;
@@ -225,7 +271,8 @@ export class ThreadService {
       // Being added is joining: not while the invited member is timed out.
       invited.requireNotTimedOut('SEND_MESSAGES_IN_THREADS', { userId });
       const wouldSee = invited.server!.permissions(invited.channel, { overwritesFrom: invited.parent!, member: true });
-      if ((wouldSee & PermissionFlags.VIEW_CHANNEL) === 0n) throw new MissingPermission('VIEW_CHANNEL', { channelId: threadId, userId });
+      if ((wouldSee & PermissionFlags.VIEW_CHANNEL) === 0n)
+        throw new MissingPermission('VIEW_CHANNEL', { channelId: threadId, userId });
       const added = await insertMember(tx, threadId, userId);
       if (added) access.channel.threadMembersChanged([userId], []);
       return added;
@@ -275,7 +322,13 @@ export class ThreadService {
     return await archivedThreads(this.em.fork(), idArg(viewer, 'viewer'), idArg(parent, 'parent'), options);
   }
 
-  private openThread(tx: EntityManager, access: ChannelAccess, type: ChannelType, fields: ReturnType<typeof newThreadFields>, id: string): Channel {
+  private openThread(
+    tx: EntityManager,
+    access: ChannelAccess,
+    type: ChannelType,
+    fields: ReturnType<typeof newThreadFields>,
+    id: string,
+  ): Channel {
     const parent = access.channel;
     const creator = tx.getReference(User, access.userId);
     const thread = new Channel(access.server!.server, type, fields.name);

@@ -9,18 +9,18 @@ import { Migration } from '@mikro-orm/migrations';
  * this one, since the migrator applies every migration it has not executed, whatever its name.
  */
 export class Migration20261126064000_EventConsumerDelivered extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "EventConsumer" add column "deliveredUpTo" bigint not null default '0';`);
     this.addSql(`update "EventConsumer" set "deliveredUpTo" = "cursor";`);
     // NOT VALID here, VALIDATE in the next migration: the house rule for constraints
     // (docs/operations.md), so adding the check never blocks writes while it scans.
-    this.addSql(`alter table "EventConsumer" add constraint event_consumer_cursor_delivered_check check("cursor" <= "deliveredUpTo") not valid;`);
+    this.addSql(
+      `alter table "EventConsumer" add constraint event_consumer_cursor_delivered_check check("cursor" <= "deliveredUpTo") not valid;`,
+    );
   }
 
   override async down(): Promise<void> {
     this.addSql(`alter table "EventConsumer" drop constraint event_consumer_cursor_delivered_check;`);
     this.addSql(`alter table "EventConsumer" drop column "deliveredUpTo";`);
   }
-
 }

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261203183348_DmPrivacy extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "ServerMember" add column "allowDirectMessages" boolean not null default true;`);
   }
@@ -9,5 +8,4 @@ export class Migration20261203183348_DmPrivacy extends Migration {
   override async down(): Promise<void> {
     this.addSql(`alter table "ServerMember" drop column "allowDirectMessages";`);
   }
-
 }

@@ -39,7 +39,10 @@ const NAME = /^(.+)-(\d{8}T\d{6}\d{3}Z)\.dump$/;
  * holds (`/`, `..`, NUL, a leading dot) the file stays a plain entry of the backup folder.
  */
 export function encodeDatabaseForFile(database: string): string {
-  return encodeURIComponent(database).replace(/[^A-Za-z0-9_%-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return encodeURIComponent(database).replace(
+    /[^A-Za-z0-9_%-]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
 }
 
 function decodeDatabaseFromFile(stem: string): string | null {
@@ -59,7 +62,8 @@ export function backupFileName(database: string, date: Date): string {
 export function backupPath(dir: string, database: string, date: Date): string {
   const folder = resolve(dir);
   const file = resolve(folder, backupFileName(database, date));
-  if (dirname(file) !== folder) throw new Error(`the backup file for database "${encodeDatabaseForFile(database)}" would leave ${folder}`);
+  if (dirname(file) !== folder)
+    throw new Error(`the backup file for database "${encodeDatabaseForFile(database)}" would leave ${folder}`);
   return file;
 }
 
@@ -94,7 +98,9 @@ async function connectedDatabase(url: string): Promise<{ major: number; database
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const { rows } = await client.query<{ v: string; db: string }>(`select current_setting('server_version_num') as v, current_database() as db`);
+    const { rows } = await client.query<{ v: string; db: string }>(
+      `select current_setting('server_version_num') as v, current_database() as db`,
+    );
     return { major: Math.floor(Number(rows[0].v) / 10000), database: rows[0].db };
   } finally {
     await client.end();
@@ -114,8 +120,16 @@ export function listBackups(dir: string, database?: string): BackupFile[] {
       const match = NAME.exec(name);
       return { name, match, database: match ? decodeDatabaseFromFile(match[1]) : null };
     })
-    .filter((x): x is { name: string; match: RegExpExecArray; database: string } => x.database !== null && (!database || x.database === database))
-    .map(({ name, match, database }) => ({ file: resolve(dir, name), database, takenAt: parseStamp(match[2]), bytes: statSync(join(dir, name)).size }))
+    .filter(
+      (x): x is { name: string; match: RegExpExecArray; database: string } =>
+        x.database !== null && (!database || x.database === database),
+    )
+    .map(({ name, match, database }) => ({
+      file: resolve(dir, name),
+      database,
+      takenAt: parseStamp(match[2]),
+      bytes: statSync(join(dir, name)).size,
+    }))
     .sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime() || b.file.localeCompare(a.file));
 }
 
@@ -139,7 +153,8 @@ function passwordOf(url: string): string | null {
 
 async function backup(options: BackupOptions): Promise<BackupResult> {
   const keep = options.keep ?? 7;
-  if (!Number.isInteger(keep) || keep < 0) throw new Error(`keep must be a whole number of backups, 0 for all (got ${options.keep})`);
+  if (!Number.isInteger(keep) || keep < 0)
+    throw new Error(`keep must be a whole number of backups, 0 for all (got ${options.keep})`);
   const given = parseDatabaseUrl(options.url).url;
   databaseOf(given);
   const pgDump = requirePgTool('pg_dump', options.toolDirs);
@@ -147,7 +162,9 @@ async function backup(options: BackupOptions): Promise<BackupResult> {
   const { major, database } = await connectedDatabase(given);
   const url = withDatabase(given, database);
   if (toolMajor < major) {
-    throw new Error(`${pgDump} is PostgreSQL ${toolMajor}, older than the server (${major}): pg_dump must be the server's major or newer; install postgresql-client-${major}`);
+    throw new Error(
+      `${pgDump} is PostgreSQL ${toolMajor}, older than the server (${major}): pg_dump must be the server's major or newer; install postgresql-client-${major}`,
+    );
   }
   mkdirSync(options.dir, { recursive: true });
   const started = Date.now();
@@ -161,7 +178,12 @@ async function backup(options: BackupOptions): Promise<BackupResult> {
     rmSync(partial, { force: true });
     throw error;
   }
-  const removed = keep === 0 ? [] : listBackups(options.dir, database).slice(keep).map((b) => b.file);
+  const removed =
+    keep === 0
+      ? []
+      : listBackups(options.dir, database)
+          .slice(keep)
+          .map((b) => b.file);
   for (const old of removed) rmSync(old);
   return { file, bytes: statSync(file).size, database, durationMs: Date.now() - started, removed };
 }
@@ -226,17 +248,26 @@ async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const contents = listing.stdout.split('\n').filter((line) => line.trim() && !line.startsWith(';'));
   const original = decodeDatabaseFromFile(NAME.exec(basename(file))?.[1] ?? '') || 'cryb';
   const database = options.database ?? `${original}_restored_${stamp(new Date()).toLowerCase()}`;
-  if (!/^[A-Za-z0-9_-]{1,63}$/.test(database)) throw new Error(`database name "${database}" must be 1-63 letters, digits, _ or -`);
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(database))
+    throw new Error(`database name "${database}" must be 1-63 letters, digits, _ or -`);
   const serverUrl = parseDatabaseUrl(options.serverUrl).url;
   const admin = new Client({ connectionString: withDatabase(serverUrl, 'postgres'), connectionTimeoutMillis: 10_000 });
   admin.on('error', () => undefined);
   await admin.connect();
   try {
     const exists = ((await admin.query('select 1 from pg_database where datname = $1', [database])).rowCount ?? 0) > 0;
-    const plan: RestorePlan = { file, database, exists, action: !exists ? 'create' : options.replace ? 'replace' : 'refuse', contents };
+    const plan: RestorePlan = {
+      file,
+      database,
+      exists,
+      action: !exists ? 'create' : options.replace ? 'replace' : 'refuse',
+      contents,
+    };
     if (options.dryRun) return { ...plan, restored: false };
     if (plan.action === 'refuse') {
-      throw new Error(`database "${database}" already exists on ${new URL(serverUrl).host}: choose another name, or pass --replace to drop it and restore over it`);
+      throw new Error(
+        `database "${database}" already exists on ${new URL(serverUrl).host}: choose another name, or pass --replace to drop it and restore over it`,
+      );
     }
     const quoted = `"${database.replace(/"/g, '""')}"`;
     if (exists) await admin.query(`drop database ${quoted} with (force)`);
@@ -245,7 +276,9 @@ async function restore(options: RestoreOptions): Promise<RestoreResult> {
     const started = Date.now();
     try {
       const { dbname, password } = toolConnection(url);
-      await runTool(pgRestore, ['--single-transaction', '--exit-on-error', '--no-owner', `--dbname=${dbname}`, file], { password });
+      await runTool(pgRestore, ['--single-transaction', '--exit-on-error', '--no-owner', `--dbname=${dbname}`, file], {
+        password,
+      });
     } catch (error) {
       await admin.query(`drop database if exists ${quoted} with (force)`);
       throw error;

@@ -84,7 +84,8 @@ function opsUrl(flags: Map<string, string | true>, preferDirect: boolean): strin
   return projectEmbeddedServer(process.cwd(), () => undefined).urlFor(EMBEDDED_DATABASE);
 }
 
-const backupDir = (flags: Map<string, string | true>) => resolve(text(flags, 'dir') ?? process.env.CRYB_BACKUP_DIR ?? 'backups');
+const backupDir = (flags: Map<string, string | true>) =>
+  resolve(text(flags, 'dir') ?? process.env.CRYB_BACKUP_DIR ?? 'backups');
 
 async function health(flags: Map<string, string | true>, out: (line: string) => void): Promise<number> {
   const thresholdNames = Object.keys(DEFAULT_THRESHOLDS) as (keyof HealthThresholds)[];
@@ -109,12 +110,21 @@ async function health(flags: Map<string, string | true>, out: (line: string) => 
 }
 
 /** Runs the report with a SystemMetrics writer (the analytics table), opening the ORM only for it. */
-async function recordingMetrics<T>(url: string, run: (record: (metrics: import('./health/types').SystemMetricsSample) => Promise<void>) => Promise<T>): Promise<T> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+async function recordingMetrics<T>(
+  url: string,
+  run: (record: (metrics: import('./health/types').SystemMetricsSample) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
   const { createOrm } = require('../db/orm') as typeof import('../db/orm');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { recordSystemMetrics } = require('../entities/analytics/recording') as typeof import('../entities/analytics/recording');
-  const orm = await createOrm({ clientUrl: url, poolSize: 1, migrations: 'ignore', logger: (line) => console.error(line) }).catch(() => null);
+  type Recording = typeof import('../entities/analytics/recording');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
+  const { recordSystemMetrics } = require('../entities/analytics/recording') as Recording;
+  const orm = await createOrm({
+    clientUrl: url,
+    poolSize: 1,
+    migrations: 'ignore',
+    logger: (line) => console.error(line),
+  }).catch(() => null);
   try {
     return await run(async (metrics) => {
       if (!orm) throw new Error('cannot open the database to record the metrics');
@@ -125,9 +135,12 @@ async function recordingMetrics<T>(url: string, run: (record: (metrics: import('
   }
 }
 
-async function withOrm(work: (orm: import('../db/orm').CrybOrm) => Promise<void>, migrations: 'check' | 'ignore' = 'check'): Promise<void> {
+async function withOrm(
+  work: (orm: import('../db/orm').CrybOrm) => Promise<void>,
+  migrations: 'check' | 'ignore' = 'check',
+): Promise<void> {
   // Loaded on demand: health, backup and restore need no ORM (and no metadata).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
   const { createOrm } = require('../db/orm') as typeof import('../db/orm');
   const orm = await createOrm({ poolSize: 2, migrations, logger: (line) => console.error(line) });
   try {
@@ -150,7 +163,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'migrate':
         take(flags, []);
         await withOrm(async (orm) => {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
           const { migrate } = require('../db/orm') as typeof import('../db/orm');
           const applied = await migrate(orm);
           out(applied.length ? `applied ${applied.length} migrations: ${applied.join(', ')}` : 'no pending migrations');
@@ -159,7 +172,7 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'migrate:status':
         take(flags, []);
         await withOrm(async (orm) => {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
           const { formatMigrationStatus, migrationStatus } = require('../db/orm') as typeof import('../db/orm');
           for (const line of formatMigrationStatus(await migrationStatus(orm))) out(line);
         }, 'ignore');
@@ -186,7 +199,11 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         return 0;
       case 'backup': {
         take(flags, ['dir', 'keep', 'url']);
-        const result = await backupDatabase({ url: opsUrl(flags, true), dir: backupDir(flags), keep: wholeNumber(flags, 'keep') });
+        const result = await backupDatabase({
+          url: opsUrl(flags, true),
+          dir: backupDir(flags),
+          keep: wholeNumber(flags, 'keep'),
+        });
         out(`backed up ${result.database} to ${result.file} (${formatBytes(result.bytes)}, ${result.durationMs} ms)`);
         for (const file of result.removed) out(`removed old backup ${file}`);
         return 0;

@@ -29,7 +29,18 @@ export class Refused extends Error {
   override name = 'Refused';
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', '28000', '28P01', '3D000']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  '28000',
+  '28P01',
+  '3D000',
+]);
 
 /** The one line and the exit code for an error that reached the top of a command. */
 export function explainFailure(error: unknown, url?: string): { line: string; code: number } {
@@ -37,12 +48,17 @@ export function explainFailure(error: unknown, url?: string): { line: string; co
   if (error instanceof UsageError) return { line: `error: ${message}`, code: EXIT.usage };
   if (error instanceof Refused) return { line: `refused: ${message}`, code: EXIT.refused };
   if (error instanceof MigrationsPending) return { line: `error: ${message}`, code: EXIT.migrationsPending };
-  if (error instanceof DatabaseNotConfigured || error instanceof DatabaseUnavailable) return { line: `error: ${message}`, code: EXIT.unavailable };
-  if (error instanceof Error && error.name === 'EmbeddedServerError') return { line: `error: ${message}`, code: EXIT.unavailable };
+  if (error instanceof DatabaseNotConfigured || error instanceof DatabaseUnavailable)
+    return { line: `error: ${message}`, code: EXIT.unavailable };
+  if (error instanceof Error && error.name === 'EmbeddedServerError')
+    return { line: `error: ${message}`, code: EXIT.unavailable };
   if (error instanceof DomainError) return { line: `error: ${message} (${error.code})`, code: EXIT.failed };
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) {
-    return { line: `error: the database is unavailable: ${describeConnectFailure(error, url ?? process.env.DATABASE_URL ?? '')}`, code: EXIT.unavailable };
+    return {
+      line: `error: the database is unavailable: ${describeConnectFailure(error, url ?? process.env.DATABASE_URL ?? '')}`,
+      code: EXIT.unavailable,
+    };
   }
   return { line: `error: ${message}`, code: EXIT.failed };
 }

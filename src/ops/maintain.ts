@@ -25,7 +25,11 @@ export interface MaintenanceReport {
 const POLICIES = ['policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate'];
 
 export async function runMaintenance(url: string): Promise<MaintenanceReport> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs(), application_name: 'cryb-maintain' });
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs(),
+    application_name: 'cryb-maintain',
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -48,14 +52,31 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
         `select job_id as id, proc_name as proc, hypertable_name as target from timescaledb_information.jobs where proc_name = any($1) order by job_id`,
         [POLICIES],
       );
-      if (jobs.rowCount === 0) steps.push({ name: 'policies', ok: false, detail: 'no compression, retention or refresh policy is defined: run `npx cryb-db migrate`', ms: 0 });
+      if (jobs.rowCount === 0)
+        steps.push({
+          name: 'policies',
+          ok: false,
+          detail: 'no compression, retention or refresh policy is defined: run `npx cryb-db migrate`',
+          ms: 0,
+        });
       // One CALL per job, outside any transaction block (run_job refuses to run inside one).
-      for (const job of jobs.rows) await step(`job ${job.id} ${job.proc}${job.target ? ` on ${job.target}` : ''}`, async () => (await client.query('call run_job($1)', [job.id]), 'ran'));
+      for (const job of jobs.rows)
+        await step(
+          `job ${job.id} ${job.proc}${job.target ? ` on ${job.target}` : ''}`,
+          async () => (await client.query('call run_job($1)', [job.id]), 'ran'),
+        );
     } else {
       await step('retention', async () => {
-        const exists = await client.query<{ ok: boolean }>(`select to_regprocedure('"cryb_apply_retention"()') is not null as ok`);
-        if (!exists.rows[0]?.ok) throw new Error('cryb_apply_retention() is missing: the analytics migrations are not applied (run `npx cryb-db migrate`)');
-        const rows = await client.query<{ relation: string; rows_deleted: string | null }>('select * from "cryb_apply_retention"()');
+        const exists = await client.query<{ ok: boolean }>(
+          `select to_regprocedure('"cryb_apply_retention"()') is not null as ok`,
+        );
+        if (!exists.rows[0]?.ok)
+          throw new Error(
+            'cryb_apply_retention() is missing: the analytics migrations are not applied (run `npx cryb-db migrate`)',
+          );
+        const rows = await client.query<{ relation: string; rows_deleted: string | null }>(
+          'select * from "cryb_apply_retention"()',
+        );
         return rows.rows.map((r) => `${r.relation} ${r.rows_deleted ?? 0} rows deleted`).join(', ');
       });
     }

@@ -10,10 +10,13 @@ export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | '
 
 /** What to install when a tool is missing: the server binaries live in another package than the client ones. */
 const PACKAGE_HINT: Record<PgTool, string> = {
-  pg_dump: 'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
-  pg_restore: 'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
+  pg_dump:
+    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
+  pg_restore:
+    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
   psql: 'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`)',
-  pg_basebackup: 'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`)',
+  pg_basebackup:
+    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`)',
   initdb: 'the PostgreSQL server: Debian/Ubuntu `apt-get install postgresql-15`',
   pg_ctl: 'the PostgreSQL server: Debian/Ubuntu `apt-get install postgresql-15`',
   postgres: 'the PostgreSQL server: Debian/Ubuntu `apt-get install postgresql-15`',
@@ -21,7 +24,9 @@ const PACKAGE_HINT: Record<PgTool, string> = {
 
 export class MissingToolError extends Error {
   constructor(readonly tool: PgTool) {
-    super(`${tool} was not found (looked in CRYB_PG_BIN, /usr/lib/postgresql/*/bin and PATH): install ${PACKAGE_HINT[tool]}, or set CRYB_PG_BIN to the folder holding it`);
+    super(
+      `${tool} was not found (looked in CRYB_PG_BIN, /usr/lib/postgresql/*/bin and PATH): install ${PACKAGE_HINT[tool]}, or set CRYB_PG_BIN to the folder holding it`,
+    );
     this.name = 'MissingToolError';
   }
 }
@@ -38,7 +43,11 @@ function debianBinDirs(): string[] {
 
 /** The folders searched, best first. */
 export function toolSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [...(env.CRYB_PG_BIN ? [env.CRYB_PG_BIN] : []), ...debianBinDirs(), ...(env.PATH ?? '').split(delimiter).filter(Boolean)];
+  return [
+    ...(env.CRYB_PG_BIN ? [env.CRYB_PG_BIN] : []),
+    ...debianBinDirs(),
+    ...(env.PATH ?? '').split(delimiter).filter(Boolean),
+  ];
 }
 
 export function findPgTool(tool: PgTool, dirs: string[] = toolSearchPath()): string | null {
@@ -110,7 +119,10 @@ export function redactSecrets(text: string, secrets: Array<string | null | undef
 }
 
 /** Rethrows whatever `work` throws with its message redacted; the error's type and code are kept. */
-export async function withRedactedErrors<T>(secrets: Array<string | null | undefined>, work: () => Promise<T>): Promise<T> {
+export async function withRedactedErrors<T>(
+  secrets: Array<string | null | undefined>,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {

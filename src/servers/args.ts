@@ -38,6 +38,7 @@ export function memberUserIdArg(target: unknown, serverId: string, field = 'targ
  */
 export function auditReasonOf(options: unknown): string | null {
   if (options === undefined || options === null) return null;
-  if (typeof options !== 'object' || Array.isArray(options)) throw new ValidationFailed('options', 'must be an object such as { reason }');
+  if (typeof options !== 'object' || Array.isArray(options))
+    throw new ValidationFailed('options', 'must be an object such as { reason }');
   return validateAuditReason((options as ReasonOption).reason);
 }

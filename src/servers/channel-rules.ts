@@ -53,20 +53,35 @@ export function applyFields(channel: Channel, fields: ChannelFields, premiumTier
 }
 
 export async function findChannel(tx: EntityManager, serverId: string, channelId: string): Promise<Channel> {
-  const channel = await tx.findOne(Channel, { id: channelId, server: serverId }, { populate: ['overwrites'], refresh: true });
+  const channel = await tx.findOne(
+    Channel,
+    { id: channelId, server: serverId },
+    { populate: ['overwrites'], refresh: true },
+  );
   if (!channel) throw new NotFound('Channel', channelId);
-  if (channel.isThread) throw new ValidationFailed('channelId', 'a thread is managed through ThreadService', { channelId });
+  if (channel.isThread)
+    throw new ValidationFailed('channelId', 'a thread is managed through ThreadService', { channelId });
   return channel;
 }
 
 export async function findCategory(tx: EntityManager, serverId: string, parentId: string): Promise<Channel> {
-  const parent = await tx.findOne(Channel, { id: parentId, server: serverId }, { populate: ['overwrites'], refresh: true });
-  if (!parent || !parent.isCategory) throw new ValidationFailed('parentId', 'must be a category of this server', { parentId });
+  const parent = await tx.findOne(
+    Channel,
+    { id: parentId, server: serverId },
+    { populate: ['overwrites'], refresh: true },
+  );
+  if (!parent || !parent.isCategory)
+    throw new ValidationFailed('parentId', 'must be a category of this server', { parentId });
   return parent;
 }
 
 /** Under the server's channel lock: room for one more channel in the server (when new) and in the category. */
-export async function assertRoomFor(tx: EntityManager, serverId: string, parent: Channel | null, isNew: boolean): Promise<void> {
+export async function assertRoomFor(
+  tx: EntityManager,
+  serverId: string,
+  parent: Channel | null,
+  isNew: boolean,
+): Promise<void> {
   if (isNew) {
     // Threads do not count against the 500 channels, as on Discord.
     const total = await tx.count(Channel, { server: serverId, type: { $nin: [...THREAD_CHANNEL_TYPES] } });
@@ -74,7 +89,8 @@ export async function assertRoomFor(tx: EntityManager, serverId: string, parent:
   }
   if (parent) {
     const inCategory = await tx.count(Channel, { parent: parent.id });
-    if (inCategory >= LIMITS.channelsPerCategory) throw new LimitReached('channelsPerCategory', LIMITS.channelsPerCategory);
+    if (inCategory >= LIMITS.channelsPerCategory)
+      throw new LimitReached('channelsPerCategory', LIMITS.channelsPerCategory);
   }
 }
 
@@ -86,7 +102,12 @@ export async function nextPosition(tx: EntityManager, serverId: string, parentId
   return Number(row?.next ?? 0);
 }
 
-export async function assertTargetInServer(tx: EntityManager, serverId: string, targetId: string, type: OverwriteType): Promise<void> {
+export async function assertTargetInServer(
+  tx: EntityManager,
+  serverId: string,
+  targetId: string,
+  type: OverwriteType,
+): Promise<void> {
   const found =
     type === OverwriteType.ROLE
       ? await tx.count(Role, { id: targetId, server: serverId })

@@ -6,7 +6,13 @@ import { assertCanGrant, parsePermissions } from '../domain/permissions';
 import { maxBitrate } from '../domain/servers';
 import { channelsLockKey, overwritesLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
-import { Channel, CHANNEL_LIMITS, ChannelType, SERVER_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from '../entities/channel/Channel';
+import {
+  Channel,
+  CHANNEL_LIMITS,
+  ChannelType,
+  SERVER_CHANNEL_TYPES,
+  THREAD_CHANNEL_TYPES,
+} from '../entities/channel/Channel';
 import { type OverwriteType, PermissionOverwrite } from '../entities/channel/PermissionOverwrite';
 import { AuditLogAction, AuditLogEntry, type AuditChange, diffChanges } from '../entities/server/AuditLogEntry';
 import { loadServerAccess, type ServerAccess } from '../entities/server/ServerAccess';
@@ -44,7 +50,8 @@ export interface OverwriteInput {
 }
 
 /** An optional parent category: the entity, `{ id }`, its id, or null for the top level. */
-const parentIdArg = (parent: IdArg | null | undefined): string | null => (parent == null ? null : idArg(parent, 'parentId'));
+const parentIdArg = (parent: IdArg | null | undefined): string | null =>
+  parent == null ? null : idArg(parent, 'parentId');
 
 /**
  * Channels of a server and their permission overwrites. Channel structure (create, move, delete,
@@ -60,13 +67,20 @@ export class ChannelService {
    * Creates a channel at the end of its category (or of the top level). Needs MANAGE_CHANNELS in the
    * server, and in the parent category when one is given. Voice channels default to 64 kbps, no user limit.
    */
-  async createChannel(actor: IdArg, server: ServerArg, input: NewChannel, options: ReasonOption = {}): Promise<Channel> {
+  async createChannel(
+    actor: IdArg,
+    server: ServerArg,
+    input: NewChannel,
+    options: ReasonOption = {},
+  ): Promise<Channel> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     if (typeof input !== 'object' || input === null) throw new ValidationFailed('channel', 'must be an object');
-    if (!SERVER_CHANNEL_TYPES.includes(input.type)) throw new ValidationFailed('type', 'must be a server channel type', { allowed: SERVER_CHANNEL_TYPES });
+    if (!SERVER_CHANNEL_TYPES.includes(input.type))
+      throw new ValidationFailed('type', 'must be a server channel type', { allowed: SERVER_CHANNEL_TYPES });
     const parentId = parentIdArg(input.parentId);
-    if (parentId && input.type === ChannelType.GUILD_CATEGORY) throw new ValidationFailed('parentId', 'a category cannot sit in a category');
+    if (parentId && input.type === ChannelType.GUILD_CATEGORY)
+      throw new ValidationFailed('parentId', 'a category cannot sit in a category');
     const reason = auditReasonOf(options);
     return transact(this.em, async (tx) => {
       await lockKeys(tx, [channelsLockKey(serverId)]);
@@ -85,7 +99,16 @@ export class ChannelService {
       if (parent) channel.parent = ref(parent);
       channel.position = await nextPosition(tx, serverId, parent?.id ?? null);
       tx.persist(channel);
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_CREATE, channel.id, diffChanges({}, auditView(channel)), reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.CHANNEL_CREATE,
+          channel.id,
+          diffChanges({}, auditView(channel)),
+          reason,
+        ),
+      );
       channel.overwrites.hydrate([]);
       channel.created();
       return channel;
@@ -97,7 +120,13 @@ export class ChannelService {
    * channel, and in the new category when it moves into one (it goes to that category's end). A patch
    * that changes nothing writes nothing.
    */
-  async updateChannel(actor: IdArg, server: ServerArg, channel: IdArg, patch: ChannelPatch, options: ReasonOption = {}): Promise<Channel> {
+  async updateChannel(
+    actor: IdArg,
+    server: ServerArg,
+    channel: IdArg,
+    patch: ChannelPatch,
+    options: ReasonOption = {},
+  ): Promise<Channel> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const channelId = idArg(channel, 'channelId');
@@ -113,7 +142,8 @@ export class ChannelService {
       if (patch.name !== undefined) channel.rename(patch.name);
       applyFields(channel, patch, access.server.premiumTier);
       if (newParentId !== undefined && newParentId !== (channel.parent?.id ?? null)) {
-        if (newParentId !== null && channel.isCategory) throw new ValidationFailed('parentId', 'a category cannot sit in a category');
+        if (newParentId !== null && channel.isCategory)
+          throw new ValidationFailed('parentId', 'a category cannot sit in a category');
         const parent = newParentId ? await findCategory(tx, serverId, newParentId) : null;
         if (parent) {
           access.require('MANAGE_CHANNELS', parent);
@@ -124,7 +154,16 @@ export class ChannelService {
       }
       const changes = diffChanges(before, auditView(channel));
       if (changes.length === 0) return channel;
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_UPDATE, channel.id, changes, reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.CHANNEL_UPDATE,
+          channel.id,
+          changes,
+          reason,
+        ),
+      );
       channel.updated();
       return channel;
     });
@@ -151,7 +190,16 @@ export class ChannelService {
           child.updated();
         }
       }
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_DELETE, channel.id, diffChanges(auditView(channel), {}), reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.CHANNEL_DELETE,
+          channel.id,
+          diffChanges(auditView(channel), {}),
+          reason,
+        ),
+      );
       if (channel.isVoice) await endVoiceInChannel(tx, channel.id);
       // Threads live and die with their parent channel, as on Discord.
       for (const thread of await tx.find(Channel, { parent: channel.id, type: { $in: [...THREAD_CHANNEL_TYPES] } })) {
@@ -168,11 +216,18 @@ export class ChannelService {
    * every channel there, exactly once, in the new order (positions 0..n-1). Needs MANAGE_CHANNELS in
    * each channel that moves. One CHANNEL_UPDATE entry and event per channel that moved.
    */
-  async reorderChannels(actor: IdArg, server: ServerArg, parent: IdArg | null, channels: readonly IdArg[], options: ReasonOption = {}): Promise<Channel[]> {
+  async reorderChannels(
+    actor: IdArg,
+    server: ServerArg,
+    parent: IdArg | null,
+    channels: readonly IdArg[],
+    options: ReasonOption = {},
+  ): Promise<Channel[]> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const parentId = parent === null ? null : idArg(parent, 'parentId');
-    if (!Array.isArray(channels) || channels.length === 0) throw new ValidationFailed('channelIds', 'must list the channels in their new order');
+    if (!Array.isArray(channels) || channels.length === 0)
+      throw new ValidationFailed('channelIds', 'must list the channels in their new order');
     const ids = channels.map((id) => idArg(id, 'channelIds'));
     if (new Set(ids).size !== ids.length) throw new ValidationFailed('channelIds', 'lists a channel twice');
     const reason = auditReasonOf(options);
@@ -181,10 +236,16 @@ export class ChannelService {
       const access = await loadServerAccess(tx, serverId, actorId);
       access.require('MANAGE_CHANNELS');
       if (parentId) await findCategory(tx, serverId, parentId);
-      const siblings = await tx.find(Channel, { server: serverId, parent: parentId }, { populate: ['overwrites'], refresh: true });
+      const siblings = await tx.find(
+        Channel,
+        { server: serverId, parent: parentId },
+        { populate: ['overwrites'], refresh: true },
+      );
       const byId = new Map(siblings.map((c) => [c.id, c]));
       if (siblings.length !== ids.length || ids.some((id) => !byId.has(id))) {
-        throw new ValidationFailed('channelIds', 'must list every channel of the category exactly once', { expected: siblings.length });
+        throw new ValidationFailed('channelIds', 'must list every channel of the category exactly once', {
+          expected: siblings.length,
+        });
       }
       const ordered = ids.map((id) => byId.get(id)!);
       const moved = ordered.filter((c, i) => c.position !== i);
@@ -193,7 +254,16 @@ export class ChannelService {
         if (c.position === i) return;
         const before = c.position;
         c.position = i;
-        tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_UPDATE, c.id, [{ key: 'position', old: before, new: i }], reason));
+        tx.persist(
+          new AuditLogEntry(
+            access.server,
+            tx.getReference(User, actorId),
+            AuditLogAction.CHANNEL_UPDATE,
+            c.id,
+            [{ key: 'position', old: before, new: i }],
+            reason,
+          ),
+        );
         c.updated();
       });
       return ordered;
@@ -206,7 +276,13 @@ export class ChannelService {
    * be one the actor has in the channel, unless they are an administrator or the owner.
    * Audit 13 (create) or 14 (update), CHANNEL_UPDATE. Writing the same bits again writes nothing.
    */
-  async setOverwrite(actor: IdArg, server: ServerArg, channel: IdArg, input: OverwriteInput, options: ReasonOption = {}): Promise<PermissionOverwrite> {
+  async setOverwrite(
+    actor: IdArg,
+    server: ServerArg,
+    channel: IdArg,
+    input: OverwriteInput,
+    options: ReasonOption = {},
+  ): Promise<PermissionOverwrite> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const channelId = idArg(channel, 'channelId');
@@ -221,7 +297,8 @@ export class ChannelService {
       const { access, channel } = await lockForOverwrites(tx, serverId, channelId, actorId);
       await assertTargetInServer(tx, serverId, targetId, type);
       const existing = channel.overwrites.getItems().find((o) => o.targetId === targetId);
-      if (existing && existing.type !== type) throw new ValidationFailed('type', `the overwrite of ${targetId} is a ${existing.type} overwrite`);
+      if (existing && existing.type !== type)
+        throw new ValidationFailed('type', `the overwrite of ${targetId} is a ${existing.type} overwrite`);
       const changed = existing ? (existing.allow ^ allow) | (existing.deny ^ deny) : allow | deny;
       assertCanGrant(access.permissions(channel), changed);
       if (existing && changed === 0n) return existing;
@@ -229,7 +306,11 @@ export class ChannelService {
       const overwrite = existing ?? new PermissionOverwrite(channel, targetId, type, 0n, 0n);
       overwrite.set(allow, deny);
       if (!existing) channel.overwrites.add(overwrite);
-      const changes: AuditChange[] = [{ key: 'id', new: targetId }, { key: 'type', new: type }, ...diffChanges(before, overwriteView(overwrite))];
+      const changes: AuditChange[] = [
+        { key: 'id', new: targetId },
+        { key: 'type', new: type },
+        ...diffChanges(before, overwriteView(overwrite)),
+      ];
       const action = existing ? AuditLogAction.CHANNEL_OVERWRITE_UPDATE : AuditLogAction.CHANNEL_OVERWRITE_CREATE;
       tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), action, channel.id, changes, reason));
       channel.updated();
@@ -241,7 +322,13 @@ export class ChannelService {
    * Removes the overwrite of `target` (a role or member id), under the rules of `setOverwrite`
    * (every bit it allowed or denied must be the actor's). Audit 15.
    */
-  async deleteOverwrite(actor: IdArg, server: ServerArg, channel: IdArg, target: IdArg, options: ReasonOption = {}): Promise<void> {
+  async deleteOverwrite(
+    actor: IdArg,
+    server: ServerArg,
+    channel: IdArg,
+    target: IdArg,
+    options: ReasonOption = {},
+  ): Promise<void> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const channelId = idArg(channel, 'channelId');
@@ -252,15 +339,33 @@ export class ChannelService {
       const existing = channel.overwrites.getItems().find((o) => o.targetId === targetId);
       if (!existing) throw new NotFound('PermissionOverwrite', targetId);
       assertCanGrant(access.permissions(channel), existing.allow | existing.deny);
-      const changes: AuditChange[] = [{ key: 'id', old: targetId }, { key: 'type', old: existing.type }, ...diffChanges(overwriteView(existing), {})];
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.CHANNEL_OVERWRITE_DELETE, channel.id, changes, reason));
+      const changes: AuditChange[] = [
+        { key: 'id', old: targetId },
+        { key: 'type', old: existing.type },
+        ...diffChanges(overwriteView(existing), {}),
+      ];
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.CHANNEL_OVERWRITE_DELETE,
+          channel.id,
+          changes,
+          reason,
+        ),
+      );
       channel.overwrites.remove(existing);
       channel.updated();
     });
   }
 }
 
-async function lockForOverwrites(tx: EntityManager, serverId: string, channelId: string, actorId: string): Promise<{ access: ServerAccess; channel: Channel }> {
+async function lockForOverwrites(
+  tx: EntityManager,
+  serverId: string,
+  channelId: string,
+  actorId: string,
+): Promise<{ access: ServerAccess; channel: Channel }> {
   // The role lock keeps an overwrite from being written for a role deleted at the same moment.
   await lockKeys(tx, [rolesLockKey(serverId), overwritesLockKey(channelId)]);
   const access = await loadServerAccess(tx, serverId, actorId);

@@ -38,7 +38,8 @@ export interface StickerUpdate {
 }
 
 function objectArg<T>(value: T, field: string): T {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ValidationFailed(field, 'must be an object');
   return value;
 }
 
@@ -51,7 +52,8 @@ function booleanArg(value: unknown, field: string, fallback: boolean): boolean {
 /** Role ids as given (deduplicated, in order); whether they belong to the server is checked in the transaction. */
 function roleIdsArg(value: unknown): string[] {
   if (!Array.isArray(value)) throw new ValidationFailed('roles', 'must be an array of role ids');
-  if (value.length > LIMITS.roles) throw new ValidationFailed('roles', `must list at most ${LIMITS.roles} roles`, { max: LIMITS.roles });
+  if (value.length > LIMITS.roles)
+    throw new ValidationFailed('roles', `must list at most ${LIMITS.roles} roles`, { max: LIMITS.roles });
   return [...new Set(value.map((id) => snowflakeArg(id, 'roles')))];
 }
 
@@ -77,19 +79,33 @@ async function assertRolesOfServer(tx: EntityManager, serverId: string, roleIds:
  * of either kind serialise, or two concurrent changes would each send a list lacking the other's).
  * Stickers likewise.
  */
-async function authorise(tx: EntityManager, serverId: string, actorId: string, kind: 'emojis' | 'stickers'): Promise<ServerAccess> {
+async function authorise(
+  tx: EntityManager,
+  serverId: string,
+  actorId: string,
+  kind: 'emojis' | 'stickers',
+): Promise<ServerAccess> {
   const access = await loadServerAccess(tx, serverId, actorId);
   access.require('MANAGE_GUILD_EXPRESSIONS');
   await lockKeys(tx, [expressionsLockKey(serverId, kind)]);
   return access;
 }
 
-function audit(tx: EntityManager, access: ServerAccess, action: AuditLogAction, targetId: string, changes: AuditChange[], reason: string | null): void {
+function audit(
+  tx: EntityManager,
+  access: ServerAccess,
+  action: AuditLogAction,
+  targetId: string,
+  changes: AuditChange[],
+  reason: string | null,
+): void {
   tx.persist(new AuditLogEntry(access.server, access.member.user, action, targetId, changes, reason));
 }
 
-const emojisOf = (em: EntityManager, serverId: string): Promise<Emoji[]> => em.find(Emoji, { server: serverId }, { orderBy: { id: 'asc' }, refresh: true });
-const stickersOf = (em: EntityManager, serverId: string): Promise<Sticker[]> => em.find(Sticker, { server: serverId }, { orderBy: { id: 'asc' }, refresh: true });
+const emojisOf = (em: EntityManager, serverId: string): Promise<Emoji[]> =>
+  em.find(Emoji, { server: serverId }, { orderBy: { id: 'asc' }, refresh: true });
+const stickersOf = (em: EntityManager, serverId: string): Promise<Sticker[]> =>
+  em.find(Sticker, { server: serverId }, { orderBy: { id: 'asc' }, refresh: true });
 
 /**
  * Custom emoji of a server. Each operation needs MANAGE_GUILD_EXPRESSIONS, writes its audit entry
@@ -116,7 +132,8 @@ export class EmojiService {
       await assertRolesOfServer(tx, serverId, roles);
       const existing = await emojisOf(tx, serverId);
       const max = emojiSlotsFor(access.server.premiumTier);
-      if (existing.filter((e) => e.animated === animated).length >= max) throw new LimitReached(animated ? 'animatedEmoji' : 'staticEmoji', max);
+      if (existing.filter((e) => e.animated === animated).length >= max)
+        throw new LimitReached(animated ? 'animatedEmoji' : 'staticEmoji', max);
       const emoji = new Emoji(access.server, name, animated, tx.getReference(User, actorId));
       emoji.roles = roles;
       tx.persist(emoji);
@@ -127,7 +144,13 @@ export class EmojiService {
   }
 
   /** Renames an emoji and/or sets its allowed roles. An update that changes nothing writes nothing. */
-  async updateEmoji(actor: IdArg, server: ServerArg, emoji: IdArg, changes: EmojiUpdate, options: ReasonOption = {}): Promise<Emoji> {
+  async updateEmoji(
+    actor: IdArg,
+    server: ServerArg,
+    emoji: IdArg,
+    changes: EmojiUpdate,
+    options: ReasonOption = {},
+  ): Promise<Emoji> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const emojiId = idArg(emoji, 'emojiId');
@@ -174,7 +197,12 @@ export class StickerService {
   constructor(private readonly em: EntityManager) {}
 
   /** Creates a sticker within the slots of the server's boost tier (5/15/30/60), under the server's sticker lock. */
-  async createSticker(actor: IdArg, server: ServerArg, input: NewSticker, options: ReasonOption = {}): Promise<Sticker> {
+  async createSticker(
+    actor: IdArg,
+    server: ServerArg,
+    input: NewSticker,
+    options: ReasonOption = {},
+  ): Promise<Sticker> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     objectArg(input, 'sticker');
@@ -202,7 +230,13 @@ export class StickerService {
    * Edits name, description and/or tags (the format is fixed at upload). An update that changes
    * nothing writes nothing.
    */
-  async updateSticker(actor: IdArg, server: ServerArg, sticker: IdArg, changes: StickerUpdate, options: ReasonOption = {}): Promise<Sticker> {
+  async updateSticker(
+    actor: IdArg,
+    server: ServerArg,
+    sticker: IdArg,
+    changes: StickerUpdate,
+    options: ReasonOption = {},
+  ): Promise<Sticker> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const stickerId = idArg(sticker, 'stickerId');

@@ -25,7 +25,8 @@ export function validateInviteOptions(options: unknown): Required<InviteOptions>
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object') throw new ValidationFailed('options', 'must be an object');
   const { maxAge, maxUses, temporary } = options as InviteOptions;
-  if (temporary !== undefined && typeof temporary !== 'boolean') throw new ValidationFailed('temporary', 'must be a boolean');
+  if (temporary !== undefined && typeof temporary !== 'boolean')
+    throw new ValidationFailed('temporary', 'must be a boolean');
   return {
     maxAge: maxAge === undefined ? 86_400 : validateIntegerIn('maxAge', maxAge, 0, INVITE_MAX_AGE),
     maxUses: maxUses === undefined ? 0 : validateIntegerIn('maxUses', maxUses, 0, INVITE_MAX_USES),
@@ -61,7 +62,9 @@ export class InviteService {
         { key: 'max_age', new: invite.maxAge },
         { key: 'temporary', new: invite.temporary },
       ];
-      tx.persist(new AuditLogEntry(access.server, access.member.user, AuditLogAction.INVITE_CREATE, null, changes, null));
+      tx.persist(
+        new AuditLogEntry(access.server, access.member.user, AuditLogAction.INVITE_CREATE, null, changes, null),
+      );
       return invite;
     });
   }
@@ -72,15 +75,18 @@ export class InviteService {
    */
   async deleteInvite(actor: UserArg, code: string, options: ReasonOption = {}): Promise<void> {
     const actorId = userIdArg(actor, 'actor');
-    if (typeof code !== 'string' || code.length === 0 || code.length > 32) throw new ValidationFailed('code', 'must be an invite code');
+    if (typeof code !== 'string' || code.length === 0 || code.length > 32)
+      throw new ValidationFailed('code', 'must be an invite code');
     const reason = validateAuditReason(options?.reason);
     await transact(this.em, async (tx) => {
       const invite = await tx.findOne(Invite, { code }, { populate: ['channel.overwrites'], refresh: true });
       if (!invite) throw new NotFound('Invite', code);
       const access = await loadServerAccess(tx, invite.server.id, actorId);
       const channel = invite.channel.getEntity();
-      const allowed = invite.inviter?.id === actorId || access.has('MANAGE_GUILD') || access.has('MANAGE_CHANNELS', channel);
-      if (!allowed) throw new MissingPermission('MANAGE_CHANNELS', { channelId: channel.id, alternatives: ['MANAGE_GUILD'] });
+      const allowed =
+        invite.inviter?.id === actorId || access.has('MANAGE_GUILD') || access.has('MANAGE_CHANNELS', channel);
+      if (!allowed)
+        throw new MissingPermission('MANAGE_CHANNELS', { channelId: channel.id, alternatives: ['MANAGE_GUILD'] });
       tx.remove(invite);
       invite.deleted();
       const changes = [
@@ -92,7 +98,9 @@ export class InviteService {
         { key: 'max_age', old: invite.maxAge },
         { key: 'temporary', old: invite.temporary },
       ];
-      tx.persist(new AuditLogEntry(access.server, access.member.user, AuditLogAction.INVITE_DELETE, null, changes, reason));
+      tx.persist(
+        new AuditLogEntry(access.server, access.member.user, AuditLogAction.INVITE_DELETE, null, changes, reason),
+      );
     });
   }
 }

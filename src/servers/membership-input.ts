@@ -29,10 +29,12 @@ export function validateNickname(value: unknown): string | null {
 /** A timeout's end: null clears it; otherwise a moment in the future, at most 28 days away. */
 export function validateTimeoutUntil(value: unknown, now: number = Date.now()): Date | null {
   if (value === null) return null;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new ValidationFailed('timedOutUntil', 'must be a date or null');
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new ValidationFailed('timedOutUntil', 'must be a date or null');
   const ms = value.getTime() - now;
   if (ms <= 0) throw new ValidationFailed('timedOutUntil', 'must be in the future');
-  if (ms > MAX_TIMEOUT_MS) throw new ValidationFailed('timedOutUntil', 'must be at most 28 days away', { maxMs: MAX_TIMEOUT_MS });
+  if (ms > MAX_TIMEOUT_MS)
+    throw new ValidationFailed('timedOutUntil', 'must be at most 28 days away', { maxMs: MAX_TIMEOUT_MS });
   return new Date(value.getTime());
 }
 
@@ -42,6 +44,9 @@ export function validateBanOptions(options: unknown): { reason: string; deleteMe
   if (reason === undefined || reason === null) throw new ValidationFailed('reason', 'is required');
   return {
     reason: validateAuditReason(reason) as string,
-    deleteMessageSeconds: deleteMessageSeconds === undefined ? 0 : validateIntegerIn('deleteMessageSeconds', deleteMessageSeconds, 0, MAX_BAN_DELETE_MESSAGE_SECONDS),
+    deleteMessageSeconds:
+      deleteMessageSeconds === undefined
+        ? 0
+        : validateIntegerIn('deleteMessageSeconds', deleteMessageSeconds, 0, MAX_BAN_DELETE_MESSAGE_SECONDS),
   };
 }

@@ -1,5 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { AlreadyExists, AlreadyMember, HierarchyViolation, InviteInvalid, NotAMember, NotFound, OwnerCannotLeave, UserBanned, ValidationFailed } from '../domain/errors';
+import {
+  AlreadyExists,
+  AlreadyMember,
+  HierarchyViolation,
+  InviteInvalid,
+  NotAMember,
+  NotFound,
+  OwnerCannotLeave,
+  UserBanned,
+  ValidationFailed,
+} from '../domain/errors';
 import { assertCanActOnMember } from '../domain/permissions';
 import { membershipLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
@@ -12,7 +22,15 @@ import { loadServerAccess, rankOf, ServerAccess } from '../entities/server/Serve
 import { ServerMember } from '../entities/server/ServerMember';
 import { User } from '../entities/user/User';
 import { endVoiceInServer } from '../voice/end-voice';
-import { type MemberArg, memberUserIdArg, type ReasonOption, type ServerArg, serverIdArg, type UserArg, userIdArg } from './args';
+import {
+  type MemberArg,
+  memberUserIdArg,
+  type ReasonOption,
+  type ServerArg,
+  serverIdArg,
+  type UserArg,
+  userIdArg,
+} from './args';
 import { type BanOptions, validateBanOptions, validateNickname, validateTimeoutUntil } from './membership-input';
 import { assertCanJoinAnotherServer } from './server-cap';
 
@@ -34,8 +52,14 @@ async function requireMember(tx: EntityManager, serverId: string, userId: string
   return member;
 }
 
-const audit = (tx: EntityManager, access: ServerAccess, action: AuditLogAction, targetId: string | null, changes: AuditLogEntry['changes'], reason: string | null) =>
-  tx.persist(new AuditLogEntry(access.server, access.member.user, action, targetId, changes, reason));
+const audit = (
+  tx: EntityManager,
+  access: ServerAccess,
+  action: AuditLogAction,
+  targetId: string | null,
+  changes: AuditLogEntry['changes'],
+  reason: string | null,
+) => tx.persist(new AuditLogEntry(access.server, access.member.user, action, targetId, changes, reason));
 
 /** The server of a usable invite, or InviteInvalid saying why it is not usable. */
 async function usableInviteServer(tx: EntityManager, code: string): Promise<string> {
@@ -159,7 +183,8 @@ export class MembershipService {
       if (!banned) throw new NotFound('User', targetId);
       const victim = await findMember(tx, serverId, targetId);
       // Not a member: neither the actor (a member) nor the owner (always a member), so no rank applies.
-      if (victim) assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'ban');
+      if (victim)
+        assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'ban');
       if ((await tx.count(Ban, { server: serverId, user: targetId })) > 0) throw new AlreadyExists('Ban_pkey');
       const ban = new Ban(access.server, banned, access.member.user, reason);
       tx.persist(ban);
@@ -172,7 +197,14 @@ export class MembershipService {
       }
       await purgeRecentMessages(tx, serverId, targetId, deleteMessageSeconds);
       access.server.banAdded(targetId, reason, deleteMessageSeconds);
-      audit(tx, access, AuditLogAction.MEMBER_BAN_ADD, targetId, [{ key: 'delete_message_seconds', new: deleteMessageSeconds }], reason);
+      audit(
+        tx,
+        access,
+        AuditLogAction.MEMBER_BAN_ADD,
+        targetId,
+        [{ key: 'delete_message_seconds', new: deleteMessageSeconds }],
+        reason,
+      );
       return ban;
     });
   }
@@ -201,7 +233,13 @@ export class MembershipService {
    * Audit 24 with the `communication_disabled_until` change, GUILD_MEMBER_UPDATE; a member in voice in
    * this server is disconnected. A call that changes nothing writes nothing.
    */
-  async timeout(actor: UserArg, server: ServerArg, target: MemberArg, until: Date | null, options: ReasonOption = {}): Promise<ServerMember> {
+  async timeout(
+    actor: UserArg,
+    server: ServerArg,
+    target: MemberArg,
+    until: Date | null,
+    options: ReasonOption = {},
+  ): Promise<ServerMember> {
     const actorId = userIdArg(actor, 'actor');
     const serverId = serverIdArg(server);
     const targetId = memberUserIdArg(target, serverId);
@@ -213,8 +251,15 @@ export class MembershipService {
       access.require('MODERATE_MEMBERS');
       const victim = await requireMember(tx, serverId, targetId);
       assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'timeout');
-      if (end !== null && new ServerAccess(access.server, victim, victim.roles.getItems(), access.everyone).has('ADMINISTRATOR')) {
-        throw new HierarchyViolation('timeout', 'a member with ADMINISTRATOR cannot be timed out', { actorId, targetId, refusal: 'target-is-administrator' });
+      if (
+        end !== null &&
+        new ServerAccess(access.server, victim, victim.roles.getItems(), access.everyone).has('ADMINISTRATOR')
+      ) {
+        throw new HierarchyViolation('timeout', 'a member with ADMINISTRATOR cannot be timed out', {
+          actorId,
+          targetId,
+          refusal: 'target-is-administrator',
+        });
       }
       const before = victim.timedOutUntil?.toISOString() ?? null;
       const after = end?.toISOString() ?? null;
@@ -223,7 +268,14 @@ export class MembershipService {
       // As Discord: a member timed out while in a call is disconnected (same lock order as kick).
       if (end !== null) await endVoiceInServer(tx, serverId, targetId);
       victim.updated();
-      audit(tx, access, AuditLogAction.MEMBER_UPDATE, targetId, [{ key: 'communication_disabled_until', old: before, new: after }], reason);
+      audit(
+        tx,
+        access,
+        AuditLogAction.MEMBER_UPDATE,
+        targetId,
+        [{ key: 'communication_disabled_until', old: before, new: after }],
+        reason,
+      );
       return victim;
     });
   }
@@ -233,7 +285,13 @@ export class MembershipService {
    * MANAGE_NICKNAMES when they rank strictly below the actor. Audit 24 (`nick`), GUILD_MEMBER_UPDATE.
    * A call that changes nothing writes nothing.
    */
-  async setNickname(actor: UserArg, server: ServerArg, target: MemberArg, nickname: string | null, options: ReasonOption = {}): Promise<ServerMember> {
+  async setNickname(
+    actor: UserArg,
+    server: ServerArg,
+    target: MemberArg,
+    nickname: string | null,
+    options: ReasonOption = {},
+  ): Promise<ServerMember> {
     const actorId = userIdArg(actor, 'actor');
     const serverId = serverIdArg(server);
     const targetId = memberUserIdArg(target, serverId);
@@ -241,12 +299,23 @@ export class MembershipService {
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
       // Another member's nickname is a moderation: it checks the hierarchy, so it takes the hierarchy lock too.
-      await lockKeys(tx, targetId === actorId ? [membershipLockKey(serverId, targetId)] : [membershipLockKey(serverId, targetId), rolesLockKey(serverId)]);
+      await lockKeys(
+        tx,
+        targetId === actorId
+          ? [membershipLockKey(serverId, targetId)]
+          : [membershipLockKey(serverId, targetId), rolesLockKey(serverId)],
+      );
       const access = await loadServerAccess(tx, serverId, actorId);
       const self = targetId === actorId;
       access.require(self ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES');
       const member = self ? access.member : await requireMember(tx, serverId, targetId);
-      if (!self) assertCanActOnMember(access.rank, rankOf(targetId, member.roles.getItems()), access.server.owner.id, 'nickname');
+      if (!self)
+        assertCanActOnMember(
+          access.rank,
+          rankOf(targetId, member.roles.getItems()),
+          access.server.owner.id,
+          'nickname',
+        );
       if (member.nickname === nick) return member;
       const before = member.nickname;
       member.nickname = nick;

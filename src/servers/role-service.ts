@@ -2,7 +2,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { HierarchyViolation, LimitReached, NotFound, ValidationFailed } from '../domain/errors';
 import { idArg, type IdArg, snowflakeArg } from '../domain/identity/ids';
 import { LIMITS } from '../domain/limits';
-import { assertCanActOnMember, assertCanAssignRole, assertCanGrant, assertCanManageRole, parsePermissions } from '../domain/permissions';
+import {
+  assertCanActOnMember,
+  assertCanAssignRole,
+  assertCanGrant,
+  assertCanManageRole,
+  parsePermissions,
+} from '../domain/permissions';
 import { validateIntegerIn, validateRoleName } from '../domain/servers';
 import { membershipLockKey, rolesLockKey } from '../db/lock-keys';
 import { lockKeys, transact } from '../db/unit-of-work';
@@ -54,7 +60,13 @@ function validateNewRole(props: NewRole): Required<Omit<NewRole, 'permissions'>>
   };
 }
 
-function validateRolePatch(patch: RolePatch): { name?: string; permissions?: bigint; color?: number; hoist?: boolean; mentionable?: boolean } {
+function validateRolePatch(patch: RolePatch): {
+  name?: string;
+  permissions?: bigint;
+  color?: number;
+  hoist?: boolean;
+  mentionable?: boolean;
+} {
   if (typeof patch !== 'object' || patch === null) throw new ValidationFailed('role', 'must be an object');
   return {
     name: patch.name === undefined ? undefined : validateRoleName(patch.name),
@@ -66,14 +78,25 @@ function validateRolePatch(patch: RolePatch): { name?: string; permissions?: big
 }
 
 function auditView(role: Role) {
-  return { name: role.name, permissions: role.permissions.toString(), color: role.color, hoist: role.hoist, mentionable: role.mentionable };
+  return {
+    name: role.name,
+    permissions: role.permissions.toString(),
+    color: role.color,
+    hoist: role.hoist,
+    mentionable: role.mentionable,
+  };
 }
 
 /**
  * The server's hierarchy lock (with `narrower` keys, in the same statement), then the actor's access:
  * read after the lock, so the actor's roles and the positions it sees stay true until commit.
  */
-async function lockAndLoad(tx: EntityManager, serverId: string, actorId: string, narrower: string[] = []): Promise<ServerAccess> {
+async function lockAndLoad(
+  tx: EntityManager,
+  serverId: string,
+  actorId: string,
+  narrower: string[] = [],
+): Promise<ServerAccess> {
   await lockKeys(tx, [rolesLockKey(serverId), ...narrower]);
   return loadServerAccess(tx, serverId, actorId);
 }
@@ -114,7 +137,16 @@ export class RoleService {
       const count = await tx.count(Role, { server: serverId });
       if (count >= LIMITS.roles) throw new LimitReached('roles', LIMITS.roles);
       tx.persist(role);
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.ROLE_CREATE, role.id, diffChanges({}, auditView(role)), reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.ROLE_CREATE,
+          role.id,
+          diffChanges({}, auditView(role)),
+          reason,
+        ),
+      );
       role.created();
       return role;
     });
@@ -126,7 +158,13 @@ export class RoleService {
    * lacks them; only newly added bits must be the actor's (administrators and the owner add anything).
    * A patch that changes nothing writes nothing.
    */
-  async updateRole(actor: IdArg, server: ServerArg, role: IdArg, patch: RolePatch, options: ReasonOption = {}): Promise<Role> {
+  async updateRole(
+    actor: IdArg,
+    server: ServerArg,
+    role: IdArg,
+    patch: RolePatch,
+    options: ReasonOption = {},
+  ): Promise<Role> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const roleId = idArg(role, 'roleId');
@@ -151,7 +189,16 @@ export class RoleService {
       if (input.mentionable !== undefined) role.mentionable = input.mentionable;
       const changes = diffChanges(before, auditView(role));
       if (changes.length === 0) return role;
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.ROLE_UPDATE, role.id, changes, reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.ROLE_UPDATE,
+          role.id,
+          changes,
+          reason,
+        ),
+      );
       role.updated();
       return role;
     });
@@ -171,15 +218,29 @@ export class RoleService {
       access.require('MANAGE_ROLES');
       const role = await findRole(tx, serverId, roleId);
       if (role.isEveryone) throw new ValidationFailed('roleId', 'the @everyone role cannot be deleted');
-      if (role.managed) throw new HierarchyViolation('delete role', 'the role is managed by an integration', { roleId });
+      if (role.managed)
+        throw new HierarchyViolation('delete role', 'the role is managed by an integration', { roleId });
       assertCanManageRole(access.rank, role, access.server.owner.id, 'delete role');
-      const overwrites = await tx.find(PermissionOverwrite, { targetId: roleId, channel: { server: serverId } }, { populate: ['channel.overwrites'] });
+      const overwrites = await tx.find(
+        PermissionOverwrite,
+        { targetId: roleId, channel: { server: serverId } },
+        { populate: ['channel.overwrites'] },
+      );
       for (const overwrite of overwrites) {
         const channel = overwrite.channel.getEntity();
         channel.overwrites.remove(overwrite);
         channel.updated();
       }
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.ROLE_DELETE, role.id, diffChanges(auditView(role), {}), reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.ROLE_DELETE,
+          role.id,
+          diffChanges(auditView(role), {}),
+          reason,
+        ),
+      );
       role.deleted();
       tx.remove(role);
     });
@@ -191,10 +252,16 @@ export class RoleService {
    * below the actor both where it is and where it goes (owner exempt); roles not listed keep their
    * positions, and equal positions rank by id. One ROLE_UPDATE entry and event per role that moved.
    */
-  async reorderRoles(actor: IdArg, server: ServerArg, positions: RolePosition[], options: ReasonOption = {}): Promise<Role[]> {
+  async reorderRoles(
+    actor: IdArg,
+    server: ServerArg,
+    positions: RolePosition[],
+    options: ReasonOption = {},
+  ): Promise<Role[]> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
-    if (!Array.isArray(positions) || positions.length === 0) throw new ValidationFailed('positions', 'must list at least one role');
+    if (!Array.isArray(positions) || positions.length === 0)
+      throw new ValidationFailed('positions', 'must list at least one role');
     const wanted = new Map<string, number>();
     for (const entry of positions) {
       const id = snowflakeArg(entry?.id, 'positions.id');
@@ -220,7 +287,16 @@ export class RoleService {
       for (const role of moved) {
         const before = role.position;
         role.position = wanted.get(role.id)!;
-        tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.ROLE_UPDATE, role.id, [{ key: 'position', old: before, new: role.position }], reason));
+        tx.persist(
+          new AuditLogEntry(
+            access.server,
+            tx.getReference(User, actorId),
+            AuditLogAction.ROLE_UPDATE,
+            role.id,
+            [{ key: 'position', old: before, new: role.position }],
+            reason,
+          ),
+        );
         role.updated();
       }
       return roles;
@@ -231,16 +307,35 @@ export class RoleService {
    * Gives a member a role (MANAGE_ROLES; the role below the actor, not managed; the member below
    * the actor, or the actor themself).
    */
-  async assignRole(actor: IdArg, server: ServerArg, member: MemberArg, role: IdArg, options: ReasonOption = {}): Promise<ServerMember> {
+  async assignRole(
+    actor: IdArg,
+    server: ServerArg,
+    member: MemberArg,
+    role: IdArg,
+    options: ReasonOption = {},
+  ): Promise<ServerMember> {
     return this.changeMemberRole(actor, server, member, role, 'add', options);
   }
 
   /** Takes a role from a member, under the same rules as `assignRole`. */
-  async unassignRole(actor: IdArg, server: ServerArg, member: MemberArg, role: IdArg, options: ReasonOption = {}): Promise<ServerMember> {
+  async unassignRole(
+    actor: IdArg,
+    server: ServerArg,
+    member: MemberArg,
+    role: IdArg,
+    options: ReasonOption = {},
+  ): Promise<ServerMember> {
     return this.changeMemberRole(actor, server, member, role, 'remove', options);
   }
 
-  private async changeMemberRole(actor: IdArg, server: ServerArg, target: MemberArg, roleArg: IdArg, op: 'add' | 'remove', options: ReasonOption): Promise<ServerMember> {
+  private async changeMemberRole(
+    actor: IdArg,
+    server: ServerArg,
+    target: MemberArg,
+    roleArg: IdArg,
+    op: 'add' | 'remove',
+    options: ReasonOption,
+  ): Promise<ServerMember> {
     const actorId = idArg(actor, 'actor');
     const serverId = idArg(server, 'serverId');
     const userId = memberUserIdArg(target, serverId, 'userId');
@@ -256,7 +351,11 @@ export class RoleService {
       const ownerId = access.server.owner.id;
       assertCanAssignRole(access.rank, role, ownerId, action);
       // The access carries the actor's roles as facts only: the member's role collection is loaded here.
-      const member = await tx.findOne(ServerMember, { server: serverId, user: userId }, { populate: ['roles'], refresh: true });
+      const member = await tx.findOne(
+        ServerMember,
+        { server: serverId, user: userId },
+        { populate: ['roles'], refresh: true },
+      );
       if (!member) throw new NotFound('ServerMember', userId);
       assertCanActOnMember(access.rank, rankOf(userId, member.roles.getItems()), ownerId, 'roles');
       const holds = member.roles.contains(role);
@@ -264,7 +363,16 @@ export class RoleService {
       if (op === 'add') member.roles.add(role);
       else member.roles.remove(role);
       const change = { key: op === 'add' ? '$add' : '$remove', new: [{ id: role.id, name: role.name }] };
-      tx.persist(new AuditLogEntry(access.server, tx.getReference(User, actorId), AuditLogAction.MEMBER_ROLE_UPDATE, userId, [change], reason));
+      tx.persist(
+        new AuditLogEntry(
+          access.server,
+          tx.getReference(User, actorId),
+          AuditLogAction.MEMBER_ROLE_UPDATE,
+          userId,
+          [change],
+          reason,
+        ),
+      );
       member.updated();
       return member;
     });

@@ -13,7 +13,15 @@ import { Server } from '../entities/server/Server';
 import { loadServerAccess } from '../entities/server/ServerAccess';
 import { ServerMember } from '../entities/server/ServerMember';
 import { User } from '../entities/user/User';
-import { type MemberArg, memberUserIdArg, type ReasonOption, type ServerArg, serverIdArg, type UserArg, userIdArg } from './args';
+import {
+  type MemberArg,
+  memberUserIdArg,
+  type ReasonOption,
+  type ServerArg,
+  serverIdArg,
+  type UserArg,
+  userIdArg,
+} from './args';
 import { assertCanJoinAnotherServer } from './server-cap';
 
 export interface NewServer {
@@ -51,15 +59,18 @@ function optionalText(field: string, value: unknown, max: number): string | null
   if (value === null) return null;
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string or null');
   const length = [...value].length;
-  if (length < 1 || length > max) throw new ValidationFailed(field, `must be 1-${max} characters`, { min: 1, max, length });
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) throw new ValidationFailed(field, 'may not contain control characters');
+  if (length < 1 || length > max)
+    throw new ValidationFailed(field, `must be 1-${max} characters`, { min: 1, max, length });
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value))
+    throw new ValidationFailed(field, 'may not contain control characters');
   return value;
 }
 
 /** Validates a ServerChanges object: unknown keys and bad values are refused before any query. */
 export function validateServerChanges(changes: unknown): ServerChanges {
-  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) throw new ValidationFailed('changes', 'must be an object');
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes))
+    throw new ValidationFailed('changes', 'must be an object');
   const valid: ServerChanges = {};
   for (const [key, value] of Object.entries(changes)) {
     if (value === undefined) continue;
@@ -86,7 +97,11 @@ export function validateServerChanges(changes: unknown): ServerChanges {
 }
 
 function onlyOwner(action: string, actorId: string, serverId: string): HierarchyViolation {
-  return new HierarchyViolation(action, 'only the server owner can do this', { actorId, serverId, refusal: 'not-owner' });
+  return new HierarchyViolation(action, 'only the server owner can do this', {
+    actorId,
+    serverId,
+    refusal: 'not-owner',
+  });
 }
 
 /** Creating, configuring, handing over and deleting servers. Each method is one unit of work. */
@@ -107,7 +122,11 @@ export class ServerService {
       const server = new Server(user, name);
       server.description = input.description ?? null;
       server.memberCount = 1;
-      const everyone = new Role(server, { name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS, position: 0 }, server.id);
+      const everyone = new Role(
+        server,
+        { name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS, position: 0 },
+        server.id,
+      );
       const membership = new ServerMember(server, user);
       const category = new Channel(server, ChannelType.GUILD_CATEGORY, 'Text Channels');
       const text = new Channel(server, ChannelType.GUILD_TEXT, 'general');
@@ -129,7 +148,12 @@ export class ServerService {
    * server row is locked, so the audit entry's old values are the values replaced. A call that
    * changes nothing writes nothing.
    */
-  async updateServer(actor: UserArg, server: ServerArg, changes: ServerChanges, options: ReasonOption = {}): Promise<Server> {
+  async updateServer(
+    actor: UserArg,
+    server: ServerArg,
+    changes: ServerChanges,
+    options: ReasonOption = {},
+  ): Promise<Server> {
     const actorId = userIdArg(actor, 'actor');
     const serverId = serverIdArg(server);
     const valid = validateServerChanges(changes);
@@ -152,7 +176,12 @@ export class ServerService {
   }
 
   /** Hands the server to another member; only the owner may. Audit 1 (`owner_id`), GUILD_UPDATE. */
-  async transferOwnership(actor: UserArg, server: ServerArg, newOwner: MemberArg, options: ReasonOption = {}): Promise<Server> {
+  async transferOwnership(
+    actor: UserArg,
+    server: ServerArg,
+    newOwner: MemberArg,
+    options: ReasonOption = {},
+  ): Promise<Server> {
     const actorId = userIdArg(actor, 'actor');
     const serverId = serverIdArg(server);
     const newOwnerId = memberUserIdArg(newOwner, serverId, 'newOwner');
@@ -170,7 +199,16 @@ export class ServerService {
       if (!heir) throw new NotFound('ServerMember', `${serverId}:${newOwnerId}`);
       locked.owner = ref(tx.getReference(User, newOwnerId));
       locked.updated();
-      tx.persist(new AuditLogEntry(locked, access.member.user, AuditLogAction.GUILD_UPDATE, serverId, [{ key: AUDIT_KEYS.owner, old: actorId, new: newOwnerId }], reason));
+      tx.persist(
+        new AuditLogEntry(
+          locked,
+          access.member.user,
+          AuditLogAction.GUILD_UPDATE,
+          serverId,
+          [{ key: AUDIT_KEYS.owner, old: actorId, new: newOwnerId }],
+          reason,
+        ),
+      );
       return locked;
     });
   }

@@ -34,8 +34,18 @@ export interface Route {
   handler: Handler;
 }
 
-export function page(ctx: Pick<Ctx, 'write' | 'csrf'>, title: string, active: LayoutOptions['active'], body: Html, status = 200): Reply {
-  return { status, type: 'text/html; charset=utf-8', body: layout({ title, active, write: ctx.write, csrf: ctx.csrf }, body).value };
+export function page(
+  ctx: Pick<Ctx, 'write' | 'csrf'>,
+  title: string,
+  active: LayoutOptions['active'],
+  body: Html,
+  status = 200,
+): Reply {
+  return {
+    status,
+    type: 'text/html; charset=utf-8',
+    body: layout({ title, active, write: ctx.write, csrf: ctx.csrf }, body).value,
+  };
 }
 
 const replacer = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);

@@ -57,7 +57,12 @@ function describe(reason: PermissionReason, nameOf: (id: string) => string): str
     case 'not-granted':
       return 'no role grants it';
     case 'overwrite': {
-      const scope = reason.scope === 'everyone' ? '@everyone overwrite' : reason.scope === 'role' ? 'role overwrite' : 'member overwrite';
+      const scope =
+        reason.scope === 'everyone'
+          ? '@everyone overwrite'
+          : reason.scope === 'role'
+            ? 'role overwrite'
+            : 'member overwrite';
       return `${reason.effect === 'allow' ? 'allowed' : 'denied'} by ${scope} ${reason.ids.map(nameOf).join(', ')}`;
     }
     case 'administrator-not-overwritable':
@@ -83,7 +88,12 @@ function inputOf(access: ServerAccess, overwritesFrom: Channel | null): ComputeP
  * the package's own algorithm (`explainPermissions`), from the same data the domain loads before it
  * acts (`loadChannelAccess` / `loadServerAccess`). Read-only.
  */
-export async function explainMember(em: EntityManager, serverArg: string, userArg: string, channelArg?: string | null): Promise<MemberPermissions> {
+export async function explainMember(
+  em: EntityManager,
+  serverArg: string,
+  userArg: string,
+  channelArg?: string | null,
+): Promise<MemberPermissions> {
   const serverId = idArg(serverArg, 'server');
   const userId = idArg(userArg, 'user');
   let access: ServerAccess;
@@ -93,7 +103,8 @@ export async function explainMember(em: EntityManager, serverArg: string, userAr
   let domainPermissions: bigint;
   if (channelArg) {
     const channelAccess = await loadChannelAccess(em, channelArg, userId);
-    if (!channelAccess.server || channelAccess.channel.server?.id !== serverId) throw new ValidationFailed('channel', 'must be a channel of this server');
+    if (!channelAccess.server || channelAccess.channel.server?.id !== serverId)
+      throw new ValidationFailed('channel', 'must be a channel of this server');
     access = channelAccess.server;
     channel = channelAccess.channel;
     overwritesFrom = channelAccess.parent ?? channel;
@@ -110,7 +121,7 @@ export async function explainMember(em: EntityManager, serverArg: string, userAr
     timedOut: isTimedOut(access.member.timedOutUntil, access.now),
   });
   const names = await namesOf(em, serverId);
-  const nameOf = (id: string) => (id === serverId ? '@everyone' : names.get(id) ?? id);
+  const nameOf = (id: string) => (id === serverId ? '@everyone' : (names.get(id) ?? id));
   return {
     serverId,
     userId,

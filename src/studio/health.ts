@@ -13,13 +13,22 @@ export async function studioHealthReport(orm: CrybOrm, target: string | null): P
   // No second sample for transactions per second: the panel answers at once.
   const thresholds: HealthThresholds = { ...DEFAULT_THRESHOLDS, tpsSampleMs: 0 };
   const base = { checkedAt: new Date().toISOString(), target: target ? redactUrl(target) : 'the studio pool' };
-  const knexClient = orm.em.getConnection('write').getKnex().client as { acquireConnection(): Promise<Client>; releaseConnection(c: Client): Promise<void> };
+  const knexClient = orm.em.getConnection('write').getKnex().client as {
+    acquireConnection(): Promise<Client>;
+    releaseConnection(c: Client): Promise<void>;
+  };
   let client: Client;
   try {
     client = await knexClient.acquireConnection();
   } catch (error) {
     const message = `cannot connect: ${(error as Error).message}`;
-    return { ...base, status: 'critical', reachable: false, error: message, findings: [{ level: 'critical', check: 'server', message }] };
+    return {
+      ...base,
+      status: 'critical',
+      reachable: false,
+      error: message,
+      findings: [{ level: 'critical', check: 'server', message }],
+    };
   }
   try {
     return await reportOn(client, base, thresholds);

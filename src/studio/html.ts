@@ -35,7 +35,10 @@ export function html(strings: TemplateStringsArray, ...values: HtmlPart[]): Html
 export const trusted = (markup: string): Html => new Html(markup);
 
 /** A path with a query string; values are URL-encoded, empty ones dropped. */
-export function href(path: string, query: Record<string, string | number | readonly string[] | null | undefined> = {}): string {
+export function href(
+  path: string,
+  query: Record<string, string | number | readonly string[] | null | undefined> = {},
+): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === null || value === undefined || value === '') continue;
@@ -64,25 +67,64 @@ const NAV: { key: LayoutOptions['active']; label: string; path: string }[] = [
 
 export function layout(options: LayoutOptions, body: Html): Html {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-${options.write ? html`<meta name="csrf-token" content="${options.csrf}">` : ''}
-<link rel="icon" href="data:,"><title>${options.title} · CRYB studio</title><link rel="stylesheet" href="/static/studio.css"><script src="/static/studio.js" defer></script></head>
-<body><header><a class="brand" href="/">CRYB studio</a><nav>${NAV.map(
-    (n) => html`<a href="${n.path}"${n.key === options.active ? trusted(' class="active"') : ''}>${n.label}</a>`,
-  )}</nav><span class="mode ${options.write ? 'write' : 'read'}">${options.write ? 'write mode: domain actions enabled' : 'read-only'}</span></header>
-<main><h1>${options.title}</h1>${body}</main></body></html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        ${options.write ? html`<meta name="csrf-token" content="${options.csrf}" />` : ''}
+        <link rel="icon" href="data:," />
+        <title>${options.title} · CRYB studio</title>
+        <link rel="stylesheet" href="/static/studio.css" />
+        <script src="/static/studio.js" defer></script>
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="/">CRYB studio</a>
+          <nav>
+            ${NAV.map(
+              (n) =>
+                html`<a href="${n.path}" ${n.key === options.active ? trusted(' class="active"') : ''}>${n.label}</a>`,
+            )}
+          </nav>
+          <span class="mode ${options.write ? 'write' : 'read'}"
+            >${options.write ? 'write mode: domain actions enabled' : 'read-only'}</span
+          >
+        </header>
+        <main>
+          <h1>${options.title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html>`;
 }
 
 /** A hidden CSRF field for forms that POST (write mode only). */
-export const csrfField = (token: string): Html => html`<input type="hidden" name="_csrf" value="${token}">`;
+export const csrfField = (token: string): Html => html`<input type="hidden" name="_csrf" value="${token}" />`;
 
 export function table(headers: HtmlPart[], rows: HtmlPart[][], options: { empty?: string; cls?: string } = {}): Html {
   if (rows.length === 0) return html`<p class="empty">${options.empty ?? 'nothing here'}</p>`;
-  return html`<table class="${options.cls ?? 'grid'}"><thead><tr>${headers.map((h) => html`<th>${h}</th>`)}</tr></thead>
-<tbody>${rows.map((r) => html`<tr>${r.map((c) => html`<td>${c}</td>`)}</tr>`)}</tbody></table>`;
+  return html`<table class="${options.cls ?? 'grid'}">
+    <thead>
+      <tr>
+        ${headers.map((h) => html`<th>${h}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows.map(
+        (r) =>
+          html`<tr>
+            ${r.map((c) => html`<td>${c}</td>`)}
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
-const DONE: Record<string, string> = { kicked: 'Member kicked.', banned: 'Member banned.', deleted: 'Message deleted.' };
+const DONE: Record<string, string> = {
+  kicked: 'Member kicked.',
+  banned: 'Member banned.',
+  deleted: 'Message deleted.',
+};
 
 /** The line a write action leaves after its redirect (`?done=`). */
 export const doneNotice = (query: URLSearchParams): Html => {

@@ -2,7 +2,8 @@ import { ReferenceKind, type EntityMetadata, type EntityProperty } from '@mikro-
 import type { CrybOrm } from '../db/orm';
 
 /** How a column is filtered and compared: decided from the column type MikroORM knows. */
-export type ColumnKind = 'integer' | 'bigint' | 'number' | 'text' | 'enum' | 'boolean' | 'timestamp' | 'json' | 'array' | 'other';
+export type ColumnKind =
+  'integer' | 'bigint' | 'number' | 'text' | 'enum' | 'boolean' | 'timestamp' | 'json' | 'array' | 'other';
 
 export interface StudioColumn {
   /** The database column (from metadata only, never from a request). */
@@ -57,7 +58,7 @@ function kindOf(columnType: string, prop: EntityProperty): ColumnKind {
 /** Columns that lead an index or the primary key (a b-tree can walk them in order). */
 function leadingIndexed(meta: EntityMetadata): Set<string> {
   const fieldsOf = (names: string | string[] | undefined): string[] => {
-    const list = typeof names === 'string' ? [names] : names ?? [];
+    const list = typeof names === 'string' ? [names] : (names ?? []);
     return list.flatMap((name) => meta.properties[name]?.fieldNames ?? []);
   };
   const leading = new Set<string>();
@@ -95,7 +96,8 @@ function entityOf(meta: EntityMetadata): StudioEntity {
         ...(prop.enum && prop.items?.length ? { enumItems: prop.items.map(String) } : {}),
       });
     });
-    if (owning && prop.targetMeta) relations.push({ property: prop.name, target: prop.targetMeta.className, fields: [...prop.fieldNames] });
+    if (owning && prop.targetMeta)
+      relations.push({ property: prop.name, target: prop.targetMeta.className, fields: [...prop.fieldNames] });
   }
   const primaryKey = meta.primaryKeys.flatMap((name) => meta.properties[name].fieldNames);
   return { name: meta.className, table: meta.tableName, columns, primaryKey, relations };
@@ -103,14 +105,20 @@ function entityOf(meta: EntityMetadata): StudioEntity {
 
 /** The studio's view of the ORM's metadata: every table it may show, and how. */
 export function studioModel(orm: CrybOrm): StudioModel {
-  const metas = Object.values(orm.getMetadata().getAll()).filter((m) => !m.embeddable && !m.virtual && !m.abstract && m.tableName);
+  const metas = Object.values(orm.getMetadata().getAll()).filter(
+    (m) => !m.embeddable && !m.virtual && !m.abstract && m.tableName,
+  );
   const entities = metas.map(entityOf).sort((a, b) => a.name.localeCompare(b.name));
   const byName = new Map(entities.map((e) => [e.name, e]));
   return {
     entities,
     byName,
     referencing: (name) =>
-      entities.flatMap((entity) => entity.relations.filter((r) => r.target === name && r.fields.length === 1).map((relation) => ({ entity, relation }))),
+      entities.flatMap((entity) =>
+        entity.relations
+          .filter((r) => r.target === name && r.fields.length === 1)
+          .map((relation) => ({ entity, relation })),
+      ),
   };
 }
 

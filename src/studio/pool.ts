@@ -19,15 +19,18 @@ export const STUDIO_APPLICATION_NAME = 'cryb-studio';
 export async function studioOrm(orm: CrybOrm, options: StudioPoolOptions): Promise<CrybOrm> {
   const base = orm.config.getAll();
   const connection = { statement_timeout: options.statementTimeoutMs, application_name: STUDIO_APPLICATION_NAME };
-  return (await MikroORM.init({
+  return await MikroORM.init({
     ...base,
     replicas: [],
     preferReadReplicas: false,
     pool: { min: 0, max: options.poolSize },
     // Connections open on the first request; the service's ORM already proved the database reachable.
     connect: false,
-    driverOptions: { ...(base.driverOptions as object | undefined), connection: { ...((base.driverOptions as { connection?: object } | undefined)?.connection ?? {}), ...connection } },
-  }));
+    driverOptions: {
+      ...(base.driverOptions as object | undefined),
+      connection: { ...((base.driverOptions as { connection?: object } | undefined)?.connection ?? {}), ...connection },
+    },
+  });
 }
 
 export class StudioBusy extends Error {

@@ -6,4 +6,11 @@ import { SERVER_ROUTES } from './pages/servers';
 import { TABLE_ROUTES } from './pages/tables';
 import { USER_ROUTES } from './pages/users';
 
-export const ROUTES: Route[] = [...DASHBOARD_ROUTES, ...TABLE_ROUTES, ...SERVER_ROUTES, ...CHANNEL_ROUTES, ...USER_ROUTES, ...ACTION_ROUTES];
+export const ROUTES: Route[] = [
+  ...DASHBOARD_ROUTES,
+  ...TABLE_ROUTES,
+  ...SERVER_ROUTES,
+  ...CHANNEL_ROUTES,
+  ...USER_ROUTES,
+  ...ACTION_ROUTES,
+];

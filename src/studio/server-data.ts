@@ -114,7 +114,12 @@ export async function serverView(em: EntityManager, serverArg: string): Promise<
   );
   // Highest first, by the package's own ranking (position, then lower id ranks higher); @everyone last.
   const ranked = roles
-    .map((r) => ({ ...r, members: r.id === serverId ? server.memberCount : r.members, everyone: r.id === serverId, permissionNames: permissionNames(BigInt(r.permissions)) }))
+    .map((r) => ({
+      ...r,
+      members: r.id === serverId ? server.memberCount : r.members,
+      everyone: r.id === serverId,
+      permissionNames: permissionNames(BigInt(r.permissions)),
+    }))
     .sort((a, b) => (a.everyone ? 1 : 0) - (b.everyone ? 1 : 0) || compareRoleRank(b, a));
   return { ...server, channels: channelTree(channels), roles: ranked, members };
 }

@@ -89,7 +89,8 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
 }
 
 function wholeNumber(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min} (got ${value})`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be a whole number of at least ${min} (got ${value})`);
   return value;
 }
 
@@ -106,7 +107,8 @@ function compileRoutes(routes: Route[]) {
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/x-www-form-urlencoded')) throw new ValidationFailed('content-type', 'must be application/x-www-form-urlencoded');
+  if (!type.startsWith('application/x-www-form-urlencoded'))
+    throw new ValidationFailed('content-type', 'must be application/x-www-form-urlencoded');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -123,16 +125,34 @@ function sqlState(error: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
-function errorReply(error: unknown, api: boolean, ctx: Pick<Ctx, 'write' | 'csrf'>, log: (line: string) => void): Reply {
+function errorReply(
+  error: unknown,
+  api: boolean,
+  ctx: Pick<Ctx, 'write' | 'csrf'>,
+  log: (line: string) => void,
+): Reply {
   let status = 500;
-  let body: { code: string; message: string; details?: unknown } = { code: 'INTERNAL', message: 'the studio failed to answer; see its console' };
+  let body: { code: string; message: string; details?: unknown } = {
+    code: 'INTERNAL',
+    message: 'the studio failed to answer; see its console',
+  };
   if (error instanceof DomainError) {
-    status = error instanceof ValidationFailed ? 400 : error instanceof NotFound ? 404 : error instanceof MissingPermission ? 403 : 409;
+    status =
+      error instanceof ValidationFailed
+        ? 400
+        : error instanceof NotFound
+          ? 404
+          : error instanceof MissingPermission
+            ? 403
+            : 409;
     body = error.toJSON();
   } else if (/^22/.test(sqlState(error))) {
     // A data exception (a value PostgreSQL cannot take for its column) that validation let through.
     status = 400;
-    body = { code: 'VALIDATION_FAILED', message: `the database refused a value: ${(error as Error).message.split('\n')[0]}` };
+    body = {
+      code: 'VALIDATION_FAILED',
+      message: `the database refused a value: ${(error as Error).message.split('\n')[0]}`,
+    };
   } else if (error instanceof StudioBusy) {
     status = 503;
     body = { code: 'STUDIO_BUSY', message: error.message };
@@ -144,7 +164,14 @@ function errorReply(error: unknown, api: boolean, ctx: Pick<Ctx, 'write' | 'csrf
     log(`studio: ${(error as Error)?.stack ?? String(error)}`);
   }
   if (api) return json({ error: body }, status);
-  return page(ctx, `Error ${status}`, undefined, html`<p class="error"><code>${body.code}</code> ${body.message}</p><p><a href="/">back to the dashboard</a></p>`, status);
+  return page(
+    ctx,
+    `Error ${status}`,
+    undefined,
+    html`<p class="error"><code>${body.code}</code> ${body.message}</p>
+      <p><a href="/">back to the dashboard</a></p>`,
+    status,
+  );
 }
 
 /**
@@ -155,7 +182,9 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((line: string) => console.error(line));
   if (!LOOPBACK.has(host) && (!options.token || options.token.length < 16)) {
-    throw new Error(`binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (the token option; STUDIO_TOKEN for npm run db:studio)`);
+    throw new Error(
+      `binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (the token option; STUDIO_TOKEN for npm run db:studio)`,
+    );
   }
   const token = options.token ?? null;
   const write = options.write ?? false;
@@ -173,7 +202,10 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
     const api = url.pathname.startsWith('/api/');
     const jar = cookies(req);
     const base = { write, csrf };
-    const deny = (status: number, message: string): Reply => (api ? json({ error: { code: 'FORBIDDEN', message } }, status) : { status, type: 'text/plain; charset=utf-8', body: message });
+    const deny = (status: number, message: string): Reply =>
+      api
+        ? json({ error: { code: 'FORBIDDEN', message } }, status)
+        : { status, type: 'text/plain; charset=utf-8', body: message };
 
     // A browser says when another site made the request (a link, a form, a fetch): none of those may reach the studio.
     if (req.headers['sec-fetch-site'] === 'cross-site') return deny(403, 'cross-site request refused');
@@ -184,36 +216,50 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
       if (fromQuery !== null && sameSecret(fromQuery, token) && req.method === 'GET') {
         url.searchParams.delete('token');
         const cookie = `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
-        return { status: 303, type: 'text/plain', body: '', headers: { location: url.pathname + url.search, 'set-cookie': cookie } };
+        return {
+          status: 303,
+          type: 'text/plain',
+          body: '',
+          headers: { location: url.pathname + url.search, 'set-cookie': cookie },
+        };
       }
-      if (!sameSecret(bearer, token) && !sameSecret(jar.get(TOKEN_COOKIE), token)) return deny(401, 'this studio needs its token: open it with ?token=<token> or send Authorization: Bearer <token>');
+      if (!sameSecret(bearer, token) && !sameSecret(jar.get(TOKEN_COOKIE), token))
+        return deny(
+          401,
+          'this studio needs its token: open it with ?token=<token> or send Authorization: Bearer <token>',
+        );
     } else {
       // Without a token, only this machine's names are answered: a web page cannot reach the studio by DNS rebinding.
       const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
       if (!LOOPBACK.has(hostname) && hostname !== host) return deny(421, `unexpected Host header ${hostname}`);
     }
 
-    if (req.method === 'GET' && url.pathname === '/static/studio.css') return { status: 200, type: 'text/css; charset=utf-8', body: STUDIO_CSS };
-    if (req.method === 'GET' && url.pathname === '/static/studio.js') return { status: 200, type: 'text/javascript; charset=utf-8', body: STUDIO_JS };
+    if (req.method === 'GET' && url.pathname === '/static/studio.css')
+      return { status: 200, type: 'text/css; charset=utf-8', body: STUDIO_CSS };
+    if (req.method === 'GET' && url.pathname === '/static/studio.js')
+      return { status: 200, type: 'text/javascript; charset=utf-8', body: STUDIO_JS };
 
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const candidates = routes.filter((r) => r.regex.test(url.pathname));
     const route = candidates.find((r) => r.method === method);
     if (!route) {
-      if (candidates.length) return { ...deny(405, 'method not allowed'), headers: { allow: candidates.map((r) => r.method).join(', ') } };
+      if (candidates.length)
+        return { ...deny(405, 'method not allowed'), headers: { allow: candidates.map((r) => r.method).join(', ') } };
       return errorReply(new NotFound('page', url.pathname), api, base, log);
     }
 
     let form: URLSearchParams | null = null;
     if (method === 'POST') {
       if (!write) return deny(403, 'the studio is read-only: start it with --write to act through domain methods');
-      if (req.headers.origin !== undefined && !sameOrigin(req.headers.origin, req.headers.host)) return deny(403, 'cross-origin request refused');
+      if (req.headers.origin !== undefined && !sameOrigin(req.headers.origin, req.headers.host))
+        return deny(403, 'cross-origin request refused');
       try {
         form = await readForm(req);
       } catch (error) {
         return errorReply(error, api, base, log);
       }
-      if (!sameSecret(form.get('_csrf'), csrf) || !sameSecret(jar.get(CSRF_COOKIE), csrf)) return deny(403, 'missing or wrong CSRF token: reload the page and try again');
+      if (!sameSecret(form.get('_csrf'), csrf) || !sameSecret(jar.get(CSRF_COOKIE), csrf))
+        return deny(403, 'missing or wrong CSRF token: reload the page and try again');
     }
 
     const match = route.regex.exec(url.pathname)!;
@@ -224,7 +270,19 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
       return errorReply(new ValidationFailed('path', 'is not valid percent-encoding'), api, base, log);
     }
     try {
-      return await gate.run(() => route.handler({ orm, em: orm.em.fork(), model, params, query: url.searchParams, form, write, csrf, databaseUrl }));
+      return await gate.run(() =>
+        route.handler({
+          orm,
+          em: orm.em.fork(),
+          model,
+          params,
+          query: url.searchParams,
+          form,
+          write,
+          csrf,
+          databaseUrl,
+        }),
+      );
     } catch (error) {
       return errorReply(error, api, base, log);
     }
@@ -233,7 +291,11 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
   const server = createServer((req, res) => {
     respond(req)
       .then((reply) => {
-        const headers: Record<string, string | string[]> = { ...SECURITY_HEADERS, 'content-type': reply.type, ...reply.headers };
+        const headers: Record<string, string | string[]> = {
+          ...SECURITY_HEADERS,
+          'content-type': reply.type,
+          ...reply.headers,
+        };
         if (write && reply.type.startsWith('text/html')) {
           const csrfCookie = `${CSRF_COOKIE}=${csrf}; HttpOnly; SameSite=Strict; Path=/`;
           headers['set-cookie'] = headers['set-cookie'] ? [String(headers['set-cookie']), csrfCookie] : csrfCookie;

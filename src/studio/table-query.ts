@@ -21,7 +21,15 @@ export const OPS_BY_KIND: Record<ColumnKind, FilterOp[]> = {
 };
 
 export const OP_LABELS: Record<FilterOp, string> = {
-  eq: '=', ne: '≠', lt: '<', gt: '>', contains: 'contains', starts: 'starts with', has: 'has element', null: 'is null', notnull: 'is not null',
+  eq: '=',
+  ne: '≠',
+  lt: '<',
+  gt: '>',
+  contains: 'contains',
+  starts: 'starts with',
+  has: 'has element',
+  null: 'is null',
+  notnull: 'is not null',
 };
 
 export interface Filter {
@@ -43,7 +51,8 @@ export const PAGE_LIMITS = { min: 1, max: 200, default: 50 } as const;
 
 const INTEGER = /^-?[0-9]{1,10}$/;
 const BIGINT = /^-?[0-9]{1,19}$/;
-const PG_TIMESTAMP = /^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$/;
+const PG_TIMESTAMP =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$/;
 
 /** Checks a value against its column's kind, so bad input is a typed error, never a database error. */
 export function checkValue(column: StudioColumn, value: string, field = column.field, exact = false): string {
@@ -55,11 +64,13 @@ export function checkValue(column: StudioColumn, value: string, field = column.f
     case 'integer': {
       const bits = /^(smallint|int2)$/.test(column.columnType) ? 15 : 31;
       if (!INTEGER.test(value)) fail('must be an integer');
-      if (Number(value) > 2 ** bits - 1 || Number(value) < -(2 ** bits)) fail(`must be from ${-(2 ** bits)} to ${2 ** bits - 1}`);
+      if (Number(value) > 2 ** bits - 1 || Number(value) < -(2 ** bits))
+        fail(`must be from ${-(2 ** bits)} to ${2 ** bits - 1}`);
       break;
     }
     case 'bigint':
-      if (!BIGINT.test(value) || BigInt(value) > 2n ** 63n - 1n || BigInt(value) < -(2n ** 63n)) fail('must be a 64-bit integer');
+      if (!BIGINT.test(value) || BigInt(value) > 2n ** 63n - 1n || BigInt(value) < -(2n ** 63n))
+        fail('must be a 64-bit integer');
       break;
     case 'number':
       if (value.trim() === '' || !Number.isFinite(Number(value))) fail('must be a number');
@@ -81,7 +92,8 @@ export function checkValue(column: StudioColumn, value: string, field = column.f
 
 function checkArrayElement(column: StudioColumn, value: string): string {
   const base = column.columnType.replace(/\[\]$/, '');
-  if (/^(bigint|int)/.test(base) && !BIGINT.test(value)) throw new ValidationFailed(`f.${column.field}`, 'must be an integer', { column: column.field });
+  if (/^(bigint|int)/.test(base) && !BIGINT.test(value))
+    throw new ValidationFailed(`f.${column.field}`, 'must be an integer', { column: column.field });
   return value;
 }
 
@@ -125,7 +137,8 @@ export function parseTableRequest(entity: StudioEntity, query: URLSearchParams):
   for (const field of fields) {
     const column = columns.get(field)!;
     const op = (query.get(`op.${field}`) || OPS_BY_KIND[column.kind][0]) as FilterOp;
-    if (!OPS_BY_KIND[column.kind].includes(op)) throw new ValidationFailed(`op.${field}`, `must be one of ${OPS_BY_KIND[column.kind].join(', ')}`);
+    if (!OPS_BY_KIND[column.kind].includes(op))
+      throw new ValidationFailed(`op.${field}`, `must be one of ${OPS_BY_KIND[column.kind].join(', ')}`);
     const raw = query.get(`f.${field}`) ?? '';
     if (op === 'null' || op === 'notnull') filters.push({ column, op, value: '' });
     else if (raw === '') continue;
@@ -138,7 +151,14 @@ export function parseTableRequest(entity: StudioEntity, query: URLSearchParams):
   if (sortName) {
     sort = columns.get(sortName) ?? null;
     if (!sort) throw new ValidationFailed('sort', `${entity.name} has no column ${sortName}`);
-    if (!sort.sortable) throw new ValidationFailed('sort', `${sortName} leads no index; sortable: ${entity.columns.filter((c) => c.sortable).map((c) => c.field).join(', ')}`);
+    if (!sort.sortable)
+      throw new ValidationFailed(
+        'sort',
+        `${sortName} leads no index; sortable: ${entity.columns
+          .filter((c) => c.sortable)
+          .map((c) => c.field)
+          .join(', ')}`,
+      );
     if (sort.primary && sort.field === entity.primaryKey[0]) sort = null;
   }
   const dirValue = query.get('dir') ?? 'asc';
@@ -182,13 +202,22 @@ function decodeCursor(text: string, length: number): (string | null)[] {
   } catch {
     throw new ValidationFailed('after', 'is not a cursor of this table');
   }
-  if (!Array.isArray(values) || values.length !== length || !values.every((v) => v === null || (typeof v === 'string' && v.length <= 1000))) {
+  if (
+    !Array.isArray(values) ||
+    values.length !== length ||
+    !values.every((v) => v === null || (typeof v === 'string' && v.length <= 1000))
+  ) {
     throw new ValidationFailed('after', 'is not a cursor of this table');
   }
   return values as (string | null)[];
 }
 
-function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 'desc', bindings: Knex.RawBinding[]): string {
+function keysetSql(
+  keys: StudioColumn[],
+  after: (string | null)[],
+  dir: 'asc' | 'desc',
+  bindings: Knex.RawBinding[],
+): string {
   const cmp = dir === 'asc' ? '>' : '<';
   const [first, ...rest] = keys;
   const restTuple = (values: (string | null)[]) => {
@@ -203,7 +232,9 @@ function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 
   const col = ident(first.field);
   const [value, ...others] = after;
   if (value === null) {
-    return dir === 'asc' ? `(${col} is null and ${restTuple(others)})` : `(${col} is not null or (${col} is null and ${restTuple(others)}))`;
+    return dir === 'asc'
+      ? `(${col} is null and ${restTuple(others)})`
+      : `(${col} is not null or (${col} is null and ${restTuple(others)}))`;
   }
   bindings.push(value);
   const strictly = dir === 'asc' ? `${col} > ? or ${col} is null` : `${col} < ?`;
@@ -212,7 +243,10 @@ function keysetSql(keys: StudioColumn[], after: (string | null)[], dir: 'asc' | 
 }
 
 /** The statement for one page (limit + 1 rows, to know whether another page follows). */
-export function pageQuery(entity: StudioEntity, request: TableRequest): { sql: string; bindings: Knex.RawBinding[]; keys: StudioColumn[] } {
+export function pageQuery(
+  entity: StudioEntity,
+  request: TableRequest,
+): { sql: string; bindings: Knex.RawBinding[]; keys: StudioColumn[] } {
   const bindings: Knex.RawBinding[] = [];
   const keys = keyColumns(entity, request);
   const where = request.filters.map((f) => filterSql(f, bindings));
@@ -231,7 +265,8 @@ export function selectText(entity: StudioEntity): string {
 }
 
 export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bindings: Knex.RawBinding[] } {
-  if (pk.length !== entity.primaryKey.length) throw new ValidationFailed('pk', `${entity.name} has a primary key of ${entity.primaryKey.length} column(s)`);
+  if (pk.length !== entity.primaryKey.length)
+    throw new ValidationFailed('pk', `${entity.name} has a primary key of ${entity.primaryKey.length} column(s)`);
   const columns = entity.primaryKey.map((field) => entity.columns.find((c) => c.field === field)!);
   const values = columns.map((c, i) => checkValue(c, pk[i], 'pk', true));
   return {

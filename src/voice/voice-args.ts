@@ -35,7 +35,8 @@ export function validateSelf(changes: unknown, allowSessionId: boolean): JoinVoi
   }
   const sessionId = (changes as Record<string, unknown>).sessionId;
   if (allowSessionId && sessionId !== undefined) {
-    if (typeof sessionId !== 'string' || sessionId.length < 1 || sessionId.length > 64) throw new ValidationFailed('sessionId', 'must be 1-64 characters');
+    if (typeof sessionId !== 'string' || sessionId.length < 1 || sessionId.length > 64)
+      throw new ValidationFailed('sessionId', 'must be 1-64 characters');
     out.sessionId = sessionId;
   }
   return out;
@@ -47,7 +48,8 @@ export function validateBoolean(field: string, value: unknown): boolean {
 }
 
 export function validateNonNegative(ms: unknown): number {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new ValidationFailed('olderThan', 'must be a date or a number of milliseconds');
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+    throw new ValidationFailed('olderThan', 'must be a date or a number of milliseconds');
   return ms;
 }
 

@@ -1,5 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotAMember, NotAVoiceChannel, NotFound, NotInVoice, UserBanned, ValidationFailed, VoiceChannelFull } from '../domain/errors';
+import {
+  NotAMember,
+  NotAVoiceChannel,
+  NotFound,
+  NotInVoice,
+  UserBanned,
+  ValidationFailed,
+  VoiceChannelFull,
+} from '../domain/errors';
 import { idArg } from '../domain/identity/ids';
 import type { PermissionName } from '../domain/permissions';
 import { transact } from '../db/unit-of-work';
@@ -57,14 +65,21 @@ export class VoiceService {
     return transact(this.em, async (tx) => {
       // The checks read before the channel row locks, so the locks are held only for count and write.
       const before = await lockUser(tx, userId);
-      const access = await loadChannelAccess(tx, channelId, userId, { voiceOnly: true }).catch(async (error: unknown) => {
-        // A ban ends the membership: say so rather than "not a member".
-        if (error instanceof NotAMember && (await tx.count(Ban, { server: error.serverId, user: userId })) > 0) throw new UserBanned(error.serverId);
-        throw error;
-      });
+      const access = await loadChannelAccess(tx, channelId, userId, { voiceOnly: true }).catch(
+        async (error: unknown) => {
+          // A ban ends the membership: say so rather than "not a member".
+          if (error instanceof NotAMember && (await tx.count(Ban, { server: error.serverId, user: userId })) > 0)
+            throw new UserBanned(error.serverId);
+          throw error;
+        },
+      );
       const target = access.channel;
       const serverId = target.server!.id;
-      const { state, limits, banned } = await lockVoice(tx, userId, [channelId], { load: false, before, banCheck: serverId });
+      const { state, limits, banned } = await lockVoice(tx, userId, [channelId], {
+        load: false,
+        before,
+        banCheck: serverId,
+      });
       if (banned) throw new UserBanned(serverId);
       access.require(['VIEW_CHANNEL', 'CONNECT']);
       if (!limits.has(channelId)) throw new NotFound('Channel', channelId);
@@ -101,14 +116,22 @@ export class VoiceService {
    * (the userLimit does not apply), and must outrank the target ('voice' hierarchy; moving oneself is
    * allowed). Audit 26 MEMBER_MOVE when it moves someone else.
    */
-  async moveMember(actor: UserArg, target: UserArg, channel: ChannelArg, options: ReasonOption = {}): Promise<VoiceState> {
+  async moveMember(
+    actor: UserArg,
+    target: UserArg,
+    channel: ChannelArg,
+    options: ReasonOption = {},
+  ): Promise<VoiceState> {
     const actorId = userIdArg(actor, 'actor');
     const targetId = userIdArg(target, 'target');
     const channelId = channelIdArg(channel);
     const reason = reasonOf(options);
     return transact(this.em, async (tx) => {
       // The destination's server (a channel never changes server) names the hierarchy lock to take.
-      const [destinationRow] = await tx.execute<{ serverId: string | null }[]>('select "serverId"::text as "serverId" from "Channel" where "id" = ?', [channelId]);
+      const [destinationRow] = await tx.execute<{ serverId: string | null }[]>(
+        'select "serverId"::text as "serverId" from "Channel" where "id" = ?',
+        [channelId],
+      );
       const locked = await lockVoice(tx, targetId, [channelId], { hierarchyOf: destinationRow?.serverId ?? undefined });
       const { state, access } = await moderated(tx, locked.state, targetId, actorId);
       const destination = voiceChannel(locked.channels, channelId);
@@ -119,7 +142,15 @@ export class VoiceService {
       const member = await assertCanModerate(tx, access, targetId);
       if (from.id === destination.id) return state;
       const moved = await enter(tx, state, destination, member, {});
-      if (targetId !== actorId) audit(tx, access, AuditLogAction.MEMBER_MOVE, targetId, [{ key: 'channel_id', old: from.id, new: destination.id }], reason);
+      if (targetId !== actorId)
+        audit(
+          tx,
+          access,
+          AuditLogAction.MEMBER_MOVE,
+          targetId,
+          [{ key: 'channel_id', old: from.id, new: destination.id }],
+          reason,
+        );
       return moved;
     });
   }
@@ -137,7 +168,8 @@ export class VoiceService {
       await assertCanModerate(tx, access, targetId);
       const channelId = state.channel.id;
       await endStay(tx, state);
-      if (targetId !== actorId) audit(tx, access, AuditLogAction.MEMBER_DISCONNECT, targetId, [{ key: 'channel_id', old: channelId }], reason);
+      if (targetId !== actorId)
+        audit(tx, access, AuditLogAction.MEMBER_DISCONNECT, targetId, [{ key: 'channel_id', old: channelId }], reason);
     });
   }
 
@@ -154,7 +186,10 @@ export class VoiceService {
       if (!state) throw new NotInVoice(userId);
       const transmits = transmitting(opts);
       // Speaking, video and streaming are what a timeout forbids in a call; muting oneself is not.
-      if (transmits.length > 0) (await loadServerAccess(tx, state.server.id, userId)).requireNotTimedOut(transmits, { channelId: state.channel.id });
+      if (transmits.length > 0)
+        (await loadServerAccess(tx, state.server.id, userId)).requireNotTimedOut(transmits, {
+          channelId: state.channel.id,
+        });
       if (!applySelf(state, opts)) return state;
       state.lastHeartbeatAt = new Date();
       state.changed();
@@ -163,16 +198,35 @@ export class VoiceService {
   }
 
   /** Server-mutes or unmutes `target` (MUTE_MEMBERS in their channel, 'voice' hierarchy). Audit 24 `mute`. */
-  serverMute(actor: UserArg, server: ServerArg, target: UserArg, mute: boolean, options: ReasonOption = {}): Promise<VoiceState> {
+  serverMute(
+    actor: UserArg,
+    server: ServerArg,
+    target: UserArg,
+    mute: boolean,
+    options: ReasonOption = {},
+  ): Promise<VoiceState> {
     return this.moderateFlag(actor, server, target, 'mute', validateBoolean('mute', mute), options);
   }
 
   /** Server-deafens or undeafens `target` (DEAFEN_MEMBERS in their channel, 'voice' hierarchy). Audit 24 `deaf`. */
-  serverDeafen(actor: UserArg, server: ServerArg, target: UserArg, deaf: boolean, options: ReasonOption = {}): Promise<VoiceState> {
+  serverDeafen(
+    actor: UserArg,
+    server: ServerArg,
+    target: UserArg,
+    deaf: boolean,
+    options: ReasonOption = {},
+  ): Promise<VoiceState> {
     return this.moderateFlag(actor, server, target, 'deaf', validateBoolean('deaf', deaf), options);
   }
 
-  private async moderateFlag(actor: UserArg, server: ServerArg, target: UserArg, flag: 'mute' | 'deaf', value: boolean, options: ReasonOption): Promise<VoiceState> {
+  private async moderateFlag(
+    actor: UserArg,
+    server: ServerArg,
+    target: UserArg,
+    flag: 'mute' | 'deaf',
+    value: boolean,
+    options: ReasonOption,
+  ): Promise<VoiceState> {
     const actorId = userIdArg(actor, 'actor');
     const serverId = idArg(server, 'server');
     const targetId = userIdArg(target, 'target');
@@ -238,7 +292,11 @@ export class VoiceService {
         access.require('MUTE_MEMBERS', channel);
         const member = await assertCanModerate(tx, access, targetId);
         // A timed-out member may not be made a speaker by anyone (the actor's own timeout is in `require`).
-        if (!suppress) new ServerAccess(access.server, member, member.roles.getItems(), access.everyone).requireNotTimedOut('SPEAK', { channelId: channel.id, userId: targetId });
+        if (!suppress)
+          new ServerAccess(access.server, member, member.roles.getItems(), access.everyone).requireNotTimedOut(
+            'SPEAK',
+            { channelId: channel.id, userId: targetId },
+          );
       }
       if (state.suppress === suppress && state.requestToSpeakAt === null) return state;
       state.suppress = suppress;
@@ -256,7 +314,10 @@ export class VoiceService {
   /** Marks the user's connection alive (no event). False when the user is not in voice. */
   async heartbeat(user: UserArg): Promise<boolean> {
     const userId = userIdArg(user);
-    const rows = await this.em.execute<{ userId: string }[]>('update "VoiceState" set "lastHeartbeatAt" = now() where "userId" = ? returning "userId"', [userId]);
+    const rows = await this.em.execute<{ userId: string }[]>(
+      'update "VoiceState" set "lastHeartbeatAt" = now() where "userId" = ? returning "userId"',
+      [userId],
+    );
     return rows.length > 0;
   }
 
@@ -271,8 +332,14 @@ export class VoiceService {
    */
   async closeStaleVoiceSessions(olderThan: Date | number): Promise<number> {
     const cutoff = olderThan instanceof Date ? olderThan : new Date(Date.now() - validateNonNegative(olderThan));
-    if (Number.isNaN(cutoff.getTime())) throw new ValidationFailed('olderThan', 'must be a date or a number of milliseconds');
-    const stale = await this.em.fork().execute<{ userId: string }[]>('select "userId"::text as "userId" from "VoiceState" where "lastHeartbeatAt" < ? order by "userId"', [cutoff]);
+    if (Number.isNaN(cutoff.getTime()))
+      throw new ValidationFailed('olderThan', 'must be a date or a number of milliseconds');
+    const stale = await this.em
+      .fork()
+      .execute<{ userId: string }[]>(
+        'select "userId"::text as "userId" from "VoiceState" where "lastHeartbeatAt" < ? order by "userId"',
+        [cutoff],
+      );
     let closed = 0;
     for (const { userId } of stale) {
       const ended = await transact(this.em.fork(), async (tx) => {

@@ -56,7 +56,12 @@ export interface LockVoiceOptions {
  * in id order, and reads the state again under them (a channel deletion may have ended it meanwhile:
  * it takes the channel row lock, not the user lock). Missing channels are simply absent from the map.
  */
-export async function lockVoice(tx: EntityManager, userId: string, channelIds: string[] = [], options: LockVoiceOptions = {}): Promise<Locked> {
+export async function lockVoice(
+  tx: EntityManager,
+  userId: string,
+  channelIds: string[] = [],
+  options: LockVoiceOptions = {},
+): Promise<Locked> {
   const before = options.before !== undefined ? options.before : await lockUser(tx, userId, options.hierarchyOf);
   const ids = [...new Set([...(before ? [before.channel.id] : []), ...channelIds])];
   const limits = new Map<string, number>();
@@ -92,7 +97,10 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
   const wanted = new Set(ids);
   let cached = false;
   for (const entity of tx.getUnitOfWork().getIdentityMap()) {
-    if (entity instanceof PermissionOverwrite || (entity instanceof Channel && wanted.has(entity.id) && wrap(entity, true).isInitialized())) {
+    if (
+      entity instanceof PermissionOverwrite ||
+      (entity instanceof Channel && wanted.has(entity.id) && wrap(entity, true).isInitialized())
+    ) {
       cached = true;
       break;
     }
@@ -102,7 +110,10 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
 
 /** Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet under any channel lock). */
 export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: string): Promise<VoiceState | null> {
-  await lockKeys(tx, hierarchyOf === undefined ? [voiceUserLockKey(userId)] : [rolesLockKey(hierarchyOf), voiceUserLockKey(userId)]);
+  await lockKeys(
+    tx,
+    hierarchyOf === undefined ? [voiceUserLockKey(userId)] : [rolesLockKey(hierarchyOf), voiceUserLockKey(userId)],
+  );
   return currentState(tx, userId);
 }
 
@@ -136,7 +147,10 @@ export async function endStay(tx: EntityManager, state: VoiceState, at: Date = n
   const events = takeRecordedEvents(state);
   const outbox = events.length > 0 ? [outboxInsert(events)] : [];
   await tx.execute(
-    recordClosedSessionsSql(closeSessionsSql, [...outbox.map((w, i) => `w${i} as (${w.sql})`), 'gone as (delete from "VoiceState" where "userId" = ?)']),
+    recordClosedSessionsSql(closeSessionsSql, [
+      ...outbox.map((w, i) => `w${i} as (${w.sql})`),
+      'gone as (delete from "VoiceState" where "userId" = ?)',
+    ]),
     [...outbox.flatMap((w) => w.params), state.user.id, at, at, [state.user.id]],
   );
   tx.getUnitOfWork().unsetIdentity(state);
@@ -154,7 +168,13 @@ export function voiceChannel(channels: Map<string, Channel>, channelId: string):
  * one is inserted, so the one-open-session index never sees two). Takes server mute and deafen from
  * the membership; stage channels start the user in the audience.
  */
-export async function enter(tx: EntityManager, prev: VoiceState | null, target: Channel, member: ServerMember, options: JoinVoiceOptions): Promise<VoiceState> {
+export async function enter(
+  tx: EntityManager,
+  prev: VoiceState | null,
+  target: Channel,
+  member: ServerMember,
+  options: JoinVoiceOptions,
+): Promise<VoiceState> {
   const now = new Date();
   const serverRef = target.server!;
   let state: VoiceState;
@@ -170,7 +190,8 @@ export async function enter(tx: EntityManager, prev: VoiceState | null, target: 
   } else {
     state = new VoiceState(member.user, target, serverRef, options.sessionId ?? randomBytes(16).toString('hex'), now);
   }
-  for (const key of ['selfMute', 'selfDeaf', 'selfVideo', 'selfStream'] as const) if (options[key] !== undefined) state[key] = options[key]!;
+  for (const key of ['selfMute', 'selfDeaf', 'selfVideo', 'selfStream'] as const)
+    if (options[key] !== undefined) state[key] = options[key]!;
   state.serverMute = member.mute;
   state.serverDeaf = member.deaf;
   state.suppress = target.type === ChannelType.GUILD_STAGE_VOICE;
@@ -183,26 +204,60 @@ export async function enter(tx: EntityManager, prev: VoiceState | null, target: 
   }
   // A fresh join writes its state, its session and its event in one statement (the send does the same).
   const events = takeRecordedEvents(state);
-  const writes = [newEntityInsert(tx, state), newEntityInsert(tx, session), ...(events.length > 0 ? [outboxInsert(events)] : [])];
-  await tx.execute(`with ${writes.slice(1).map((w, i) => `w${i} as (${w.sql})`).join(', ')} ${writes[0].sql}`, writes.slice(1).flatMap((w) => w.params).concat(writes[0].params));
+  const writes = [
+    newEntityInsert(tx, state),
+    newEntityInsert(tx, session),
+    ...(events.length > 0 ? [outboxInsert(events)] : []),
+  ];
+  await tx.execute(
+    `with ${writes
+      .slice(1)
+      .map((w, i) => `w${i} as (${w.sql})`)
+      .join(', ')} ${writes[0].sql}`,
+    writes
+      .slice(1)
+      .flatMap((w) => w.params)
+      .concat(writes[0].params),
+  );
   tx.merge(state);
   tx.merge(session);
   return state;
 }
 
 /** The target's state, which must be in the actor's server; then the actor's access. */
-export async function moderated(tx: EntityManager, state: VoiceState | null, targetId: string, actorId: string, serverId?: string): Promise<{ state: VoiceState; access: ServerAccess }> {
-  if (!state || (serverId !== undefined && state.server.id !== serverId)) throw new NotInVoice(targetId, serverId ?? null);
+export async function moderated(
+  tx: EntityManager,
+  state: VoiceState | null,
+  targetId: string,
+  actorId: string,
+  serverId?: string,
+): Promise<{ state: VoiceState; access: ServerAccess }> {
+  if (!state || (serverId !== undefined && state.server.id !== serverId))
+    throw new NotInVoice(targetId, serverId ?? null);
   const access = await loadServerAccess(tx, state.server.id, actorId);
   return { state, access };
 }
 
-export async function assertCanModerate(tx: EntityManager, access: ServerAccess, targetId: string): Promise<ServerMember> {
-  const victim = await tx.findOne(ServerMember, { server: access.server.id, user: targetId }, { populate: ['roles'], refresh: true });
+export async function assertCanModerate(
+  tx: EntityManager,
+  access: ServerAccess,
+  targetId: string,
+): Promise<ServerMember> {
+  const victim = await tx.findOne(
+    ServerMember,
+    { server: access.server.id, user: targetId },
+    { populate: ['roles'], refresh: true },
+  );
   if (!victim) throw new NotInVoice(targetId, access.server.id);
   assertCanActOnMember(access.rank, rankOf(targetId, victim.roles.getItems()), access.server.owner.id, 'voice');
   return victim;
 }
 
-export const audit = (tx: EntityManager, access: ServerAccess, action: AuditLogAction, targetId: string | null, changes: AuditChange[], reason: string | null) =>
-  tx.persist(new AuditLogEntry(access.server, access.member.user, action, targetId, changes, reason));
+export const audit = (
+  tx: EntityManager,
+  access: ServerAccess,
+  action: AuditLogAction,
+  targetId: string | null,
+  changes: AuditChange[],
+  reason: string | null,
+) => tx.persist(new AuditLogEntry(access.server, access.member.user, action, targetId, changes, reason));

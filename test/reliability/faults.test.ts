@@ -64,10 +64,13 @@ describe('a connection killed mid-flush', () => {
     const before = await h.counts();
     await saboteur.query('begin');
     await saboteur.query('select 1 from "Channel" where id = $1 for update', [w.textId]);
-    const sending = h.messages().send(bob, w.textId, 'doomed').then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const sending = h
+      .messages()
+      .send(bob, w.textId, 'doomed')
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     await saboteur.query('select pg_terminate_backend($1)', [await blockedBackend()]);
     await saboteur.query('rollback');
     expect(await sending).toBeInstanceOf(DatabaseUnavailable);

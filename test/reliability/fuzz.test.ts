@@ -43,20 +43,103 @@ interface Ids {
 function hostile(ids: Ids): fc.Arbitrary<unknown> {
   const known = (list: string[]) => (list.length ? fc.constantFrom(...list) : fc.constant('1'));
   return fc.oneof(
-    { weight: 12, arbitrary: fc.oneof(known(ids.users), known(ids.servers), known(ids.channels), known(ids.messages), known(ids.roles), known(ids.deleted), known(ids.codes)) },
+    {
+      weight: 12,
+      arbitrary: fc.oneof(
+        known(ids.users),
+        known(ids.servers),
+        known(ids.channels),
+        known(ids.messages),
+        known(ids.roles),
+        known(ids.deleted),
+        known(ids.codes),
+      ),
+    },
     { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
     { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
-    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(100_000), '😀'.repeat(30_000), '\u0000', '\u0000abc', '\ud800', "'; drop table \"User\"; --", '<@1>', '@everyone', '`'.repeat(5000)) },
-    { weight: 1, arbitrary: fc.constantFrom('9223372036854775807', '9223372036854775808', '18446744073709551616', '-1', '0', '00000000000000000001', '1e3', ' 1', '') },
-    { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 ** 53, -0)) },
-    { weight: 1, arbitrary: fc.constantFrom(null, undefined, true, {}, [], { id: '1' }, { id: 42 }, [1, 2], new Date(Number.NaN), new Date(8.64e15)) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'x'.repeat(100_000),
+        '😀'.repeat(30_000),
+        '\u0000',
+        '\u0000abc',
+        '\ud800',
+        '\'; drop table "User"; --',
+        '<@1>',
+        '@everyone',
+        '`'.repeat(5000),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '9223372036854775807',
+        '9223372036854775808',
+        '18446744073709551616',
+        '-1',
+        '0',
+        '00000000000000000001',
+        '1e3',
+        ' 1',
+        '',
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, 2 ** 53, -0)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        null,
+        undefined,
+        true,
+        {},
+        [],
+        { id: '1' },
+        { id: 42 },
+        [1, 2],
+        new Date(Number.NaN),
+        new Date(8.64e15),
+      ),
+    },
     { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }) },
-    { weight: 2, arbitrary: fc.dictionary(fc.constantFrom('name', 'type', 'permissions', 'maxUses', 'maxAge', 'status', 'title', 'fields', 'content', 'userLimit', 'text', 'limit', 'before', 'after', 'around', 'autoArchiveDuration', 'locked', 'archived', 'has', 'pinned'), fc.anything({ maxDepth: 1 }), { maxKeys: 3 }) },
+    {
+      weight: 2,
+      arbitrary: fc.dictionary(
+        fc.constantFrom(
+          'name',
+          'type',
+          'permissions',
+          'maxUses',
+          'maxAge',
+          'status',
+          'title',
+          'fields',
+          'content',
+          'userLimit',
+          'text',
+          'limit',
+          'before',
+          'after',
+          'around',
+          'autoArchiveDuration',
+          'locked',
+          'archived',
+          'has',
+          'pinned',
+        ),
+        fc.anything({ maxDepth: 1 }),
+        { maxKeys: 3 },
+      ),
+    },
   );
 }
 
 /** The user entity when `a` names one (domain methods taking a User get one), else `a` as it came. */
-const userOr = async (em: EntityManager, a: unknown): Promise<never> => (isSnowflake(a) ? ((await em.findOne(User, { id: a })) ?? a) : a) as never;
+const userOr = async (em: EntityManager, a: unknown): Promise<never> =>
+  (isSnowflake(a) ? ((await em.findOne(User, { id: a })) ?? a) : a) as never;
 
 type Operation = (em: EntityManager, a: unknown, b: unknown, c: unknown, d: unknown) => Promise<unknown>;
 
@@ -107,11 +190,16 @@ async function buildWorld(): Promise<Ids> {
   const bob = await h.joined(w, 'bob');
   const carol = await h.joined(w, 'carol');
   const voice = await h.channel(w.server.id, { type: 'GUILD_VOICE' });
-  const messages = [await h.messages().send(bob, w.textId, 'hello'), await h.messages().send(carol, w.textId, `<@${bob.id}> hi`)];
+  const messages = [
+    await h.messages().send(bob, w.textId, 'hello'),
+    await h.messages().send(carol, w.textId, `<@${bob.id}> hi`),
+  ];
   await h.reactions().react(bob, messages[0].id, '👍');
   const gone = await h.messages().send(bob, w.textId, 'soon deleted');
   await h.messages().deleteMessage(bob, gone.id);
-  const roles = (await db().sql<{ id: string }>(`select id::text from "Role" where "serverId" = $1`, [w.server.id])).map((r) => r.id);
+  const roles = (
+    await db().sql<{ id: string }>(`select id::text from "Role" where "serverId" = $1`, [w.server.id])
+  ).map((r) => r.id);
   return {
     users: [w.owner.id, bob.id, carol.id],
     servers: [w.server.id],
@@ -129,26 +217,37 @@ describe('fuzzing the public domain methods', () => {
     const value = hostile(ids);
     const tally = { ok: 0, refused: 0, byCode: {} as Record<string, number> };
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...Object.keys(OPERATIONS)), value, value, value, value, async (name, a, b, c, d) => {
-        const before = await h.counts();
-        let outcome: unknown;
-        try {
-          await OPERATIONS[name](db().fork(), a, b, c, d);
-          tally.ok++;
-          return;
-        } catch (error) {
-          outcome = error;
-        }
-        if (!(outcome instanceof DomainError)) {
-          throw new Error(`${name} threw a raw ${(outcome as Error)?.constructor?.name}: ${(outcome as Error)?.message}`);
-        }
-        tally.refused++;
-        tally.byCode[outcome.code] = (tally.byCode[outcome.code] ?? 0) + 1;
-        expect(await h.counts(), `${name} was refused (${outcome.code}) yet wrote something`).toEqual(before);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...Object.keys(OPERATIONS)),
+        value,
+        value,
+        value,
+        value,
+        async (name, a, b, c, d) => {
+          const before = await h.counts();
+          let outcome: unknown;
+          try {
+            await OPERATIONS[name](db().fork(), a, b, c, d);
+            tally.ok++;
+            return;
+          } catch (error) {
+            outcome = error;
+          }
+          if (!(outcome instanceof DomainError)) {
+            throw new Error(
+              `${name} threw a raw ${(outcome as Error)?.constructor?.name}: ${(outcome as Error)?.message}`,
+            );
+          }
+          tally.refused++;
+          tally.byCode[outcome.code] = (tally.byCode[outcome.code] ?? 0) + 1;
+          expect(await h.counts(), `${name} was refused (${outcome.code}) yet wrote something`).toEqual(before);
+        },
+      ),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20261126) },
     );
-    console.log(`fuzz: ${RUNS} cases, ${tally.ok} succeeded, ${tally.refused} refused with typed errors: ${JSON.stringify(tally.byCode)}`);
+    console.log(
+      `fuzz: ${RUNS} cases, ${tally.ok} succeeded, ${tally.refused} refused with typed errors: ${JSON.stringify(tally.byCode)}`,
+    );
     expect(await checkInvariants(db().fork())).toEqual([]);
   }, 600_000);
 });

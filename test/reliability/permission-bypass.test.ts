@@ -7,7 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, HierarchyViolation, MissingPermission, NotAMember, NotAVoiceChannel, NotFound, ValidationFailed } from '../../src/domain/errors';
+import {
+  DomainError,
+  HierarchyViolation,
+  MissingPermission,
+  NotAMember,
+  NotAVoiceChannel,
+  NotFound,
+  ValidationFailed,
+} from '../../src/domain/errors';
 import { User } from '../../src/entities/user/User';
 import { VoiceService } from '../../src/voice/voice-service';
 import {
@@ -46,7 +54,9 @@ async function fixture(): Promise<Fixture> {
   const stranger = (await h.register('stranger')).id;
   const s = w.server.id;
   await h.role(s, F.ADMINISTRATOR, 10, [users.admin]);
-  await h.role(s, F.MANAGE_MESSAGES | F.KICK_MEMBERS | F.BAN_MEMBERS | F.MODERATE_MEMBERS | F.MANAGE_THREADS, 8, [users.mod]);
+  await h.role(s, F.MANAGE_MESSAGES | F.KICK_MEMBERS | F.BAN_MEMBERS | F.MODERATE_MEMBERS | F.MANAGE_THREADS, 8, [
+    users.mod,
+  ]);
   const helper = await h.role(s, F.MANAGE_MESSAGES | F.PIN_MESSAGES, 6, [users.helper]);
   await h.role(s, F.KICK_MEMBERS, 4, [users.victim, users.peer]);
   const staff = await h.channel(s);
@@ -57,11 +67,17 @@ async function fixture(): Promise<Fixture> {
   await h.overwrite(announcements, helper, 'ROLE', F.SEND_MESSAGES, 0n);
   await h.overwrite(w.textId, users.muted, 'MEMBER', 0n, F.SEND_MESSAGES);
   await h.overwrite(staff, users.victim, 'MEMBER', F.VIEW_CHANNEL, 0n);
-  await db().sql(`update "ServerMember" set "timedOutUntil" = now() + interval '1 day' where "serverId" = $1 and "userId" = $2`, [s, users.timedOut]);
+  await db().sql(
+    `update "ServerMember" set "timedOutUntil" = now() + interval '1 day' where "serverId" = $1 and "userId" = $2`,
+    [s, users.timedOut],
+  );
   const channels = { general: w.textId, staff, announcements };
   const messages: Record<string, string> = {};
   for (const [name, id] of Object.entries(channels)) {
-    await db().sql(`insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0) on conflict do nothing`, [id, users.victim, (F.SEND_MESSAGES | F.VIEW_CHANNEL).toString()]);
+    await db().sql(
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0) on conflict do nothing`,
+      [id, users.victim, (F.SEND_MESSAGES | F.VIEW_CHANNEL).toString()],
+    );
     messages[name] = (await h.messages().send(users.victim, id, `victim in ${name}`)).id;
   }
   return { serverId: s, ownerId: w.owner.id, actors: { owner: w.owner.id, ...users, stranger }, channels, messages };
@@ -69,17 +85,27 @@ async function fixture(): Promise<Fixture> {
 
 /** The oracle: the actor's permissions in a channel, from raw rows and the pure function. */
 async function oraclePermissions(f: Fixture, userId: string, channelId?: string): Promise<bigint | null> {
-  const [member] = await db().sql<{ timedOutUntil: Date | null }>(`select "timedOutUntil" from "ServerMember" where "serverId" = $1 and "userId" = $2`, [f.serverId, userId]);
+  const [member] = await db().sql<{ timedOutUntil: Date | null }>(
+    `select "timedOutUntil" from "ServerMember" where "serverId" = $1 and "userId" = $2`,
+    [f.serverId, userId],
+  );
   if (!member) return null;
   const roles = await db().sql<{ id: string; permissions: string }>(
     `select r.id::text, r.permissions::text from "Role" r join "ServerMemberRole" mr on mr."roleId" = r.id where mr."userId" = $1 and r."serverId" = $2`,
     [userId, f.serverId],
   );
-  const [everyone] = await db().sql<{ permissions: string }>(`select permissions::text from "Role" where id = $1`, [f.serverId]);
+  const [everyone] = await db().sql<{ permissions: string }>(`select permissions::text from "Role" where id = $1`, [
+    f.serverId,
+  ]);
   const overwrites = channelId
-    ? await db().sql<{ targetId: string; type: string; allow: string; deny: string }>(`select "targetId"::text, type, allow::text, deny::text from "PermissionOverwrite" where "channelId" = $1`, [channelId])
+    ? await db().sql<{ targetId: string; type: string; allow: string; deny: string }>(
+        `select "targetId"::text, type, allow::text, deny::text from "PermissionOverwrite" where "channelId" = $1`,
+        [channelId],
+      )
     : [];
-  const [channel] = channelId ? await db().sql<{ type: ChannelType }>(`select type from "Channel" where id = $1`, [channelId]) : [];
+  const [channel] = channelId
+    ? await db().sql<{ type: ChannelType }>(`select type from "Channel" where id = $1`, [channelId])
+    : [];
   return computeEffectivePermissions(
     {
       serverId: f.serverId,
@@ -87,9 +113,17 @@ async function oraclePermissions(f: Fixture, userId: string, channelId?: string)
       memberId: userId,
       everyone: BigInt(everyone.permissions),
       roles: roles.map((r) => ({ id: r.id, permissions: BigInt(r.permissions) })),
-      overwrites: overwrites.map((o) => ({ id: o.targetId, type: o.type === 'ROLE' ? ('role' as const) : ('member' as const), allow: BigInt(o.allow), deny: BigInt(o.deny) })),
+      overwrites: overwrites.map((o) => ({
+        id: o.targetId,
+        type: o.type === 'ROLE' ? ('role' as const) : ('member' as const),
+        allow: BigInt(o.allow),
+        deny: BigInt(o.deny),
+      })),
     },
-    { channelType: channel ? channelKindOf(CHANNEL_TYPE_NUMBERS[channel.type]) : undefined, timedOut: isTimedOut(member.timedOutUntil) },
+    {
+      channelType: channel ? channelKindOf(CHANNEL_TYPE_NUMBERS[channel.type]) : undefined,
+      timedOut: isTimedOut(member.timedOutUntil),
+    },
   );
 }
 
@@ -101,7 +135,8 @@ async function oracleRank(f: Fixture, userId: string) {
   return { id: userId, roles: roles.map((r) => ({ ...r, managed: false })) };
 }
 
-const has = (bits: bigint | null, ...names: PermissionName[]) => bits !== null && names.every((n) => (bits & F[n]) !== 0n);
+const has = (bits: bigint | null, ...names: PermissionName[]) =>
+  bits !== null && names.every((n) => (bits & F[n]) !== 0n);
 
 interface Cell {
   action: string;
@@ -118,11 +153,16 @@ function cells(f: Fixture): Cell[] {
         const p = await oraclePermissions(f, actor, channel);
         return p === null ? NotAMember : has(p, ...need) ? ('allowed' as const) : MissingPermission;
       };
-      out.push({ action: `${actorName} sends in #${channelName}`, run: (em) => h.messages(em).send(actor, channel, 'hi'), expected: () => inChannel('VIEW_CHANNEL', 'SEND_MESSAGES') });
+      out.push({
+        action: `${actorName} sends in #${channelName}`,
+        run: (em) => h.messages(em).send(actor, channel, 'hi'),
+        expected: () => inChannel('VIEW_CHANNEL', 'SEND_MESSAGES'),
+      });
       out.push({
         action: `${actorName} deletes the victim's message in #${channelName}`,
         run: (em) => h.messages(em).deleteMessage(actor, message),
-        expected: () => (actor === f.actors.victim ? inChannel('VIEW_CHANNEL') : inChannel('VIEW_CHANNEL', 'MANAGE_MESSAGES')),
+        expected: () =>
+          actor === f.actors.victim ? inChannel('VIEW_CHANNEL') : inChannel('VIEW_CHANNEL', 'MANAGE_MESSAGES'),
       });
       out.push({
         action: `${actorName} pins in #${channelName}`,
@@ -130,12 +170,22 @@ function cells(f: Fixture): Cell[] {
         expected: async () => {
           const p = await oraclePermissions(f, actor, channel);
           if (p === null) return NotAMember;
-          return has(p, 'VIEW_CHANNEL') && (has(p, 'MANAGE_MESSAGES') || has(p, 'PIN_MESSAGES')) ? 'allowed' : MissingPermission;
+          return has(p, 'VIEW_CHANNEL') && (has(p, 'MANAGE_MESSAGES') || has(p, 'PIN_MESSAGES'))
+            ? 'allowed'
+            : MissingPermission;
         },
       });
-      out.push({ action: `${actorName} reacts with a new emoji in #${channelName}`, run: (em) => h.reactions(em).react(actor, message, '🧪'), expected: () => inChannel('VIEW_CHANNEL', 'READ_MESSAGE_HISTORY', 'ADD_REACTIONS') });
+      out.push({
+        action: `${actorName} reacts with a new emoji in #${channelName}`,
+        run: (em) => h.reactions(em).react(actor, message, '🧪'),
+        expected: () => inChannel('VIEW_CHANNEL', 'READ_MESSAGE_HISTORY', 'ADD_REACTIONS'),
+      });
     }
-    for (const [action, permission] of [['kick', 'KICK_MEMBERS'], ['ban', 'BAN_MEMBERS'], ['timeout', 'MODERATE_MEMBERS']] as const) {
+    for (const [action, permission] of [
+      ['kick', 'KICK_MEMBERS'],
+      ['ban', 'BAN_MEMBERS'],
+      ['timeout', 'MODERATE_MEMBERS'],
+    ] as const) {
       for (const targetName of ['victim', 'owner', 'mod', actorName]) {
         const target = f.actors[targetName];
         out.push({
@@ -150,7 +200,9 @@ function cells(f: Fixture): Cell[] {
             const p = await oraclePermissions(f, actor);
             if (p === null) return NotAMember;
             if (!has(p, permission)) return MissingPermission;
-            return canActOnMember(await oracleRank(f, actor), await oracleRank(f, target), f.ownerId, action) ? 'allowed' : HierarchyViolation;
+            return canActOnMember(await oracleRank(f, actor), await oracleRank(f, target), f.ownerId, action)
+              ? 'allowed'
+              : HierarchyViolation;
           },
         });
       }
@@ -192,10 +244,14 @@ describe('permission bypass matrix', () => {
         });
       if (outcome !== 'allowed' && !(outcome instanceof DomainError)) throw outcome;
       const matches = expected === 'allowed' ? outcome === 'allowed' : outcome instanceof expected;
-      if (!matches) mismatches.push(`${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`);
+      if (!matches)
+        mismatches.push(
+          `${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`,
+        );
       if (outcome !== 'allowed') {
         refusals++;
-        if (JSON.stringify(after) !== JSON.stringify(before)) mismatches.push(`${cell.action}: refused but wrote ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+        if (JSON.stringify(after) !== JSON.stringify(before))
+          mismatches.push(`${cell.action}: refused but wrote ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
       }
     }
     console.log(`permission matrix: ${matrix.length} cells, ${refusals} refusals, ${mismatches.length} mismatches`);
@@ -220,10 +276,26 @@ describe('cross-server confusion', () => {
     // A role of server A, given in server B.
     await h.refused(() => roles().assignRole(b.owner, b.server.id, both.id, roleOfA), NotFound);
     // An overwrite in A for a member of B only.
-    await h.refused(() => channels().setOverwrite(a.owner, a.server.id, a.textId, { targetId: outsider.id, type: 'member', allow: F.VIEW_CHANNEL }), NotFound);
+    await h.refused(
+      () =>
+        channels().setOverwrite(a.owner, a.server.id, a.textId, {
+          targetId: outsider.id,
+          type: 'member',
+          allow: F.VIEW_CHANNEL,
+        }),
+      NotFound,
+    );
     // A role of B as an overwrite target in A.
     const roleOfB = await h.role(b.server.id, 0n, 2);
-    await h.refused(() => channels().setOverwrite(a.owner, a.server.id, a.textId, { targetId: roleOfB, type: 'role', allow: F.VIEW_CHANNEL }), NotFound);
+    await h.refused(
+      () =>
+        channels().setOverwrite(a.owner, a.server.id, a.textId, {
+          targetId: roleOfB,
+          type: 'role',
+          allow: F.VIEW_CHANNEL,
+        }),
+      NotFound,
+    );
     // A channel of A, managed through server B.
     await h.refused(() => channels().updateChannel(b.owner, b.server.id, a.textId, { name: 'hijacked' }), NotFound);
     // A DM channel treated as a server channel.

@@ -21,7 +21,8 @@ const OPS = Number(process.env.RACE_OPS ?? 200);
 const db = useTestDatabase({ poolSize: 30 });
 const h = messagingHelpers(db);
 
-const one = async <T = number>(sql: string, params: unknown[] = []) => Object.values((await db().sql<Record<string, T>>(sql, params))[0])[0];
+const one = async <T = number>(sql: string, params: unknown[] = []) =>
+  Object.values((await db().sql<Record<string, T>>(sql, params))[0])[0];
 const relationships = (em: EntityManager = h.fork()) => new RelationshipService(em);
 const usersNamed = (prefix: string, n: number) => Promise.all(Array.from({ length: n }, () => h.register(prefix)));
 
@@ -30,7 +31,10 @@ async function hammer<T>(database: TestDatabase, operation: (em: EntityManager, 
   const results = await race(database, OPS, operation);
   const raw = results.filter((r) => r.status === 'rejected' && !(r.reason instanceof DomainError));
   expect(raw.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
-  return { ok: results.filter((r) => r.status === 'fulfilled').length, refused: results.length - results.filter((r) => r.status === 'fulfilled').length };
+  return {
+    ok: results.filter((r) => r.status === 'fulfilled').length,
+    refused: results.length - results.filter((r) => r.status === 'fulfilled').length,
+  };
 }
 
 const tally: Record<string, { ok: number; refused: number }> = {};
@@ -48,9 +52,16 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const right = await usersNamed('right', pairs);
     tally.friendRequests = await hammer<unknown>(db(), (em, i) => {
       const p = i % pairs;
-      return i < pairs ? relationships(em).sendFriendRequest(left[p], right[p]) : relationships(em).sendFriendRequest(right[p], left[p]);
+      return i < pairs
+        ? relationships(em).sendFriendRequest(left[p], right[p])
+        : relationships(em).sendFriendRequest(right[p], left[p]);
     });
-    expect(await one(`select count(*)::int from "Relationship" where status = 'FRIENDS' and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`, [left.map((u) => u.id)])).toBe(pairs);
+    expect(
+      await one(
+        `select count(*)::int from "Relationship" where status = 'FRIENDS' and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`,
+        [left.map((u) => u.id)],
+      ),
+    ).toBe(pairs);
   });
 
   it('a block racing an accept never leaves a friendship across a block', async () => {
@@ -60,10 +71,19 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     for (let p = 0; p < pairs; p++) await relationships().sendFriendRequest(senders[p], receivers[p]);
     tally.blockVsAccept = await hammer<unknown>(db(), (em, i) => {
       const p = i % pairs;
-      return i < pairs ? relationships(em).acceptFriendRequest(receivers[p], senders[p]) : relationships(em).block(senders[p], receivers[p]);
+      return i < pairs
+        ? relationships(em).acceptFriendRequest(receivers[p], senders[p])
+        : relationships(em).block(senders[p], receivers[p]);
     });
-    expect(await one(`select count(*)::int from "Relationship" where status = 'FRIENDS' and ("aBlocksB" or "bBlocksA")`)).toBe(0);
-    expect(await one(`select count(*)::int from "Relationship" where ("aBlocksB" or "bBlocksA") and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`, [senders.map((u) => u.id)])).toBe(pairs);
+    expect(
+      await one(`select count(*)::int from "Relationship" where status = 'FRIENDS' and ("aBlocksB" or "bBlocksA")`),
+    ).toBe(0);
+    expect(
+      await one(
+        `select count(*)::int from "Relationship" where ("aBlocksB" or "bBlocksA") and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`,
+        [senders.map((u) => u.id)],
+      ),
+    ).toBe(pairs);
   });
 
   it('DM opens of one pair make one channel', async () => {
@@ -72,7 +92,12 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const shared = await h.world('Pen pals');
     for (const user of [a, b]) await h.memberships().acceptInvite(user, shared.code);
     tally.dmOpen = await hammer(db(), (em, i) => (i % 2 ? h.dms(em).openDM(a, b) : h.dms(em).openDM(b, a)));
-    expect(await one(`select count(*)::int from "ChannelRecipient" r1 join "ChannelRecipient" r2 on r1."channelId" = r2."channelId" where r1."userId" = $1 and r2."userId" = $2`, [a.id, b.id])).toBe(1);
+    expect(
+      await one(
+        `select count(*)::int from "ChannelRecipient" r1 join "ChannelRecipient" r2 on r1."channelId" = r2."channelId" where r1."userId" = $1 and r2."userId" = $2`,
+        [a.id, b.id],
+      ),
+    ).toBe(1);
   });
 
   it('an invite of max 10 uses admits 10', async () => {
@@ -99,16 +124,27 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const message = await h.messages().send(w.owner, w.textId, 'vote');
     const emoji = [...'😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚🙂🤗🤩🤔🤨😐😑😶🙄😏😣😥'];
     tally.reactions = await hammer(db(), (em, i) => h.reactions(em).react(reactors[i % 20], message.id, emoji[i % 30]));
-    expect(await one(`select count(distinct "emojiKey")::int from "Reaction" where "messageId" = $1`, [message.id])).toBe(20);
+    expect(
+      await one(`select count(distinct "emojiKey")::int from "Reaction" where "messageId" = $1`, [message.id]),
+    ).toBe(20);
   });
 
   it('role slots stop at 250 and emoji slots at 50', async () => {
     const w = await h.world('Slots');
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) select (($2::bigint) + g), $1, 'filler', 0, g from generate_series(1, 240) g`, [w.server.id, nextSnowflake()]);
-    tally.roleSlots = await hammer(db(), (em, i) => new RoleService(em).createRole(w.owner, w.server.id, { name: `r${i}` }));
+    await db().sql(
+      `insert into "Role" (id, "serverId", name, permissions, position) select (($2::bigint) + g), $1, 'filler', 0, g from generate_series(1, 240) g`,
+      [w.server.id, nextSnowflake()],
+    );
+    tally.roleSlots = await hammer(db(), (em, i) =>
+      new RoleService(em).createRole(w.owner, w.server.id, { name: `r${i}` }),
+    );
     expect(await one(`select count(*)::int from "Role" where "serverId" = $1`, [w.server.id])).toBe(250);
-    tally.emojiSlots = await hammer(db(), (em, i) => new EmojiService(em).createEmoji(w.owner, w.server.id, { name: `e_${i}` }));
-    expect(await one(`select count(*)::int from "Emoji" where "serverId" = $1 and not animated`, [w.server.id])).toBe(50);
+    tally.emojiSlots = await hammer(db(), (em, i) =>
+      new EmojiService(em).createEmoji(w.owner, w.server.id, { name: `e_${i}` }),
+    );
+    expect(await one(`select count(*)::int from "Emoji" where "serverId" = $1 and not animated`, [w.server.id])).toBe(
+      50,
+    );
   });
 
   it('memberCount follows joins and leaves', async () => {
@@ -119,15 +155,23 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
       const p = people[i % people.length];
       return i < people.length ? h.memberships(em).acceptInvite(p, w.code) : h.memberships(em).leave(p, w.server.id);
     });
-    expect(await one(`select "memberCount" from "Server" where id = $1`, [w.server.id])).toBe(await one(`select count(*)::int from "ServerMember" where "serverId" = $1`, [w.server.id]));
+    expect(await one(`select "memberCount" from "Server" where id = $1`, [w.server.id])).toBe(
+      await one(`select count(*)::int from "ServerMember" where "serverId" = $1`, [w.server.id]),
+    );
   });
 
   it('pins stop at 250', async () => {
     const w = await h.world('Pins');
-    await db().sql(`insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select (($4::bigint) + g), $1, $2, $3, 'old', true from generate_series(1, 240) g`, [w.textId, w.server.id, w.owner.id, nextSnowflake()]);
+    await db().sql(
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select (($4::bigint) + g), $1, $2, $3, 'old', true from generate_series(1, 240) g`,
+      [w.textId, w.server.id, w.owner.id, nextSnowflake()],
+    );
     const fresh: string[] = [];
     for (let i = 0; i < 30; i++) fresh.push(nextSnowflake());
-    await db().sql(`insert into "Message" (id, "channelId", "serverId", "authorId", content) select unnest($4::bigint[]), $1, $2, $3, 'new'`, [w.textId, w.server.id, w.owner.id, fresh]);
+    await db().sql(
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content) select unnest($4::bigint[]), $1, $2, $3, 'new'`,
+      [w.textId, w.server.id, w.owner.id, fresh],
+    );
     tally.pins = await hammer(db(), (em, i) => h.messages(em).pin(w.owner, fresh[i % 30]));
     expect(await one(`select count(*)::int from "Message" where "channelId" = $1 and pinned`, [w.textId])).toBe(250);
   });
@@ -150,9 +194,15 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     const thread = await h.threads().createThread(w.owner, w.textId, { name: 'busy' });
     tally.threadMembers = await hammer<unknown>(db(), (em, i) => {
       const m = members[i % 40];
-      return i % 3 === 0 ? h.threads(em).joinThread(m, thread.id) : i % 3 === 1 ? h.threads(em).leaveThread(m, thread.id) : h.messages(em).send(m, thread.id, 'hi');
+      return i % 3 === 0
+        ? h.threads(em).joinThread(m, thread.id)
+        : i % 3 === 1
+          ? h.threads(em).leaveThread(m, thread.id)
+          : h.messages(em).send(m, thread.id, 'hi');
     });
-    expect(await one(`select "memberCount" from "Channel" where id = $1`, [thread.id])).toBe(await one(`select count(*)::int from "ThreadMember" where "threadId" = $1`, [thread.id]));
+    expect(await one(`select "memberCount" from "Channel" where id = $1`, [thread.id])).toBe(
+      await one(`select count(*)::int from "ThreadMember" where "threadId" = $1`, [thread.id]),
+    );
   });
 
   it('leaves every invariant intact', async () => {

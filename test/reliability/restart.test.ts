@@ -33,7 +33,8 @@ afterAll(async () => {
   rmSync(baseDir, { recursive: true, force: true });
 });
 
-const openOrm = async () => createOrm({ clientUrl: server.urlFor('cryb'), poolSize: 3, migrations: 'ignore', logger: () => undefined });
+const openOrm = async () =>
+  createOrm({ clientUrl: server.urlFor('cryb'), poolSize: 3, migrations: 'ignore', logger: () => undefined });
 
 describe('a database restart during a seeding batch', () => {
   it('fails the seed typed, leaves no partial batch, and a resumed seed completes a sound world', async () => {
@@ -70,6 +71,8 @@ describe('a database restart during a seeding batch', () => {
       `select sm."userId"::text, c.id::text as "channelId" from "Server" s join "ServerMember" sm on sm."serverId" = s.id and sm."userId" = s."ownerId"
         join "Channel" c on c."serverId" = s.id and c.type = 'GUILD_TEXT' limit 1`,
     );
-    await expect(new MessageService(orm.em.fork()).send(member.userId, member.channelId, 'after the restart')).resolves.toBeInstanceOf(Message);
+    await expect(
+      new MessageService(orm.em.fork()).send(member.userId, member.channelId, 'after the restart'),
+    ).resolves.toBeInstanceOf(Message);
   }, 180_000);
 });

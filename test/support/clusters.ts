@@ -74,7 +74,11 @@ export class Cluster {
   /** A new primary: initdb, replication-ready settings, started. */
   static async primary(settings: Record<string, string> = {}): Promise<Cluster> {
     const cluster = new Cluster(ownedTempDir('cryb-primary-'), await freePort());
-    await run(clusterBinaries.initdb!, ['-D', cluster.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { ...runAs(), env: { ...process.env, LC_ALL: 'C' } });
+    await run(
+      clusterBinaries.initdb!,
+      ['-D', cluster.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      { ...runAs(), env: { ...process.env, LC_ALL: 'C' } },
+    );
     await cluster.start({ wal_level: 'replica', max_wal_senders: '5', fsync: 'off', ...settings });
     return cluster;
   }
@@ -82,7 +86,24 @@ export class Cluster {
   /** A streaming replica of `primary`: pg_basebackup -R writes standby.signal and primary_conninfo. */
   static async replicaOf(primary: Cluster): Promise<Cluster> {
     const cluster = new Cluster(ownedTempDir('cryb-replica-'), await freePort());
-    await run(clusterBinaries.pg_basebackup!, ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', cluster.dataDir, '-R', '-X', 'stream', '--checkpoint=fast'], runAs());
+    await run(
+      clusterBinaries.pg_basebackup!,
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primary.port),
+        '-U',
+        'postgres',
+        '-D',
+        cluster.dataDir,
+        '-R',
+        '-X',
+        'stream',
+        '--checkpoint=fast',
+      ],
+      runAs(),
+    );
     await cluster.start({ fsync: 'off', hot_standby: 'on' });
     return cluster;
   }
@@ -90,7 +111,11 @@ export class Cluster {
   /** A plain base backup of `primary` (no standby settings): the start of a point-in-time recovery. */
   static async baseBackupOf(primary: Cluster): Promise<string> {
     const dir = join(ownedTempDir('cryb-base-'), 'data');
-    await run(clusterBinaries.pg_basebackup!, ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-X', 'stream', '--checkpoint=fast'], runAs());
+    await run(
+      clusterBinaries.pg_basebackup!,
+      ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-X', 'stream', '--checkpoint=fast'],
+      runAs(),
+    );
     return dir;
   }
 
@@ -112,8 +137,14 @@ export class Cluster {
   async start(settings: Record<string, string> = this.settings): Promise<void> {
     this.settings = settings;
     const all = { listen_addresses: '127.0.0.1', unix_socket_directories: "''", port: String(this.port), ...settings };
-    const options = Object.entries(all).map(([k, v]) => `-c ${k}=${v}`).join(' ');
-    await run(clusterBinaries.pg_ctl!, ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', join(this.dir, 'postgres.log'), '-o', options], runAs());
+    const options = Object.entries(all)
+      .map(([k, v]) => `-c ${k}=${v}`)
+      .join(' ');
+    await run(
+      clusterBinaries.pg_ctl!,
+      ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', join(this.dir, 'postgres.log'), '-o', options],
+      runAs(),
+    );
   }
 
   async stop(): Promise<void> {
@@ -174,19 +205,22 @@ export class Pgbouncer {
       ].join('\n'),
     );
     const as = runAs();
-    if (as.uid !== undefined) for (const f of ['userlist.txt', 'pgbouncer.ini']) chownSync(join(dir, f), as.uid, as.gid!);
+    if (as.uid !== undefined)
+      for (const f of ['userlist.txt', 'pgbouncer.ini']) chownSync(join(dir, f), as.uid, as.gid!);
     const child = spawn(pgbouncerBinary!, [join(dir, 'pgbouncer.ini')], { ...as, stdio: 'ignore' });
     const bouncer = new Pgbouncer(dir, port, child);
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, 'pgbouncer.log')}`);
+      if (child.exitCode !== null)
+        throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, 'pgbouncer.log')}`);
       try {
         const client = new Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/pgbouncer` });
         await client.connect();
         await client.end();
         return bouncer;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`pgbouncer did not accept connections: ${(error as Error).message}`, { cause: error });
+        if (Date.now() > deadline)
+          throw new Error(`pgbouncer did not accept connections: ${(error as Error).message}`, { cause: error });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createTestDatabase as createFromKit, fulfilled, race, rejected, type TestDatabase } from '../../src/testing/database';
+import {
+  createTestDatabase as createFromKit,
+  fulfilled,
+  race,
+  rejected,
+  type TestDatabase,
+} from '../../src/testing/database';
 
 /**
  * This repository's tests use the package's testing kit (@cryb/database/testing) on the run's
@@ -10,7 +16,11 @@ export { race, fulfilled, rejected };
 
 /** A database of its own for the calling test file, cloned from the migrated template. */
 export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
-  return createFromKit({ serverUrl: inject('adminUrl'), template: inject('templateDatabase'), poolSize: options.poolSize });
+  return createFromKit({
+    serverUrl: inject('adminUrl'),
+    template: inject('templateDatabase'),
+    poolSize: options.poolSize,
+  });
 }
 
 /** Registers a per-file database; the returned getter is valid inside tests. */

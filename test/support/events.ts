@@ -6,8 +6,10 @@ import type { TestDatabase } from './db';
  * anywhere on the server (other test files included), so delivery is prompt but not immediate.
  */
 export async function deliverable(db: TestDatabase, id: string): Promise<void> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    const [{ horizon }] = await db.sql<{ horizon: string }>(`select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)::text as horizon`);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const [{ horizon }] = await db.sql<{ horizon: string }>(
+      `select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)::text as horizon`,
+    );
     if (BigInt(horizon) > BigInt(id)) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

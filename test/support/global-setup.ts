@@ -48,7 +48,11 @@ export default async function setup(project: TestProject) {
   await admin.connect();
   await admin.query(`drop database if exists "${templateDatabase}"`);
   await admin.query(`create database "${templateDatabase}"`);
-  const orm = await createOrm({ clientUrl: withDatabase(adminUrl, templateDatabase), poolSize: 2, migrations: 'ignore' });
+  const orm = await createOrm({
+    clientUrl: withDatabase(adminUrl, templateDatabase),
+    poolSize: 2,
+    migrations: 'ignore',
+  });
   try {
     await migrate(orm);
   } finally {
@@ -57,16 +61,19 @@ export default async function setup(project: TestProject) {
   // TimescaleDB's scheduler stays connected to databases that have the extension, and a template
   // somebody is connected to cannot be cloned: close the template to connections, as template0 is.
   await admin.query(`alter database "${templateDatabase}" allow_connections false`);
-  await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [templateDatabase]);
+  await admin.query(
+    `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+    [templateDatabase],
+  );
   project.provide('adminUrl', adminUrl);
   project.provide('templateDatabase', templateDatabase);
 
   return async () => {
     // cryb_t_: databases test files create by hand; cryb_test_: the testing kit's clones of this run's template.
-    const leftovers = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1 or datname like $2`, [
-      `cryb\\_t\\_${process.pid}\\_%`,
-      `cryb\\_test\\_${process.pid}\\_%`,
-    ]);
+    const leftovers = await admin.query<{ datname: string }>(
+      `select datname from pg_database where datname like $1 or datname like $2`,
+      [`cryb\\_t\\_${process.pid}\\_%`, `cryb\\_test\\_${process.pid}\\_%`],
+    );
     for (const { datname } of leftovers.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
     await admin.query(`drop database if exists "${templateDatabase}" with (force)`);
     await admin.end();

@@ -41,15 +41,21 @@ export function membershipHelpers(db: () => TestDatabase) {
   const memberships = (em: EntityManager = db().fork()) => new MembershipService(em);
   const invites = (em: EntityManager = db().fork()) => new InviteService(em);
   const servers = (em: EntityManager = db().fork()) => new ServerService(em);
-  const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) => em.findOneOrFail(ServerMember, { server: serverId, user: userId });
-
+  const loadMember = (serverId: string, userId: string, em: EntityManager = db().fork()) =>
+    em.findOneOrFail(ServerMember, { server: serverId, user: userId });
 
   /** A server with its owner, the id of its text channel and an unlimited, never-expiring invite. */
   async function world(): Promise<World> {
     const owner = await register('owner');
     const server = await servers().createServer(owner, { name: 'Guild' });
-    const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
-    const [{ id: categoryId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_CATEGORY' limit 1`, [server.id]);
+    const [{ id: textId }] = await db().sql<{ id: string }>(
+      `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`,
+      [server.id],
+    );
+    const [{ id: categoryId }] = await db().sql<{ id: string }>(
+      `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_CATEGORY' limit 1`,
+      [server.id],
+    );
     const invite = await invites().createInvite(owner, textId, { maxAge: 0 });
     return { owner, server, textId, categoryId, code: invite.code };
   }
@@ -62,16 +68,32 @@ export function membershipHelpers(db: () => TestDatabase) {
   }
 
   /** A role made directly in the database (role CRUD is not under test here), given to `userIds`. */
-  async function role(serverId: string, permissions: bigint, position: number, userIds: string[] = [], id = nextSnowflake()): Promise<string> {
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [id, serverId, `role${position}`, permissions.toString(), position]);
-    for (const userId of userIds) await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, userId, id]);
+  async function role(
+    serverId: string,
+    permissions: bigint,
+    position: number,
+    userIds: string[] = [],
+    id = nextSnowflake(),
+  ): Promise<string> {
+    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position) values ($1, $2, $3, $4, $5)`, [
+      id,
+      serverId,
+      `role${position}`,
+      permissions.toString(),
+      position,
+    ]);
+    for (const userId of userIds)
+      await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+        serverId,
+        userId,
+        id,
+      ]);
     return id;
   }
 
   async function setEveryone(serverId: string, permissions: bigint): Promise<void> {
     await db().sql(`update "Role" set permissions = $2 where id = $1`, [serverId, permissions.toString()]);
   }
-
 
   async function state(serverId: string): Promise<State> {
     const [row] = await db().sql<State>(
@@ -89,7 +111,12 @@ export function membershipHelpers(db: () => TestDatabase) {
   }
 
   /** The action fails with `error` and leaves every table as it was: no row, no audit entry, no event. */
-  async function refusedUnchanged(serverId: string, action: () => Promise<unknown>, error: abstract new (...args: never[]) => Error, details?: Record<string, unknown>) {
+  async function refusedUnchanged(
+    serverId: string,
+    action: () => Promise<unknown>,
+    error: abstract new (...args: never[]) => Error,
+    details?: Record<string, unknown>,
+  ) {
     const before = await state(serverId);
     const failure = await action().then(
       () => undefined,
@@ -115,11 +142,32 @@ export function membershipHelpers(db: () => TestDatabase) {
   }
 
   async function auditLog(serverId: string) {
-    return db().sql<{ actionType: number; actorId: string | null; targetId: string | null; changes: unknown[]; reason: string | null }>(
+    return db().sql<{
+      actionType: number;
+      actorId: string | null;
+      targetId: string | null;
+      changes: unknown[];
+      reason: string | null;
+    }>(
       `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1 order by id`,
       [serverId],
     );
   }
 
-  return { register, memberships, invites, servers, loadMember, world, joined, role, setEveryone, state, refusedUnchanged, lastEventId, eventsSince, auditLog };
+  return {
+    register,
+    memberships,
+    invites,
+    servers,
+    loadMember,
+    world,
+    joined,
+    role,
+    setEveryone,
+    state,
+    refusedUnchanged,
+    lastEventId,
+    eventsSince,
+    auditLog,
+  };
 }

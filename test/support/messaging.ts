@@ -45,7 +45,10 @@ export function messagingHelpers(db: () => TestDatabase) {
   async function world(name = 'Guild'): Promise<MessagingWorld> {
     const owner = await register('owner');
     const server = await new ServerService(fork()).createServer(owner, { name });
-    const [{ id: textId }] = await db().sql<{ id: string }>(`select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`, [server.id]);
+    const [{ id: textId }] = await db().sql<{ id: string }>(
+      `select id::text from "Channel" where "serverId" = $1 and type = 'GUILD_TEXT'`,
+      [server.id],
+    );
     const invite = await new InviteService(fork()).createInvite(owner, textId, { maxAge: 0 });
     return { owner, server, textId, code: invite.code };
   }
@@ -57,31 +60,44 @@ export function messagingHelpers(db: () => TestDatabase) {
   }
 
   /** A channel made directly in the database (type GUILD_TEXT by default). */
-  async function channel(serverId: string, fields: { type?: string; rateLimitPerUser?: number; parentId?: string } = {}): Promise<string> {
+  async function channel(
+    serverId: string,
+    fields: { type?: string; rateLimitPerUser?: number; parentId?: string } = {},
+  ): Promise<string> {
     const id = nextSnowflake();
-    await db().sql(`insert into "Channel" (id, "serverId", type, name, "rateLimitPerUser", "parentId") values ($1, $2, $3, $4, $5, $6)`, [
-      id,
-      serverId,
-      fields.type ?? 'GUILD_TEXT',
-      `ch${id.slice(-4)}`,
-      fields.rateLimitPerUser ?? 0,
-      fields.parentId ?? null,
-    ]);
+    await db().sql(
+      `insert into "Channel" (id, "serverId", type, name, "rateLimitPerUser", "parentId") values ($1, $2, $3, $4, $5, $6)`,
+      [
+        id,
+        serverId,
+        fields.type ?? 'GUILD_TEXT',
+        `ch${id.slice(-4)}`,
+        fields.rateLimitPerUser ?? 0,
+        fields.parentId ?? null,
+      ],
+    );
     return id;
   }
 
   /** A role with these permissions at `position`, given to `userIds`. */
-  async function role(serverId: string, permissions: bigint, position: number, userIds: string[] = [], mentionable = false): Promise<string> {
+  async function role(
+    serverId: string,
+    permissions: bigint,
+    position: number,
+    userIds: string[] = [],
+    mentionable = false,
+  ): Promise<string> {
     const id = nextSnowflake();
-    await db().sql(`insert into "Role" (id, "serverId", name, permissions, position, mentionable) values ($1, $2, $3, $4, $5, $6)`, [
-      id,
-      serverId,
-      `role${position}`,
-      permissions.toString(),
-      position,
-      mentionable,
-    ]);
-    for (const userId of userIds) await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [serverId, userId, id]);
+    await db().sql(
+      `insert into "Role" (id, "serverId", name, permissions, position, mentionable) values ($1, $2, $3, $4, $5, $6)`,
+      [id, serverId, `role${position}`, permissions.toString(), position, mentionable],
+    );
+    for (const userId of userIds)
+      await db().sql(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values ($1, $2, $3)`, [
+        serverId,
+        userId,
+        id,
+      ]);
     return id;
   }
 
@@ -91,7 +107,13 @@ export function messagingHelpers(db: () => TestDatabase) {
   }
 
   /** An overwrite on a channel for a role (the server id for @everyone) or a member. */
-  async function overwrite(channelId: string, targetId: string, type: 'ROLE' | 'MEMBER', allow: bigint, deny: bigint): Promise<void> {
+  async function overwrite(
+    channelId: string,
+    targetId: string,
+    type: 'ROLE' | 'MEMBER',
+    allow: bigint,
+    deny: bigint,
+  ): Promise<void> {
     await db().sql(
       `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, $3, $4, $5)
        on conflict ("channelId", "targetId") do update set allow = excluded.allow, deny = excluded.deny`,
@@ -119,7 +141,11 @@ export function messagingHelpers(db: () => TestDatabase) {
   }
 
   /** The action fails with `error` (matching `details`) and writes nothing at all. */
-  async function refused(action: () => Promise<unknown>, error: abstract new (...args: never[]) => Error, details?: Record<string, unknown>) {
+  async function refused(
+    action: () => Promise<unknown>,
+    error: abstract new (...args: never[]) => Error,
+    details?: Record<string, unknown>,
+  ) {
     const before = await counts();
     const failure = await action().then(
       () => undefined,
@@ -132,9 +158,36 @@ export function messagingHelpers(db: () => TestDatabase) {
   }
 
   const lastMessageId = async (channelId: string) =>
-    (await db().sql<{ id: string | null }>(`select "lastMessageId"::text as id from "Channel" where id = $1`, [channelId]))[0]?.id ?? null;
+    (
+      await db().sql<{ id: string | null }>(`select "lastMessageId"::text as id from "Channel" where id = $1`, [
+        channelId,
+      ])
+    )[0]?.id ?? null;
 
-  const eventsOfType = (type: string) => db().sql<{ payload: Record<string, unknown> }>(`select payload from "DomainEvent" where type = $1 order by id`, [type]);
+  const eventsOfType = (type: string) =>
+    db().sql<{ payload: Record<string, unknown> }>(`select payload from "DomainEvent" where type = $1 order by id`, [
+      type,
+    ]);
 
-  return { register, messages, reactions, reactionQueries, readStates, dms, threads, memberships, world, joined, channel, role, everyonePermissions, overwrite, counts, refused, lastMessageId, eventsOfType, fork };
+  return {
+    register,
+    messages,
+    reactions,
+    reactionQueries,
+    readStates,
+    dms,
+    threads,
+    memberships,
+    world,
+    joined,
+    channel,
+    role,
+    everyonePermissions,
+    overwrite,
+    counts,
+    refused,
+    lastMessageId,
+    eventsOfType,
+    fork,
+  };
 }

@@ -25,7 +25,11 @@ export function timescaleOnServer(): TimescaleProbe {
   const out = execFileSync(process.execPath, ['-e', PROBE, inject('adminUrl')], { encoding: 'utf8' });
   const { version, preloaded } = JSON.parse(out) as { version: string | null; preloaded: boolean };
   const available = version !== null && preloaded;
-  const reason = version === null ? 'timescaledb not available on this server' : !preloaded ? 'timescaledb not in shared_preload_libraries' : '';
+  const reason =
+    version === null
+      ? 'timescaledb not available on this server'
+      : !preloaded
+        ? 'timescaledb not in shared_preload_libraries'
+        : '';
   return { available, version, reason };
 }
-

@@ -28,7 +28,7 @@ const INVISIBLE =
   /[\p{Default_Ignorable_Code_Point}\u034f\u00ad\u115f\u1160\u180e\u3164\uffa0\u{e0000}-\u{e007f}\u2800\u{1d159}\ufff9-\ufffb\u{13430}-\u{1343f}]/u;
 
 /** C0, DEL, C1, and the line and paragraph separators. */
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
@@ -67,7 +67,8 @@ export function confusableSkeleton(text: string): string {
  */
 export function lookalikeKeys(name: string): Set<string> {
   const keys = new Set<string>();
-  for (const form of new Set([name, name.normalize('NFKC'), foldCase(name)])) keys.add(foldCase(confusableSkeleton(form)));
+  for (const form of new Set([name, name.normalize('NFKC'), foldCase(name)]))
+    keys.add(foldCase(confusableSkeleton(form)));
   return keys;
 }
 

@@ -2,7 +2,7 @@ import { ValidationFailed } from '../errors';
 import { LIMITS } from '../limits';
 import { containsCodeFence, findInvisible, findSeparator, foldCase, reservedLookalike } from './names';
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/;
 /** A surrogate without its partner: not text, and PostgreSQL cannot store it (UTF-8 has no encoding for it). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -12,11 +12,17 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * breaks allowed when `multiline`, and no control characters or broken surrogates, which PostgreSQL
  * would refuse (NUL) or silently replace (lone surrogates).
  */
-export function checkText(field: string, value: unknown, max: number, options: { min?: number; multiline?: boolean } = {}): string {
+export function checkText(
+  field: string,
+  value: unknown,
+  max: number,
+  options: { min?: number; multiline?: boolean } = {},
+): string {
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string');
   const length = [...value].length;
   const min = options.min ?? 0;
-  if (length < min || length > max) throw new ValidationFailed(field, `must be ${min}-${max} characters`, { min, max, length });
+  if (length < min || length > max)
+    throw new ValidationFailed(field, `must be ${min}-${max} characters`, { min, max, length });
   if (LONE_SURROGATE.test(value)) throw new ValidationFailed(field, 'is not well-formed text');
   if (CONTROL_CHARACTERS.test(options.multiline ? value.replace(/\n/g, '') : value)) {
     throw new ValidationFailed(field, 'may not contain control characters');
@@ -54,7 +60,10 @@ export function validateUsername(input: unknown): string {
   const reserved = reservedLookalike(username);
   if (reserved) throw new ValidationFailed('username', 'is reserved', { reserved });
   const separator = findSeparator(input);
-  if (separator) throw new ValidationFailed('username', 'may not contain @, # or : (nor a character that looks like one)', { character: separator });
+  if (separator)
+    throw new ValidationFailed('username', 'may not contain @, # or : (nor a character that looks like one)', {
+      character: separator,
+    });
   if (containsCodeFence(username)) throw new ValidationFailed('username', 'may not contain ```');
   // Both forms: NFKC maps some invisibles to others ("ㅤ" to "ᅠ"), and the typed form is what was meant.
   const invisible = findInvisible(input.trim()) ?? findInvisible(username);
@@ -71,7 +80,8 @@ export function validateUsername(input: unknown): string {
 export function validateShownName(field: string, value: string, limits: { min: number; max: number }): string {
   const name = value.trim();
   const length = [...name].length;
-  if (length < limits.min || length > limits.max) throw new ValidationFailed(field, `must be ${limits.min}-${limits.max} characters`, { ...limits, length });
+  if (length < limits.min || length > limits.max)
+    throw new ValidationFailed(field, `must be ${limits.min}-${limits.max} characters`, { ...limits, length });
   if (LONE_SURROGATE.test(name)) throw new ValidationFailed(field, 'is not well-formed text');
   // Not checkText's control characters: joiners inside a standard emoji sequence ("👨‍💻") are visible.
   const invisible = findInvisible(name);
@@ -109,7 +119,11 @@ export function parseTag(tag: unknown): { username: string; discriminator: strin
  * Picks a free discriminator at random (so a popular name does not fill up 0001, 0002, ...), or
  * returns undefined when all are taken. `preferred` wins when it is free.
  */
-export function pickFreeDiscriminator(taken: ReadonlySet<string>, preferred?: string, random = Math.random): string | undefined {
+export function pickFreeDiscriminator(
+  taken: ReadonlySet<string>,
+  preferred?: string,
+  random = Math.random,
+): string | undefined {
   const { min, max } = LIMITS.discriminator;
   if (preferred && !taken.has(preferred)) return preferred;
   if (taken.size >= max - min + 1) return undefined;
@@ -151,7 +165,8 @@ const PROFILE_FIELDS = new Set(['displayName', 'avatar', 'banner', 'bio', 'prono
 
 /** Validates profile fields; absent keys are left as they are, null clears. */
 export function validateProfile(input: unknown): ProfileChanges {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ValidationFailed('profile', 'must be an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new ValidationFailed('profile', 'must be an object');
   const raw = input as Record<string, unknown>;
   // A misspelt field would otherwise be a silent no-op.
   const unknown = Object.keys(raw).filter((key) => !PROFILE_FIELDS.has(key));

@@ -23,8 +23,10 @@ export interface AttachmentOptions {
   maxSizeBytes?: number;
 }
 
-const TOKEN = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}";
-const MIME = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*[A-Za-z0-9!#$&^_.+-]+=(?:[A-Za-z0-9!#$&^_.+-]+|"[^"\\\\\\u0000-\\u001f\\u007f]*"))*$`);
+const TOKEN = '[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}';
+const MIME = new RegExp(
+  `^${TOKEN}/${TOKEN}(?:\\s*;\\s*[A-Za-z0-9!#$&^_.+-]+=(?:[A-Za-z0-9!#$&^_.+-]+|"[^"\\\\\\u0000-\\u001f\\u007f]*"))*$`,
+);
 
 const ATTACHMENT_KEYS = ['filename', 'size', 'contentType', 'url', 'width', 'height'] as const;
 
@@ -32,10 +34,14 @@ function filename(field: string, value: unknown): string {
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string');
   const length = textLength(value);
   if (length < 1 || length > MAX_FILENAME_LENGTH) {
-    throw new ValidationFailed(field, `must be 1-${MAX_FILENAME_LENGTH} characters`, { min: 1, max: MAX_FILENAME_LENGTH, length });
+    throw new ValidationFailed(field, `must be 1-${MAX_FILENAME_LENGTH} characters`, {
+      min: 1,
+      max: MAX_FILENAME_LENGTH,
+      length,
+    });
   }
   if (/[/\\]/.test(value)) throw new ValidationFailed(field, 'must not contain path separators');
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
   if (/[\u0000-\u001f\u007f-\u009f]/.test(value) || hasLoneSurrogate(value)) {
     throw new ValidationFailed(field, 'must not contain control characters');
   }
@@ -60,10 +66,12 @@ function dimension(field: string, value: unknown): number | null {
  */
 export function validateAttachments(list: unknown, options: AttachmentOptions = {}): AttachmentInput[] {
   const maxSize = options.maxSizeBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES;
-  if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw new ValidationFailed('maxSizeBytes', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(maxSize) || maxSize < 0)
+    throw new ValidationFailed('maxSizeBytes', 'must be a non-negative integer');
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list)) throw new ValidationFailed('attachments', 'must be an array');
-  if (list.length > LIMITS.attachmentsPerMessage) throw new LimitReached('attachmentsPerMessage', LIMITS.attachmentsPerMessage);
+  if (list.length > LIMITS.attachmentsPerMessage)
+    throw new LimitReached('attachmentsPerMessage', LIMITS.attachmentsPerMessage);
   const out: AttachmentInput[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `attachments[${i}]`;
@@ -83,7 +91,8 @@ export function validateAttachments(list: unknown, options: AttachmentOptions = 
     const url = validateHttpUrl(`${at}.url`, own(raw, 'url'));
     const width = dimension(`${at}.width`, own(raw, 'width'));
     const height = dimension(`${at}.height`, own(raw, 'height'));
-    if ((width === null) !== (height === null)) throw new ValidationFailed(`${at}.width`, 'width and height go together: both set or both null');
+    if ((width === null) !== (height === null))
+      throw new ValidationFailed(`${at}.width`, 'width and height go together: both set or both null');
     out.push({ filename: name, size, contentType, url, width, height });
   }
   return out;

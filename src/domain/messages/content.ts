@@ -28,7 +28,8 @@ export function validateMessageContent(content: unknown, options: ContentOptions
   const premium = options?.premium === true;
   const hasExtras = options?.hasAttachmentsOrEmbeds === true;
   if (content.includes('\u0000')) throw new ValidationFailed('content', 'must not contain NUL characters');
-  if (hasLoneSurrogate(content)) throw new ValidationFailed('content', 'must be well-formed Unicode (no lone surrogates)');
+  if (hasLoneSurrogate(content))
+    throw new ValidationFailed('content', 'must be well-formed Unicode (no lone surrogates)');
   const normalised = content.replace(/\r\n/g, '\n');
   const max = premium ? LIMITS.messageContentPremium : LIMITS.messageContent;
   const length = textLength(normalised);

@@ -40,6 +40,10 @@ export function mayUseEmoji(emoji: LockedEmoji, heldRoleIds: readonly string[]):
 }
 
 /** Refuses with EmojiRoleLocked unless `mayUseEmoji`. */
-export function assertMayUseEmoji(emoji: LockedEmoji, heldRoleIds: readonly string[], field: 'emoji' | 'content'): void {
+export function assertMayUseEmoji(
+  emoji: LockedEmoji,
+  heldRoleIds: readonly string[],
+  field: 'emoji' | 'content',
+): void {
   if (!mayUseEmoji(emoji, heldRoleIds)) throw new EmojiRoleLocked(emoji.id, emoji.name, field);
 }

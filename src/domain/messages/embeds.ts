@@ -54,7 +54,18 @@ export interface Embed {
   fields: EmbedField[];
 }
 
-const EMBED_KEYS = ['title', 'description', 'url', 'color', 'timestamp', 'footer', 'author', 'image', 'thumbnail', 'fields'] as const;
+const EMBED_KEYS = [
+  'title',
+  'description',
+  'url',
+  'color',
+  'timestamp',
+  'footer',
+  'author',
+  'image',
+  'thumbnail',
+  'fields',
+] as const;
 
 function text(field: string, value: unknown, max: number, required: boolean): string | undefined {
   if (value === undefined || value === null) {
@@ -62,7 +73,8 @@ function text(field: string, value: unknown, max: number, required: boolean): st
     return undefined;
   }
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string');
-  if (value.includes('\u0000') || hasLoneSurrogate(value)) throw new ValidationFailed(field, 'must not contain NUL or lone surrogates');
+  if (value.includes('\u0000') || hasLoneSurrogate(value))
+    throw new ValidationFailed(field, 'must not contain NUL or lone surrogates');
   const length = textLength(value);
   if (required && value.trim().length === 0) throw new ValidationFailed(field, 'must not be empty');
   if (length > max) throw new ValidationFailed(field, `must be at most ${max} characters`, { max, length });
@@ -83,8 +95,18 @@ export function parseIsoTimestamp(field: string, value: unknown): string {
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be an ISO-8601 string');
   const m = ISO_8601.exec(value);
   if (!m) throw new ValidationFailed(field, 'must be an ISO-8601 date-time with an offset, e.g. 2024-05-01T12:00:00Z');
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
-  const daysInMonth = month >= 1 && month <= 12 ? new Date(Date.UTC(2000, month, 0)).getUTCDate() + (month === 2 && !isLeap(year) ? -1 : 0) : 0;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth =
+    month >= 1 && month <= 12
+      ? new Date(Date.UTC(2000, month, 0)).getUTCDate() + (month === 2 && !isLeap(year) ? -1 : 0)
+      : 0;
   const offsetOk = m[8] === 'Z' || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
   if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !offsetOk) {
     throw new ValidationFailed(field, 'is not a real date and time');
@@ -185,9 +207,15 @@ function validateEmbed(at: string, raw: unknown): { embed: Embed; characters: nu
   }
 
   const visible =
-    embed.title !== undefined || embed.description !== undefined || embed.fields.length > 0 || embed.footer !== undefined ||
-    embed.author !== undefined || embed.image !== undefined || embed.thumbnail !== undefined;
-  if (!visible) throw new ValidationFailed(at, 'must have a title, description, field, footer, author, image or thumbnail');
+    embed.title !== undefined ||
+    embed.description !== undefined ||
+    embed.fields.length > 0 ||
+    embed.footer !== undefined ||
+    embed.author !== undefined ||
+    embed.image !== undefined ||
+    embed.thumbnail !== undefined;
+  if (!visible)
+    throw new ValidationFailed(at, 'must have a title, description, field, footer, author, image or thumbnail');
   return { embed, characters };
 }
 
@@ -209,6 +237,7 @@ export function validateEmbeds(embeds: unknown): Embed[] {
     total += characters;
     out.push(embed);
   }
-  if (total > EMBED_LIMITS.totalCharacters) throw new LimitReached('embedTotalCharacters', EMBED_LIMITS.totalCharacters);
+  if (total > EMBED_LIMITS.totalCharacters)
+    throw new LimitReached('embedTotalCharacters', EMBED_LIMITS.totalCharacters);
   return out;
 }

@@ -30,7 +30,7 @@ export function stripCode(content: string): string {
   const n = content.length;
   // Every backtick run: start and length. Runs of one length, in order, for "next run of exactly N".
   const runsByLength = new Map<number, number[]>();
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     if (content.charCodeAt(i) !== 0x60) {
       i++;
       continue;

@@ -4,8 +4,7 @@ import { isSnowflake } from '../snowflake';
 import { hasLoneSurrogate } from './shared';
 
 export type ParsedEmoji =
-  | { kind: 'unicode'; name: string }
-  | { kind: 'custom'; id: string; name: string; animated: boolean };
+  { kind: 'unicode'; name: string } | { kind: 'custom'; id: string; name: string; animated: boolean };
 
 /** A custom emoji's name, as Discord allows: 2-32 of letters, digits and underscores. */
 const CUSTOM_NAME = '[A-Za-z0-9_]{2,32}';
@@ -33,14 +32,17 @@ export function parseEmoji(input: unknown): ParsedEmoji {
   if (input.length === 0) throw new ValidationFailed('emoji', 'must not be empty');
   const codePoints = [...input].length;
   if (codePoints > MAX_UNICODE_EMOJI_CODE_POINTS) {
-    throw new ValidationFailed('emoji', `a Unicode emoji has at most ${MAX_UNICODE_EMOJI_CODE_POINTS} code points`, { length: codePoints });
+    throw new ValidationFailed('emoji', `a Unicode emoji has at most ${MAX_UNICODE_EMOJI_CODE_POINTS} code points`, {
+      length: codePoints,
+    });
   }
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f-\u009f]/.test(input) || hasLoneSurrogate(input)) {
     throw new ValidationFailed('emoji', 'must not contain whitespace or control characters');
   }
   // eslint-disable-next-line no-control-regex
-  if (/^[\u0000-\u007f]+$/.test(input)) throw new ValidationFailed('emoji', 'is neither a Unicode emoji nor a custom emoji (<:name:id> or name:id)');
+  if (/^[\u0000-\u007f]+$/.test(input))
+    throw new ValidationFailed('emoji', 'is neither a Unicode emoji nor a custom emoji (<:name:id> or name:id)');
   return { kind: 'unicode', name: input };
 }
 

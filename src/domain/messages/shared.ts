@@ -33,7 +33,8 @@ export function own(record: Record<string, unknown>, key: string): unknown {
 /** Refuses keys outside `allowed`, so a typo (`colour`) fails loudly instead of being dropped. */
 export function rejectUnknownKeys(field: string, record: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(record)) {
-    if (!allowed.includes(key)) throw new ValidationFailed(`${field}.${key}`, 'is not a known property', { allowed: [...allowed] });
+    if (!allowed.includes(key))
+      throw new ValidationFailed(`${field}.${key}`, 'is not a known property', { allowed: [...allowed] });
   }
 }
 
@@ -44,7 +45,10 @@ export function validateHttpUrl(field: string, value: unknown): string {
   if (typeof value !== 'string') throw new ValidationFailed(field, 'must be a string');
   if (value.length === 0) throw new ValidationFailed(field, 'must not be empty');
   if (value.length > MAX_URL_LENGTH) {
-    throw new ValidationFailed(field, `must be at most ${MAX_URL_LENGTH} characters`, { max: MAX_URL_LENGTH, length: value.length });
+    throw new ValidationFailed(field, `must be at most ${MAX_URL_LENGTH} characters`, {
+      max: MAX_URL_LENGTH,
+      length: value.length,
+    });
   }
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f-\u009f]/.test(value) || hasLoneSurrogate(value)) {

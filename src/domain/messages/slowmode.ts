@@ -29,7 +29,8 @@ export interface SlowmodeInput {
 
 function ms(field: string, value: Date | number): number {
   const t = value instanceof Date ? value.getTime() : value;
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new ValidationFailed(field, 'must be a valid date or epoch milliseconds');
+  if (typeof t !== 'number' || !Number.isFinite(t))
+    throw new ValidationFailed(field, 'must be a valid date or epoch milliseconds');
   return t;
 }
 
@@ -40,8 +41,15 @@ function ms(field: string, value: Date | number): number {
  */
 export function slowmodeRemainingMs(input: SlowmodeInput): number {
   const { rateLimitPerUser, lastMessageAt, permissions } = input;
-  if (typeof rateLimitPerUser !== 'number' || !Number.isInteger(rateLimitPerUser) || rateLimitPerUser < 0 || rateLimitPerUser > MAX_SLOWMODE_SECONDS) {
-    throw new ValidationFailed('rateLimitPerUser', `must be an integer 0-${MAX_SLOWMODE_SECONDS}`, { max: MAX_SLOWMODE_SECONDS });
+  if (
+    typeof rateLimitPerUser !== 'number' ||
+    !Number.isInteger(rateLimitPerUser) ||
+    rateLimitPerUser < 0 ||
+    rateLimitPerUser > MAX_SLOWMODE_SECONDS
+  ) {
+    throw new ValidationFailed('rateLimitPerUser', `must be an integer 0-${MAX_SLOWMODE_SECONDS}`, {
+      max: MAX_SLOWMODE_SECONDS,
+    });
   }
   if (typeof permissions !== 'bigint') throw new ValidationFailed('permissions', 'must be a bigint');
   const now = ms('now', input.now);
@@ -63,7 +71,11 @@ export function validateBulkDelete(ids: unknown, now: Date | number): string[] {
   if (!Array.isArray(ids)) throw new ValidationFailed('messages', 'must be an array of message ids');
   if (ids.length > BULK_DELETE_MAX) throw new LimitReached('bulkDelete', BULK_DELETE_MAX);
   if (ids.length < BULK_DELETE_MIN) {
-    throw new ValidationFailed('messages', `must hold ${BULK_DELETE_MIN}-${BULK_DELETE_MAX} ids`, { min: BULK_DELETE_MIN, max: BULK_DELETE_MAX, length: ids.length });
+    throw new ValidationFailed('messages', `must hold ${BULK_DELETE_MIN}-${BULK_DELETE_MAX} ids`, {
+      min: BULK_DELETE_MIN,
+      max: BULK_DELETE_MAX,
+      length: ids.length,
+    });
   }
   const seen = new Set<string>();
   const out: string[] = [];
@@ -75,7 +87,10 @@ export function validateBulkDelete(ids: unknown, now: Date | number): string[] {
     seen.add(id);
     const age = nowMs - snowflakeTimestamp(id).getTime();
     if (age > BULK_DELETE_MAX_AGE_MS) {
-      throw new ValidationFailed(`messages[${i}]`, 'is older than 14 days and cannot be bulk deleted', { id, maxAgeMs: BULK_DELETE_MAX_AGE_MS });
+      throw new ValidationFailed(`messages[${i}]`, 'is older than 14 days and cannot be bulk deleted', {
+        id,
+        maxAgeMs: BULK_DELETE_MAX_AGE_MS,
+      });
     }
     out.push(id);
   }

@@ -32,11 +32,11 @@ export interface PermissionOverwriteInput {
 
 /** The argument of `computePermissions` (the signature is fixed; other code depends on it). */
 export type ComputePermissionsInput = {
-  serverId: string;   // the @everyone role and its overwrite carry this id
+  serverId: string; // the @everyone role and its overwrite carry this id
   ownerId: string;
   memberId: string;
-  everyone: bigint;   // the @everyone role's permissions
-  roles: { id: string; permissions: bigint }[];   // the member's other roles
+  everyone: bigint; // the @everyone role's permissions
+  roles: { id: string; permissions: bigint }[]; // the member's other roles
   overwrites: { id: string; type: 'role' | 'member'; allow: bigint; deny: bigint }[]; // [] at server level
 };
 
@@ -90,11 +90,11 @@ function basePermissions(input: ComputePermissionsInput): bigint {
  * owner or an administrator. The result never holds bits that are not known flags.
  */
 export function computePermissions(input: {
-  serverId: string;   // the @everyone role and its overwrite carry this id
+  serverId: string; // the @everyone role and its overwrite carry this id
   ownerId: string;
   memberId: string;
-  everyone: bigint;   // the @everyone role's permissions
-  roles: { id: string; permissions: bigint }[];   // the member's other roles
+  everyone: bigint; // the @everyone role's permissions
+  roles: { id: string; permissions: bigint }[]; // the member's other roles
   overwrites: { id: string; type: 'role' | 'member'; allow: bigint; deny: bigint }[]; // [] at server level
 }): bigint {
   if (input.memberId === input.ownerId) return ALL_PERMISSIONS;
@@ -118,20 +118,39 @@ export function computePermissions(input: {
 // Step 5: implicit permissions
 
 /** Channel kinds the implicit rules distinguish. Threads of every kind (public, private, announcement) are 'thread'. */
-export const CHANNEL_KINDS = ['text', 'announcement', 'forum', 'media', 'voice', 'stage', 'category', 'thread'] as const;
+export const CHANNEL_KINDS = [
+  'text',
+  'announcement',
+  'forum',
+  'media',
+  'voice',
+  'stage',
+  'category',
+  'thread',
+] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 const KIND_BY_DISCORD_TYPE: Readonly<Record<string, ChannelKind>> = {
-  0: 'text', GUILD_TEXT: 'text',
-  2: 'voice', GUILD_VOICE: 'voice',
-  4: 'category', GUILD_CATEGORY: 'category',
-  5: 'announcement', GUILD_ANNOUNCEMENT: 'announcement',
-  10: 'thread', ANNOUNCEMENT_THREAD: 'thread',
-  11: 'thread', PUBLIC_THREAD: 'thread',
-  12: 'thread', PRIVATE_THREAD: 'thread',
-  13: 'stage', GUILD_STAGE_VOICE: 'stage',
-  15: 'forum', GUILD_FORUM: 'forum',
-  16: 'media', GUILD_MEDIA: 'media',
+  0: 'text',
+  GUILD_TEXT: 'text',
+  2: 'voice',
+  GUILD_VOICE: 'voice',
+  4: 'category',
+  GUILD_CATEGORY: 'category',
+  5: 'announcement',
+  GUILD_ANNOUNCEMENT: 'announcement',
+  10: 'thread',
+  ANNOUNCEMENT_THREAD: 'thread',
+  11: 'thread',
+  PUBLIC_THREAD: 'thread',
+  12: 'thread',
+  PRIVATE_THREAD: 'thread',
+  13: 'stage',
+  GUILD_STAGE_VOICE: 'stage',
+  15: 'forum',
+  GUILD_FORUM: 'forum',
+  16: 'media',
+  GUILD_MEDIA: 'media',
 };
 
 /** Maps Discord's channel type (number, or its name such as 'GUILD_VOICE') to a ChannelKind. */
@@ -168,19 +187,24 @@ export const SEND_DEPENDENT_PERMISSIONS: bigint =
 
 /** What CONNECT gates in a voice or stage channel: everything done in the call. Text chat stays. */
 export const VOICE_PERMISSIONS: bigint =
-  F.CONNECT | F.SPEAK | F.MUTE_MEMBERS | F.DEAFEN_MEMBERS | F.MOVE_MEMBERS | F.USE_VAD | F.PRIORITY_SPEAKER |
-  F.STREAM | F.REQUEST_TO_SPEAK | F.USE_SOUNDBOARD | F.USE_EXTERNAL_SOUNDS | F.USE_EMBEDDED_ACTIVITIES;
+  F.CONNECT |
+  F.SPEAK |
+  F.MUTE_MEMBERS |
+  F.DEAFEN_MEMBERS |
+  F.MOVE_MEMBERS |
+  F.USE_VAD |
+  F.PRIORITY_SPEAKER |
+  F.STREAM |
+  F.REQUEST_TO_SPEAK |
+  F.USE_SOUNDBOARD |
+  F.USE_EXTERNAL_SOUNDS |
+  F.USE_EMBEDDED_ACTIVITIES;
 
 /** What a timed-out member keeps (unless owner or administrator). */
 export const TIMEOUT_PERMISSIONS: bigint = F.VIEW_CHANNEL | F.READ_MESSAGE_HISTORY;
 
 export type ImplicitRule =
-  | 'timed-out'
-  | 'no-view-channel'
-  | 'private-thread'
-  | 'thread-send'
-  | 'no-send-messages'
-  | 'no-connect';
+  'timed-out' | 'no-view-channel' | 'private-thread' | 'thread-send' | 'no-send-messages' | 'no-connect';
 
 interface ImplicitStep {
   rule: ImplicitRule;
@@ -259,7 +283,11 @@ export function assertPermissions(
   details: Record<string, unknown> = {},
 ): void {
   const req =
-    typeof required === 'bigint' ? required : typeof required === 'string' ? permissionBits(required) : permissionBits(...required);
+    typeof required === 'bigint'
+      ? required
+      : typeof required === 'string'
+        ? permissionBits(required)
+        : permissionBits(...required);
   const missing = req & ~permissions;
   if (missing !== 0n) {
     const names = permissionNames(missing);
@@ -355,7 +383,9 @@ export function explainPermissions(
       }
       if (bit === F.ADMINISTRATOR && granted) {
         granted = false;
-        const ids = scopes.flatMap(([, overwrites]) => overwrites.filter((o) => (o.allow & bit) !== 0n).map((o) => o.id));
+        const ids = scopes.flatMap(([, overwrites]) =>
+          overwrites.filter((o) => (o.allow & bit) !== 0n).map((o) => o.id),
+        );
         history.push({ kind: 'administrator-not-overwritable', ids });
       }
     }

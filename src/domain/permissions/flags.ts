@@ -143,8 +143,12 @@ export function permissionNames(bits: bigint): PermissionName[] {
 }
 
 /** The bits of `required` that `bits` lacks, by name. */
-export function missingPermissions(bits: bigint, required: bigint | PermissionName | readonly PermissionName[]): PermissionName[] {
-  const req = typeof required === 'bigint' || typeof required === 'string' ? flagOf(required) : permissionBits(...required);
+export function missingPermissions(
+  bits: bigint,
+  required: bigint | PermissionName | readonly PermissionName[],
+): PermissionName[] {
+  const req =
+    typeof required === 'bigint' || typeof required === 'string' ? flagOf(required) : permissionBits(...required);
   return permissionNames(req & ~bits);
 }
 
@@ -158,13 +162,17 @@ export function parsePermissions(value: unknown, field = 'permissions'): bigint 
   if (typeof value === 'bigint') {
     bits = value;
   } else if (typeof value === 'string') {
-    if (!/^[0-9]{1,20}$/.test(value)) throw new ValidationFailed(field, 'must be a decimal string of a non-negative integer', { value });
+    if (!/^[0-9]{1,20}$/.test(value))
+      throw new ValidationFailed(field, 'must be a decimal string of a non-negative integer', { value });
     bits = BigInt(value);
   } else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new ValidationFailed(field, 'must be an integer (use a string above 2^53)', { value });
+    if (!Number.isSafeInteger(value))
+      throw new ValidationFailed(field, 'must be an integer (use a string above 2^53)', { value });
     bits = BigInt(value);
   } else {
-    throw new ValidationFailed(field, 'must be a bigint or a decimal string', { type: value === null ? 'null' : typeof value });
+    throw new ValidationFailed(field, 'must be a bigint or a decimal string', {
+      type: value === null ? 'null' : typeof value,
+    });
   }
   if (bits < 0n) throw new ValidationFailed(field, 'must not be negative', { value: bits.toString() });
   const unknown = bits & ~ALL_PERMISSIONS;

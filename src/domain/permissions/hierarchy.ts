@@ -79,15 +79,31 @@ export function canAssignRole(actor: RankedMember, role: RankedRole, ownerId: st
   return !role.managed && canManageRole(actor, role, ownerId);
 }
 
-export function assertCanManageRole(actor: RankedMember, role: RankedRole, ownerId: string, action = 'manage role'): void {
+export function assertCanManageRole(
+  actor: RankedMember,
+  role: RankedRole,
+  ownerId: string,
+  action = 'manage role',
+): void {
   if (!canManageRole(actor, role, ownerId)) {
-    throw new HierarchyViolation(action, 'the role is not below your highest role', { actorId: actor.id, roleId: role.id });
+    throw new HierarchyViolation(action, 'the role is not below your highest role', {
+      actorId: actor.id,
+      roleId: role.id,
+    });
   }
 }
 
-export function assertCanAssignRole(actor: RankedMember, role: RankedRole, ownerId: string, action = 'assign role'): void {
+export function assertCanAssignRole(
+  actor: RankedMember,
+  role: RankedRole,
+  ownerId: string,
+  action = 'assign role',
+): void {
   if (role.managed) {
-    throw new HierarchyViolation(action, 'the role is managed by an integration', { actorId: actor.id, roleId: role.id });
+    throw new HierarchyViolation(action, 'the role is managed by an integration', {
+      actorId: actor.id,
+      roleId: role.id,
+    });
   }
   assertCanManageRole(actor, role, ownerId, action);
 }
@@ -127,7 +143,12 @@ export function memberActionRefusal(
  * Whether `actor` may do `action` to `target` as far as the hierarchy goes. Without `action` the
  * strictest rule applies (as for kick: never on oneself).
  */
-export function canActOnMember(actor: RankedMember, target: RankedMember, ownerId: string, action: MemberAction = 'kick'): boolean {
+export function canActOnMember(
+  actor: RankedMember,
+  target: RankedMember,
+  ownerId: string,
+  action: MemberAction = 'kick',
+): boolean {
   return memberActionRefusal(actor, target, ownerId, action) === null;
 }
 
@@ -138,7 +159,12 @@ const REFUSAL_TEXT: Record<HierarchyRefusal, string> = {
 };
 
 /** Throws `HierarchyViolation` (details: actorId, targetId, refusal) when `canActOnMember` is false. */
-export function assertCanActOnMember(actor: RankedMember, target: RankedMember, ownerId: string, action: MemberAction = 'kick'): void {
+export function assertCanActOnMember(
+  actor: RankedMember,
+  target: RankedMember,
+  ownerId: string,
+  action: MemberAction = 'kick',
+): void {
   const refusal = memberActionRefusal(actor, target, ownerId, action);
   if (refusal !== null) {
     throw new HierarchyViolation(action, REFUSAL_TEXT[refusal], { actorId: actor.id, targetId: target.id, refusal });
@@ -147,7 +173,9 @@ export function assertCanActOnMember(actor: RankedMember, target: RankedMember, 
 
 function grantCheck(actorPermissions: bigint, requested: bigint, current: bigint): bigint {
   if (requested < 0n || (requested & ~ALL_PERMISSIONS) !== 0n) {
-    throw new ValidationFailed('permissions', 'holds bits that are not permissions', { requested: requested.toString() });
+    throw new ValidationFailed('permissions', 'holds bits that are not permissions', {
+      requested: requested.toString(),
+    });
   }
   if ((actorPermissions & F.ADMINISTRATOR) !== 0n) return 0n;
   return requested & ~current & ~actorPermissions;
@@ -168,5 +196,6 @@ export function canGrant(actorPermissions: bigint, requested: bigint, current = 
 /** Throws `MissingPermission` naming what the actor lacks, or `ValidationFailed` for unknown bits. */
 export function assertCanGrant(actorPermissions: bigint, requested: bigint, current = 0n): void {
   const lacking = grantCheck(actorPermissions, requested, current);
-  if (lacking !== 0n) throw new MissingPermission(permissionNames(lacking), { reason: 'cannot grant a permission you do not have' });
+  if (lacking !== 0n)
+    throw new MissingPermission(permissionNames(lacking), { reason: 'cannot grant a permission you do not have' });
 }

@@ -19,13 +19,21 @@ export function activeTimeout(until: Date | null | undefined, exempt: boolean, n
 }
 
 const bitsOf = (required: bigint | PermissionName | readonly PermissionName[]): bigint =>
-  typeof required === 'bigint' ? required : typeof required === 'string' ? permissionBits(required) : permissionBits(...required);
+  typeof required === 'bigint'
+    ? required
+    : typeof required === 'string'
+      ? permissionBits(required)
+      : permissionBits(...required);
 
 /**
  * Refuses with MemberTimedOut while `timeout` runs (see `activeTimeout`). `action`: the permission(s)
  * the refused action stands for, named in the error.
  */
-export function assertNotTimedOut(timeout: Date | null, action: PermissionName | readonly PermissionName[], details: Record<string, unknown> = {}): void {
+export function assertNotTimedOut(
+  timeout: Date | null,
+  action: PermissionName | readonly PermissionName[],
+  details: Record<string, unknown> = {},
+): void {
   if (timeout) throw new MemberTimedOut(timeout, permissionNames(bitsOf(action)), details);
 }
 
@@ -41,9 +49,11 @@ export function assertPermittedUnlessTimedOut(
 ): void {
   const missing = bitsOf(required) & ~permissions;
   if (missing === 0n) return;
-  if (timeout && (missing & ~TIMEOUT_PERMISSIONS) !== 0n) throw new MemberTimedOut(timeout, permissionNames(missing), details);
+  if (timeout && (missing & ~TIMEOUT_PERMISSIONS) !== 0n)
+    throw new MemberTimedOut(timeout, permissionNames(missing), details);
   assertPermissions(permissions, required, details);
 }
 
 /** Whether effective server-level permissions make their holder exempt from timeouts (owner, administrator). */
-export const exemptFromTimeout = (serverPermissions: bigint): boolean => (serverPermissions & PermissionFlags.ADMINISTRATOR) !== 0n;
+export const exemptFromTimeout = (serverPermissions: bigint): boolean =>
+  (serverPermissions & PermissionFlags.ADMINISTRATOR) !== 0n;

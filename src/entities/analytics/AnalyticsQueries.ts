@@ -77,7 +77,8 @@ function idOf(value: unknown, field: string): string {
 
 function periodOf(period: unknown): { since: Date; until: Date } {
   const p = (typeof period === 'object' && period !== null ? period : {}) as Partial<AnalyticsPeriod>;
-  if (!(p.since instanceof Date) || Number.isNaN(p.since.getTime())) throw new ValidationFailed('since', 'must be a date');
+  if (!(p.since instanceof Date) || Number.isNaN(p.since.getTime()))
+    throw new ValidationFailed('since', 'must be a date');
   const until = p.until ?? new Date();
   if (!(until instanceof Date) || Number.isNaN(until.getTime())) throw new ValidationFailed('until', 'must be a date');
   if (until.getTime() < p.since.getTime()) throw new ValidationFailed('until', 'must not be before since');
@@ -85,7 +86,8 @@ function periodOf(period: unknown): { since: Date; until: Date } {
 }
 
 function limitOf(limit: unknown, max = 100): number {
-  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > max) throw new ValidationFailed('limit', `must be an integer from 1 to ${max}`);
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > max)
+    throw new ValidationFailed('limit', `must be an integer from 1 to ${max}`);
   return limit as number;
 }
 
@@ -98,7 +100,10 @@ export class AnalyticsQueries {
   }
 
   /** Messages, characters and distinct senders of a server per hour or day. */
-  async messageActivity(serverId: string, options: AnalyticsPeriod & { bucket?: ActivityBucket }): Promise<ActivityPoint[]> {
+  async messageActivity(
+    serverId: string,
+    options: AnalyticsPeriod & { bucket?: ActivityBucket },
+  ): Promise<ActivityPoint[]> {
     const id = idOf(serverId, 'serverId');
     const { since, until } = periodOf(options);
     const bucket = options.bucket ?? 'hour';
@@ -111,11 +116,20 @@ export class AnalyticsQueries {
         group by 1 order by 1`,
       [id, since, until],
     );
-    return rows.map((r) => ({ bucket: new Date(r.bucket), messages: num(r.messages), characters: num(r.characters), activeUsers: num(r.activeUsers) }));
+    return rows.map((r) => ({
+      bucket: new Date(r.bucket),
+      messages: num(r.messages),
+      characters: num(r.characters),
+      activeUsers: num(r.activeUsers),
+    }));
   }
 
   /** A server's busiest channels in a period, by messages (ties by channel id). */
-  async topChannels(serverId: string, period: AnalyticsPeriod, options: { limit?: number } = {}): Promise<ChannelActivity[]> {
+  async topChannels(
+    serverId: string,
+    period: AnalyticsPeriod,
+    options: { limit?: number } = {},
+  ): Promise<ChannelActivity[]> {
     const id = idOf(serverId, 'serverId');
     const { since, until } = periodOf(period);
     const limit = limitOf(options.limit ?? 10);
@@ -127,14 +141,25 @@ export class AnalyticsQueries {
         group by "channelId" order by "messages" desc, "channelId" limit ${limit}`,
       [id, since, until],
     );
-    return rows.map((r) => ({ channelId: r.channelId, messages: num(r.messages), characters: num(r.characters), activeUsers: num(r.activeUsers) }));
+    return rows.map((r) => ({
+      channelId: r.channelId,
+      messages: num(r.messages),
+      characters: num(r.characters),
+      activeUsers: num(r.activeUsers),
+    }));
   }
 
   /** A user's days: messages, characters, voice minutes and how many servers they were active in. */
   async userEngagement(userId: string, period: AnalyticsPeriod): Promise<EngagementDay[]> {
     const id = idOf(userId, 'userId');
     const { since, until } = periodOf(period);
-    const rows = await this.sql<{ day: Date; messages: string; characters: string; voiceMinutes: string; serversActive: string }>(
+    const rows = await this.sql<{
+      day: Date;
+      messages: string;
+      characters: string;
+      voiceMinutes: string;
+      serversActive: string;
+    }>(
       `select "day", "messages", "characters", "voiceMinutes", "serversActive" from "UserEngagementDaily"
         where "userId" = ? and "day" >= date_bin('1 day', ?::timestamptz, ${ORIGIN}) and "day" < ? order by "day"`,
       [id, since, until],
@@ -160,7 +185,11 @@ export class AnalyticsQueries {
       [id, since, until],
     );
     const minutes = (seconds: number) => Math.round((seconds / 60) * 100) / 100;
-    const byChannel = rows.map((r) => ({ channelId: r.channelId, minutes: minutes(num(r.seconds)), sessions: num(r.sessions) }));
+    const byChannel = rows.map((r) => ({
+      channelId: r.channelId,
+      minutes: minutes(num(r.seconds)),
+      sessions: num(r.sessions),
+    }));
     const total = rows.reduce((sum, r) => sum + num(r.seconds), 0);
     return { minutes: minutes(total), sessions: byChannel.reduce((sum, c) => sum + c.sessions, 0), byChannel };
   }
@@ -168,7 +197,10 @@ export class AnalyticsQueries {
   /** Live numbers of the last 24 hours (the current hour and the 23 before it). */
   async dashboard(serverId: string): Promise<Dashboard> {
     const id = idOf(serverId, 'serverId');
-    const [head] = await this.sql<{ since: Date; now: Date }>(`select date_bin('1 hour', now(), ${ORIGIN}) - interval '23 hours' as "since", now() as "now"`, []);
+    const [head] = await this.sql<{ since: Date; now: Date }>(
+      `select date_bin('1 hour', now(), ${ORIGIN}) - interval '23 hours' as "since", now() as "now"`,
+      [],
+    );
     const since = new Date(head.since);
     const [totals] = await this.sql<{ messages: string; activeUsers: string; voiceMinutes: string }>(
       `select "messages", "activeUsers", "voiceMinutes" from "DashboardLast24h" where "serverId" = ?`,
@@ -179,14 +211,23 @@ export class AnalyticsQueries {
         where "serverId" = ? and "bucket" >= ? order by "bucket"`,
       [id, since],
     );
-    const topChannels = await this.topChannels(id, { since, until: new Date(new Date(head.now).getTime() + HOUR) }, { limit: 5 });
+    const topChannels = await this.topChannels(
+      id,
+      { since, until: new Date(new Date(head.now).getTime() + HOUR) },
+      { limit: 5 },
+    );
     return {
       serverId: id,
       since,
       messages: num(totals?.messages),
       activeUsers: num(totals?.activeUsers),
       voiceMinutes: num(totals?.voiceMinutes),
-      hourly: hourly.map((r) => ({ hour: new Date(r.hour), messages: num(r.messages), activeUsers: num(r.activeUsers), voiceMinutes: num(r.voiceMinutes) })),
+      hourly: hourly.map((r) => ({
+        hour: new Date(r.hour),
+        messages: num(r.messages),
+        activeUsers: num(r.activeUsers),
+        voiceMinutes: num(r.voiceMinutes),
+      })),
       topChannels,
     };
   }

@@ -35,7 +35,14 @@ export class MessageAnalytics {
   @Property({ type: 'integer' })
   characterCount: number;
 
-  constructor(row: { serverId: string | null; channelId: string; userId: string; messageCount?: number; characterCount: number; timestamp: Date }) {
+  constructor(row: {
+    serverId: string | null;
+    channelId: string;
+    userId: string;
+    messageCount?: number;
+    characterCount: number;
+    timestamp: Date;
+  }) {
     this.serverId = row.serverId;
     this.channelId = row.channelId;
     this.userId = row.userId;

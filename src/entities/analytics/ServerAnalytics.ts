@@ -6,7 +6,10 @@ import { Check, Entity, PrimaryKey, Property } from '@mikro-orm/core';
  * server and hour: a second snapshot in the same hour replaces the first.
  */
 @Entity()
-@Check({ name: 'server_analytics_counts_check', expression: '"memberCount" >= 0 and "onlineCount" >= 0 and "messageCount" >= 0 and "voiceMinutes" >= 0' })
+@Check({
+  name: 'server_analytics_counts_check',
+  expression: '"memberCount" >= 0 and "onlineCount" >= 0 and "messageCount" >= 0 and "voiceMinutes" >= 0',
+})
 export class ServerAnalytics {
   @PrimaryKey({ columnType: 'timestamptz' })
   timestamp: Date;
@@ -28,7 +31,14 @@ export class ServerAnalytics {
   @Property({ type: 'integer' })
   voiceMinutes: number;
 
-  constructor(row: { serverId: string; memberCount: number; onlineCount: number; messageCount: number; voiceMinutes: number; timestamp: Date }) {
+  constructor(row: {
+    serverId: string;
+    memberCount: number;
+    onlineCount: number;
+    messageCount: number;
+    voiceMinutes: number;
+    timestamp: Date;
+  }) {
     this.serverId = row.serverId;
     this.memberCount = row.memberCount;
     this.onlineCount = row.onlineCount;

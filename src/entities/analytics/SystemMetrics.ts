@@ -23,7 +23,13 @@ export class SystemMetrics {
   @Property({ type: 'double', nullable: true })
   transactionsPerSecond: number | null;
 
-  constructor(row: { databaseSizeBytes: string; connections: number; cacheHitRatio: number | null; transactionsPerSecond: number | null; timestamp: Date }) {
+  constructor(row: {
+    databaseSizeBytes: string;
+    connections: number;
+    cacheHitRatio: number | null;
+    transactionsPerSecond: number | null;
+    timestamp: Date;
+  }) {
     this.databaseSizeBytes = row.databaseSizeBytes;
     this.connections = row.connections;
     this.cacheHitRatio = row.cacheHitRatio;

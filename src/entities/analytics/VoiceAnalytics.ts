@@ -29,7 +29,14 @@ export class VoiceAnalytics {
   @Property({ type: 'integer' })
   sessionDuration: number;
 
-  constructor(row: { id: string; serverId: string; channelId: string; userId: string; sessionDuration: number; timestamp: Date }) {
+  constructor(row: {
+    id: string;
+    serverId: string;
+    channelId: string;
+    userId: string;
+    sessionDuration: number;
+    timestamp: Date;
+  }) {
     this.id = row.id;
     this.serverId = row.serverId;
     this.channelId = row.channelId;

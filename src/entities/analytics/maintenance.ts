@@ -17,22 +17,30 @@ export interface AnalyticsLayerState {
 
 /** Reads the layer's state from the catalogs. */
 export async function analyticsLayerState(em: EntityManager): Promise<AnalyticsLayerState> {
-  const [ext] = await em.execute<{ version: string | null }[]>(`select (select extversion from pg_extension where extname = 'timescaledb') as "version"`);
+  const [ext] = await em.execute<{ version: string | null }[]>(
+    `select (select extversion from pg_extension where extname = 'timescaledb') as "version"`,
+  );
   const version = ext?.version ?? null;
   let hypertables: string[] = [];
   let continuousAggregates: string[] = [];
   if (version) {
-    hypertables = (await em.execute<{ name: string }[]>(
-      `select hypertable_name as "name" from timescaledb_information.hypertables where hypertable_schema = current_schema() order by 1`,
-    )).map((r) => r.name);
-    continuousAggregates = (await em.execute<{ name: string }[]>(
-      `select view_name as "name" from timescaledb_information.continuous_aggregates where view_schema = current_schema() order by 1`,
-    )).map((r) => r.name);
+    hypertables = (
+      await em.execute<{ name: string }[]>(
+        `select hypertable_name as "name" from timescaledb_information.hypertables where hypertable_schema = current_schema() order by 1`,
+      )
+    ).map((r) => r.name);
+    continuousAggregates = (
+      await em.execute<{ name: string }[]>(
+        `select view_name as "name" from timescaledb_information.continuous_aggregates where view_schema = current_schema() order by 1`,
+      )
+    ).map((r) => r.name);
   }
-  const views = (await em.execute<{ name: string }[]>(
-    `select viewname as "name" from pg_views where schemaname = current_schema()
+  const views = (
+    await em.execute<{ name: string }[]>(
+      `select viewname as "name" from pg_views where schemaname = current_schema()
       and viewname in ('MessageActivityHourly', 'VoiceActivityHourly', 'ServerActivityHourly', 'UserEngagementDaily', 'DashboardLast24h') order by 1`,
-  )).map((r) => r.name);
+    )
+  ).map((r) => r.name);
   const path: AnalyticsPath = hypertables.includes('MessageAnalytics') ? 'timescaledb' : 'postgresql';
   return { path, timescaleVersion: version, hypertables, continuousAggregates, views };
 }
@@ -57,17 +65,22 @@ export async function applyAnalyticsLayer(em: EntityManager): Promise<AnalyticsL
 export async function refreshAnalytics(em: EntityManager): Promise<void> {
   const { path } = await analyticsLayerState(em);
   if (path !== 'timescaledb') return;
-  if (em.isInTransaction()) throw new ValidationFailed('em', 'refreshing continuous aggregates cannot run inside a transaction');
+  if (em.isInTransaction())
+    throw new ValidationFailed('em', 'refreshing continuous aggregates cannot run inside a transaction');
   // Up to the current hour only: that hour stays real-time, so rows arriving in it show at once.
   for (const { view } of HOURLY_AGGREGATES) {
-    await em.execute(`call refresh_continuous_aggregate('"${view}"', null, date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00'))`);
+    await em.execute(
+      `call refresh_continuous_aggregate('"${view}"', null, date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00'))`,
+    );
   }
 }
 
 /** Writes the hourly ServerAnalytics snapshot of every server for the hour `at` falls in; returns the rows written. */
 export async function snapshotServerAnalytics(em: EntityManager, at: Date = new Date()): Promise<number> {
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new ValidationFailed('at', 'must be a date');
-  const [row] = await em.execute<{ written: number }[]>(`select "cryb_snapshot_server_analytics"(?) as "written"`, [at]);
+  const [row] = await em.execute<{ written: number }[]>(`select "cryb_snapshot_server_analytics"(?) as "written"`, [
+    at,
+  ]);
   return Number(row?.written ?? 0);
 }
 
@@ -84,6 +97,12 @@ export interface RetentionResult {
  * policies also do it daily).
  */
 export async function applyRetention(em: EntityManager): Promise<RetentionResult[]> {
-  const rows = await em.execute<{ relation: string; rows_deleted: string | null; chunks_dropped: number }[]>(`select * from "cryb_apply_retention"()`);
-  return rows.map((r) => ({ relation: r.relation, rowsDeleted: r.rows_deleted === null ? null : Number(r.rows_deleted), chunksDropped: Number(r.chunks_dropped) }));
+  const rows = await em.execute<{ relation: string; rows_deleted: string | null; chunks_dropped: number }[]>(
+    `select * from "cryb_apply_retention"()`,
+  );
+  return rows.map((r) => ({
+    relation: r.relation,
+    rowsDeleted: r.rows_deleted === null ? null : Number(r.rows_deleted),
+    chunksDropped: Number(r.chunks_dropped),
+  }));
 }

@@ -27,7 +27,13 @@ export interface MessageSent {
 
 /** One MessageAnalytics row (messageCount 1) for a message sent; see the contract above. */
 export function recordMessageSent(tx: EntityManager, sent: MessageSent): MessageAnalytics {
-  const row = new MessageAnalytics({ serverId: sent.serverId, channelId: sent.channelId, userId: sent.userId, characterCount: sent.characters, timestamp: sent.at });
+  const row = new MessageAnalytics({
+    serverId: sent.serverId,
+    channelId: sent.channelId,
+    userId: sent.userId,
+    characterCount: sent.characters,
+    timestamp: sent.at,
+  });
   tx.persist(row);
   return row;
 }
@@ -38,7 +44,13 @@ export function recordMessageSent(tx: EntityManager, sent: MessageSent): Message
  * and a change set fewer. The contract is the same: inside the operation's transaction.
  */
 export function messageSentInsert(sent: MessageSent): SqlStatement {
-  const row = new MessageAnalytics({ serverId: sent.serverId, channelId: sent.channelId, userId: sent.userId, characterCount: sent.characters, timestamp: sent.at });
+  const row = new MessageAnalytics({
+    serverId: sent.serverId,
+    channelId: sent.channelId,
+    userId: sent.userId,
+    characterCount: sent.characters,
+    timestamp: sent.at,
+  });
   return {
     sql: `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount", "characterCount")
           values (?::timestamptz, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::int, ?::int)`,
@@ -96,8 +108,10 @@ export interface SystemMetricsSample {
 export async function recordSystemMetrics(em: EntityManager, metrics: SystemMetricsSample): Promise<void> {
   const size = String(metrics.databaseSizeBytes);
   if (!/^\d+$/.test(size)) throw new ValidationFailed('databaseSizeBytes', 'must be a non-negative integer');
-  if (!Number.isInteger(metrics.connections) || metrics.connections < 0) throw new ValidationFailed('connections', 'must be a non-negative integer');
-  if (!(metrics.at instanceof Date) || Number.isNaN(metrics.at.getTime())) throw new ValidationFailed('at', 'must be a date');
+  if (!Number.isInteger(metrics.connections) || metrics.connections < 0)
+    throw new ValidationFailed('connections', 'must be a non-negative integer');
+  if (!(metrics.at instanceof Date) || Number.isNaN(metrics.at.getTime()))
+    throw new ValidationFailed('at', 'must be a date');
   const row = new SystemMetrics({
     databaseSizeBytes: size,
     connections: metrics.connections,

@@ -1,4 +1,18 @@
-import { Check, Collection, Entity, EntityRepositoryType, Enum, Index, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Collection,
+  Entity,
+  EntityRepositoryType,
+  Enum,
+  Index,
+  ManyToOne,
+  OneToMany,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { ValidationFailed } from '../../domain/errors';
 import { MIN_BITRATE, maxBitrate, validateChannelName, validateIntegerIn } from '../../domain/servers';
@@ -51,7 +65,11 @@ export const SERVER_CHANNEL_TYPES: readonly ChannelType[] = [
   ChannelType.GUILD_FORUM,
 ];
 
-export const THREAD_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.ANNOUNCEMENT_THREAD, ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD]);
+export const THREAD_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
+  ChannelType.ANNOUNCEMENT_THREAD,
+  ChannelType.PUBLIC_THREAD,
+  ChannelType.PRIVATE_THREAD,
+]);
 export const PRIVATE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.DM, ChannelType.GROUP_DM]);
 /** Channels that hold messages. */
 export const TEXT_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
@@ -65,10 +83,17 @@ export const TEXT_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
 /** Thread auto-archive durations in minutes (docs/architecture.md §10). */
 export const THREAD_AUTO_ARCHIVE_MINUTES = [60, 1440, 4320, 10080] as const;
 
-export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_VOICE, ChannelType.GUILD_STAGE_VOICE]);
+export const VOICE_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
+  ChannelType.GUILD_VOICE,
+  ChannelType.GUILD_STAGE_VOICE,
+]);
 
 /** Channel types that carry a topic. */
-export const TOPIC_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT, ChannelType.GUILD_FORUM]);
+export const TOPIC_CHANNEL_TYPES: ReadonlySet<ChannelType> = new Set([
+  ChannelType.GUILD_TEXT,
+  ChannelType.GUILD_ANNOUNCEMENT,
+  ChannelType.GUILD_FORUM,
+]);
 
 /** Channel field limits (docs/architecture.md §10). */
 export const CHANNEL_LIMITS = {
@@ -82,11 +107,21 @@ export const CHANNEL_LIMITS = {
 @Entity({ repository: () => ChannelRepository })
 @Index({ name: 'Channel_serverId_position_index', properties: ['server', 'position'] })
 @Index({ name: 'Channel_parentId_index', properties: ['parent'] })
-@Index({ name: 'Channel_active_threads_index', expression: 'create index "Channel_active_threads_index" on "Channel" ("parentId") where "autoArchiveDuration" is not null and "archived" = false' })
+@Index({
+  name: 'Channel_active_threads_index',
+  expression:
+    'create index "Channel_active_threads_index" on "Channel" ("parentId") where "autoArchiveDuration" is not null and "archived" = false',
+})
 @Check({ name: 'channel_rate_limit_check', expression: '"rateLimitPerUser" >= 0 and "rateLimitPerUser" <= 21600' })
-@Check({ name: 'channel_user_limit_check', expression: '"userLimit" is null or "userLimit" >= 0 and "userLimit" <= 10000' })
+@Check({
+  name: 'channel_user_limit_check',
+  expression: '"userLimit" is null or "userLimit" >= 0 and "userLimit" <= 10000',
+})
 @Check({ name: 'channel_counts_check', expression: '"messageCount" >= 0 and "memberCount" >= 0' })
-@Check({ name: 'channel_auto_archive_check', expression: '"autoArchiveDuration" is null or "autoArchiveDuration" = any (array[60, 1440, 4320, 10080])' })
+@Check({
+  name: 'channel_auto_archive_check',
+  expression: '"autoArchiveDuration" is null or "autoArchiveDuration" = any (array[60, 1440, 4320, 10080])',
+})
 export class Channel extends AggregateRoot {
   [EntityRepositoryType]?: ChannelRepository;
 
@@ -222,7 +257,10 @@ export class Channel extends AggregateRoot {
     }
     if (!TOPIC_CHANNEL_TYPES.has(this.type)) throw new ValidationFailed('topic', `a ${this.type} channel has no topic`);
     if (typeof topic !== 'string') throw new ValidationFailed('topic', 'must be a string');
-    if ([...topic].length > CHANNEL_LIMITS.topic) throw new ValidationFailed('topic', `must be at most ${CHANNEL_LIMITS.topic} characters`, { max: CHANNEL_LIMITS.topic });
+    if ([...topic].length > CHANNEL_LIMITS.topic)
+      throw new ValidationFailed('topic', `must be at most ${CHANNEL_LIMITS.topic} characters`, {
+        max: CHANNEL_LIMITS.topic,
+      });
     this.topic = topic;
   }
 
@@ -247,34 +285,67 @@ export class Channel extends AggregateRoot {
   /** Voice channels 0-99, stage channels 0-10000 (0 = no limit). */
   setUserLimit(limit: unknown): void {
     if (!this.isVoice) throw new ValidationFailed('userLimit', `a ${this.type} channel has no user limit`);
-    const max = this.type === ChannelType.GUILD_STAGE_VOICE ? CHANNEL_LIMITS.stageUserLimit : CHANNEL_LIMITS.voiceUserLimit;
+    const max =
+      this.type === ChannelType.GUILD_STAGE_VOICE ? CHANNEL_LIMITS.stageUserLimit : CHANNEL_LIMITS.voiceUserLimit;
     this.userLimit = validateIntegerIn('userLimit', limit, 0, max);
   }
 
   /** @internal */ created(): void {
-    this.recordEvent('CHANNEL_CREATE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+    this.recordEvent(
+      'CHANNEL_CREATE',
+      { channel: this.toPublic() },
+      { serverId: this.server?.id ?? null, channelId: this.id },
+    );
   }
   /** @internal also for overwrite changes: Discord sends the channel with its overwrites. */
   updated(): void {
-    this.recordEvent('CHANNEL_UPDATE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+    this.recordEvent(
+      'CHANNEL_UPDATE',
+      { channel: this.toPublic() },
+      { serverId: this.server?.id ?? null, channelId: this.id },
+    );
   }
   /** @internal */ deleted(): void {
-    this.recordEvent('CHANNEL_DELETE', { channel: this.toPublic() }, { serverId: this.server?.id ?? null, channelId: this.id });
+    this.recordEvent(
+      'CHANNEL_DELETE',
+      { channel: this.toPublic() },
+      { serverId: this.server?.id ?? null, channelId: this.id },
+    );
   }
 
   /**
    * @internal DM and group DM events: no server routes them, so they go to the recipients named
    * (Discord sends the channel with its recipients).
    */
-  privateChannelEvent(type: 'CHANNEL_CREATE' | 'CHANNEL_UPDATE' | 'CHANNEL_DELETE', recipientIds: readonly string[], userIds: readonly string[] = recipientIds): void {
-    this.recordEvent(type, { channel: { ...this.toPublic(), recipientIds: [...recipientIds] } }, { serverId: null, channelId: this.id, userIds: [...userIds] });
+  privateChannelEvent(
+    type: 'CHANNEL_CREATE' | 'CHANNEL_UPDATE' | 'CHANNEL_DELETE',
+    recipientIds: readonly string[],
+    userIds: readonly string[] = recipientIds,
+  ): void {
+    this.recordEvent(
+      type,
+      { channel: { ...this.toPublic(), recipientIds: [...recipientIds] } },
+      { serverId: null, channelId: this.id, userIds: [...userIds] },
+    );
   }
 
   /** @internal */ pinsUpdated(): void {
-    this.recordEvent('CHANNEL_PINS_UPDATE', { channelId: this.id, serverId: this.server?.id ?? null, lastPinTimestamp: this.lastPinTimestamp?.toISOString() ?? null }, this.scope());
+    this.recordEvent(
+      'CHANNEL_PINS_UPDATE',
+      {
+        channelId: this.id,
+        serverId: this.server?.id ?? null,
+        lastPinTimestamp: this.lastPinTimestamp?.toISOString() ?? null,
+      },
+      this.scope(),
+    );
   }
   /** @internal */ messagesDeleted(ids: readonly string[]): void {
-    this.recordEvent('MESSAGE_DELETE_BULK', { ids: [...ids], channelId: this.id, serverId: this.server?.id ?? null }, this.scope());
+    this.recordEvent(
+      'MESSAGE_DELETE_BULK',
+      { ids: [...ids], channelId: this.id, serverId: this.server?.id ?? null },
+      this.scope(),
+    );
   }
   /** @internal a thread's state changed (fields given; the rest as the entity holds them). */
   threadUpdated(changes: Record<string, unknown> = {}): void {
@@ -285,10 +356,18 @@ export class Channel extends AggregateRoot {
     this.recordEvent('THREAD_CREATE', { thread: this.toPublic(), newlyCreated: true }, this.scope());
   }
   /** @internal */ threadDeleted(): void {
-    this.recordEvent('THREAD_DELETE', { id: this.id, serverId: this.server?.id ?? null, parentId: this.parent?.id ?? null, type: this.type }, this.scope());
+    this.recordEvent(
+      'THREAD_DELETE',
+      { id: this.id, serverId: this.server?.id ?? null, parentId: this.parent?.id ?? null, type: this.type },
+      this.scope(),
+    );
   }
   /** @internal */ threadMembersChanged(added: readonly string[], removed: readonly string[]): void {
-    this.recordEvent('THREAD_MEMBERS_UPDATE', { id: this.id, serverId: this.server?.id ?? null, addedMemberIds: [...added], removedMemberIds: [...removed] }, this.scope());
+    this.recordEvent(
+      'THREAD_MEMBERS_UPDATE',
+      { id: this.id, serverId: this.server?.id ?? null, addedMemberIds: [...added], removedMemberIds: [...removed] },
+      this.scope(),
+    );
   }
 
   /** Who hears of this channel's events: its server, or the recipients of a DM (set by the DM code). */
@@ -309,14 +388,21 @@ export class Channel extends AggregateRoot {
       rateLimitPerUser: this.rateLimitPerUser,
       bitrate: this.bitrate,
       userLimit: this.userLimit,
-      permissionOverwrites: this.overwrites.isInitialized() ? this.overwrites.getItems().map((o) => o.toPublic()) : undefined,
+      permissionOverwrites: this.overwrites.isInitialized()
+        ? this.overwrites.getItems().map((o) => o.toPublic())
+        : undefined,
       lastMessageId: this.lastMessageId,
       ownerId: this.owner?.id ?? null,
       ...(this.isThread
         ? {
             messageCount: this.messageCount,
             memberCount: this.memberCount,
-            threadMetadata: { archived: this.archived, autoArchiveDuration: this.autoArchiveDuration, archiveTimestamp: this.archiveTimestamp, locked: this.locked },
+            threadMetadata: {
+              archived: this.archived,
+              autoArchiveDuration: this.autoArchiveDuration,
+              archiveTimestamp: this.archiveTimestamp,
+              locked: this.locked,
+            },
           }
         : {}),
     };

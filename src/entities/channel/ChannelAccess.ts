@@ -1,7 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotAMember, NotARecipient, NotATextChannel, NotAVoiceChannel, NotFound } from '../../domain/errors';
 import { idArg } from '../../domain/identity/ids';
-import { assertPermittedUnlessTimedOut, DM_PERMISSIONS, type PermissionName, PermissionFlags } from '../../domain/permissions';
+import {
+  assertPermittedUnlessTimedOut,
+  DM_PERMISSIONS,
+  type PermissionName,
+  PermissionFlags,
+} from '../../domain/permissions';
 import { type JsonRow, type MemberFacts, memberFactsSql, sqlFor } from '../server/access-sql';
 import { serverAccessFrom, type ServerAccess } from '../server/ServerAccess';
 import { mergeRow } from '../../db/rows';
@@ -37,7 +42,12 @@ export class ChannelAccess {
   /** Throws MissingPermission naming every permission lacking (MemberTimedOut when the timeout took them). */
   require(permissions: PermissionName | readonly PermissionName[]): void {
     const names = typeof permissions === 'string' ? [permissions] : permissions;
-    assertPermittedUnlessTimedOut(this.permissions, names.reduce((bits, name) => bits | PermissionFlags[name], 0n), this.server?.timeout ?? null, { channelId: this.channel.id });
+    assertPermittedUnlessTimedOut(
+      this.permissions,
+      names.reduce((bits, name) => bits | PermissionFlags[name], 0n),
+      this.server?.timeout ?? null,
+      { channelId: this.channel.id },
+    );
   }
 
   /**
@@ -45,7 +55,10 @@ export class ChannelAccess {
    * `action` names what it stands for.
    */
   requireNotTimedOut(action: PermissionName | readonly PermissionName[], details: Record<string, unknown> = {}): void {
-    this.server?.requireNotTimedOut([...(typeof action === 'string' ? [action] : action)], { channelId: this.channel.id, ...details });
+    this.server?.requireNotTimedOut([...(typeof action === 'string' ? [action] : action)], {
+      channelId: this.channel.id,
+      ...details,
+    });
   }
 
   /** The channel whose settings (slowmode excepted) govern it: the parent of a thread, else itself. */
@@ -78,7 +91,10 @@ interface ChannelFacts extends MemberFacts {
  * apply to the channel's kind find nothing and cost an index probe.
  */
 const channelFactsSql = (tx: EntityManager) =>
-  sqlFor(tx, 'channel-facts', (json) => `
+  sqlFor(
+    tx,
+    'channel-facts',
+    (json) => `
   with k as (select ?::bigint as cid, ?::bigint as uid),
        ch as (select c.* from "Channel" c, k where c."id" = k.cid),
        par as (select p.* from "Channel" p join ch on p."id" = ch."parentId")
@@ -90,7 +106,8 @@ const channelFactsSql = (tx: EntityManager) =>
          exists(select 1 from "ThreadMember" t where t."threadId" = ch."id" and t."userId" = k.uid) as "threadMember",
          (select u."premiumType" from "User" u where u."id" = k.uid) as "premiumType",
          ${memberFactsSql(json, 'ch."serverId"', 'k.uid')}
-    from ch, k`);
+    from ch, k`,
+  );
 
 function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: JsonRow[]): Channel {
   const channel = mergeRow(em, Channel, row);
@@ -103,7 +120,12 @@ function channelWithOverwrites(em: EntityManager, row: JsonRow, overwrites: Json
  * not exist; NotAMember (server channels) or NotARecipient (DMs) when the user is not in it. A channel
  * the user cannot view is still returned: callers require VIEW_CHANNEL themselves, so the refusal names it.
  */
-export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, userArg: unknown, options: LoadChannelAccessOptions = {}): Promise<ChannelAccess> {
+export async function loadChannelAccess(
+  tx: EntityManager,
+  channelArg: unknown,
+  userArg: unknown,
+  options: LoadChannelAccessOptions = {},
+): Promise<ChannelAccess> {
   const channelId = idArg(channelArg, 'channel');
   const userId = idArg(userArg, 'user');
   const [facts] = await tx.execute<ChannelFacts[]>(channelFactsSql(tx), [channelId, userId]);
@@ -121,7 +143,8 @@ export async function loadChannelAccess(tx: EntityManager, channelArg: unknown, 
   }
 
   if (!server) throw new NotAMember(String(facts.channel.serverId));
-  if (!channel.isThread) return new ChannelAccess(channel, userId, server.permissions(channel), server, null, false, [], premiumType);
+  if (!channel.isThread)
+    return new ChannelAccess(channel, userId, server.permissions(channel), server, null, false, [], premiumType);
 
   if (!facts.parent) throw new NotFound('Channel', channelId);
   const parent = channelWithOverwrites(tx, facts.parent, facts.parentOverwrites);

@@ -7,6 +7,10 @@ export class ChannelRepository extends EntityRepository<Channel> {
   /** The server's channels by position (categories and their channels alike), with overwrites. */
   async channelsOf(server: { readonly id: string } | string): Promise<Channel[]> {
     const serverId = idArg(server, 'serverId');
-    return this.em.find(Channel, { server: serverId, type: { $nin: [...THREAD_CHANNEL_TYPES] } }, { populate: ['overwrites'], orderBy: { position: 'asc', id: 'asc' } });
+    return this.em.find(
+      Channel,
+      { server: serverId, type: { $nin: [...THREAD_CHANNEL_TYPES] } },
+      { populate: ['overwrites'], orderBy: { position: 'asc', id: 'asc' } },
+    );
   }
 }

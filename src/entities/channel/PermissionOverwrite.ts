@@ -1,4 +1,14 @@
-import { BigIntType, Entity, Enum, ManyToOne, PrimaryKey, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  BigIntType,
+  Entity,
+  Enum,
+  ManyToOne,
+  PrimaryKey,
+  PrimaryKeyProp,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { ValidationFailed } from '../../domain/errors';
 import type { Channel } from './Channel';
 
@@ -38,14 +48,22 @@ export class PermissionOverwrite {
 
   /** Replaces allow and deny; a bit may not be both allowed and denied. */
   set(allow: bigint, deny: bigint): void {
-    if ((allow & deny) !== 0n) throw new ValidationFailed('allow', 'a permission cannot be both allowed and denied', { both: (allow & deny).toString() });
+    if ((allow & deny) !== 0n)
+      throw new ValidationFailed('allow', 'a permission cannot be both allowed and denied', {
+        both: (allow & deny).toString(),
+      });
     this.allow = allow;
     this.deny = deny;
   }
 
   /** The shape computePermissions takes. */
   toInput() {
-    return { id: this.targetId, type: this.type === OverwriteType.ROLE ? ('role' as const) : ('member' as const), allow: this.allow, deny: this.deny };
+    return {
+      id: this.targetId,
+      type: this.type === OverwriteType.ROLE ? ('role' as const) : ('member' as const),
+      allow: this.allow,
+      deny: this.deny,
+    };
   }
 
   toPublic() {

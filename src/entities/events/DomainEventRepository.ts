@@ -67,7 +67,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
       filters.push('and e."type" = any(array[?]::text[])');
       params.push(types);
     }
-    if (options.serverId !== undefined && !isSnowflake(options.serverId)) throw new ValidationFailed('serverId', 'must be a snowflake id');
+    if (options.serverId !== undefined && !isSnowflake(options.serverId))
+      throw new ValidationFailed('serverId', 'must be a snowflake id');
     if (options.serverId) {
       filters.push('and e."serverId" = ?');
       params.push(options.serverId);
@@ -107,7 +108,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
    * concurrent poll or ack got there first; the check constraint is the backstop.
    */
   async ack(consumer: string, lastId: string): Promise<void> {
-    if (typeof lastId !== 'string' || !/^[0-9]{1,19}$/.test(lastId)) throw new ValidationFailed('lastId', 'must be an event id');
+    if (typeof lastId !== 'string' || !/^[0-9]{1,19}$/.test(lastId))
+      throw new ValidationFailed('lastId', 'must be an event id');
     const name = consumerName(consumer);
     for (;;) {
       const moved: unknown[] = await this.em.execute(
@@ -124,7 +126,9 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
       if (rows.length === 0) throw new UnknownConsumer(name);
       const { cursor, deliveredUpTo } = rows[0];
       if (BigInt(lastId) > BigInt(deliveredUpTo)) {
-        throw new ValidationFailed('lastId', `is past the last event delivered to consumer "${name}"`, { deliveredUpTo });
+        throw new ValidationFailed('lastId', `is past the last event delivered to consumer "${name}"`, {
+          deliveredUpTo,
+        });
       }
       if (BigInt(cursor) >= BigInt(lastId)) return;
       // A poll delivered lastId between the two statements: the update now applies. Terminates, as
@@ -133,9 +137,10 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
   }
 
   async cursorOf(consumer: string): Promise<string | null> {
-    const rows: { cursor: string }[] = await this.em.execute(`select "cursor"::text as "cursor" from "EventConsumer" where "name" = ?`, [
-      consumerName(consumer),
-    ]);
+    const rows: { cursor: string }[] = await this.em.execute(
+      `select "cursor"::text as "cursor" from "EventConsumer" where "name" = ?`,
+      [consumerName(consumer)],
+    );
     return rows[0]?.cursor ?? null;
   }
 
@@ -149,7 +154,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
    */
   async prune(options: PruneOptions = {}): Promise<number> {
     const maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3600 * 1000;
-    if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new ValidationFailed('maxAgeMs', 'must be a non-negative number');
+    if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0)
+      throw new ValidationFailed('maxAgeMs', 'must be a non-negative number');
     const rows: { deleted: string }[] = await this.em.execute(
       `with done as (select min("cursor") as "cursor" from "EventConsumer"),
             gone as (

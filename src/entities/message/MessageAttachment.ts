@@ -43,6 +43,14 @@ export class MessageAttachment {
   }
 
   toPublic() {
-    return { id: this.id, filename: this.filename, size: this.size, contentType: this.contentType, url: this.url, width: this.width, height: this.height };
+    return {
+      id: this.id,
+      filename: this.filename,
+      size: this.size,
+      contentType: this.contentType,
+      url: this.url,
+      width: this.width,
+      height: this.height,
+    };
   }
 }

@@ -9,7 +9,10 @@ import type { Message } from './Message';
  */
 @Entity()
 @Index({ name: 'MessageEmbed_messageId_index', properties: ['message'] })
-@Index({ name: 'MessageEmbed_fields_index', expression: 'create index "MessageEmbed_fields_index" on "MessageEmbed" using gin ("fields" jsonb_path_ops)' })
+@Index({
+  name: 'MessageEmbed_fields_index',
+  expression: 'create index "MessageEmbed_fields_index" on "MessageEmbed" using gin ("fields" jsonb_path_ops)',
+})
 export class MessageEmbed {
   @PrimaryKey({ type: 'bigint', autoincrement: false })
   id: string = nextSnowflake();

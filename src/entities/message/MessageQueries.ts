@@ -38,7 +38,8 @@ function integerIn(field: string, value: unknown, min: number, max: number, fall
 /** Validates history options: one cursor at most, a snowflake; limit 1-100. */
 export function parseHistoryOptions(options: unknown): { cursor: HistoryCursor; limit: number } {
   if (options === undefined) return { cursor: { kind: 'latest' }, limit: HISTORY_LIMITS.default };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ValidationFailed('options', 'must be an object');
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ValidationFailed('options', 'must be an object');
   const o = options as HistoryOptions;
   const limit = integerIn('limit', o.limit, HISTORY_LIMITS.min, HISTORY_LIMITS.max, HISTORY_LIMITS.default);
   const given = (['before', 'after', 'around'] as const).filter((k) => o[k] !== undefined);
@@ -61,7 +62,11 @@ const page = (where: string, order: 'asc' | 'desc') =>
  * The one statement a history page runs, keyset on ("channelId", id) so it reads exactly the page
  * from "Message_channelId_id_index". `around` is two such ranges in one statement.
  */
-export function historyQuery(channelId: string, cursor: HistoryCursor, limit: number): { sql: string; params: unknown[] } {
+export function historyQuery(
+  channelId: string,
+  cursor: HistoryCursor,
+  limit: number,
+): { sql: string; params: unknown[] } {
   const c = [channelId, channelId];
   switch (cursor.kind) {
     case 'latest':
@@ -92,12 +97,22 @@ function requireRead(permissions: bigint, channelId: string): void {
  * NotARecipient as the channel's access says. Reads go to a replica when one is configured and the
  * EntityManager is not in a transaction: a page may lag the primary by the replication delay.
  */
-export function history(em: EntityManager, viewer: IdArg, channel: IdArg, options?: HistoryOptions): Promise<MessageView[]> {
+export function history(
+  em: EntityManager,
+  viewer: IdArg,
+  channel: IdArg,
+  options?: HistoryOptions,
+): Promise<MessageView[]> {
   return historyOn(readSql(em), viewer, channel, options);
 }
 
 /** `history` on any SQL runner (the benchmark runs it through raw pg with the same statements). */
-export async function historyOn(run: ReadSql, viewer: IdArg, channel: IdArg, options?: HistoryOptions): Promise<MessageView[]> {
+export async function historyOn(
+  run: ReadSql,
+  viewer: IdArg,
+  channel: IdArg,
+  options?: HistoryOptions,
+): Promise<MessageView[]> {
   const viewerId = idArg(viewer, 'viewer');
   const channelId = idArg(channel, 'channel');
   const { cursor, limit } = parseHistoryOptions(options);
@@ -120,7 +135,12 @@ export interface MentionsOptions {
 }
 
 /** The statement `mentionsOf` runs (GIN "Message_mentionUserIds_index", viewable channels only). */
-export function mentionsQuery(userId: string, channelIds: string[], before: string | null, limit: number): { sql: string; params: unknown[] } {
+export function mentionsQuery(
+  userId: string,
+  channelIds: string[],
+  before: string | null,
+  limit: number,
+): { sql: string; params: unknown[] } {
   return {
     sql: `select ${MESSAGE_COLUMNS}
   from "Message" m ${MESSAGE_JOINS}
@@ -131,7 +151,11 @@ export function mentionsQuery(userId: string, channelIds: string[], before: stri
 }
 
 /** Recent messages that mention `user` by id, newest first, in channels the user can read. */
-export async function mentionsOf(em: EntityManager, user: IdArg, options: MentionsOptions = {}): Promise<MessageView[]> {
+export async function mentionsOf(
+  em: EntityManager,
+  user: IdArg,
+  options: MentionsOptions = {},
+): Promise<MessageView[]> {
   const userId = idArg(user, 'user');
   if (typeof options !== 'object' || options === null) throw new ValidationFailed('options', 'must be an object');
   const limit = integerIn('limit', options.limit, MENTIONS_LIMITS.min, MENTIONS_LIMITS.max, MENTIONS_LIMITS.default);

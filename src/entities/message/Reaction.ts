@@ -1,4 +1,14 @@
-import { Entity, Index, ManyToOne, type Opt, PrimaryKey, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Entity,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  PrimaryKeyProp,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { type ParsedEmoji, reactionKey } from '../../domain/messages';
 import type { User } from '../user/User';
 import type { Message } from './Message';

@@ -15,10 +15,23 @@ export class ReactionRepository extends EntityRepository<Reaction> {
    * Reaction tallies of several messages in one query, in first-reaction order, with the viewer's own.
    * No permission check: for callers that already established read access (history does its own).
    */
-  async countsFor(messageIds: readonly string[], viewerId: string | null = null, em: EntityManager = this.em): Promise<Map<string, ReactionCount[]>> {
+  async countsFor(
+    messageIds: readonly string[],
+    viewerId: string | null = null,
+    em: EntityManager = this.em,
+  ): Promise<Map<string, ReactionCount[]>> {
     const out = new Map<string, ReactionCount[]>();
     if (messageIds.length === 0) return out;
-    const rows = await em.execute<{ messageId: string; emojiId: string | null; emojiName: string; emojiAnimated: boolean; count: string; me: boolean }[]>(
+    const rows = await em.execute<
+      {
+        messageId: string;
+        emojiId: string | null;
+        emojiName: string;
+        emojiAnimated: boolean;
+        count: string;
+        me: boolean;
+      }[]
+    >(
       `select "messageId", "emojiKey", min("emojiId") as "emojiId", min("emojiName") as "emojiName", bool_or("emojiAnimated") as "emojiAnimated",
               count(*) as "count", coalesce(bool_or("userId" = ?), false) as "me"
          from "Reaction" where "messageId" = any(array[?]::bigint[])
@@ -27,7 +40,11 @@ export class ReactionRepository extends EntityRepository<Reaction> {
     );
     for (const r of rows) {
       const list = out.get(String(r.messageId)) ?? [];
-      list.push({ emoji: { id: r.emojiId === null ? null : String(r.emojiId), name: r.emojiName, animated: r.emojiAnimated }, count: Number(r.count), me: r.me });
+      list.push({
+        emoji: { id: r.emojiId === null ? null : String(r.emojiId), name: r.emojiName, animated: r.emojiAnimated },
+        count: Number(r.count),
+        me: r.me,
+      });
       out.set(String(r.messageId), list);
     }
     return out;

@@ -119,7 +119,14 @@ export const EMBEDS_SQL = `
 select "messageId"::text as "messageId", title, description, url, color, timestamp, fields, footer, author, image, thumbnail
   from "MessageEmbed" where "messageId" = any(array[?]::bigint[]) order by "messageId", id`;
 
-type EmbedRow = { messageId: string; title: string | null; description: string | null; url: string | null; color: number | null; timestamp: Date | null } & Pick<Embed, 'fields' | 'footer' | 'author' | 'image' | 'thumbnail'>;
+type EmbedRow = {
+  messageId: string;
+  title: string | null;
+  description: string | null;
+  url: string | null;
+  color: number | null;
+  timestamp: Date | null;
+} & Pick<Embed, 'fields' | 'footer' | 'author' | 'image' | 'thumbnail'>;
 
 function embedOf(row: EmbedRow): Embed {
   const out: Embed = { fields: row.fields };
@@ -149,17 +156,41 @@ export async function messageViews(run: ReadSql, rows: MessageRow[], viewerId: s
   const ids = rows.map((r) => r.id);
   const withAttachments = rows.filter((r) => r.attachmentCount > 0).map((r) => r.id);
   const withEmbeds = rows.filter((r) => r.embedCount > 0).map((r) => r.id);
-  const reactionRows = await run<{ messageId: string; emojiId: string | null; emojiName: string; emojiAnimated: boolean; count: number; me: boolean }>(REACTIONS_SQL, [viewerId, ids]);
-  const reactions = group(reactionRows, (r) => ({ emoji: { id: r.emojiId, name: r.emojiName, animated: r.emojiAnimated }, count: r.count, me: r.me }));
-  const attachments = withAttachments.length === 0
-    ? new Map<string, AttachmentView[]>()
-    : group(await run<AttachmentView & { messageId: string }>(ATTACHMENTS_SQL, [withAttachments]), ({ messageId: _, ...a }) => a);
-  const embeds = withEmbeds.length === 0 ? new Map<string, Embed[]>() : group(await run<EmbedRow>(EMBEDS_SQL, [withEmbeds]), embedOf);
+  const reactionRows = await run<{
+    messageId: string;
+    emojiId: string | null;
+    emojiName: string;
+    emojiAnimated: boolean;
+    count: number;
+    me: boolean;
+  }>(REACTIONS_SQL, [viewerId, ids]);
+  const reactions = group(reactionRows, (r) => ({
+    emoji: { id: r.emojiId, name: r.emojiName, animated: r.emojiAnimated },
+    count: r.count,
+    me: r.me,
+  }));
+  const attachments =
+    withAttachments.length === 0
+      ? new Map<string, AttachmentView[]>()
+      : group(
+          await run<AttachmentView & { messageId: string }>(ATTACHMENTS_SQL, [withAttachments]),
+          ({ messageId: _, ...a }) => a,
+        );
+  const embeds =
+    withEmbeds.length === 0
+      ? new Map<string, Embed[]>()
+      : group(await run<EmbedRow>(EMBEDS_SQL, [withEmbeds]), embedOf);
   return rows.map((r) => ({
     id: r.id,
     channelId: r.channelId,
     serverId: r.serverId,
-    author: { id: r.authorId, username: r.username, discriminator: r.discriminator, displayName: r.displayName, avatar: r.avatar },
+    author: {
+      id: r.authorId,
+      username: r.username,
+      discriminator: r.discriminator,
+      displayName: r.displayName,
+      avatar: r.avatar,
+    },
     type: r.type,
     content: r.content,
     createdAt: snowflakeTimestamp(r.id),
@@ -172,18 +203,19 @@ export async function messageViews(run: ReadSql, rows: MessageRow[], viewerId: s
     attachments: attachments.get(r.id) ?? [],
     embeds: embeds.get(r.id) ?? [],
     reactions: reactions.get(r.id) ?? [],
-    thread: r.threadId === null
-      ? null
-      : {
-          id: r.threadId,
-          name: r.threadName,
-          type: r.threadType!,
-          messageCount: r.threadMessageCount!,
-          memberCount: r.threadMemberCount!,
-          archived: r.threadArchived!,
-          locked: r.threadLocked!,
-          lastMessageId: r.threadLastMessageId,
-        },
+    thread:
+      r.threadId === null
+        ? null
+        : {
+            id: r.threadId,
+            name: r.threadName,
+            type: r.threadType!,
+            messageCount: r.threadMessageCount!,
+            memberCount: r.threadMemberCount!,
+            archived: r.threadArchived!,
+            locked: r.threadLocked!,
+            lastMessageId: r.threadLastMessageId,
+          },
   }));
 }
 

@@ -40,8 +40,14 @@ type OverwriteRow = [string, string, string, string];
 type RoleRow = [string, string];
 
 const overwritesOf = (rows: OverwriteRow[]): PermissionOverwriteInput[] =>
-  rows.map(([id, type, allow, deny]) => ({ id, type: type === 'ROLE' ? 'role' : 'member', allow: BigInt(allow), deny: BigInt(deny) }));
-const rolesOf = (rows: RoleRow[]) => rows.filter(([id]) => id !== null).map(([id, permissions]) => ({ id, permissions: BigInt(permissions) }));
+  rows.map(([id, type, allow, deny]) => ({
+    id,
+    type: type === 'ROLE' ? 'role' : 'member',
+    allow: BigInt(allow),
+    deny: BigInt(deny),
+  }));
+const rolesOf = (rows: RoleRow[]) =>
+  rows.filter(([id]) => id !== null).map(([id, permissions]) => ({ id, permissions: BigInt(permissions) }));
 const timedOutAt = (value: string | Date | null, now: Date) => isTimedOut(value === null ? null : new Date(value), now);
 
 export interface ReadAccess {
@@ -89,7 +95,12 @@ export function readAccessSql(channelId: string, userId: string) {
  * A user's permissions in one channel, in one statement. The same refusals as loadChannelAccess:
  * NotFound, NotATextChannel, NotARecipient (DMs), NotAMember (server channels).
  */
-export async function loadReadAccess(run: ReadSql, channelId: string, userId: string, now = new Date()): Promise<ReadAccess> {
+export async function loadReadAccess(
+  run: ReadSql,
+  channelId: string,
+  userId: string,
+  now = new Date(),
+): Promise<ReadAccess> {
   const { sql, params } = readAccessSql(channelId, userId);
   const [row] = await run<ChannelAccessRow>(sql, params);
   if (!row) throw new NotFound('Channel', channelId);
@@ -100,7 +111,14 @@ export async function loadReadAccess(run: ReadSql, channelId: string, userId: st
     return { ...base, permissions: DM_PERMISSIONS };
   }
   if (!row.member) throw new NotAMember(row.serverId!);
-  const input = { serverId: row.serverId!, ownerId: row.ownerId!, memberId: userId, everyone: BigInt(row.everyone ?? 0), roles: rolesOf(row.roles), overwrites: overwritesOf(row.overwrites) };
+  const input = {
+    serverId: row.serverId!,
+    ownerId: row.ownerId!,
+    memberId: userId,
+    everyone: BigInt(row.everyone ?? 0),
+    roles: rolesOf(row.roles),
+    overwrites: overwritesOf(row.overwrites),
+  };
   const permissions = applyImplicitPermissions(computePermissions(input), {
     channelType: channelKindOf(row.type),
     privateThread: row.type === ChannelType.PRIVATE_THREAD,
@@ -140,7 +158,12 @@ type ServerRow = [string, string, string, string | null, RoleRow[], [string, Cha
  * statement (two when the servers have threads) whatever the number of servers. `serverId` narrows
  * to one server (and no DMs): NotAMember when the user is not in it.
  */
-export async function viewableChannelIds(run: ReadSql, userId: string, options: { serverId?: string } = {}, now = new Date()): Promise<string[]> {
+export async function viewableChannelIds(
+  run: ReadSql,
+  userId: string,
+  options: { serverId?: string } = {},
+  now = new Date(),
+): Promise<string[]> {
   const oneServer = options.serverId !== undefined;
   const [row] = await run<{ servers: ServerRow[]; dms: string[]; anyThreads: boolean }>(
     VIEWABLE_SQL(oneServer),
@@ -155,7 +178,14 @@ export async function viewableChannelIds(run: ReadSql, userId: string, options: 
     const timedOut = timedOutAt(timedOutUntil, now);
     const isOwner = ownerId === userId;
     for (const [id, type, overwrites] of channels) {
-      const base = computePermissions({ serverId, ownerId, memberId: userId, everyone: BigInt(everyone), roles: memberRoles, overwrites: overwritesOf(overwrites) });
+      const base = computePermissions({
+        serverId,
+        ownerId,
+        memberId: userId,
+        everyone: BigInt(everyone),
+        roles: memberRoles,
+        overwrites: overwritesOf(overwrites),
+      });
       const effective = applyImplicitPermissions(base, { channelType: channelKindOf(type), timedOut, isOwner });
       if ((effective & PermissionFlags.VIEW_CHANNEL) === 0n) continue;
       parents.set(id, { base, isOwner, timedOut });
@@ -164,7 +194,10 @@ export async function viewableChannelIds(run: ReadSql, userId: string, options: 
   }
   // Threads are read only where there are some: the common case stays one statement.
   if (parents.size === 0 || !row.anyThreads) return out;
-  const threads = await run<{ id: string; type: ChannelType; parentId: string; member: boolean }>(THREADS_SQL, [userId, [...parents.keys()]]);
+  const threads = await run<{ id: string; type: ChannelType; parentId: string; member: boolean }>(THREADS_SQL, [
+    userId,
+    [...parents.keys()],
+  ]);
   for (const t of threads) {
     const parent = parents.get(t.parentId)!;
     const effective = applyImplicitPermissions(parent.base, {

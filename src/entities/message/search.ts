@@ -5,10 +5,21 @@ import { snowflakeAt } from '../../domain/snowflake';
 import { MESSAGE_COLUMNS, MESSAGE_JOINS, type MessageRow, type MessageView, messageViews } from './message-views';
 import { type ReadSql, readSql, viewableChannelIds } from './read-access';
 
-export const SEARCH_LIMITS = { textLength: 1024, min: 1, max: 25, default: 25, maxOffset: 5000, maxChannelIds: 500 } as const;
+export const SEARCH_LIMITS = {
+  textLength: 1024,
+  min: 1,
+  max: 25,
+  default: 25,
+  maxOffset: 5000,
+  maxChannelIds: 500,
+} as const;
 
 export type SearchHas = 'attachment' | 'embed' | 'link';
-const HAS_SQL: Record<SearchHas, string> = { attachment: 'm."attachmentCount" > 0', embed: 'm."embedCount" > 0', link: 'm."hasLink"' };
+const HAS_SQL: Record<SearchHas, string> = {
+  attachment: 'm."attachmentCount" > 0',
+  embed: 'm."embedCount" > 0',
+  link: 'm."hasLink"',
+};
 
 export interface SearchQuery {
   /** websearch syntax: words, "quoted phrases", `or`, `-excluded`. Any text is accepted. */
@@ -56,7 +67,8 @@ export interface ParsedSearch {
 
 function intIn(field: string, value: unknown, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new ValidationFailed(field, `must be an integer from ${min} to ${max}`, { min, max });
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new ValidationFailed(field, `must be an integer from ${min} to ${max}`, { min, max });
   return value;
 }
 
@@ -79,14 +91,27 @@ function dateArg(field: string, value: unknown): Date | undefined {
  * the text is a bound value, never SQL.
  */
 export function cleanSearchText(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
   const chars = [...text.replace(/\u0000/g, '')];
-  const capped = chars.length > SEARCH_LIMITS.textLength ? chars.slice(0, SEARCH_LIMITS.textLength).join('') : chars.join('');
+  const capped =
+    chars.length > SEARCH_LIMITS.textLength ? chars.slice(0, SEARCH_LIMITS.textLength).join('') : chars.join('');
   // A lone surrogate (from cutting or from the caller) is not valid UTF-8.
   return capped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
 }
 
-const SEARCH_OPTIONS: ReadonlySet<string> = new Set<keyof SearchQuery>(['text', 'serverId', 'channelIds', 'authorId', 'mentions', 'has', 'pinned', 'before', 'after', 'limit', 'offset']);
+const SEARCH_OPTIONS: ReadonlySet<string> = new Set<keyof SearchQuery>([
+  'text',
+  'serverId',
+  'channelIds',
+  'authorId',
+  'mentions',
+  'has',
+  'pinned',
+  'before',
+  'after',
+  'limit',
+  'offset',
+]);
 const HAS_KINDS: ReadonlySet<string> = new Set(Object.keys(HAS_SQL));
 
 /**
@@ -97,7 +122,8 @@ const HAS_KINDS: ReadonlySet<string> = new Set(Object.keys(HAS_SQL));
 function ownOptions(query: object): Partial<Record<keyof SearchQuery, unknown>> {
   const out = Object.create(null) as Partial<Record<keyof SearchQuery, unknown>>;
   for (const key of Object.keys(query)) {
-    if (!SEARCH_OPTIONS.has(key)) throw new ValidationFailed(key, 'is not a search option', { allowed: [...SEARCH_OPTIONS] });
+    if (!SEARCH_OPTIONS.has(key))
+      throw new ValidationFailed(key, 'is not a search option', { allowed: [...SEARCH_OPTIONS] });
     out[key as keyof SearchQuery] = (query as Record<string, unknown>)[key];
   }
   return out;
@@ -110,21 +136,33 @@ function listArg(field: string, value: unknown, max: number, message: string): u
 }
 
 export function parseSearchQuery(query: unknown): ParsedSearch {
-  if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationFailed('query', 'must be an object');
+  if (typeof query !== 'object' || query === null || Array.isArray(query))
+    throw new ValidationFailed('query', 'must be an object');
   const q = ownOptions(query);
   if (typeof q.text !== 'string') throw new ValidationFailed('text', 'must be a string');
   // No prototype: an optional field left unset never reads a polluted Object.prototype on its way to SQL.
-  const out: ParsedSearch = Object.assign(Object.create(null) as ParsedSearch, { text: cleanSearchText(q.text), has: [] as SearchHas[], limit: intIn('limit', q.limit, SEARCH_LIMITS.min, SEARCH_LIMITS.max, SEARCH_LIMITS.default), offset: intIn('offset', q.offset, 0, SEARCH_LIMITS.maxOffset, 0) });
+  const out: ParsedSearch = Object.assign(Object.create(null) as ParsedSearch, {
+    text: cleanSearchText(q.text),
+    has: [] as SearchHas[],
+    limit: intIn('limit', q.limit, SEARCH_LIMITS.min, SEARCH_LIMITS.max, SEARCH_LIMITS.default),
+    offset: intIn('offset', q.offset, 0, SEARCH_LIMITS.maxOffset, 0),
+  });
   if (q.serverId !== undefined) out.serverId = idArg(q.serverId, 'serverId');
   if (q.channelIds !== undefined) {
-    out.channelIds = listArg('channelIds', q.channelIds, SEARCH_LIMITS.maxChannelIds, `must be an array of at most ${SEARCH_LIMITS.maxChannelIds} channels`).map((c) => idArg(c, 'channelIds'));
+    out.channelIds = listArg(
+      'channelIds',
+      q.channelIds,
+      SEARCH_LIMITS.maxChannelIds,
+      `must be an array of at most ${SEARCH_LIMITS.maxChannelIds} channels`,
+    ).map((c) => idArg(c, 'channelIds'));
   }
   if (q.authorId !== undefined) out.authorId = idArg(q.authorId, 'authorId');
   if (q.mentions !== undefined) out.mentions = idArg(q.mentions, 'mentions');
   if (q.has !== undefined) {
     const kinds = listArg('has', q.has, HAS_KINDS.size * 4, 'must be a list of attachment, embed, link');
     // A Set of the three names, not `in HAS_SQL`: 'toString', 'constructor' and '__proto__' are "in" every object.
-    if (!kinds.every((h): h is SearchHas => typeof h === 'string' && HAS_KINDS.has(h))) throw new ValidationFailed('has', 'must be a list of attachment, embed, link');
+    if (!kinds.every((h): h is SearchHas => typeof h === 'string' && HAS_KINDS.has(h)))
+      throw new ValidationFailed('has', 'must be a list of attachment, embed, link');
     out.has = [...new Set(kinds)];
   }
   if (q.pinned !== undefined) {
@@ -179,15 +217,34 @@ export function searchBuckets(parsed: Pick<ParsedSearch, 'minId' | 'maxId'>, now
   return out;
 }
 
-function searchWhere(parsed: ParsedSearch, channelIds: string[], bucket: SearchBucket): { where: string; params: unknown[] } {
-  const where: string[] = [`m."searchVector" @@ websearch_to_tsquery('english', ?)`, `m."channelId" = any(array[?]::bigint[])`];
+function searchWhere(
+  parsed: ParsedSearch,
+  channelIds: string[],
+  bucket: SearchBucket,
+): { where: string; params: unknown[] } {
+  const where: string[] = [
+    `m."searchVector" @@ websearch_to_tsquery('english', ?)`,
+    `m."channelId" = any(array[?]::bigint[])`,
+  ];
   const params: unknown[] = [parsed.text, channelIds];
-  if (parsed.authorId) { where.push('m."authorId" = ?'); params.push(parsed.authorId); }
-  if (parsed.mentions) { where.push('m."mentionUserIds" @> array[?]::bigint[]'); params.push([parsed.mentions]); }
+  if (parsed.authorId) {
+    where.push('m."authorId" = ?');
+    params.push(parsed.authorId);
+  }
+  if (parsed.mentions) {
+    where.push('m."mentionUserIds" @> array[?]::bigint[]');
+    params.push([parsed.mentions]);
+  }
   for (const h of parsed.has) where.push(HAS_SQL[h]);
   if (parsed.pinned !== undefined) where.push(parsed.pinned ? 'm.pinned' : 'not m.pinned');
-  if (bucket.lower) { where.push('m.id >= ?'); params.push(bucket.lower); }
-  if (bucket.upper) { where.push('m.id < ?'); params.push(bucket.upper); }
+  if (bucket.lower) {
+    where.push('m.id >= ?');
+    params.push(bucket.lower);
+  }
+  if (bucket.upper) {
+    where.push('m.id < ?');
+    params.push(bucket.upper);
+  }
   return { where: where.join('\n     and '), params };
 }
 
@@ -198,7 +255,10 @@ function searchWhere(parsed: ParsedSearch, channelIds: string[], bucket: SearchB
  * Always one row at least, with the count.
  */
 export function searchQuery(parsed: ParsedSearch, channelIds: string[]): { sql: string; params: unknown[] } {
-  const { where, params } = searchWhere(parsed, channelIds, { lower: parsed.minId ?? null, upper: parsed.maxId ?? null });
+  const { where, params } = searchWhere(parsed, channelIds, {
+    lower: parsed.minId ?? null,
+    upper: parsed.maxId ?? null,
+  });
   const sql = `with c as materialized (
   select m.id from "Message" m
    where ${where}
@@ -209,14 +269,22 @@ select h.id, h.rank, n.total from n left join lateral (
     from c join "Message" m on m.id = c.id
    where n.total <= ?
    order by rank desc, m.id desc limit ?) h on true`;
-  return { sql, params: [...params, SEARCH_RANK_ALL_MAX + 1, parsed.text, SEARCH_RANK_ALL_MAX, parsed.offset + parsed.limit + 1] };
+  return {
+    sql,
+    params: [...params, SEARCH_RANK_ALL_MAX + 1, parsed.text, SEARCH_RANK_ALL_MAX, parsed.offset + parsed.limit + 1],
+  };
 }
 
 /**
  * One time bucket of a search with more matches than SEARCH_RANK_ALL_MAX: the id range (the
  * snowflake is the time) bounds the rows read, so a common word costs what a bucket holds.
  */
-export function searchBucketQuery(parsed: ParsedSearch, channelIds: string[], bucket: SearchBucket, limit: number): { sql: string; params: unknown[] } {
+export function searchBucketQuery(
+  parsed: ParsedSearch,
+  channelIds: string[],
+  bucket: SearchBucket,
+  limit: number,
+): { sql: string; params: unknown[] } {
   const { where, params } = searchWhere(parsed, channelIds, bucket);
   const sql = `select m.id::text as id, ts_rank_cd(m."searchVector", websearch_to_tsquery('english', ?)) as rank
   from "Message" m
@@ -259,7 +327,12 @@ export function search(em: EntityManager, searcher: IdArg, query: SearchQuery): 
 }
 
 /** `search` on any SQL runner (the benchmark runs it through raw pg with the same statements). */
-export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery, now: Date = new Date()): Promise<SearchResult> {
+export async function searchOn(
+  run: ReadSql,
+  searcher: IdArg,
+  query: SearchQuery,
+  now: Date = new Date(),
+): Promise<SearchResult> {
   const userId = idArg(searcher, 'searcher');
   const parsed = parseSearchQuery(query);
   const empty: SearchResult = { messages: [], hasMore: false, nextOffset: null };
@@ -277,7 +350,11 @@ export async function searchOn(run: ReadSql, searcher: IdArg, query: SearchQuery
   const byId = new Map(rows.map((r) => [r.id, r]));
   // A message deleted between the two statements is left out.
   const found = page.filter((h) => byId.has(h.id));
-  const views = await messageViews(run, found.map((h) => byId.get(h.id)!), userId);
+  const views = await messageViews(
+    run,
+    found.map((h) => byId.get(h.id)!),
+    userId,
+  );
   const hasMore = hits.length > parsed.offset + parsed.limit;
   return {
     messages: views.map((v, i) => ({ ...v, rank: Number(found[i].rank) })),

@@ -1,4 +1,14 @@
-import { Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { ValidationFailed } from '../../domain/errors';
 import { LIMITS } from '../../domain/limits';
@@ -86,7 +96,14 @@ export class AuditLogEntry extends AggregateRoot {
   @Property({ defaultRaw: 'now()' })
   createdAt: Date & Opt = new Date();
 
-  constructor(server: Server, actor: User | Ref<User> | null, actionType: AuditLogAction, targetId: string | null, changes: AuditChange[], reason: string | null) {
+  constructor(
+    server: Server,
+    actor: User | Ref<User> | null,
+    actionType: AuditLogAction,
+    targetId: string | null,
+    changes: AuditChange[],
+    reason: string | null,
+  ) {
     super();
     this.server = ref(server);
     this.actor = actor ? ref(actor as User) : null;

@@ -20,7 +20,9 @@ export const AUDIT_LOG_PAGE = { default: 50, min: 1, max: 100 } as const;
 // Computed on first use: this module and AuditLogEntry.ts import each other.
 let actions: Set<number> | undefined;
 const isAuditLogAction = (value: unknown): value is AuditLogAction =>
-  (actions ??= new Set(Object.values(AuditLogAction).filter((v): v is number => typeof v === 'number'))).has(value as number);
+  (actions ??= new Set(Object.values(AuditLogAction).filter((v): v is number => typeof v === 'number'))).has(
+    value as number,
+  );
 
 /** An AuditLogQuery after validation, with the page size filled in. */
 export interface ValidAuditLogQuery {
@@ -33,7 +35,8 @@ export interface ValidAuditLogQuery {
 /** Refuses a malformed query before any read; AuditLogService.auditLog calls it first. */
 export function validateAuditLogQuery(query: unknown): ValidAuditLogQuery {
   if (query === undefined) return { limit: AUDIT_LOG_PAGE.default };
-  if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationFailed('query', 'must be an object');
+  if (typeof query !== 'object' || query === null || Array.isArray(query))
+    throw new ValidationFailed('query', 'must be an object');
   const q = query as AuditLogQuery;
   const out: ValidAuditLogQuery = { limit: AUDIT_LOG_PAGE.default };
   if (q.actorId !== undefined) out.actorId = snowflakeArg(q.actorId, 'actorId');
@@ -64,7 +67,11 @@ export class AuditLogRepository extends EntityRepository<AuditLogEntry> {
    * nothing is read): for EXPLAIN and query review.
    */
   auditLogSql(serverId: string, query: AuditLogQuery = {}): string {
-    return this.pageQuery(this.em, snowflakeArg(serverId, 'serverId'), validateAuditLogQuery(query)).getFormattedQuery();
+    return this.pageQuery(
+      this.em,
+      snowflakeArg(serverId, 'serverId'),
+      validateAuditLogQuery(query),
+    ).getFormattedQuery();
   }
 
   private pageQuery(em: EntityManager, serverId: string, q: ValidAuditLogQuery) {

@@ -1,4 +1,15 @@
-import { Check, Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { ValidationFailed } from '../../domain/errors';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
@@ -64,11 +75,18 @@ export class Emoji {
   edit(changes: { name?: string; roles?: string[] }): AuditChange[] {
     const before = this.auditState();
     if (changes.name !== undefined) this.name = validateEmojiName(changes.name);
-    if (changes.roles !== undefined && JSON.stringify(changes.roles) !== JSON.stringify(this.roles)) this.roles = [...changes.roles];
+    if (changes.roles !== undefined && JSON.stringify(changes.roles) !== JSON.stringify(this.roles))
+      this.roles = [...changes.roles];
     return diffChanges(before, this.auditState());
   }
 
   toPublic() {
-    return { id: this.id, name: this.name, animated: this.animated, roles: this.roles, creatorId: this.creator?.id ?? null };
+    return {
+      id: this.id,
+      name: this.name,
+      animated: this.animated,
+      roles: this.roles,
+      creatorId: this.creator?.id ?? null,
+    };
   }
 }

@@ -1,4 +1,15 @@
-import { Check, Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { randomBytes } from 'node:crypto';
 import { AggregateRoot } from '../../domain/events';
 import type { Channel } from '../channel/Channel';
@@ -64,7 +75,12 @@ export class Invite extends AggregateRoot {
   @Property({ nullable: true })
   expiresAt: Date | null = null;
 
-  constructor(server: Server, channel: Channel, inviter: User | null, options: { maxAge?: number; maxUses?: number; temporary?: boolean } = {}) {
+  constructor(
+    server: Server,
+    channel: Channel,
+    inviter: User | null,
+    options: { maxAge?: number; maxUses?: number; temporary?: boolean } = {},
+  ) {
     super();
     this.server = ref(server);
     this.channel = ref(channel);
@@ -76,10 +92,18 @@ export class Invite extends AggregateRoot {
   }
 
   /** @internal */ created(): void {
-    this.recordEvent('INVITE_CREATE', { invite: this.toPublic() }, { serverId: this.server.id, channelId: this.channel.id });
+    this.recordEvent(
+      'INVITE_CREATE',
+      { invite: this.toPublic() },
+      { serverId: this.server.id, channelId: this.channel.id },
+    );
   }
   /** @internal */ deleted(): void {
-    this.recordEvent('INVITE_DELETE', { code: this.code, serverId: this.server.id, channelId: this.channel.id }, { serverId: this.server.id, channelId: this.channel.id });
+    this.recordEvent(
+      'INVITE_DELETE',
+      { code: this.code, serverId: this.server.id, channelId: this.channel.id },
+      { serverId: this.server.id, channelId: this.channel.id },
+    );
   }
 
   toPublic() {

@@ -7,7 +7,13 @@ import type { ServerMember } from './ServerMember';
 export class MemberRole {
   [PrimaryKeyProp]?: ['member', 'role'];
 
-  @ManyToOne({ entity: 'ServerMember', primary: true, ref: true, deleteRule: 'cascade', joinColumns: ['serverId', 'userId'] })
+  @ManyToOne({
+    entity: 'ServerMember',
+    primary: true,
+    ref: true,
+    deleteRule: 'cascade',
+    joinColumns: ['serverId', 'userId'],
+  })
   member!: Ref<ServerMember>;
 
   @ManyToOne({ entity: 'Role', primary: true, ref: true, deleteRule: 'cascade' })

@@ -13,7 +13,12 @@ import type { ServerArg, UserArg } from '../../servers/args';
 function memberCursor(after: unknown): { joinedAt: Date; userId: string } {
   if (after instanceof ServerMember) return { joinedAt: after.joinedAt, userId: after.user.id };
   const cursor = after as { joinedAt?: unknown; userId?: unknown } | null;
-  if (typeof cursor !== 'object' || cursor === null || !(cursor.joinedAt instanceof Date) || Number.isNaN(cursor.joinedAt.getTime())) {
+  if (
+    typeof cursor !== 'object' ||
+    cursor === null ||
+    !(cursor.joinedAt instanceof Date) ||
+    Number.isNaN(cursor.joinedAt.getTime())
+  ) {
     throw new ValidationFailed('after', 'must be a member, or { joinedAt: Date, userId }');
   }
   return { joinedAt: cursor.joinedAt, userId: idArg(cursor.userId, 'after.userId') };
@@ -26,7 +31,10 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
    * the cursor is (joinedAt, userId), so members who joined in the same millisecond are neither
    * skipped nor repeated at a page boundary (the ServerMember_serverId_joinedAt_index serves it).
    */
-  async membersOf(server: ServerArg, options: { limit?: number; after?: { joinedAt: Date; userId: string } | ServerMember } = {}): Promise<ServerMember[]> {
+  async membersOf(
+    server: ServerArg,
+    options: { limit?: number; after?: { joinedAt: Date; userId: string } | ServerMember } = {},
+  ): Promise<ServerMember[]> {
     const serverId = idArg(server, 'server');
     const limit = validateIntegerIn('limit', options.limit ?? 1000, 1, 1000);
     const after = options.after === undefined ? undefined : memberCursor(options.after);
@@ -34,7 +42,9 @@ export class MembershipRepository extends EntityRepository<ServerMember> {
       ServerMember,
       {
         server: serverId,
-        ...(after ? { $or: [{ joinedAt: { $gt: after.joinedAt } }, { joinedAt: after.joinedAt, user: { $gt: after.userId } }] } : {}),
+        ...(after
+          ? { $or: [{ joinedAt: { $gt: after.joinedAt } }, { joinedAt: after.joinedAt, user: { $gt: after.userId } }] }
+          : {}),
       },
       { orderBy: { joinedAt: 'asc', user: 'asc' }, limit, populate: ['roles'] },
     );

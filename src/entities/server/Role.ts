@@ -1,4 +1,16 @@
-import { BigIntType, Check, Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  BigIntType,
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { permissionNames } from '../../domain/permissions';
 import { nextSnowflake } from '../../domain/snowflake';
@@ -75,10 +87,18 @@ export class Role extends AggregateRoot {
   }
 
   /** @internal */ created(): void {
-    this.recordEvent('GUILD_ROLE_CREATE', { serverId: this.server.id, role: this.toPublic() }, { serverId: this.server.id });
+    this.recordEvent(
+      'GUILD_ROLE_CREATE',
+      { serverId: this.server.id, role: this.toPublic() },
+      { serverId: this.server.id },
+    );
   }
   /** @internal */ updated(): void {
-    this.recordEvent('GUILD_ROLE_UPDATE', { serverId: this.server.id, role: this.toPublic() }, { serverId: this.server.id });
+    this.recordEvent(
+      'GUILD_ROLE_UPDATE',
+      { serverId: this.server.id, role: this.toPublic() },
+      { serverId: this.server.id },
+    );
   }
   /** @internal */ deleted(): void {
     this.recordEvent('GUILD_ROLE_DELETE', { serverId: this.server.id, roleId: this.id }, { serverId: this.server.id });

@@ -1,4 +1,15 @@
-import { Check, Collection, Entity, ManyToOne, OneToMany, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Collection,
+  Entity,
+  ManyToOne,
+  OneToMany,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
@@ -75,18 +86,30 @@ export class Server extends AggregateRoot {
   }
   /** @internal `deleteMessageSeconds`: the ban's message deletion window, for the messaging layer. */
   banAdded(userId: string, reason: string | null, deleteMessageSeconds = 0): void {
-    this.recordEvent('GUILD_BAN_ADD', { serverId: this.id, userId, reason, deleteMessageSeconds }, { serverId: this.id, userIds: [userId] });
+    this.recordEvent(
+      'GUILD_BAN_ADD',
+      { serverId: this.id, userId, reason, deleteMessageSeconds },
+      { serverId: this.id, userIds: [userId] },
+    );
   }
   /** @internal */ banRemoved(userId: string): void {
     this.recordEvent('GUILD_BAN_REMOVE', { serverId: this.id, userId }, { serverId: this.id, userIds: [userId] });
   }
   /** @internal the server's full emoji list after a change, as Discord sends it. */
   emojisUpdated(emojis: { toPublic(): Record<string, unknown> }[]): void {
-    this.recordEvent('GUILD_EMOJIS_UPDATE', { serverId: this.id, emojis: emojis.map((e) => e.toPublic()) }, { serverId: this.id });
+    this.recordEvent(
+      'GUILD_EMOJIS_UPDATE',
+      { serverId: this.id, emojis: emojis.map((e) => e.toPublic()) },
+      { serverId: this.id },
+    );
   }
   /** @internal the server's full sticker list after a change. */
   stickersUpdated(stickers: { toPublic(): Record<string, unknown> }[]): void {
-    this.recordEvent('GUILD_STICKERS_UPDATE', { serverId: this.id, stickers: stickers.map((s) => s.toPublic()) }, { serverId: this.id });
+    this.recordEvent(
+      'GUILD_STICKERS_UPDATE',
+      { serverId: this.id, stickers: stickers.map((s) => s.toPublic()) },
+      { serverId: this.id },
+    );
   }
 
   toPublic() {

@@ -72,8 +72,16 @@ export class ServerAccess {
 
   /** Throws MissingPermission naming every permission lacking (MemberTimedOut when the timeout took them). */
   require(permissions: PermissionName | PermissionName[], channel?: Channel): void {
-    const required = (Array.isArray(permissions) ? permissions : [permissions]).reduce((bits, name) => bits | PermissionFlags[name], 0n);
-    assertPermittedUnlessTimedOut(this.permissions(channel), required, this.timeout, channel ? { channelId: channel.id } : {});
+    const required = (Array.isArray(permissions) ? permissions : [permissions]).reduce(
+      (bits, name) => bits | PermissionFlags[name],
+      0n,
+    );
+    assertPermittedUnlessTimedOut(
+      this.permissions(channel),
+      required,
+      this.timeout,
+      channel ? { channelId: channel.id } : {},
+    );
   }
 
   /** The end of the member's running timeout; null when none runs or the member is exempt (owner, administrator). */
@@ -102,7 +110,10 @@ export interface RoleFacts {
 }
 
 export function rankOf(userId: string, roles: readonly RoleFacts[]): RankedMember {
-  return { id: userId, roles: roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, position: r.position, managed: r.managed })) };
+  return {
+    id: userId,
+    roles: roles.filter((r) => !r.isEveryone).map((r) => ({ id: r.id, position: r.position, managed: r.managed })),
+  };
 }
 
 const roleFacts = (row: Record<string, unknown>, serverId: string): RoleFacts => ({
@@ -126,12 +137,21 @@ export function serverAccessFrom(em: EntityManager, serverId: string, facts: Mem
   const everyone = roles.find((r) => r.isEveryone);
   if (!everyone) throw new NotAMember(serverId);
   const member = mergeRow(em, ServerMember, facts.member);
-  return new ServerAccess(server, member, roles.filter((r) => r !== everyone), everyone);
+  return new ServerAccess(
+    server,
+    member,
+    roles.filter((r) => r !== everyone),
+    everyone,
+  );
 }
 
 /** Loads the actor's membership, roles and the server's @everyone role in one statement; NotAMember when absent. */
 export async function loadServerAccess(em: EntityManager, serverId: string, userId: string): Promise<ServerAccess> {
-  const sql = sqlFor(em, 'member-facts', (json) => `select ${memberFactsSql(json, 'k.sid', 'k.uid')} from (select ?::bigint as sid, ?::bigint as uid) k`);
+  const sql = sqlFor(
+    em,
+    'member-facts',
+    (json) => `select ${memberFactsSql(json, 'k.sid', 'k.uid')} from (select ?::bigint as sid, ?::bigint as uid) k`,
+  );
   const [facts] = await em.execute<MemberFacts[]>(sql, [serverId, userId]);
   return serverAccessFrom(em, serverId, facts ?? { server: null, member: null, roles: [] });
 }

@@ -1,4 +1,16 @@
-import { Collection, Entity, EntityRepositoryType, Index, ManyToMany, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Collection,
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToMany,
+  ManyToOne,
+  type Opt,
+  PrimaryKeyProp,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import type { Channel } from '../channel/Channel';
 import type { User } from '../user/User';
@@ -65,13 +77,25 @@ export class ServerMember extends AggregateRoot {
 
   // Event recorders, called by the operations that change a membership (one place per event type).
   /** @internal */ joined(): void {
-    this.recordEvent('GUILD_MEMBER_ADD', { member: this.toPublic() }, { serverId: this.server.id, userIds: [this.user.id] });
+    this.recordEvent(
+      'GUILD_MEMBER_ADD',
+      { member: this.toPublic() },
+      { serverId: this.server.id, userIds: [this.user.id] },
+    );
   }
   /** @internal */ updated(): void {
-    this.recordEvent('GUILD_MEMBER_UPDATE', { member: this.toPublic() }, { serverId: this.server.id, userIds: [this.user.id] });
+    this.recordEvent(
+      'GUILD_MEMBER_UPDATE',
+      { member: this.toPublic() },
+      { serverId: this.server.id, userIds: [this.user.id] },
+    );
   }
   /** @internal */ removed(reason: 'leave' | 'kick' | 'ban'): void {
-    this.recordEvent('GUILD_MEMBER_REMOVE', { serverId: this.server.id, userId: this.user.id, reason }, { serverId: this.server.id, userIds: [this.user.id] });
+    this.recordEvent(
+      'GUILD_MEMBER_REMOVE',
+      { serverId: this.server.id, userId: this.user.id, reason },
+      { serverId: this.server.id, userIds: [this.user.id] },
+    );
   }
 
   // Operations acting as this member; each runs and commits its own unit of work (see src/servers).

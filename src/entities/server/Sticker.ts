@@ -1,4 +1,16 @@
-import { Check, Entity, EntityRepositoryType, Enum, Index, ManyToOne, type Opt, PrimaryKey, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Enum,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKey,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { ValidationFailed } from '../../domain/errors';
 import { nextSnowflake } from '../../domain/snowflake';
 import type { User } from '../user/User';
@@ -29,7 +41,7 @@ export interface ValidStickerFields {
 }
 
 const length = (s: string) => [...s].length;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern finds
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -42,14 +54,17 @@ export function validateStickerFields(input: StickerFields): ValidStickerFields 
     const { min, max } = STICKER_LIMITS.name;
     if (typeof input.name !== 'string') throw new ValidationFailed('name', 'must be a string');
     const name = input.name.trim();
-    if (length(name) < min || length(name) > max) throw new ValidationFailed('name', `must be ${min}-${max} characters`, { min, max });
+    if (length(name) < min || length(name) > max)
+      throw new ValidationFailed('name', `must be ${min}-${max} characters`, { min, max });
     if (CONTROL.test(name)) throw new ValidationFailed('name', 'may not contain control characters');
     out.name = name;
   }
   if (input.description !== undefined) {
     const { max } = STICKER_LIMITS.description;
-    if (input.description !== null && typeof input.description !== 'string') throw new ValidationFailed('description', 'must be a string or null');
-    if (typeof input.description === 'string' && length(input.description) > max) throw new ValidationFailed('description', `must be at most ${max} characters`, { max });
+    if (input.description !== null && typeof input.description !== 'string')
+      throw new ValidationFailed('description', 'must be a string or null');
+    if (typeof input.description === 'string' && length(input.description) > max)
+      throw new ValidationFailed('description', `must be at most ${max} characters`, { max });
     out.description = input.description === '' ? null : input.description;
   }
   if (input.tags !== undefined) {
@@ -122,6 +137,13 @@ export class Sticker {
   }
 
   toPublic() {
-    return { id: this.id, name: this.name, description: this.description, tags: this.tags, formatType: this.formatType, creatorId: this.creator?.id ?? null };
+    return {
+      id: this.id,
+      name: this.name,
+      description: this.description,
+      tags: this.tags,
+      formatType: this.formatType,
+      creatorId: this.creator?.id ?? null,
+    };
   }
 }

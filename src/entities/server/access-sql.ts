@@ -30,7 +30,11 @@ export function rowJson(meta: EntityMetadata, alias: string): string {
 const cached = new WeakMap<object, Map<string, string>>();
 
 /** Builds a statement once per ORM (its metadata) and key; `build` gets a lookup of each entity's row json. */
-export function sqlFor(em: EntityManager, key: string, build: (json: (entity: EntityName<object>, alias: string) => string) => string): string {
+export function sqlFor(
+  em: EntityManager,
+  key: string,
+  build: (json: (entity: EntityName<object>, alias: string) => string) => string,
+): string {
   const metadata = em.getMetadata();
   let statements = cached.get(metadata);
   if (!statements) cached.set(metadata, (statements = new Map<string, string>()));
@@ -46,7 +50,11 @@ export function sqlFor(em: EntityManager, key: string, build: (json: (entity: En
  * Select-list items for the member facts of the server and user the two SQL expressions name. The
  * roles are @everyone (its id is the server's) and the member's roles, as two index lookups.
  */
-export const memberFactsSql = (json: (entity: EntityName<object>, alias: string) => string, serverId: string, userId: string) => `
+export const memberFactsSql = (
+  json: (entity: EntityName<object>, alias: string) => string,
+  serverId: string,
+  userId: string,
+) => `
   (select ${json('Server', 's')} from "Server" s where s."id" = ${serverId}) as "server",
   (select ${json('ServerMember', 'm')} from "ServerMember" m where m."serverId" = ${serverId} and m."userId" = ${userId}) as "member",
   (select coalesce(json_agg(${json('Role', 'r')}), '[]') from (

@@ -1,8 +1,33 @@
-import { Check, Entity, EntityRepositoryType, Enum, Index, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Check,
+  Entity,
+  EntityRepositoryType,
+  Enum,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKeyProp,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
-import { AlreadyFriends, LimitReached, NoPendingRequest, NotBlocked, NotFriends, UserBlocked } from '../../domain/errors';
+import {
+  AlreadyFriends,
+  LimitReached,
+  NoPendingRequest,
+  NotBlocked,
+  NotFriends,
+  UserBlocked,
+} from '../../domain/errors';
 import { LIMITS } from '../../domain/limits';
-import { type PairState, RelationshipStatus, RelationshipType, viewChanges, viewOf } from '../../domain/identity/relationships';
+import {
+  type PairState,
+  RelationshipStatus,
+  RelationshipType,
+  viewChanges,
+  viewOf,
+} from '../../domain/identity/relationships';
 import { RelationshipRepository } from './RelationshipRepository';
 import type { User } from './User';
 
@@ -17,8 +42,14 @@ export interface FriendCounts {
  */
 @Entity({ repository: () => RelationshipRepository })
 @Check({ name: 'relationship_ordered_pair', expression: '"userAId" < "userBId"' })
-@Check({ name: 'relationship_no_friendship_across_block', expression: `"status" = 'NONE' or not ("aBlocksB" or "bBlocksA")` })
-@Check({ name: 'relationship_requester_iff_pending', expression: `("status" = 'PENDING') = ("requesterId" is not null)` })
+@Check({
+  name: 'relationship_no_friendship_across_block',
+  expression: `"status" = 'NONE' or not ("aBlocksB" or "bBlocksA")`,
+})
+@Check({
+  name: 'relationship_requester_iff_pending',
+  expression: `("status" = 'PENDING') = ("requesterId" is not null)`,
+})
 @Check({ name: 'relationship_not_empty', expression: `"status" <> 'NONE' or "aBlocksB" or "bBlocksA"` })
 @Index({ name: 'Relationship_userB_status_index', properties: ['userB', 'status'] })
 export class Relationship extends AggregateRoot {
@@ -97,21 +128,24 @@ export class Relationship extends AggregateRoot {
   acceptBy(receiverId: string, friends: FriendCounts): void {
     this.change(() => {
       if (this.status === RelationshipStatus.FRIENDS) throw new AlreadyFriends();
-      if (this.status !== RelationshipStatus.PENDING || this.requester?.id === receiverId) throw new NoPendingRequest('incoming');
+      if (this.status !== RelationshipStatus.PENDING || this.requester?.id === receiverId)
+        throw new NoPendingRequest('incoming');
       this.becomeFriends(friends);
     });
   }
 
   declineBy(receiverId: string): void {
     this.change(() => {
-      if (this.status !== RelationshipStatus.PENDING || this.requester?.id === receiverId) throw new NoPendingRequest('incoming');
+      if (this.status !== RelationshipStatus.PENDING || this.requester?.id === receiverId)
+        throw new NoPendingRequest('incoming');
       this.reset();
     });
   }
 
   cancelBy(senderId: string): void {
     this.change(() => {
-      if (this.status !== RelationshipStatus.PENDING || this.requester?.id !== senderId) throw new NoPendingRequest('outgoing');
+      if (this.status !== RelationshipStatus.PENDING || this.requester?.id !== senderId)
+        throw new NoPendingRequest('outgoing');
       this.reset();
     });
   }
@@ -162,7 +196,11 @@ export class Relationship extends AggregateRoot {
     transition();
     for (const change of viewChanges(before, this.state, this.userA.id, this.userB.id)) {
       if (change.after === null) {
-        this.recordEvent('RELATIONSHIP_REMOVE', { id: change.otherId, type: change.before }, { userIds: [change.userId] });
+        this.recordEvent(
+          'RELATIONSHIP_REMOVE',
+          { id: change.otherId, type: change.before },
+          { userIds: [change.userId] },
+        );
       } else {
         this.recordEvent(
           'RELATIONSHIP_ADD',

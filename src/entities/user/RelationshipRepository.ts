@@ -37,13 +37,21 @@ export class RelationshipRepository extends EntityRepository<Relationship> {
   }
 
   async friendsOf(userId: string): Promise<User[]> {
-    return this.em.find(User, { id: { $in: await this.friendIds(userId) } }, { orderBy: { username: 'asc', discriminator: 'asc' } });
+    return this.em.find(
+      User,
+      { id: { $in: await this.friendIds(userId) } },
+      { orderBy: { username: 'asc', discriminator: 'asc' } },
+    );
   }
 
   async mutualFriends(userId: string, otherId: string): Promise<User[]> {
     const [mine, theirs] = await Promise.all([this.friendIds(userId), this.friendIds(otherId)]);
     const theirSet = new Set(theirs);
-    return this.em.find(User, { id: { $in: mine.filter((id) => theirSet.has(id)) } }, { orderBy: { username: 'asc', discriminator: 'asc' } });
+    return this.em.find(
+      User,
+      { id: { $in: mine.filter((id) => theirSet.has(id)) } },
+      { orderBy: { username: 'asc', discriminator: 'asc' } },
+    );
   }
 
   async pendingIncoming(userId: string): Promise<RelationshipView[]> {

@@ -44,7 +44,8 @@ function boundedText(field: string, value: unknown, max: number): string | null 
 }
 
 function plainObject(field: string, value: unknown, allowed: ReadonlySet<string>): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationFailed(field, 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ValidationFailed(field, 'must be an object');
   const unknown = Object.keys(value).filter((key) => !allowed.has(key));
   if (unknown.length) throw new ValidationFailed(field, `has unknown fields: ${unknown.join(', ')}`, { unknown });
   return value as Record<string, unknown>;
@@ -69,7 +70,8 @@ function validatePresenceUpdate(update: unknown): PresenceUpdate {
     out.status = input.status;
   }
   if (input.customStatus !== undefined) {
-    const c = input.customStatus === null ? null : plainObject('customStatus', input.customStatus, CUSTOM_STATUS_FIELDS);
+    const c =
+      input.customStatus === null ? null : plainObject('customStatus', input.customStatus, CUSTOM_STATUS_FIELDS);
     out.customStatus =
       c === null
         ? null
@@ -85,7 +87,8 @@ function validatePresenceUpdate(update: unknown): PresenceUpdate {
     }
     out.activities = input.activities.map((item: unknown, i) => {
       const a = plainObject(`activities[${i}]`, item, ACTIVITY_FIELDS);
-      if (typeof a.type !== 'string' || !ACTIVITY_TYPES.has(a.type)) throw new ValidationFailed(`activities[${i}].type`, 'is not a known activity type');
+      if (typeof a.type !== 'string' || !ACTIVITY_TYPES.has(a.type))
+        throw new ValidationFailed(`activities[${i}].type`, 'is not a known activity type');
       return {
         type: a.type as Activity['type'],
         name: checkText(`activities[${i}].name`, a.name, 128, { min: 1 }),

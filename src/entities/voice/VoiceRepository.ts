@@ -15,7 +15,6 @@ export interface VoiceTimePeriod {
   to: Date;
 }
 
-
 const userIdArg = (user: unknown, field = 'user') => idArg(user, field);
 const channelIdArg = (channel: unknown, field = 'channel') => idArg(channel, field);
 
@@ -31,7 +30,11 @@ export class VoiceRepository extends EntityRepository<VoiceState> {
 
   /** Who is in any voice channel of a server (one query), by channel then join time. */
   async statesInServer(server: ServerArg): Promise<VoiceState[]> {
-    return this.em.find(VoiceState, { server: idArg(server, 'server') }, { orderBy: { channel: 'asc', joinedAt: 'asc', user: 'asc' } });
+    return this.em.find(
+      VoiceState,
+      { server: idArg(server, 'server') },
+      { orderBy: { channel: 'asc', joinedAt: 'asc', user: 'asc' } },
+    );
   }
 
   /** The user's current voice state, or null. */
@@ -46,7 +49,12 @@ export class VoiceRepository extends EntityRepository<VoiceState> {
   async voiceTime(user: UserArg, server: ServerArg, period: VoiceTimePeriod): Promise<number> {
     const userId = userIdArg(user);
     const serverId = idArg(server, 'server');
-    if (!(period?.from instanceof Date) || !(period?.to instanceof Date) || Number.isNaN(period.from.getTime()) || Number.isNaN(period.to.getTime())) {
+    if (
+      !(period?.from instanceof Date) ||
+      !(period?.to instanceof Date) ||
+      Number.isNaN(period.from.getTime()) ||
+      Number.isNaN(period.to.getTime())
+    ) {
       throw new ValidationFailed('period', 'needs from and to dates');
     }
     if (period.to.getTime() < period.from.getTime()) throw new ValidationFailed('period', 'ends before it starts');
@@ -63,6 +71,10 @@ export class VoiceRepository extends EntityRepository<VoiceState> {
   async sessionsOf(user: UserArg, server: ServerArg, options: { limit?: number } = {}): Promise<VoiceSession[]> {
     const limit = options.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationFailed('limit', 'must be 1-1000');
-    return this.em.find(VoiceSession, { user: userIdArg(user), server: idArg(server, 'server') }, { orderBy: { startedAt: 'desc', id: 'desc' }, limit });
+    return this.em.find(
+      VoiceSession,
+      { user: userIdArg(user), server: idArg(server, 'server') },
+      { orderBy: { startedAt: 'desc', id: 'desc' }, limit },
+    );
   }
 }

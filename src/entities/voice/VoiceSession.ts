@@ -11,7 +11,11 @@ import type { User } from '../user/User';
  * `channelId` is a plain column, not a foreign key: sessions are history and outlive their channel.
  */
 @Entity()
-@Index({ name: 'VoiceSession_one_open_per_user', expression: 'create unique index "VoiceSession_one_open_per_user" on "VoiceSession" ("userId") where "endedAt" is null' })
+@Index({
+  name: 'VoiceSession_one_open_per_user',
+  expression:
+    'create unique index "VoiceSession_one_open_per_user" on "VoiceSession" ("userId") where "endedAt" is null',
+})
 @Index({ name: 'VoiceSession_serverId_userId_startedAt_index', properties: ['server', 'user', 'startedAt'] })
 @Index({ name: 'VoiceSession_channelId_index', properties: ['channelId'] })
 @Check({ name: 'voice_session_duration_check', expression: '"durationSeconds" >= 0' })

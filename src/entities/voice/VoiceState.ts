@@ -1,4 +1,14 @@
-import { Entity, EntityRepositoryType, Index, ManyToOne, type Opt, PrimaryKeyProp, Property, type Ref, ref } from '@mikro-orm/core';
+import {
+  Entity,
+  EntityRepositoryType,
+  Index,
+  ManyToOne,
+  type Opt,
+  PrimaryKeyProp,
+  Property,
+  type Ref,
+  ref,
+} from '@mikro-orm/core';
 import { AggregateRoot } from '../../domain/events';
 import type { Channel } from '../channel/Channel';
 import type { Server } from '../server/Server';
@@ -66,7 +76,13 @@ export class VoiceState extends AggregateRoot {
   @Property({ defaultRaw: 'now()' })
   lastHeartbeatAt: Date & Opt = new Date();
 
-  constructor(user: User | Ref<User>, channel: Channel, server: Server | Ref<Server>, sessionId: string, now: Date = new Date()) {
+  constructor(
+    user: User | Ref<User>,
+    channel: Channel,
+    server: Server | Ref<Server>,
+    sessionId: string,
+    now: Date = new Date(),
+  ) {
     super();
     this.user = ref(user as User);
     this.channel = ref(channel);
@@ -78,12 +94,20 @@ export class VoiceState extends AggregateRoot {
 
   /** @internal the state as it is now (a join, a move into this server, or a change). */
   changed(): void {
-    this.recordEvent('VOICE_STATE_UPDATE', this.toPublic(), { serverId: this.server.id, channelId: this.channel.id, userIds: [this.user.id] });
+    this.recordEvent('VOICE_STATE_UPDATE', this.toPublic(), {
+      serverId: this.server.id,
+      channelId: this.channel.id,
+      userIds: [this.user.id],
+    });
   }
 
   /** @internal the user left voice in this state's server (a leave, a disconnect, a move to another server, ...). */
   left(): void {
-    this.recordEvent('VOICE_STATE_UPDATE', { ...this.toPublic(), channelId: null }, { serverId: this.server.id, channelId: this.channel.id, userIds: [this.user.id] });
+    this.recordEvent(
+      'VOICE_STATE_UPDATE',
+      { ...this.toPublic(), channelId: null },
+      { serverId: this.server.id, channelId: this.channel.id, userIds: [this.user.id] },
+    );
   }
 
   /** Discord's VOICE_STATE_UPDATE shape, camel-cased. */

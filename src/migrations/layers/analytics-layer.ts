@@ -23,10 +23,38 @@
  * compressed chunk still checks uniqueness cheaply.
  */
 export const ANALYTICS_TABLES = [
-  { table: 'MessageAnalytics', chunk: '1 day', compressAfter: '7 days', retention: '90 days', segmentBy: '"serverId"', orderBy: '"timestamp" desc, "id"' },
-  { table: 'VoiceAnalytics', chunk: '1 day', compressAfter: '7 days', retention: '60 days', segmentBy: '"serverId"', orderBy: '"timestamp" desc, "id"' },
-  { table: 'ServerAnalytics', chunk: '1 hour', compressAfter: '3 days', retention: '30 days', segmentBy: '"serverId"', orderBy: '"timestamp" desc' },
-  { table: 'SystemMetrics', chunk: '1 day', compressAfter: '3 days', retention: '14 days', segmentBy: null, orderBy: '"timestamp" desc, "id"' },
+  {
+    table: 'MessageAnalytics',
+    chunk: '1 day',
+    compressAfter: '7 days',
+    retention: '90 days',
+    segmentBy: '"serverId"',
+    orderBy: '"timestamp" desc, "id"',
+  },
+  {
+    table: 'VoiceAnalytics',
+    chunk: '1 day',
+    compressAfter: '7 days',
+    retention: '60 days',
+    segmentBy: '"serverId"',
+    orderBy: '"timestamp" desc, "id"',
+  },
+  {
+    table: 'ServerAnalytics',
+    chunk: '1 hour',
+    compressAfter: '3 days',
+    retention: '30 days',
+    segmentBy: '"serverId"',
+    orderBy: '"timestamp" desc',
+  },
+  {
+    table: 'SystemMetrics',
+    chunk: '1 day',
+    compressAfter: '3 days',
+    retention: '14 days',
+    segmentBy: null,
+    orderBy: '"timestamp" desc, "id"',
+  },
 ] as const;
 
 /** The continuous aggregates (plain views on PostgreSQL), with the retention of their source. */
@@ -161,14 +189,16 @@ function timescaleBlock(): string {
     perform add_compression_policy(${lit(`"${table}"`)}, compress_after => interval ${lit(compressAfter)}, if_not_exists => true);
     perform add_retention_policy(${lit(`"${table}"`)}, drop_after => interval ${lit(retention)}, if_not_exists => true);`;
   }).join('\n');
-  const aggregates = HOURLY_AGGREGATES.map(({ view, source, retention }) => `
+  const aggregates = HOURLY_AGGREGATES.map(
+    ({ view, source, retention }) => `
     if not exists (select 1 from timescaledb_information.continuous_aggregates where view_schema = current_schema() and view_name = ${lit(view)}) then
       execute ${lit(`drop view if exists "${view}"`)};
       execute ${lit(`create materialized view "${view}" with (timescaledb.continuous, timescaledb.materialized_only = false) as ${hourlySelect(source, `time_bucket('1 hour', "timestamp")`)} with no data`)};
     end if;
     perform add_continuous_aggregate_policy(${lit(`"${view}"`)}, start_offset => interval '3 days', end_offset => interval '1 hour',
                                             schedule_interval => interval '30 minutes', if_not_exists => true);
-    perform add_retention_policy(${lit(`"${view}"`)}, drop_after => interval ${lit(retention)}, if_not_exists => true);`).join('\n');
+    perform add_retention_policy(${lit(`"${view}"`)}, drop_after => interval ${lit(retention)}, if_not_exists => true);`,
+  ).join('\n');
   return `
   create extension if not exists timescaledb;
   -- The derived views depend on the hourly relations: drop them only when those are about to change.
@@ -184,8 +214,9 @@ function timescaleBlock(): string {
 }
 
 function fallbackBlock(): string {
-  return HOURLY_AGGREGATES.map(({ view, source }) =>
-    `execute ${lit(`create or replace view "${view}" as ${hourlySelect(source, `date_bin('1 hour', "timestamp", ${UTC_ORIGIN})`)}`)};`,
+  return HOURLY_AGGREGATES.map(
+    ({ view, source }) =>
+      `execute ${lit(`create or replace view "${view}" as ${hourlySelect(source, `date_bin('1 hour', "timestamp", ${UTC_ORIGIN})`)}`)};`,
   ).join('\n  ');
 }
 
@@ -243,11 +274,15 @@ begin
     drop view if exists ${HOURLY_AGGREGATES.map(({ view }) => `"${view}"`).join(', ')};
   else
     perform delete_job(job_id) from timescaledb_information.jobs where proc_name = 'cryb_server_analytics_job';
-${HOURLY_AGGREGATES.map(({ view }) => `    if exists (select 1 from timescaledb_information.continuous_aggregates where view_schema = current_schema() and view_name = ${lit(view)}) then
+${HOURLY_AGGREGATES.map(
+  ({
+    view,
+  }) => `    if exists (select 1 from timescaledb_information.continuous_aggregates where view_schema = current_schema() and view_name = ${lit(view)}) then
       execute ${lit(`drop materialized view "${view}"`)};
     else
       execute ${lit(`drop view if exists "${view}"`)};
-    end if;`).join('\n')}
+    end if;`,
+).join('\n')}
     foreach t in array array[${ANALYTICS_TABLES.map(({ table }) => lit(table)).join(', ')}] loop
       continue when not exists (select 1 from timescaledb_information.hypertables where hypertable_schema = current_schema() and hypertable_name = t);
       select conname, pg_get_constraintdef(oid) as def into pk from pg_constraint where conrelid = format('%I', t)::regclass and contype = 'p';

@@ -52,7 +52,9 @@ export async function connectionFacts(q: Query): Promise<NonNullable<HealthRepor
 }
 
 export async function cacheHitRatio(q: Query): Promise<number | null> {
-  const [row] = await q<{ hit: string; read: string }>(`select blks_hit as hit, blks_read as read from pg_stat_database where datname = current_database()`);
+  const [row] = await q<{ hit: string; read: string }>(
+    `select blks_hit as hit, blks_read as read from pg_stat_database where datname = current_database()`,
+  );
   const total = num(row?.hit) + num(row?.read);
   return total === 0 ? null : num(row.hit) / total;
 }
@@ -69,7 +71,13 @@ async function transactionCount(q: Query): Promise<{ count: number; resetSeconds
  * counters about once a second, so a sample shorter than that reads mostly noise; with 0 the rate
  * is the average since the statistics were last reset.
  */
-export async function metricsSample(q: Query, server: NonNullable<HealthReport['server']>, connections: NonNullable<HealthReport['connections']>, hit: number | null, sampleMs: number): Promise<SystemMetricsSample> {
+export async function metricsSample(
+  q: Query,
+  server: NonNullable<HealthReport['server']>,
+  connections: NonNullable<HealthReport['connections']>,
+  hit: number | null,
+  sampleMs: number,
+): Promise<SystemMetricsSample> {
   const first = await transactionCount(q);
   let tps: number;
   if (sampleMs > 0) {
@@ -96,7 +104,13 @@ export async function metricsSample(q: Query, server: NonNullable<HealthReport['
  * a VACUUM FULL) are left out rather than waited for; the session's lock_timeout covers the race.
  */
 export async function relationFacts(q: Query, t: HealthThresholds) {
-  const largestTables = await q<{ name: string; bytes: string; tableBytes: string; indexBytes: string; rowEstimate: string }>(
+  const largestTables = await q<{
+    name: string;
+    bytes: string;
+    tableBytes: string;
+    indexBytes: string;
+    rowEstimate: string;
+  }>(
     `select format('%I.%I', n.nspname, c.relname) as name, pg_total_relation_size(c.oid) as bytes,
             pg_table_size(c.oid) as "tableBytes", pg_indexes_size(c.oid) as "indexBytes", greatest(c.reltuples, 0)::bigint as "rowEstimate"
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -130,10 +144,21 @@ export async function relationFacts(q: Query, t: HealthThresholds) {
     [t.seqScanMinRows, t.top],
   );
   return {
-    largestTables: largestTables.map((r) => ({ name: r.name, bytes: num(r.bytes), tableBytes: num(r.tableBytes), indexBytes: num(r.indexBytes), rowEstimate: num(r.rowEstimate) })),
+    largestTables: largestTables.map((r) => ({
+      name: r.name,
+      bytes: num(r.bytes),
+      tableBytes: num(r.tableBytes),
+      indexBytes: num(r.indexBytes),
+      rowEstimate: num(r.rowEstimate),
+    })),
     largestIndexes: largestIndexes.map((r) => ({ name: r.name, table: r.table, bytes: num(r.bytes) })),
     unusedIndexes: unusedIndexes.map((r) => ({ name: r.name, table: r.table, bytes: num(r.bytes) })),
-    seqScanHeavyTables: seqScanHeavyTables.map((r) => ({ name: r.name, seqScans: num(r.seqScans), indexScans: num(r.indexScans), liveRows: num(r.liveRows) })),
+    seqScanHeavyTables: seqScanHeavyTables.map((r) => ({
+      name: r.name,
+      seqScans: num(r.seqScans),
+      indexScans: num(r.indexScans),
+      liveRows: num(r.liveRows),
+    })),
   };
 }
 
@@ -146,7 +171,14 @@ interface SessionRow {
   seconds: string;
   blockedBy?: number[];
 }
-const session = (r: SessionRow) => ({ pid: r.pid, user: r.user, database: r.database, state: r.state, seconds: Math.round(num(r.seconds)), query: r.query });
+const session = (r: SessionRow) => ({
+  pid: r.pid,
+  user: r.user,
+  database: r.database,
+  state: r.state,
+  seconds: Math.round(num(r.seconds)),
+  query: r.query,
+});
 
 export async function sessionFacts(q: Query, t: HealthThresholds) {
   const longRunning = await q<SessionRow>(
@@ -172,13 +204,24 @@ export async function sessionFacts(q: Query, t: HealthThresholds) {
   };
 }
 
-export async function replicationFacts(q: Query, inRecovery: boolean): Promise<NonNullable<HealthReport['replication']>> {
+export async function replicationFacts(
+  q: Query,
+  inRecovery: boolean,
+): Promise<NonNullable<HealthReport['replication']>> {
   if (inRecovery) {
     // On a replica: how far behind the last replayed transaction is (grows while the primary is idle too).
-    const [row] = await q<{ delay: string | null }>(`select extract(epoch from now() - pg_last_xact_replay_timestamp()) as delay`);
+    const [row] = await q<{ delay: string | null }>(
+      `select extract(epoch from now() - pg_last_xact_replay_timestamp()) as delay`,
+    );
     return { role: 'replica', replicas: [], replayDelaySeconds: row.delay === null ? null : num(row.delay) };
   }
-  const rows = await q<{ applicationName: string; clientAddress: string | null; state: string; lagBytes: string | null; replayLag: string | null }>(
+  const rows = await q<{
+    applicationName: string;
+    clientAddress: string | null;
+    state: string;
+    lagBytes: string | null;
+    replayLag: string | null;
+  }>(
     `select application_name as "applicationName", client_addr::text as "clientAddress", state,
             pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) as "lagBytes", extract(epoch from replay_lag) as "replayLag"
        from pg_stat_replication order by application_name`,
@@ -202,7 +245,14 @@ export async function archivingFacts(q: Query): Promise<NonNullable<HealthReport
             last_archived_time::text as "lastAt", failed_count as failed, last_failed_time::text as "failedAt"
        from pg_stat_archiver`,
   );
-  return { mode: String(row.mode), archived: num(row.archived), lastArchivedWal: row.lastWal, lastArchivedAt: row.lastAt, failed: num(row.failed), lastFailedAt: row.failedAt };
+  return {
+    mode: String(row.mode),
+    archived: num(row.archived),
+    lastArchivedWal: row.lastWal,
+    lastArchivedAt: row.lastAt,
+    failed: num(row.failed),
+    lastFailedAt: row.failedAt,
+  };
 }
 
 async function extensionVersion(q: Query, name: string): Promise<string | null> {
@@ -210,9 +260,16 @@ async function extensionVersion(q: Query, name: string): Promise<string | null> 
   return rows[0]?.extversion ?? null;
 }
 
-export async function slowestStatements(q: Query, t: HealthThresholds): Promise<NonNullable<HealthReport['slowestStatements']>> {
+export async function slowestStatements(
+  q: Query,
+  t: HealthThresholds,
+): Promise<NonNullable<HealthReport['slowestStatements']>> {
   if (!(await extensionVersion(q, 'pg_stat_statements'))) {
-    return { available: false, reason: 'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then CREATE EXTENSION pg_stat_statements)' };
+    return {
+      available: false,
+      reason:
+        'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then CREATE EXTENSION pg_stat_statements)',
+    };
   }
   try {
     const rows = await q<{ query: string; calls: string; meanMs: string; totalMs: string }>(
@@ -221,7 +278,15 @@ export async function slowestStatements(q: Query, t: HealthThresholds): Promise<
         order by mean_exec_time desc limit $1`,
       [t.top],
     );
-    return { available: true, statements: rows.map((r) => ({ query: r.query, calls: num(r.calls), meanMs: num(r.meanMs), totalMs: num(r.totalMs) })) };
+    return {
+      available: true,
+      statements: rows.map((r) => ({
+        query: r.query,
+        calls: num(r.calls),
+        meanMs: num(r.meanMs),
+        totalMs: num(r.totalMs),
+      })),
+    };
   } catch (error) {
     // The extension exists but the library was not preloaded: the view refuses to answer.
     return { available: false, reason: (error as Error).message };
@@ -246,14 +311,33 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
       : [{ before: null, after: null }];
     const before = stats?.before === null || stats?.before === undefined ? null : num(stats.before);
     const after = stats?.after === null || stats?.after === undefined ? null : num(stats.after);
-    withStats.push({ name: `${h.schema}.${h.name}`, chunks: num(h.chunks), compressionEnabled: h.compression, beforeBytes: before, afterBytes: after, ratio: before && after ? before / after : null });
+    withStats.push({
+      name: `${h.schema}.${h.name}`,
+      chunks: num(h.chunks),
+      compressionEnabled: h.compression,
+      beforeBytes: before,
+      afterBytes: after,
+      ratio: before && after ? before / after : null,
+    });
   }
   // job_errors (TimescaleDB 2.9+) keeps each failure's message: the reason a job fails, not just that it does.
-  const [{ hasErrors }] = await q<{ hasErrors: boolean }>(`select to_regclass('timescaledb_information.job_errors') is not null as "hasErrors"`);
+  const [{ hasErrors }] = await q<{ hasErrors: boolean }>(
+    `select to_regclass('timescaledb_information.job_errors') is not null as "hasErrors"`,
+  );
   const lastError = hasErrors
     ? `(select e.err_message from timescaledb_information.job_errors e where e.job_id = j.job_id order by e.finish_time desc nulls last limit 1)`
     : 'null::text';
-  const jobs = await q<{ id: number; application: string; hypertable: string | null; jobStatus: string | null; lastRun: string | null; failures: string | null; lastStart: string | null; nextStart: string | null; lastError: string | null }>(
+  const jobs = await q<{
+    id: number;
+    application: string;
+    hypertable: string | null;
+    jobStatus: string | null;
+    lastRun: string | null;
+    failures: string | null;
+    lastStart: string | null;
+    nextStart: string | null;
+    lastError: string | null;
+  }>(
     `select j.job_id as id, j.application_name as application, j.hypertable_name as hypertable, s.job_status as "jobStatus",
             s.last_run_status as "lastRun", s.total_failures as failures, s.last_run_started_at::text as "lastStart", s.next_start::text as "nextStart",
             ${lastError} as "lastError"
@@ -290,7 +374,9 @@ export async function migrationFacts(q: Query, dir = MIGRATIONS_DIR): Promise<No
     .map((f) => f.replace(/\.(js|ts)$/, ''))
     .sort();
   const [{ exists }] = await q<{ exists: boolean }>(`select to_regclass('mikro_orm_migrations') is not null as exists`);
-  const executed = exists ? (await q<{ name: string }>(`select name from mikro_orm_migrations`)).map((r) => r.name.replace(/\.(js|ts)$/, '')) : [];
+  const executed = exists
+    ? (await q<{ name: string }>(`select name from mikro_orm_migrations`)).map((r) => r.name.replace(/\.(js|ts)$/, ''))
+    : [];
   const done = new Set(executed);
   return { executed: executed.length, pending: shipped.filter((name) => !done.has(name)) };
 }

@@ -40,42 +40,105 @@ export function formatHealthReport(report: HealthReport): string {
     lines.push('', title);
     lines.push(...(rows.length ? rows.map((r) => `  ${r}`) : [`  ${empty}`]));
   };
-  list('largest tables', (report.largestTables ?? []).map((t) => `${t.name}  ${formatBytes(t.bytes)} (indexes ${formatBytes(t.indexBytes)}, ~${t.rowEstimate} rows)`), 'none');
-  list('largest indexes', (report.largestIndexes ?? []).map((i) => `${i.name} on ${i.table}  ${formatBytes(i.bytes)}`), 'none');
-  list('unused indexes (no scans since stats reset; unique ones excluded)', (report.unusedIndexes ?? []).map((i) => `${i.name} on ${i.table}  ${formatBytes(i.bytes)}`), 'none');
-  list('sequential-scan heavy tables', (report.seqScanHeavyTables ?? []).map((t) => `${t.name}  ${t.seqScans} seq / ${t.indexScans} index scans, ${t.liveRows} rows`), 'none');
-  list('long-running statements', (report.longRunning ?? []).map((x) => `pid ${x.pid} ${x.seconds}s: ${x.query}`), 'none');
-  list('idle in transaction', (report.idleInTransaction ?? []).map((x) => `pid ${x.pid} ${x.seconds}s: ${x.query}`), 'none');
+  list(
+    'largest tables',
+    (report.largestTables ?? []).map(
+      (t) => `${t.name}  ${formatBytes(t.bytes)} (indexes ${formatBytes(t.indexBytes)}, ~${t.rowEstimate} rows)`,
+    ),
+    'none',
+  );
+  list(
+    'largest indexes',
+    (report.largestIndexes ?? []).map((i) => `${i.name} on ${i.table}  ${formatBytes(i.bytes)}`),
+    'none',
+  );
+  list(
+    'unused indexes (no scans since stats reset; unique ones excluded)',
+    (report.unusedIndexes ?? []).map((i) => `${i.name} on ${i.table}  ${formatBytes(i.bytes)}`),
+    'none',
+  );
+  list(
+    'sequential-scan heavy tables',
+    (report.seqScanHeavyTables ?? []).map(
+      (t) => `${t.name}  ${t.seqScans} seq / ${t.indexScans} index scans, ${t.liveRows} rows`,
+    ),
+    'none',
+  );
+  list(
+    'long-running statements',
+    (report.longRunning ?? []).map((x) => `pid ${x.pid} ${x.seconds}s: ${x.query}`),
+    'none',
+  );
+  list(
+    'idle in transaction',
+    (report.idleInTransaction ?? []).map((x) => `pid ${x.pid} ${x.seconds}s: ${x.query}`),
+    'none',
+  );
   const locks = report.locks!;
-  list(`locks (${locks.waiting} waiting)`, locks.blocked.map((b) => `pid ${b.pid} blocked by ${b.blockedBy.join(', ')} for ${b.seconds}s: ${b.query}`), 'no blocked queries');
+  list(
+    `locks (${locks.waiting} waiting)`,
+    locks.blocked.map((b) => `pid ${b.pid} blocked by ${b.blockedBy.join(', ')} for ${b.seconds}s: ${b.query}`),
+    'no blocked queries',
+  );
   const r = report.replication!;
   list(
     `replication (${r.role})`,
     r.role === 'replica'
-      ? [`last replayed transaction ${r.replayDelaySeconds === null ? 'unknown' : `${r.replayDelaySeconds.toFixed(1)}s ago`}`]
-      : r.replicas.map((x) => `${x.applicationName} ${x.state}, ${x.lagBytes ?? '?'} bytes, ${(x.replayLagSeconds ?? 0).toFixed(2)}s behind`),
+      ? [
+          `last replayed transaction ${r.replayDelaySeconds === null ? 'unknown' : `${r.replayDelaySeconds.toFixed(1)}s ago`}`,
+        ]
+      : r.replicas.map(
+          (x) =>
+            `${x.applicationName} ${x.state}, ${x.lagBytes ?? '?'} bytes, ${(x.replayLagSeconds ?? 0).toFixed(2)}s behind`,
+        ),
     'no replicas connected',
   );
   const a = report.archiving;
   if (a) {
-    list('wal archiving', a.mode === 'off' ? ['archive_mode off: no point-in-time recovery (pg_dump backups only)'] : [`archive_mode ${a.mode}: ${a.archived} archived (last ${a.lastArchivedWal ?? 'none'} at ${a.lastArchivedAt ?? '-'}), ${a.failed} failed`], '');
+    list(
+      'wal archiving',
+      a.mode === 'off'
+        ? ['archive_mode off: no point-in-time recovery (pg_dump backups only)']
+        : [
+            `archive_mode ${a.mode}: ${a.archived} archived (last ${a.lastArchivedWal ?? 'none'} at ${a.lastArchivedAt ?? '-'}), ${a.failed} failed`,
+          ],
+      '',
+    );
   }
   const st = report.slowestStatements!;
-  list('slowest statements (mean)', st.available ? st.statements.map((x) => `${x.meanMs.toFixed(2)} ms x ${x.calls}: ${x.query.replace(/\s+/g, ' ')}`) : [`unavailable: ${st.reason}`], 'none recorded');
+  list(
+    'slowest statements (mean)',
+    st.available
+      ? st.statements.map((x) => `${x.meanMs.toFixed(2)} ms x ${x.calls}: ${x.query.replace(/\s+/g, ' ')}`)
+      : [`unavailable: ${st.reason}`],
+    'none recorded',
+  );
   const ts = report.timescale!;
   list(
     'timescaledb',
     'version' in ts
       ? [
           `version ${ts.version}`,
-          ...ts.hypertables.map((h) => `${h.name}: ${h.chunks} chunks, compression ${h.compressionEnabled ? (h.ratio ? `${h.ratio.toFixed(1)}x` : 'on, nothing compressed yet') : 'off'}`),
-          ...ts.jobs.map((j) => `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, next ${j.nextStart ?? '-'}${j.lastError ? `; last error: ${j.lastError}` : ''}`),
+          ...ts.hypertables.map(
+            (h) =>
+              `${h.name}: ${h.chunks} chunks, compression ${h.compressionEnabled ? (h.ratio ? `${h.ratio.toFixed(1)}x` : 'on, nothing compressed yet') : 'off'}`,
+          ),
+          ...ts.jobs.map(
+            (j) =>
+              `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, next ${j.nextStart ?? '-'}${j.lastError ? `; last error: ${j.lastError}` : ''}`,
+          ),
         ]
       : [`not present: ${ts.reason}`],
     'none',
   );
   const m = report.migrations!;
-  list('migrations', 'pending' in m ? [m.pending.length ? `pending: ${m.pending.join(', ')}` : `${m.executed} applied, none pending`] : [`unknown: ${m.reason}`], '');
+  list(
+    'migrations',
+    'pending' in m
+      ? [m.pending.length ? `pending: ${m.pending.join(', ')}` : `${m.executed} applied, none pending`]
+      : [`unknown: ${m.reason}`],
+    '',
+  );
   lines.push('', 'findings');
   for (const f of report.findings) lines.push(`  ${MARK[f.level]} ${f.check}: ${f.message}`);
   return lines.join('\n');

@@ -109,7 +109,14 @@ export interface StatementStats {
 
 export interface TimescaleReport {
   version: string;
-  hypertables: { name: string; chunks: number; compressionEnabled: boolean; beforeBytes: number | null; afterBytes: number | null; ratio: number | null }[];
+  hypertables: {
+    name: string;
+    chunks: number;
+    compressionEnabled: boolean;
+    beforeBytes: number | null;
+    afterBytes: number | null;
+    ratio: number | null;
+  }[];
   jobs: {
     id: number;
     application: string;
@@ -132,8 +139,24 @@ export interface HealthReport {
   target: string;
   /** Why the server could not be reached, when it could not. */
   error?: string;
-  server?: { version: string; versionNumber: number; startedAt: string; uptimeSeconds: number; database: string; databaseSizeBytes: number; inRecovery: boolean };
-  connections?: { total: number; active: number; idle: number; idleInTransaction: number; max: number; reservedForSuperuser: number; ratio: number };
+  server?: {
+    version: string;
+    versionNumber: number;
+    startedAt: string;
+    uptimeSeconds: number;
+    database: string;
+    databaseSizeBytes: number;
+    inRecovery: boolean;
+  };
+  connections?: {
+    total: number;
+    active: number;
+    idle: number;
+    idleInTransaction: number;
+    max: number;
+    reservedForSuperuser: number;
+    ratio: number;
+  };
   cacheHitRatio?: number | null;
   largestTables?: (RelationSize & { tableBytes: number; indexBytes: number; rowEstimate: number })[];
   largestIndexes?: (RelationSize & { table: string })[];
@@ -144,7 +167,14 @@ export interface HealthReport {
   locks?: { waiting: number; blocked: BlockedSession[] };
   replication?: { role: 'primary' | 'replica'; replicas: ReplicaStatus[]; replayDelaySeconds: number | null };
   /** WAL archiving, the base of point-in-time recovery (the operator configures it; see README). */
-  archiving?: { mode: string; archived: number; lastArchivedWal: string | null; lastArchivedAt: string | null; failed: number; lastFailedAt: string | null };
+  archiving?: {
+    mode: string;
+    archived: number;
+    lastArchivedWal: string | null;
+    lastArchivedAt: string | null;
+    failed: number;
+    lastFailedAt: string | null;
+  };
   slowestStatements?: { available: true; statements: StatementStats[] } | { available: false; reason: string };
   timescale?: TimescaleReport | { available: false; reason: string };
   migrations?: { executed: number; pending: string[] } | { available: false; reason: string };

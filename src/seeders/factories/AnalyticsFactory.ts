@@ -44,7 +44,11 @@ function random(seed: number): () => number {
 /** Busier in the (UTC) evening, quiet at night. */
 const diurnal = (hourOfDay: number) => 0.25 + 0.75 * Math.max(0, Math.sin(((hourOfDay - 6) / 24) * 2 * Math.PI));
 
-async function insertChunked<T extends object>(em: EntityManager, entity: EntityClass<T>, rows: RequiredEntityData<T>[]): Promise<void> {
+async function insertChunked<T extends object>(
+  em: EntityManager,
+  entity: EntityClass<T>,
+  rows: RequiredEntityData<T>[],
+): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) await em.insertMany(entity, rows.slice(i, i + CHUNK));
 }
 
@@ -56,7 +60,10 @@ async function insertChunked<T extends object>(em: EntityManager, entity: Entity
  * Counts are the same for a given seed; timestamps end at `now`. On TimescaleDB, run
  * `refreshAnalytics(em)` afterwards (outside a transaction) so the continuous aggregates include it.
  */
-export async function seedAnalyticsHistory(em: EntityManager, options: AnalyticsHistoryOptions): Promise<AnalyticsHistoryCounts> {
+export async function seedAnalyticsHistory(
+  em: EntityManager,
+  options: AnalyticsHistoryOptions,
+): Promise<AnalyticsHistoryCounts> {
   const rand = random(options.seed ?? 42);
   const days = options.days ?? 30;
   const end = Math.floor((options.now ?? new Date()).getTime() / HOUR) * HOUR;
@@ -80,7 +87,15 @@ export async function seedAnalyticsHistory(em: EntityManager, options: Analytics
           const count = 1 + Math.floor(rand() * 12 * load);
           const characterCount = count * (8 + Math.floor(rand() * 60));
           hourMessages += count;
-          messages.push({ id: nextSnowflake(), timestamp: new Date(hourStart + Math.floor(rand() * HOUR)), serverId, channelId, userId, messageCount: count, characterCount });
+          messages.push({
+            id: nextSnowflake(),
+            timestamp: new Date(hourStart + Math.floor(rand() * HOUR)),
+            serverId,
+            channelId,
+            userId,
+            messageCount: count,
+            characterCount,
+          });
         }
       }
       for (const channelId of voiceChannels) {
@@ -88,7 +103,14 @@ export async function seedAnalyticsHistory(em: EntityManager, options: Analytics
           if (rand() > 0.08 * load) continue;
           const sessionDuration = 60 + Math.floor(rand() * 3000);
           voiceSeconds += sessionDuration;
-          voice.push({ id: nextSnowflake(), timestamp: new Date(hourStart + Math.floor(rand() * HOUR)), serverId, channelId, userId, sessionDuration });
+          voice.push({
+            id: nextSnowflake(),
+            timestamp: new Date(hourStart + Math.floor(rand() * HOUR)),
+            serverId,
+            channelId,
+            userId,
+            sessionDuration,
+          });
         }
       }
       snapshots.push({
@@ -117,5 +139,10 @@ export async function seedAnalyticsHistory(em: EntityManager, options: Analytics
   await insertChunked(em, VoiceAnalytics, voice);
   await insertChunked(em, ServerAnalytics, snapshots);
   await insertChunked(em, SystemMetrics, system);
-  return { messageRows: messages.length, voiceRows: voice.length, serverRows: snapshots.length, systemRows: system.length };
+  return {
+    messageRows: messages.length,
+    voiceRows: voice.length,
+    serverRows: snapshots.length,
+    systemRows: system.length,
+  };
 }

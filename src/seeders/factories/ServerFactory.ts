@@ -30,16 +30,39 @@ export function makeServer(faker: Faker, owner: User, members: User[], name?: st
     { weight: 7, value: 2 },
     { weight: 3, value: 3 },
   ]);
-  const everyone = new Role(server, { name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS, position: 0 }, server.id);
-  const admin = new Role(server, { name: 'Admin', permissions: F.ADMINISTRATOR, position: 3, color: 0xe74c3c, hoist: true });
+  const everyone = new Role(
+    server,
+    { name: '@everyone', permissions: DEFAULT_EVERYONE_PERMISSIONS, position: 0 },
+    server.id,
+  );
+  const admin = new Role(server, {
+    name: 'Admin',
+    permissions: F.ADMINISTRATOR,
+    position: 3,
+    color: 0xe74c3c,
+    hoist: true,
+  });
   const moderator = new Role(server, {
     name: 'Moderator',
-    permissions: F.KICK_MEMBERS | F.BAN_MEMBERS | F.MANAGE_MESSAGES | F.MODERATE_MEMBERS | F.VIEW_AUDIT_LOG | F.MANAGE_NICKNAMES | F.MUTE_MEMBERS | F.MOVE_MEMBERS,
+    permissions:
+      F.KICK_MEMBERS |
+      F.BAN_MEMBERS |
+      F.MANAGE_MESSAGES |
+      F.MODERATE_MEMBERS |
+      F.VIEW_AUDIT_LOG |
+      F.MANAGE_NICKNAMES |
+      F.MUTE_MEMBERS |
+      F.MOVE_MEMBERS,
     position: 2,
     color: 0x3498db,
     hoist: true,
   });
-  const member = new Role(server, { name: 'Member', permissions: F.CREATE_INSTANT_INVITE | F.ATTACH_FILES | F.EMBED_LINKS, position: 1, color: 0x2ecc71 });
+  const member = new Role(server, {
+    name: 'Member',
+    permissions: F.CREATE_INSTANT_INVITE | F.ATTACH_FILES | F.EMBED_LINKS,
+    position: 1,
+    color: 0x2ecc71,
+  });
 
   const text = new Channel(server, ChannelType.GUILD_CATEGORY, 'Text Channels');
   const general = new Channel(server, ChannelType.GUILD_TEXT, 'general');
@@ -64,7 +87,8 @@ export function makeServer(faker: Faker, owner: User, members: User[], name?: st
     if (i === 1) membership.roles.add(admin);
     else if (i > 1 && i <= 3) membership.roles.add(moderator);
     if (i > 0 && faker.datatype.boolean({ probability: 0.6 })) membership.roles.add(member);
-    if (i > 0 && faker.datatype.boolean({ probability: 0.4 })) membership.nickname = faker.person.firstName().slice(0, 32);
+    if (i > 0 && faker.datatype.boolean({ probability: 0.4 }))
+      membership.nickname = faker.person.firstName().slice(0, 32);
     return membership;
   });
   server.memberCount = memberships.length;

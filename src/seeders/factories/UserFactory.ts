@@ -43,7 +43,10 @@ export class UserFactory extends Factory<User, Partial<EntityData<User>> & { dis
   /** A valid username: faker's, cut to the limits and stripped of forbidden characters. */
   username(): string {
     for (;;) {
-      const candidate = this.faker.internet.username().replace(/[@#:`\s]/g, '').slice(0, 32);
+      const candidate = this.faker.internet
+        .username()
+        .replace(/[@#:`\s]/g, '')
+        .slice(0, 32);
       try {
         return validateUsername(candidate);
       } catch {
@@ -58,7 +61,10 @@ export class UserFactory extends Factory<User, Partial<EntityData<User>> & { dis
       username: this.username(),
       displayName: faker.helpers.maybe(() => faker.person.firstName().slice(0, 32), { probability: 0.7 }) ?? null,
       bio: faker.helpers.maybe(() => faker.lorem.sentence().slice(0, 190), { probability: 0.4 }) ?? null,
-      pronouns: faker.helpers.maybe(() => faker.helpers.arrayElement(['she/her', 'he/him', 'they/them', 'any']), { probability: 0.3 }) ?? null,
+      pronouns:
+        faker.helpers.maybe(() => faker.helpers.arrayElement(['she/her', 'he/him', 'they/them', 'any']), {
+          probability: 0.3,
+        }) ?? null,
       premiumType: faker.helpers.weightedArrayElement([
         { weight: 80, value: PremiumType.NONE },
         { weight: 12, value: PremiumType.NITRO },
@@ -73,13 +79,15 @@ export class UserFactory extends Factory<User, Partial<EntityData<User>> & { dis
     const user = new User({
       username: data.username as string,
       discriminator: data.discriminator ?? '0001',
-      displayName: (data.displayName) ?? null,
+      displayName: data.displayName ?? null,
       premiumType: data.premiumType as PremiumType,
     });
     user.bio = (data.bio as string | null) ?? null;
     user.pronouns = (data.pronouns as string | null) ?? null;
     const presence = user.presence.getEntity();
-    presence.status = this.faker.helpers.weightedArrayElement(PRESENCE_SPREAD.map(([value, weight]) => ({ value, weight })));
+    presence.status = this.faker.helpers.weightedArrayElement(
+      PRESENCE_SPREAD.map(([value, weight]) => ({ value, weight })),
+    );
     presence.lastSeenAt = this.faker.date.recent({ days: 14, refDate: new Date('2026-11-01T00:00:00Z') });
     return user;
   }

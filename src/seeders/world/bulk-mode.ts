@@ -32,9 +32,15 @@ export async function enterBulkMode(client: Client, indexes: readonly IndexDefin
 }
 
 /** Puts back whatever is missing (idempotent: safe after a crash at any point). */
-export async function leaveBulkMode(client: Client, indexes: readonly IndexDefinition[], onIndex: (name: string) => void = () => undefined): Promise<void> {
+export async function leaveBulkMode(
+  client: Client,
+  indexes: readonly IndexDefinition[],
+  onIndex: (name: string) => void = () => undefined,
+): Promise<void> {
   for (const index of indexes) {
-    const { rows } = await client.query<{ present: boolean }>(`select to_regclass($1) is not null as present`, [`"${index.name}"`]);
+    const { rows } = await client.query<{ present: boolean }>(`select to_regclass($1) is not null as present`, [
+      `"${index.name}"`,
+    ]);
     if (rows[0].present) continue;
     onIndex(index.name);
     await client.query(index.definition);

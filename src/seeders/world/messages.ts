@@ -4,7 +4,30 @@ import { rng, weightedPicker } from './random';
 import type { Tables, WorldPlan } from './structure';
 import type { Vocabulary } from './vocabulary';
 
-const EMOJI = ['👍', '❤️', '😂', '🔥', '🎉', '😮', '😢', '🙏', '👀', '✅', '💯', '🚀', '🤔', '👏', '😎', '🥳', '😅', '🙌', '💀', '✨', '🍕', '⭐'];
+const EMOJI = [
+  '👍',
+  '❤️',
+  '😂',
+  '🔥',
+  '🎉',
+  '😮',
+  '😢',
+  '🙏',
+  '👀',
+  '✅',
+  '💯',
+  '🚀',
+  '🤔',
+  '👏',
+  '😎',
+  '🥳',
+  '😅',
+  '🙌',
+  '💀',
+  '✨',
+  '🍕',
+  '⭐',
+];
 /** Messages carrying the 20-distinct-emoji limit itself, one in this many. */
 const FULL_REACTIONS_EVERY = 5_000;
 
@@ -29,7 +52,8 @@ export function destinations(plan: WorldPlan): { pick: (r: () => number) => Dest
     const serverWeight = Math.pow(server.memberIds.length, 1.2);
     const staff = [server.ownerId, ...(server.adminId ? [server.adminId] : []), ...server.moderatorIds];
     server.openChannelIds.forEach((channelId, k) => {
-      const authors = k === 0 && server.mutedId ? server.memberIds.filter((u) => u !== server.mutedId) : server.memberIds;
+      const authors =
+        k === 0 && server.mutedId ? server.memberIds.filter((u) => u !== server.mutedId) : server.memberIds;
       all.push({ channelId, serverId: server.id, authors, audience: server.memberIds });
       weights.push((serverWeight * 0.88) / Math.pow(k + 1, 1.1));
     });
@@ -48,7 +72,7 @@ export function destinations(plan: WorldPlan): { pick: (r: () => number) => Dest
   const privates = [...plan.dms, ...plan.groupDms];
   privates.forEach((dm, k) => {
     all.push({ channelId: dm.id, serverId: null, authors: dm.recipientIds, audience: dm.recipientIds });
-    weights.push((serverTotal * 0.08) / privates.length / Math.pow(k + 1, 0.3) * 3);
+    weights.push(((serverTotal * 0.08) / privates.length / Math.pow(k + 1, 0.3)) * 3);
   });
   const picker = weightedPicker(weights);
   return { all, pick: (r) => all[picker(r())] };
@@ -64,7 +88,14 @@ export interface MessageChunk {
  * its own seeded Rng and its ids come from the messages' times, so chunk k is the same rows whether
  * it is generated in order or alone (resume). Replies point within the chunk.
  */
-export function messageChunk(plan: WorldPlan, words: Vocabulary, route: ReturnType<typeof destinations>, from: number, to: number, chunkIndex: number): MessageChunk {
+export function messageChunk(
+  plan: WorldPlan,
+  words: Vocabulary,
+  route: ReturnType<typeof destinations>,
+  from: number,
+  to: number,
+  chunkIndex: number,
+): MessageChunk {
   const r = rng(plan.seed, plan.spec.name, 'messages', chunkIndex);
   const ids = new SeedIds();
   const span = plan.anchorMs - 3_600_000 - plan.messagesFrom;
@@ -79,7 +110,8 @@ export function messageChunk(plan: WorldPlan, words: Vocabulary, route: ReturnTy
     const at = Math.floor(plan.messagesFrom + (g + r() * 0.9) * step);
     const id = ids.at(at);
     const where = route.pick(r);
-    const author = where.authors[Math.min(where.authors.length - 1, Math.floor(where.authors.length * Math.pow(r(), 3)))];
+    const author =
+      where.authors[Math.min(where.authors.length - 1, Math.floor(where.authors.length * Math.pow(r(), 3)))];
     let content = r.chance(0.5) ? r.pick(words.sentences) : `${r.pick(words.sentences)} ${r.pick(words.sentences)}`;
     if (r.chance(0.15)) content = Array.from({ length: r.int(1, 6) }, () => r.pick(words.words)).join(' ');
     const mentions: string[] = [];
@@ -97,18 +129,51 @@ export function messageChunk(plan: WorldPlan, words: Vocabulary, route: ReturnTy
     const attachmentCount = r.chance(0.02) ? r.int(1, 3) : 0;
     const embedCount = link && r.chance(0.5) ? 1 : 0;
     const edited = r.chance(0.01) ? new Date(at + r.int(10, 3600) * 1000) : null;
-    messages.push([id, where.channelId, where.serverId, author, reply ? 'REPLY' : 'DEFAULT', content, edited, reply?.id ?? null, mentions, attachmentCount, embedCount, link]);
+    messages.push([
+      id,
+      where.channelId,
+      where.serverId,
+      author,
+      reply ? 'REPLY' : 'DEFAULT',
+      content,
+      edited,
+      reply?.id ?? null,
+      mentions,
+      attachmentCount,
+      embedCount,
+      link,
+    ]);
     for (let a = 0; a < attachmentCount; a++) {
       const file = r.pick(words.filenames);
       const image = file.contentType.startsWith('image/');
-      attachments.push([ids.at(at), id, file.filename, r.int(1_000, 8_000_000), file.contentType, `https://cdn.cryb.example/attachments/${where.channelId}/${id}/${encodeURIComponent(file.filename)}`,
-        image ? r.int(64, 4096) : null, image ? r.int(64, 4096) : null]);
+      attachments.push([
+        ids.at(at),
+        id,
+        file.filename,
+        r.int(1_000, 8_000_000),
+        file.contentType,
+        `https://cdn.cryb.example/attachments/${where.channelId}/${id}/${encodeURIComponent(file.filename)}`,
+        image ? r.int(64, 4096) : null,
+        image ? r.int(64, 4096) : null,
+      ]);
     }
-    if (embedCount) embeds.push([ids.at(at), id, r.pick(words.titles), r.pick(words.sentences), r.pick(words.urls), r.int(0, 0xffffff)]);
-    const emojiCount = (g + 1) % FULL_REACTIONS_EVERY === 0 ? 20 : r.chance(0.12) ? 1 + Math.floor(4 * Math.pow(r(), 2)) : 0;
+    if (embedCount)
+      embeds.push([
+        ids.at(at),
+        id,
+        r.pick(words.titles),
+        r.pick(words.sentences),
+        r.pick(words.urls),
+        r.int(0, 0xffffff),
+      ]);
+    const emojiCount =
+      (g + 1) % FULL_REACTIONS_EVERY === 0 ? 20 : r.chance(0.12) ? 1 + Math.floor(4 * Math.pow(r(), 2)) : 0;
     if (emojiCount > 0) {
       for (const emoji of r.sample(EMOJI, emojiCount)) {
-        const users = r.sample(where.audience, Math.max(1, Math.floor(Math.min(where.audience.length, 12) * Math.pow(r(), 3))));
+        const users = r.sample(
+          where.audience,
+          Math.max(1, Math.floor(Math.min(where.audience.length, 12) * Math.pow(r(), 3))),
+        );
         for (const user of users) reactions.push([id, `u:${emoji}`, user, emoji, new Date(at + r.int(1, 600) * 1000)]);
       }
     }
@@ -116,5 +181,8 @@ export function messageChunk(plan: WorldPlan, words: Vocabulary, route: ReturnTy
     rows += 1 + attachmentCount + embedCount;
   }
   rows += reactions.length;
-  return { tables: { Message: messages, MessageAttachment: attachments, MessageEmbed: embeds, Reaction: reactions }, rows };
+  return {
+    tables: { Message: messages, MessageAttachment: attachments, MessageEmbed: embeds, Reaction: reactions },
+    rows,
+  };
 }

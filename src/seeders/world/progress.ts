@@ -31,7 +31,9 @@ export class Progress {
     if (this.tty) {
       const width = 28;
       const filled = Math.round((pct / 100) * width);
-      this.write?.(`\r${name.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}% ${fmt(done)}/${fmt(total)} ${fmt(rate)}/s ETA ${eta.toFixed(0)}s   `);
+      this.write?.(
+        `\r${name.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}% ${fmt(done)}/${fmt(total)} ${fmt(rate)}/s ETA ${eta.toFixed(0)}s   `,
+      );
       if (done >= total) this.write?.('\n');
       return;
     }

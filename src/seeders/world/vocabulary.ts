@@ -21,7 +21,10 @@ export interface Vocabulary {
 
 function username(faker: Faker): string {
   for (;;) {
-    const candidate = faker.internet.username().replace(/[@#:`\s]/g, '').slice(0, 32);
+    const candidate = faker.internet
+      .username()
+      .replace(/[@#:`\s]/g, '')
+      .slice(0, 32);
     try {
       return validateUsername(candidate);
     } catch {
@@ -34,7 +37,16 @@ const times = <T>(n: number, make: () => T) => Array.from({ length: n }, make);
 
 export function vocabulary(seed: number, users: number): Vocabulary {
   const faker = seededFaker(seed);
-  const channelNames = [...new Set(times(200, () => faker.word.noun().toLowerCase().replace(/[^a-z0-9-]/g, '')).filter((n) => n.length >= 2))];
+  const channelNames = [
+    ...new Set(
+      times(200, () =>
+        faker.word
+          .noun()
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, ''),
+      ).filter((n) => n.length >= 2),
+    ),
+  ];
   return {
     // Fewer distinct names than users, so discriminators matter (as on the real platform).
     usernames: times(Math.max(8, Math.ceil(users * 0.7)), () => username(faker)),
@@ -46,8 +58,18 @@ export function vocabulary(seed: number, users: number): Vocabulary {
     channelNames: ['general', 'random', 'memes', 'help', 'off-topic', 'dev', 'music', 'gaming', ...channelNames],
     filenames: times(100, () => {
       const ext = faker.helpers.arrayElement(['png', 'jpg', 'gif', 'pdf', 'txt', 'mp4']);
-      const types: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', gif: 'image/gif', pdf: 'application/pdf', txt: 'text/plain', mp4: 'video/mp4' };
-      return { filename: `${faker.system.fileName({ extensionCount: 0 })}.${ext}`.slice(0, 255), contentType: types[ext] };
+      const types: Record<string, string> = {
+        png: 'image/png',
+        jpg: 'image/jpeg',
+        gif: 'image/gif',
+        pdf: 'application/pdf',
+        txt: 'text/plain',
+        mp4: 'video/mp4',
+      };
+      return {
+        filename: `${faker.system.fileName({ extensionCount: 0 })}.${ext}`.slice(0, 255),
+        contentType: types[ext],
+      };
     }),
     urls: times(100, () => faker.internet.url()),
     titles: times(100, () => faker.lorem.sentence({ min: 2, max: 6 }).slice(0, 256)),

@@ -17,21 +17,39 @@ import { query } from '../sql';
  */
 
 function actorField(defaultActor: string): Html {
-  return html`<input name="actor" value="${defaultActor}" size="16" aria-label="act as (user id or Name#0000)" title="act as (user id or Name#0000)">`;
+  return html`<input
+    name="actor"
+    value="${defaultActor}"
+    size="16"
+    aria-label="act as (user id or Name#0000)"
+    title="act as (user id or Name#0000)"
+  />`;
 }
 
 export function memberActions(ctx: Ctx, view: ServerView, userId: string): Html {
   if (userId === view.ownerId) return html``;
-  return html`<form class="inline" method="post" action="/actions/kick" data-confirm="Act on this member?">${csrfField(ctx.csrf)}
-<input type="hidden" name="server" value="${view.id}"><input type="hidden" name="target" value="${userId}">as ${actorField(view.ownerTag)}
-<input name="reason" placeholder="reason (ban: required)" size="12" aria-label="reason">
-<button class="danger" type="submit">kick</button> <button class="danger" type="submit" formaction="/actions/ban">ban</button></form>`;
+  return html`<form class="inline" method="post" action="/actions/kick" data-confirm="Act on this member?">
+    ${csrfField(ctx.csrf)} <input type="hidden" name="server" value="${view.id}" /><input
+      type="hidden"
+      name="target"
+      value="${userId}"
+    />as ${actorField(view.ownerTag)}
+    <input name="reason" placeholder="reason (ban: required)" size="12" aria-label="reason" />
+    <button class="danger" type="submit">kick</button>
+    <button class="danger" type="submit" formaction="/actions/ban">ban</button>
+  </form>`;
 }
 
 export function messageActions(ctx: Ctx, m: MessageView, _serverId: string | null): Html {
-  return html`<form class="inline" method="post" action="/actions/delete-message" data-confirm="Delete this message?">${csrfField(ctx.csrf)}
-<input type="hidden" name="message" value="${m.id}">as ${actorField(`${m.author.username}#${m.author.discriminator}`)}<input name="reason" placeholder="reason" size="10">
-<button class="danger" type="submit">delete</button></form>`;
+  return html`<form class="inline" method="post" action="/actions/delete-message" data-confirm="Delete this message?">
+    ${csrfField(ctx.csrf)} <input type="hidden" name="message" value="${m.id}" />as
+    ${actorField(`${m.author.username}#${m.author.discriminator}`)}<input
+      name="reason"
+      placeholder="reason"
+      size="10"
+    />
+    <button class="danger" type="submit">delete</button>
+  </form>`;
 }
 
 function field(ctx: Ctx, name: string): string {
@@ -52,20 +70,28 @@ const reasonOf = (ctx: Ctx) => ctx.form?.get('reason') || undefined;
 
 async function kick(ctx: Ctx) {
   const server = idArg(field(ctx, 'server'), 'server');
-  await new MembershipService(ctx.em).kick(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: reasonOf(ctx) });
+  await new MembershipService(ctx.em).kick(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), {
+    reason: reasonOf(ctx),
+  });
   return redirect(href(`/servers/${seg(server)}`, { done: 'kicked' }));
 }
 
 async function ban(ctx: Ctx) {
   const server = idArg(field(ctx, 'server'), 'server');
-  await new MembershipService(ctx.em).ban(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), { reason: field(ctx, 'reason') });
+  await new MembershipService(ctx.em).ban(await actorOf(ctx), server, idArg(field(ctx, 'target'), 'target'), {
+    reason: field(ctx, 'reason'),
+  });
   return redirect(href(`/servers/${seg(server)}`, { done: 'banned' }));
 }
 
 async function deleteMessage(ctx: Ctx) {
   const messageId = idArg(field(ctx, 'message'), 'message');
   const actor = await actorOf(ctx);
-  const [found] = await query<{ channelId: string }>(ctx.em, `select "channelId"::text as "channelId" from "Message" where id = ?`, [messageId]);
+  const [found] = await query<{ channelId: string }>(
+    ctx.em,
+    `select "channelId"::text as "channelId" from "Message" where id = ?`,
+    [messageId],
+  );
   const channelId = found?.channelId;
   await new MessageService(ctx.em).deleteMessage(actor, messageId, { reason: reasonOf(ctx) });
   return redirect(channelId ? href(`/channels/${seg(channelId)}`, { done: 'deleted' }) : '/');

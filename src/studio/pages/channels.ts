@@ -52,7 +52,8 @@ async function threadsOf(em: EntityManager, channelId: string) {
 function limitOf(ctx: Ctx): number {
   const raw = ctx.query.get('limit');
   const limit = raw === null ? 50 : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ValidationFailed('limit', 'must be an integer from 1 to 100');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw new ValidationFailed('limit', 'must be an integer from 1 to 100');
   return limit;
 }
 
@@ -67,36 +68,52 @@ async function channelMessages(ctx: Ctx) {
 export function messageCard(ctx: Ctx, m: MessageView, head: ChannelHead, link = true): Html {
   const when = m.createdAt.toISOString().replace('T', ' ').slice(0, 19);
   return html`<article class="msg" data-message-id="${m.id}">
-<div class="meta"><a href="/users/${seg(m.author.id)}">${m.author.displayName ?? m.author.username}</a> <span class="mono">${m.author.username}#${m.author.discriminator}</span> ·
-${link ? html`<a class="message-link" href="/messages/${seg(m.id)}">${when}</a>` : when}${m.editedAt ? ' (edited)' : ''}${m.pinned ? ' · pinned' : ''}${m.type !== 'DEFAULT' ? ` · ${m.type}` : ''}
-${m.replyToId ? html` · reply to <a href="/messages/${seg(m.replyToId)}">${m.replyToId}</a>` : ''}</div>
-<div class="content">${m.content}</div>
-${m.attachments.length ? html`<div class="meta">${m.attachments.length} attachment(s): ${m.attachments.map((a) => a.filename).join(', ')}</div>` : ''}
-${m.embeds.length ? html`<div class="meta">${m.embeds.length} embed(s)</div>` : ''}
-${m.reactions.length ? html`<div class="reactions">${m.reactions.map((r) => html`<span class="reaction" title="${r.emoji.id ? `custom emoji ${r.emoji.id}` : 'emoji'}">${r.emoji.name} ${r.count}</span>`)}</div>` : ''}
-${m.thread ? html`<div class="thread">🧵 thread <a href="/channels/${seg(m.thread.id)}">${m.thread.name ?? m.thread.id}</a> · ${m.thread.messageCount} messages${m.thread.archived ? ' · archived' : ''}</div>` : ''}
-${ctx.write && head.viewerId ? messageActions(ctx, m, head.serverId) : ''}
-</article>`;
+    <div class="meta">
+      <a href="/users/${seg(m.author.id)}">${m.author.displayName ?? m.author.username}</a>
+      <span class="mono">${m.author.username}#${m.author.discriminator}</span> ·
+      ${link ? html`<a class="message-link" href="/messages/${seg(m.id)}">${when}</a>` : when}${m.editedAt ? ' (edited)' : ''}${m.pinned ? ' · pinned' : ''}${m.type !== 'DEFAULT' ? ` · ${m.type}` : ''}
+      ${m.replyToId ? html` · reply to <a href="/messages/${seg(m.replyToId)}">${m.replyToId}</a>` : ''}
+    </div>
+    <div class="content">${m.content}</div>
+    ${m.attachments.length ? html`<div class="meta">${m.attachments.length} attachment(s): ${m.attachments.map((a) => a.filename).join(', ')}</div>` : ''}
+    ${m.embeds.length ? html`<div class="meta">${m.embeds.length} embed(s)</div>` : ''}
+    ${m.reactions.length ? html`<div class="reactions">${m.reactions.map((r) => html`<span class="reaction" title="${r.emoji.id ? `custom emoji ${r.emoji.id}` : 'emoji'}">${r.emoji.name} ${r.count}</span>`)}</div>` : ''}
+    ${m.thread ? html`<div class="thread">🧵 thread <a href="/channels/${seg(m.thread.id)}">${m.thread.name ?? m.thread.id}</a> · ${m.thread.messageCount} messages${m.thread.archived ? ' · archived' : ''}</div>` : ''}
+    ${ctx.write && head.viewerId ? messageActions(ctx, m, head.serverId) : ''}
+  </article>`;
 }
 
 async function channelPage(ctx: Ctx) {
   const { head, messages } = await channelMessages(ctx);
   const threads = await threadsOf(ctx.em, head.id);
   const last = messages[messages.length - 1];
-  const body = html`${doneNotice(ctx.query)}<p>${head.type}${head.serverId ? html` in <a href="/servers/${seg(head.serverId)}">${head.serverName}</a>` : ''}
-${head.parentId ? (THREADS.has(head.type) ? html` · thread of <a href="/channels/${seg(head.parentId)}">#${head.parentName}</a> · ${head.messageCount} messages` : html` · category ${head.parentName}`) : ''} ·
-<a href="${href('/entities/Channel/row', { pk: head.id })}">row</a>${head.serverId ? html` · <a href="${href(`/servers/${seg(head.serverId)}/permissions`, { channel: head.id })}">permissions here</a>` : ''}</p>
-${head.topic ? html`<p class="muted">${head.topic}</p>` : ''}
-${threads.length ? html`<p>threads: ${threads.map((t) => html`<a href="/channels/${seg(t.id)}">${t.name ?? t.id}</a>${t.archived ? ' (archived)' : ''} `)}</p>` : ''}
-${head.viewerId ? html`<p class="muted">newest first, read through <code>history()</code> as <a href="/users/${seg(head.viewerId)}">${head.viewerTag}</a>${head.serverId ? ' (the owner sees every channel)' : ' (a recipient)'}</p>` : html`<p class="muted">this channel holds no messages</p>`}
-<section id="history">${messages.length ? messages.map((m) => messageCard(ctx, m, head)) : html`<p class="empty">no messages</p>`}</section>
-<div class="pager">${ctx.query.get('before') ? html`<a href="/channels/${seg(head.id)}">newest</a>` : ''}${last && messages.length === limitOf(ctx) ? html`<a rel="next" href="${href(`/channels/${seg(head.id)}`, { before: last.id })}">older →</a>` : ''}</div>`;
+  const body = html`${doneNotice(ctx.query)}
+    <p>
+      ${head.type}${head.serverId ? html` in <a href="/servers/${seg(head.serverId)}">${head.serverName}</a>` : ''}
+      ${head.parentId ? (THREADS.has(head.type) ? html` · thread of <a href="/channels/${seg(head.parentId)}">#${head.parentName}</a> · ${head.messageCount} messages` : html` · category ${head.parentName}`) : ''}
+      ·
+      <a href="${href('/entities/Channel/row', { pk: head.id })}">row</a
+      >${head.serverId ? html` · <a href="${href(`/servers/${seg(head.serverId)}/permissions`, { channel: head.id })}">permissions here</a>` : ''}
+    </p>
+    ${head.topic ? html`<p class="muted">${head.topic}</p>` : ''}
+    ${threads.length ? html`<p>threads: ${threads.map((t) => html`<a href="/channels/${seg(t.id)}">${t.name ?? t.id}</a>${t.archived ? ' (archived)' : ''} `)}</p>` : ''}
+    ${head.viewerId ? html`<p class="muted">newest first, read through <code>history()</code> as <a href="/users/${seg(head.viewerId)}">${head.viewerTag}</a>${head.serverId ? ' (the owner sees every channel)' : ' (a recipient)'}</p>` : html`<p class="muted">this channel holds no messages</p>`}
+    <section id="history">
+      ${messages.length ? messages.map((m) => messageCard(ctx, m, head)) : html`<p class="empty">no messages</p>`}
+    </section>
+    <div class="pager">
+      ${ctx.query.get('before') ? html`<a href="/channels/${seg(head.id)}">newest</a>` : ''}${last && messages.length === limitOf(ctx) ? html`<a rel="next" href="${href(`/channels/${seg(head.id)}`, { before: last.id })}">older →</a>` : ''}
+    </div>`;
   return page(ctx, `${head.name ? `#${head.name}` : head.type}`, 'servers', body);
 }
 
 async function messageOf(ctx: Ctx) {
   const messageId = idArg(ctx.params.id, 'message');
-  const [row] = await query<{ channelId: string }>(ctx.em, `select "channelId"::text as "channelId" from "Message" where id = ?`, [messageId]);
+  const [row] = await query<{ channelId: string }>(
+    ctx.em,
+    `select "channelId"::text as "channelId" from "Message" where id = ?`,
+    [messageId],
+  );
   if (!row) throw new NotFound('Message', messageId);
   const head = await channelHead(ctx.em, row.channelId);
   const [message] = head.viewerId ? await history(ctx.em, head.viewerId, head.id, { around: messageId, limit: 1 }) : [];
@@ -112,10 +129,21 @@ async function messageOf(ctx: Ctx) {
 
 async function messagePage(ctx: Ctx) {
   const { head, message, reactors } = await messageOf(ctx);
-  const body = html`<p>in <a href="/channels/${seg(head.id)}">${head.name ? `#${head.name}` : head.type}</a>${head.serverId ? html` of <a href="/servers/${seg(head.serverId)}">${head.serverName}</a>` : ''} ·
-<a href="${href('/entities/Message/row', { pk: message.id })}">row</a></p>
-${messageCard(ctx, message, head, false)}
-${reactors.length ? html`<h2>Reactions</h2><ul>${reactors.map((r) => html`<li>${r.emoji} by <a href="/users/${seg(r.userId)}">${r.tag}</a></li>`)}</ul>` : ''}`;
+  const body = html`<p>
+      in
+      <a href="/channels/${seg(head.id)}">${head.name ? `#${head.name}` : head.type}</a
+      >${head.serverId ? html` of <a href="/servers/${seg(head.serverId)}">${head.serverName}</a>` : ''} ·
+      <a href="${href('/entities/Message/row', { pk: message.id })}">row</a>
+    </p>
+    ${messageCard(ctx, message, head, false)}
+    ${
+      reactors.length
+        ? html`<h2>Reactions</h2>
+            <ul>
+              ${reactors.map((r) => html`<li>${r.emoji} by <a href="/users/${seg(r.userId)}">${r.tag}</a></li>`)}
+            </ul>`
+        : ''
+    }`;
   return page(ctx, `Message ${message.id}`, 'servers', body);
 }
 

@@ -3,7 +3,16 @@ import { type Ctx, json, page, type Route } from '../context';
 import { href, html, type Html, seg, table } from '../html';
 import { ident, type StudioEntity } from '../metadata';
 import { query } from '../sql';
-import { encodeCursor, OP_LABELS, OPS_BY_KIND, PAGE_LIMITS, pageQuery, parseTableRequest, rowQuery, type TableRequest } from '../table-query';
+import {
+  encodeCursor,
+  OP_LABELS,
+  OPS_BY_KIND,
+  PAGE_LIMITS,
+  pageQuery,
+  parseTableRequest,
+  rowQuery,
+  type TableRequest,
+} from '../table-query';
 
 /** Counting every row of a large table is slow: above this estimate the list shows the estimate. */
 const EXACT_COUNT_BELOW = 100_000;
@@ -32,7 +41,10 @@ export async function rowCounts(ctx: Ctx): Promise<{ entity: StudioEntity; rows:
       out.push({ entity, rows: estimate, exact: false });
       continue;
     }
-    const [{ count }] = (await query<{ count: string }>(ctx.em, `select count(*)::text as count from ${ident(entity.table)}`)) as [{ count: string }];
+    const [{ count }] = (await query<{ count: string }>(
+      ctx.em,
+      `select count(*)::text as count from ${ident(entity.table)}`,
+    )) as [{ count: string }];
     out.push({ entity, rows: Number(count), exact: true });
   }
   return out;
@@ -49,7 +61,8 @@ function cell(entity: StudioEntity, row: Row, field: string, full = false): Html
   const shown = !full && value.length > 160 ? `${value.slice(0, 160)}…` : value;
   if (relation) {
     const values = relation.fields.map((f) => row[f] ?? null);
-    if (values.every((v) => v !== null)) return html`<a href="${rowHref(relation.target, values)}" title="${relation.target}">${shown}</a>`;
+    if (values.every((v) => v !== null))
+      return html`<a href="${rowHref(relation.target, values)}" title="${relation.target}">${shown}</a>`;
   }
   return html`${shown}`;
 }
@@ -67,37 +80,77 @@ export async function tablePage(ctx: Ctx, entity: StudioEntity, request: TableRe
 
 function filterForm(entity: StudioEntity, ctx: Ctx): Html {
   const sortable = entity.columns.filter((c) => c.sortable);
-  const active = [...ctx.query.keys()].filter((k) => k.startsWith('f.') || (k.startsWith('op.') && ['null', 'notnull'].includes(ctx.query.get(k)!))).length;
-  return html`<details class="filters"${active || ctx.query.has('sort') ? html` open` : ''}><summary>Filter and sort${active ? ` (${active} active)` : ''}</summary>
-<form class="filters" method="get" action="/entities/${seg(entity.name)}"><table><tbody>
-${entity.columns.map((c) => {
-    const ops = OPS_BY_KIND[c.kind];
-    const chosen = ctx.query.get(`op.${c.field}`) ?? ops[0];
-    return html`<tr><td><code>${c.field}</code> <span class="kind">${c.columnType}</span></td>
-<td><select name="op.${c.field}" aria-label="operator for ${c.field}">${ops.map((op) => html`<option value="${op}"${op === chosen ? html` selected` : ''}>${OP_LABELS[op]}</option>`)}</select></td>
-<td>${c.enumItems
-      ? html`<select name="f.${c.field}" aria-label="filter ${c.field}"><option value=""></option>${c.enumItems.map((v) => html`<option${ctx.query.get(`f.${c.field}`) === v ? html` selected` : ''}>${v}</option>`)}</select>`
-      : html`<input name="f.${c.field}" aria-label="filter ${c.field}" value="${ctx.query.get(`f.${c.field}`) ?? ''}" size="24">`}</td></tr>`;
-  })}
-</tbody></table>
-sort by <select name="sort"><option value="">primary key</option>${sortable.map((c) => html`<option${ctx.query.get('sort') === c.field ? html` selected` : ''}>${c.field}</option>`)}</select>
-<select name="dir"><option value="asc">ascending</option><option value="desc"${ctx.query.get('dir') === 'desc' ? html` selected` : ''}>descending</option></select>
-<select name="limit">${[25, 50, 100, 200].map((n) => html`<option${Number(ctx.query.get('limit') ?? PAGE_LIMITS.default) === n ? html` selected` : ''}>${n}</option>`)}</select>
-<button type="submit">apply</button> <a href="/entities/${seg(entity.name)}">clear</a></form></details>`;
+  const active = [...ctx.query.keys()].filter(
+    (k) => k.startsWith('f.') || (k.startsWith('op.') && ['null', 'notnull'].includes(ctx.query.get(k)!)),
+  ).length;
+  return html`<details class="filters" ${active || ctx.query.has('sort') ? html` open` : ''}>
+    <summary>Filter and sort${active ? ` (${active} active)` : ''}</summary>
+    <form class="filters" method="get" action="/entities/${seg(entity.name)}">
+      <table>
+        <tbody>
+          ${entity.columns.map((c) => {
+            const ops = OPS_BY_KIND[c.kind];
+            const chosen = ctx.query.get(`op.${c.field}`) ?? ops[0];
+            return html`<tr>
+              <td><code>${c.field}</code> <span class="kind">${c.columnType}</span></td>
+              <td>
+                <select name="op.${c.field}" aria-label="operator for ${c.field}">
+                  ${ops.map((op) => html`<option value="${op}" ${op === chosen ? html` selected` : ''}>${OP_LABELS[op]}</option>`)}
+                </select>
+              </td>
+              <td>
+                ${
+                  c.enumItems
+                    ? html`<select name="f.${c.field}" aria-label="filter ${c.field}">
+                        <option value=""></option>
+                        ${c.enumItems.map((v) => html`<option${ctx.query.get(`f.${c.field}`) === v ? html` selected` : ''}>${v}</option>`)}
+                      </select>`
+                    : html`<input
+                        name="f.${c.field}"
+                        aria-label="filter ${c.field}"
+                        value="${ctx.query.get(`f.${c.field}`) ?? ''}"
+                        size="24"
+                      />`
+                }
+              </td>
+            </tr>`;
+          })}
+        </tbody>
+      </table>
+      sort by
+      <select name="sort">
+        <option value="">primary key</option>
+        ${sortable.map((c) => html`<option${ctx.query.get('sort') === c.field ? html` selected` : ''}>${c.field}</option>`)}
+      </select>
+      <select name="dir">
+        <option value="asc">ascending</option>
+        <option value="desc" ${ctx.query.get('dir') === 'desc' ? html` selected` : ''}>descending</option>
+      </select>
+      <select name="limit">
+        ${[25, 50, 100, 200].map((n) => html`<option${Number(ctx.query.get('limit') ?? PAGE_LIMITS.default) === n ? html` selected` : ''}>${n}</option>`)}
+      </select>
+      <button type="submit">apply</button> <a href="/entities/${seg(entity.name)}">clear</a>
+    </form>
+  </details>`;
 }
 
 async function entitiesPage(ctx: Ctx) {
   const counts = await rowCounts(ctx);
-  return page(ctx, 'Tables', 'entities', table(
-    ['entity', 'table', 'rows', 'columns', 'relations'],
-    counts.map(({ entity, rows, exact }) => [
-      html`<a href="/entities/${seg(entity.name)}">${entity.name}</a>`,
-      html`<code>${entity.table}</code>`,
-      exact ? rows : html`≈ ${rows}`,
-      entity.columns.length,
-      entity.relations.map((r) => html`<a href="/entities/${seg(r.target)}">${r.property}</a> `),
-    ]),
-  ));
+  return page(
+    ctx,
+    'Tables',
+    'entities',
+    table(
+      ['entity', 'table', 'rows', 'columns', 'relations'],
+      counts.map(({ entity, rows, exact }) => [
+        html`<a href="/entities/${seg(entity.name)}">${entity.name}</a>`,
+        html`<code>${entity.table}</code>`,
+        exact ? rows : html`≈ ${rows}`,
+        entity.columns.length,
+        entity.relations.map((r) => html`<a href="/entities/${seg(r.target)}">${r.property}</a> `),
+      ]),
+    ),
+  );
 }
 
 async function tableView(ctx: Ctx) {
@@ -105,14 +158,31 @@ async function tableView(ctx: Ctx) {
   const request = parseTableRequest(entity, ctx.query);
   const { rows, next } = await tablePage(ctx, entity, request);
   const current = Object.fromEntries([...ctx.query].filter(([k]) => k !== 'after'));
-  const body = html`<p class="muted">table <code>${entity.table}</code>, primary key (${entity.primaryKey.join(', ')}); sortable by indexed columns: ${entity.columns.filter((c) => c.sortable).map((c) => c.field).join(', ')}</p>
-${filterForm(entity, ctx)}
-${table(
-    ['', ...entity.columns.map((c) => c.field)],
-    rows.map((row) => [html`<a href="${rowHref(entity, entity.primaryKey.map((f) => row[f] ?? null))}">open</a>`, ...entity.columns.map((c) => cell(entity, row, c.field))]),
-    { empty: 'no rows match' },
-  )}
-<div class="pager">${request.after ? html`<a href="${href(`/entities/${seg(entity.name)}`, current)}">first page</a>` : ''}${next ? html`<a rel="next" href="${href(`/entities/${seg(entity.name)}`, { ...current, after: next })}">next page →</a>` : ''}</div>`;
+  const body = html`<p class="muted">
+      table <code>${entity.table}</code>, primary key (${entity.primaryKey.join(', ')}); sortable by indexed columns:
+      ${entity.columns
+        .filter((c) => c.sortable)
+        .map((c) => c.field)
+        .join(', ')}
+    </p>
+    ${filterForm(entity, ctx)}
+    ${table(
+      ['', ...entity.columns.map((c) => c.field)],
+      rows.map((row) => [
+        html`<a
+          href="${rowHref(
+            entity,
+            entity.primaryKey.map((f) => row[f] ?? null),
+          )}"
+          >open</a
+        >`,
+        ...entity.columns.map((c) => cell(entity, row, c.field)),
+      ]),
+      { empty: 'no rows match' },
+    )}
+    <div class="pager">
+      ${request.after ? html`<a href="${href(`/entities/${seg(entity.name)}`, current)}">first page</a>` : ''}${next ? html`<a rel="next" href="${href(`/entities/${seg(entity.name)}`, { ...current, after: next })}">next page →</a>` : ''}
+    </div>`;
   return page(ctx, entity.name, 'entities', body);
 }
 
@@ -131,8 +201,22 @@ async function rowView(ctx: Ctx) {
   const id = row[entity.primaryKey[0]]!;
   const domain = domainLinks(entity.name, id);
   const body = html`${domain}
-${table(['column', 'type', 'value'], entity.columns.map((c) => [html`<code>${c.field}</code>`, html`<span class="kind">${c.columnType}</span>`, cell(entity, row, c.field, true)]))}
-${referencing.length ? html`<h2 class="spaced">Referenced by</h2><ul>${referencing.map(({ entity: other, relation }) => html`<li><a href="${href(`/entities/${seg(other.name)}`, { [`f.${relation.fields[0]}`]: id, [`op.${relation.fields[0]}`]: 'eq' })}">${other.name}.${relation.property}</a></li>`)}</ul>` : ''}`;
+  ${table(
+    ['column', 'type', 'value'],
+    entity.columns.map((c) => [
+      html`<code>${c.field}</code>`,
+      html`<span class="kind">${c.columnType}</span>`,
+      cell(entity, row, c.field, true),
+    ]),
+  )}
+  ${
+    referencing.length
+      ? html`<h2 class="spaced">Referenced by</h2>
+          <ul>
+            ${referencing.map(({ entity: other, relation }) => html`<li><a href="${href(`/entities/${seg(other.name)}`, { [`f.${relation.fields[0]}`]: id, [`op.${relation.fields[0]}`]: 'eq' })}">${other.name}.${relation.property}</a></li>`)}
+          </ul>`
+      : ''
+  }`;
   return page(ctx, `${entity.name} ${entity.primaryKey.map((f) => row[f]).join(' / ')}`, 'entities', body);
 }
 
@@ -152,8 +236,19 @@ async function entitiesApi(ctx: Ctx) {
   const counts = await rowCounts(ctx);
   return json({
     entities: counts.map(({ entity, rows, exact }) => ({
-      name: entity.name, table: entity.table, rows, exactCount: exact, primaryKey: entity.primaryKey,
-      columns: entity.columns.map((c) => ({ field: c.field, type: c.columnType, kind: c.kind, nullable: c.nullable, sortable: c.sortable, filters: OPS_BY_KIND[c.kind] })),
+      name: entity.name,
+      table: entity.table,
+      rows,
+      exactCount: exact,
+      primaryKey: entity.primaryKey,
+      columns: entity.columns.map((c) => ({
+        field: c.field,
+        type: c.columnType,
+        kind: c.kind,
+        nullable: c.nullable,
+        sortable: c.sortable,
+        filters: OPS_BY_KIND[c.kind],
+      })),
       relations: entity.relations,
     })),
   });

@@ -15,7 +15,13 @@ const DAY = 86_400_000;
 async function usersPage(ctx: Ctx) {
   const q = ctx.query.get('q') ?? '';
   if (q.length > 32) throw new ValidationFailed('q', 'must be at most 32 characters');
-  const users = await query<{ id: string; tag: string; displayName: string | null; status: string | null; servers: number }>(
+  const users = await query<{
+    id: string;
+    tag: string;
+    displayName: string | null;
+    status: string | null;
+    servers: number;
+  }>(
     ctx.em,
     `select u.id::text as id, u.username || '#' || u.discriminator as tag, u."displayName", p.status,
             (select count(*)::int from "ServerMember" m where m."userId" = u.id) as servers
@@ -23,15 +29,33 @@ async function usersPage(ctx: Ctx) {
       where lower(u.username) like ? order by lower(u.username), u.discriminator limit 200`,
     [`${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
   );
-  const body = html`<form method="get" action="/users">username starts with <input name="q" value="${q}" size="20"> <button>search</button></form>
-${table(['user', 'display name', 'status', 'servers'], users.map((u) => [html`<a href="/users/${seg(u.id)}">${u.tag}</a>`, u.displayName ?? '', u.status ?? '', u.servers]), { empty: 'no users match' })}
-<p class="muted">at most 200 shown; the <a href="/entities/User">User table</a> pages through all of them</p>`;
+  const body = html`<form method="get" action="/users">
+      username starts with <input name="q" value="${q}" size="20" /> <button>search</button>
+    </form>
+    ${table(
+      ['user', 'display name', 'status', 'servers'],
+      users.map((u) => [
+        html`<a href="/users/${seg(u.id)}">${u.tag}</a>`,
+        u.displayName ?? '',
+        u.status ?? '',
+        u.servers,
+      ]),
+      { empty: 'no users match' },
+    )}
+    <p class="muted">at most 200 shown; the <a href="/entities/User">User table</a> pages through all of them</p>`;
   return page(ctx, 'Users', 'users', body);
 }
 
 export async function userView(em: EntityManager, userArg: string) {
   const userId = idArg(userArg, 'user');
-  const [user] = await query<{ id: string; tag: string; displayName: string | null; premiumType: string; status: string | null; createdAt: string }>(
+  const [user] = await query<{
+    id: string;
+    tag: string;
+    displayName: string | null;
+    premiumType: string;
+    status: string | null;
+    createdAt: string;
+  }>(
     em,
     `select u.id::text as id, u.username || '#' || u.discriminator as tag, u."displayName", u."premiumType", p.status, u."createdAt"::text as "createdAt"
        from "User" u left join "UserPresence" p on p."userId" = u.id where u.id = ?`,
@@ -39,9 +63,15 @@ export async function userView(em: EntityManager, userArg: string) {
   );
   if (!user) throw new NotFound('User', userId);
   // The user's side of each relationship, as the domain states it (friend, pending either way, blocked).
-  const relationships = await em.getRepository<Relationship, RelationshipRepository>(Relationship).relationshipsOf(userId);
+  const relationships = await em
+    .getRepository<Relationship, RelationshipRepository>(Relationship)
+    .relationshipsOf(userId);
   const ids = relationships.length ? relationships.map((r) => r.userId) : ['0'];
-  const names = await query<{ id: string; tag: string }>(em, `select id::text as id, username || '#' || discriminator as tag from "User" where id = any(?::bigint[])`, [ids]);
+  const names = await query<{ id: string; tag: string }>(
+    em,
+    `select id::text as id, username || '#' || discriminator as tag from "User" where id = any(?::bigint[])`,
+    [ids],
+  );
   const tagOf = new Map(names.map((n) => [n.id, n.tag]));
   const blockedBy = await query<{ id: string; tag: string }>(
     em,
@@ -65,7 +95,12 @@ export async function userView(em: EntityManager, userArg: string) {
   const engagement = await analytics(em).userEngagement(userId, { since: new Date(Date.now() - 14 * DAY) });
   return {
     user,
-    relationships: relationships.map((r) => ({ userId: r.userId, tag: tagOf.get(r.userId) ?? r.userId, type: RelationshipType[r.type] ?? String(r.type), since: r.since })),
+    relationships: relationships.map((r) => ({
+      userId: r.userId,
+      tag: tagOf.get(r.userId) ?? r.userId,
+      type: RelationshipType[r.type] ?? String(r.type),
+      since: r.since,
+    })),
     blockedBy,
     servers,
     dms,
@@ -76,27 +111,54 @@ export async function userView(em: EntityManager, userArg: string) {
 async function userPage(ctx: Ctx) {
   const view = await userView(ctx.em, ctx.params.id);
   const u = view.user;
-  const body = html`<p>${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType} · since ${u.createdAt.slice(0, 10)} ·
-<a href="${href('/entities/User/row', { pk: u.id })}">row</a></p>
-<div class="cards"><section class="card" id="relationships"><h2>Relationships</h2>${table(
-    ['user', 'relationship', 'since'],
-    view.relationships.map((r) => [html`<a href="/users/${seg(r.userId)}">${r.tag}</a>`, r.type, r.since ? new Date(r.since).toISOString().slice(0, 10) : '']),
-    { empty: 'no friends, requests or blocks' },
-  )}${view.blockedBy.length ? html`<p>blocked by ${view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `)}</p>` : ''}</section>
-<section class="card"><h2>Servers</h2>${table(
-    ['server', 'nickname', ''],
-    view.servers.map((s) => [html`<a href="/servers/${seg(s.id)}">${s.name}</a>`, s.nickname ?? '', s.owner ? 'owner' : '']),
-    { empty: 'member of no server' },
-  )}</section>
-<section class="card"><h2>Direct messages</h2>${table(
-    ['channel', 'with'],
-    view.dms.map((d) => [html`<a href="/channels/${seg(d.id)}">${d.name ?? d.type}</a>`, d.others ?? '']),
-    { empty: 'no DMs' },
-  )}</section>
-<section class="card"><h2>Engagement, last 14 days</h2>${barChart(
-    view.engagement.map((d) => ({ label: d.day.toISOString().slice(5, 10), values: [d.messages, d.voiceMinutes] })),
-    ['messages', 'voice minutes'],
-  )}</section></div>`;
+  const body = html`<p>
+      ${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType}
+      · since ${u.createdAt.slice(0, 10)} · <a href="${href('/entities/User/row', { pk: u.id })}">row</a>
+    </p>
+    <div class="cards">
+      <section class="card" id="relationships">
+        <h2>Relationships</h2>
+        ${table(
+          ['user', 'relationship', 'since'],
+          view.relationships.map((r) => [
+            html`<a href="/users/${seg(r.userId)}">${r.tag}</a>`,
+            r.type,
+            r.since ? new Date(r.since).toISOString().slice(0, 10) : '',
+          ]),
+          { empty: 'no friends, requests or blocks' },
+        )}${view.blockedBy.length ? html`<p>blocked by ${view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `)}</p>` : ''}
+      </section>
+      <section class="card">
+        <h2>Servers</h2>
+        ${table(
+          ['server', 'nickname', ''],
+          view.servers.map((s) => [
+            html`<a href="/servers/${seg(s.id)}">${s.name}</a>`,
+            s.nickname ?? '',
+            s.owner ? 'owner' : '',
+          ]),
+          { empty: 'member of no server' },
+        )}
+      </section>
+      <section class="card">
+        <h2>Direct messages</h2>
+        ${table(
+          ['channel', 'with'],
+          view.dms.map((d) => [html`<a href="/channels/${seg(d.id)}">${d.name ?? d.type}</a>`, d.others ?? '']),
+          { empty: 'no DMs' },
+        )}
+      </section>
+      <section class="card">
+        <h2>Engagement, last 14 days</h2>
+        ${barChart(
+          view.engagement.map((d) => ({
+            label: d.day.toISOString().slice(5, 10),
+            values: [d.messages, d.voiceMinutes],
+          })),
+          ['messages', 'voice minutes'],
+        )}
+      </section>
+    </div>`;
   return page(ctx, u.tag, 'users', body);
 }
 
