@@ -36,15 +36,15 @@ CTEs for the writes), both refusing a muted member the same way; half the traffi
 channel. The diagnosis row runs the raw send with its writes in the ORM's order, to separate the cost
 of lock order from the cost of the statements.
 
-Where the remaining time goes (a CPU profile of 16 clients sending through \`MessageService.send\`):
-the send is now one access statement, the flush and the lastMessageId update, and the raw send in the
-same write order runs close to the hand-written one, so the round trips are no longer the gap. Node's
-CPU is: the unit of work's flush (change-set computation over the identity map, the entity factory,
-the outbox recorder walking the identity map), merging the access rows into managed entities
-(\`mergeRow\`: the channel, its overwrites, the server and the membership), and V8's garbage
-collector. What would close it: skip merging entities the send does not change (build the Message
-from ids, keep the channel and membership as plain facts, as the roles already are), and write the
-outbox and analytics rows of a send with the message in one statement instead of three change sets.`,
+How the send reaches it: four statements, as the hand-written send has. \`begin\`; one read of every
+access fact (\`loadChannelAccess\`, rows built by \`json_build_object\` over the mapped columns); one
+write statement whose CTEs insert the message (from the unit of work's own snapshot,
+\`newEntityInsert\`), raise mention counts, write MESSAGE_CREATE to the outbox and the analytics row, and
+whose last part moves the channel's lastMessageId; \`commit\`. Each statement saved mattered more than
+any CPU spent per entity: on this machine a statement costs the Node process a blocking socket write
+plus MikroORM's and knex's per-query work. What remains between the two is that per-query work, the
+transaction's own bookkeeping in MikroORM (a fork, the closing flush over the identity map) and merging
+the channel, its overwrites, the server and the membership into the unit of work.`,
   'messages-read': `
 \`npm run bench:messages\` (bench/messages-read.ts) builds a million messages in SQL (4 servers, 200
 text channels, 5 per server hidden from the reader, Zipf-like channel and word frequencies, 5% with
@@ -55,10 +55,13 @@ parameters: the same statements, only the SQL layer differs.`,
   'voice-joins': `
 \`npm run bench:voice\` (bench/voice-joins.ts): 16 clients contend for 4 voice channels with a user
 limit of 8; each joins a random channel and leaves, in interleaved rounds per variant. The baseline is
-the same lock, count and insert SQL through raw \`pg\` in the same order, in the same run. The join
-sends fewer statements than before (the budget in the table above), but the baseline's statement
-shape is the old one, so the remaining gap is the ORM's per-statement and per-entity CPU, as for the
-send: the voice state, session and audit rows are three change sets, and the access merges entities.`,
+the same lock, count and insert SQL through raw \`pg\` in the same order, in the same run (that
+baseline keeps the older statement shape, so it sends more statements than the join now does). A join
+takes the user's voice lock, reads the state, reads the channel, its overwrites and the membership in
+one statement (\`loadChannelAccess\` with \`voiceOnly\`), locks the channel row (reading the ban and the
+limit), counts under the lock when the channel has a limit, and writes the state, the session and the
+event in one statement. A leave closes the session, records its analytics row, deletes the state and
+writes its event in one statement.`,
   'events-overhead': `
 \`npm run bench:events\` (bench/events-overhead.ts): the cost of the transactional outbox. Two units of
 work, each with and without the event recorder (the same code on an ORM without the recorder), in
@@ -66,7 +69,9 @@ paired interleaved rounds: a message-like one (load a channel, insert one conten
 event, set lastMessageId, flush) and a profile update (the lightest write, the worst case for a fixed
 per-flush cost). The cost is one more multi-row INSERT per flush.`,
   'analytics-overhead': `
-\`npm run bench:analytics\` (bench/analytics-overhead.ts): \`MessageRepository.send\` with and without
-its MessageAnalytics row, in the same process, in paired interleaved rounds; the JSON checks that the
-analytics variant wrote one row per message and the other none.`,
+\`npm run bench:analytics\` (bench/analytics-overhead.ts): \`MessageService.send\` with and without
+its MessageAnalytics row, in paired interleaved rounds: the same code and the same statement, for two
+sets of users, where a BEFORE INSERT trigger that exists only on the bench's scratch database drops the
+control users' analytics rows. The JSON checks that the analytics variant wrote one row per message
+and the other none.`,
 };

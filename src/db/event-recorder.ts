@@ -72,7 +72,8 @@ async function insertEvents(em: EntityManager, transaction: unknown, events: rea
 
 /**
  * Writes the events aggregates recorded to the outbox inside the transaction that writes their
- * change, so one commit carries both or neither. This is the only place events reach the database.
+ * change, so one commit carries both or neither. This module is the only place events reach the
+ * database: the send and voice write theirs with `outboxInsert` inside their one write statement.
  *
  * - A flush inside a transaction (em.transactional, transact) writes its events at once, on that
  *   transaction (or savepoint): a later rollback takes them away with the change.
