@@ -6,6 +6,7 @@ import {
   type TransactionEventArgs,
   type UnitOfWork,
 } from '@mikro-orm/core';
+import type { SqlStatement } from './statements';
 import { inRecordingOrder, type RecordedEvent, restoreRecordedEvents, takeRecordedEvents } from '../domain/events';
 
 /** Events taken from one aggregate by a flush, and the aggregate's persisted state as that flush began. */
@@ -30,12 +31,6 @@ function bigintArray(ids: readonly string[] | null | undefined): string | null {
   for (const id of ids)
     if (!DIGITS.test(id)) throw new TypeError(`event recipient ${JSON.stringify(id)} is not a snowflake`);
   return `{${ids.join(',')}}`;
-}
-
-/** A statement with its bind parameters, for composing into one round trip (a CTE member, say). */
-export interface SqlStatement {
-  sql: string;
-  params: unknown[];
 }
 
 /** The outbox INSERT of these events (at most ROWS_PER_INSERT of them); the only SQL that writes DomainEvent rows. */

@@ -8,7 +8,7 @@ import {
   SCALAR_TYPES,
 } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SqlStatement } from './event-recorder';
+import type { SqlStatement } from './statements';
 
 /**
  * Hydrates one raw row (column names as keys) into a managed entity, as `em.find` does with the rows

@@ -4,7 +4,7 @@ import { SLOWMODE_BYPASS } from '../domain/messages';
 import { Channel } from '../entities/channel/Channel';
 import { snowflakeAt } from '../domain/snowflake';
 import type { ChannelAccess } from '../entities/channel/ChannelAccess';
-import type { SqlStatement } from '../db/event-recorder';
+import { type SqlStatement, withLeading } from '../db/statements';
 
 /**
  * The counters a channel keeps about its messages, changed with atomic statements so concurrent sends
@@ -15,11 +15,6 @@ import type { SqlStatement } from '../db/event-recorder';
 /** Takes the channel's row lock (pins, recipient changes: check-count-act under it). */
 export async function lockChannelRow(tx: EntityManager, channelId: string): Promise<void> {
   await tx.execute('select 1 from "Channel" where "id" = ? for no key update', [channelId]);
-}
-
-/** `alongside` as leading CTE members ("with w0 as (...), w1 as (...)"), and their parameters. */
-function leadingWrites(alongside: readonly SqlStatement[]): { ctes: string[]; params: unknown[] } {
-  return { ctes: alongside.map((w, i) => `w${i} as (${w.sql})`), params: alongside.flatMap((w) => w.params) };
 }
 
 /**
@@ -36,19 +31,17 @@ export async function channelAfterPost(
   authorId: string,
   alongside: readonly SqlStatement[] = [],
 ): Promise<boolean> {
-  const writes = leadingWrites(alongside);
   if (!channel.isThread) {
-    const update =
-      'update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?';
-    await tx.execute(writes.ctes.length > 0 ? `with ${writes.ctes.join(', ')} ${update}` : update, [
-      ...writes.params,
-      messageId,
-      channel.id,
-    ]);
+    const update = {
+      sql: 'update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), ?::bigint) where "id" = ?',
+      params: [messageId, channel.id],
+    };
+    const { sql, params } = withLeading(alongside, update);
+    await tx.execute(sql, params);
     return false;
   }
-  const [row] = await tx.execute<{ joined: string; woke: boolean }[]>(
-    `with ${[...writes.ctes, ''].join(', ')}joined as (
+  const threadUpdate = {
+    sql: `with joined as (
        insert into "ThreadMember" ("threadId", "userId") values (?, ?) on conflict do nothing returning 1
      ), before as (
        select "archived" from "Channel" where "id" = ?
@@ -61,8 +54,10 @@ export async function channelAfterPost(
        "archiveTimestamp" = case when "archived" then now() else "archiveTimestamp" end
      where "id" = ?
      returning (select count(*) from joined) as "joined", (select "archived" from before) as "woke"`,
-    [...writes.params, channel.id, authorId, channel.id, messageId, channel.id],
-  );
+    params: [channel.id, authorId, channel.id, messageId, channel.id],
+  };
+  const { sql, params } = withLeading(alongside, threadUpdate);
+  const [row] = await tx.execute<{ joined: string; woke: boolean }[]>(sql, params);
   const joined = Number(row?.joined ?? 0) > 0;
   if (joined) channel.threadMembersChanged([authorId], []);
   if (row?.woke) channel.threadUpdated({ archived: false });

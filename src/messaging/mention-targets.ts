@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SqlStatement } from '../db/event-recorder';
+import type { SqlStatement } from '../db/statements';
 import { type ParsedMentions } from '../domain/messages';
 import { computeEffectivePermissions, isTimedOut, PermissionFlags } from '../domain/permissions';
 import { CHANNEL_TYPE_NUMBERS, ChannelType } from '../entities/channel/Channel';

@@ -16,6 +16,7 @@ import { rolesLockKey, voiceUserLockKey } from '../db/lock-keys';
 import { lockKeys } from '../db/unit-of-work';
 import { outboxInsert } from '../db/event-recorder';
 import { mergeRow, newEntityInsert } from '../db/rows';
+import { withLeading } from '../db/statements';
 import { takeRecordedEvents } from '../domain/events';
 import { recordClosedSessionsSql } from '../entities/analytics/recording';
 import { Channel, ChannelType } from '../entities/channel/Channel';
@@ -145,14 +146,15 @@ const closeSessionsSql = `update "VoiceSession" s set "endedAt" = greatest(?::ti
 export async function endStay(tx: EntityManager, state: VoiceState, at: Date = new Date()): Promise<void> {
   state.left();
   const events = takeRecordedEvents(state);
-  const outbox = events.length > 0 ? [outboxInsert(events)] : [];
-  await tx.execute(
-    recordClosedSessionsSql(closeSessionsSql, [
-      ...outbox.map((w, i) => `w${i} as (${w.sql})`),
-      'gone as (delete from "VoiceState" where "userId" = ?)',
-    ]),
-    [...outbox.flatMap((w) => w.params), state.user.id, at, at, [state.user.id]],
+  const { sql, params } = withLeading(
+    [
+      ...(events.length > 0 ? [outboxInsert(events)] : []),
+      { sql: 'delete from "VoiceState" where "userId" = ?', params: [state.user.id] },
+    ],
+    { sql: recordClosedSessionsSql(closeSessionsSql), params: [at, at, [state.user.id]] },
   );
+  await tx.execute(sql, params);
+  // The row is gone: the unit of work forgets the entity instead of deleting it again.
   tx.getUnitOfWork().unsetIdentity(state);
 }
 
@@ -204,21 +206,9 @@ export async function enter(
   }
   // A fresh join writes its state, its session and its event in one statement (the send does the same).
   const events = takeRecordedEvents(state);
-  const writes = [
-    newEntityInsert(tx, state),
-    newEntityInsert(tx, session),
-    ...(events.length > 0 ? [outboxInsert(events)] : []),
-  ];
-  await tx.execute(
-    `with ${writes
-      .slice(1)
-      .map((w, i) => `w${i} as (${w.sql})`)
-      .join(', ')} ${writes[0].sql}`,
-    writes
-      .slice(1)
-      .flatMap((w) => w.params)
-      .concat(writes[0].params),
-  );
+  const leading = [newEntityInsert(tx, session), ...(events.length > 0 ? [outboxInsert(events)] : [])];
+  const { sql, params } = withLeading(leading, newEntityInsert(tx, state));
+  await tx.execute(sql, params);
   tx.merge(state);
   tx.merge(session);
   return state;

@@ -9,7 +9,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationFailed } from '../../domain/errors';
-import type { SqlStatement } from '../../db/event-recorder';
+import type { SqlStatement } from '../../db/statements';
 import { MessageAnalytics } from './MessageAnalytics';
 import { SystemMetrics } from './SystemMetrics';
 import type { VoiceSession } from '../voice/VoiceSession';
@@ -85,11 +85,10 @@ export function recordVoiceSession(tx: EntityManager, closed: VoiceSessionClosed
 /**
  * The VoiceAnalytics rows of sessions closed by one raw UPDATE (the stale-session sweeper): wrap the
  * UPDATE ... RETURNING in this CTE so both happen in one statement. The UPDATE must return
- * "id", "serverId", "channelId", "userId", "durationSeconds", "endedAt". `leadingCtes` ("name as
- * (...)") run in the same statement; their parameters come first.
+ * "id", "serverId", "channelId", "userId", "durationSeconds", "endedAt".
  */
-export function recordClosedSessionsSql(updateReturning: string, leadingCtes: readonly string[] = []): string {
-  return `with ${[...leadingCtes, `closed as (${updateReturning})`].join(', ')}
+export function recordClosedSessionsSql(updateReturning: string): string {
+  return `with closed as (${updateReturning})
     insert into "VoiceAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "sessionDuration")
     select "endedAt", "id", "serverId", "channelId", "userId", "durationSeconds" from closed
     returning "id"`;
