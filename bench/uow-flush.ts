@@ -112,7 +112,9 @@ async function main(): Promise<void> {
             return `($${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, 'DEFAULT', $${n}, null, false, null, false, '{}', '{}', 0, 0, false)`;
           });
           await raw.query(
-            `insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content", "editedAt", "pinned", "replyToId", "mentionEveryone", "mentionUserIds", "mentionRoleIds", "attachmentCount", "embedCount", "hasLink") values ${values.join(', ')}`,
+            `insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content", "editedAt", "pinned",
+              "replyToId", "mentionEveryone", "mentionUserIds", "mentionRoleIds", "attachmentCount", "embedCount",
+              "hasLink") values ${values.join(', ')}`,
             params,
           );
         }

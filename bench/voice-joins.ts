@@ -237,8 +237,10 @@ async function main(): Promise<void> {
     await probe.connect();
     const [check] = (
       await probe.query<{ open: number; states: number; bad: number }>(
-        `select (select count(*)::int from "VoiceSession" where "endedAt" is null) as open, (select count(*)::int from "VoiceState") as states,
-                (select count(*)::int from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))) as bad`,
+        `select (select count(*)::int from "VoiceSession" where "endedAt" is null) as open, (select count(*)::int
+          from "VoiceState") as states,
+                (select count(*)::int from "VoiceSession" where "endedAt" is not null
+                  and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))) as bad`,
       )
     ).rows;
     await probe.end();

@@ -161,12 +161,11 @@ async function main(): Promise<void> {
     say(
       `${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`,
     );
-    await orm.em
-      .fork()
-      .execute(
-        `update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`,
-        [otherNova.id],
-      );
+    await orm.em.fork().execute(
+      `update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ?
+          and "endedAt" is null`,
+      [otherNova.id],
+    );
     await voice().joinVoice(otherNova, generalVoice.id);
     const [ended] = await voiceStates()
       .sessionsOf(otherNova, server.id, { limit: 2 })

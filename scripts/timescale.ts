@@ -49,7 +49,8 @@ async function main(): Promise<number | void> {
     // Record the migration as applied, so the migrator does not run it again (it would change nothing).
     await em.execute(
       `insert into "mikro_orm_migrations" ("name", "executed_at") select ?, now()
-        where to_regclass('"mikro_orm_migrations"') is not null and not exists (select 1 from "mikro_orm_migrations" where "name" = ?)`,
+        where to_regclass('"mikro_orm_migrations"') is not null and not exists (select 1 from "mikro_orm_migrations"
+          where "name" = ?)`,
       [MIGRATION, MIGRATION],
     );
     console.log(`path: ${describe(after)}`);

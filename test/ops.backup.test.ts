@@ -34,7 +34,8 @@ async function fingerprint(url: string): Promise<Fingerprint[]> {
   try {
     const tables = (
       await client.query<{ name: string }>(
-        `select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
+        `select table_name as name from information_schema.tables where table_schema = 'public'
+          and table_type = 'BASE TABLE' order by 1`,
       )
     ).rows;
     const result: Fingerprint[] = [];

@@ -49,7 +49,8 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
     const timescale = (await client.query(`select 1 from pg_extension where extname = 'timescaledb'`)).rowCount === 1;
     if (timescale) {
       const jobs = await client.query<{ id: number; proc: string; target: string | null }>(
-        `select job_id as id, proc_name as proc, hypertable_name as target from timescaledb_information.jobs where proc_name = any($1) order by job_id`,
+        `select job_id as id, proc_name as proc, hypertable_name as target from timescaledb_information.jobs
+          where proc_name = any($1) order by job_id`,
         [POLICIES],
       );
       if (jobs.rowCount === 0)

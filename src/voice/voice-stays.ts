@@ -27,6 +27,9 @@ import { VoiceSession } from '../entities/voice/VoiceSession';
 import { VoiceState } from '../entities/voice/VoiceState';
 import type { JoinVoiceOptions } from './voice-args';
 
+/** Whether the user is banned from the server (a ban check rides along with the channel row locks). */
+const BANNED_SQL = 'exists (select 1 from "Ban" b where b."serverId" = ? and b."userId" = ?)';
+
 export interface Locked {
   state: VoiceState | null;
   channels: Map<string, Channel>;
@@ -72,7 +75,7 @@ export async function lockVoice(
     // which a ban's endVoiceInServer also takes.
     const rows = await tx.execute<{ id: string; userLimit: number | null; banned: boolean }[]>(
       `select c."id"::text as "id", c."userLimit",
-              ${options.banCheck !== undefined ? 'exists (select 1 from "Ban" b where b."serverId" = ? and b."userId" = ?)' : 'false'} as "banned"
+              ${options.banCheck !== undefined ? BANNED_SQL : 'false'} as "banned"
          from "Channel" c where c."id" = any(array[?]::bigint[]) order by c."id" for no key update`,
       options.banCheck !== undefined ? [options.banCheck, userId, ids] : [ids],
     );

@@ -106,7 +106,8 @@ export interface MessageRow {
 }
 
 export const REACTIONS_SQL = `
-select "messageId"::text as "messageId", min("emojiId")::text as "emojiId", min("emojiName") as "emojiName", bool_or("emojiAnimated") as "emojiAnimated",
+select "messageId"::text as "messageId", min("emojiId")::text as "emojiId", min("emojiName") as "emojiName",
+  bool_or("emojiAnimated") as "emojiAnimated",
        count(*)::int as count, coalesce(bool_or("userId" = ?), false) as me
   from "Reaction" where "messageId" = any(array[?]::bigint[])
  group by "messageId", "emojiKey" order by "messageId", min("createdAt")`;
@@ -116,7 +117,8 @@ select id::text as id, "messageId"::text as "messageId", filename, size, "conten
   from "MessageAttachment" where "messageId" = any(array[?]::bigint[]) order by "messageId", id`;
 
 export const EMBEDS_SQL = `
-select "messageId"::text as "messageId", title, description, url, color, timestamp, fields, footer, author, image, thumbnail
+select "messageId"::text as "messageId", title, description, url, color, timestamp, fields, footer, author, image,
+  thumbnail
   from "MessageEmbed" where "messageId" = any(array[?]::bigint[]) order by "messageId", id`;
 
 type EmbedRow = {

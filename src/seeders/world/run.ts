@@ -270,7 +270,8 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
     if (run?.indexes) await leaveBulkMode(client, run.indexes, (name) => progress.line(`restoring ${name}`));
     const tables = (
       await client.query<{ name: string }>(
-        `select tablename as name from pg_tables where schemaname = current_schema() and tablename <> 'mikro_orm_migrations'`,
+        `select tablename as name from pg_tables where schemaname = current_schema()
+          and tablename <> 'mikro_orm_migrations'`,
       )
     ).rows;
     progress.line(`reset: emptying ${tables.length} tables`);
@@ -296,7 +297,8 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
   const anchorMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const indexes = spec.bulkMode ? await secondaryIndexes(client) : [];
   await client.query(
-    `create table ${PROGRESS_TABLE} (scenario text not null, seed int not null, anchor_ms bigint not null, done text[] not null default '{}', handles jsonb, indexes jsonb, started_at timestamptz not null default now())`,
+    `create table ${PROGRESS_TABLE} (scenario text not null, seed int not null, anchor_ms bigint not null,
+      done text[] not null default '{}', handles jsonb, indexes jsonb, started_at timestamptz not null default now())`,
   );
   await client.query(`insert into ${PROGRESS_TABLE} (scenario, seed, anchor_ms, indexes) values ($1, $2, $3, $4)`, [
     spec.name,

@@ -32,7 +32,8 @@ export async function channelHead(em: EntityManager, channelArg: string): Promis
             c."parentId"::text as "parentId", p.name as "parentName", c."messageCount",
             v.id::text as "viewerId", v.username || '#' || v.discriminator as "viewerTag"
        from "Channel" c left join "Server" s on s.id = c."serverId" left join "Channel" p on p.id = c."parentId"
-       left join "User" v on v.id = coalesce(s."ownerId", (select r."userId" from "ChannelRecipient" r where r."channelId" = c.id order by r."userId" limit 1))
+       left join "User" v on v.id = coalesce(s."ownerId", (select r."userId" from "ChannelRecipient" r
+         where r."channelId" = c.id order by r."userId" limit 1))
       where c.id = ?`,
     [channelId],
   );
@@ -44,7 +45,8 @@ async function threadsOf(em: EntityManager, channelId: string) {
   return query<{ id: string; name: string | null; type: string; messageCount: number; archived: boolean }>(
     em,
     `select id::text as id, name, type, "messageCount", archived from "Channel"
-      where "parentId" = ? and type in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD') order by id desc limit 50`,
+      where "parentId" = ? and type in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD') order by id desc
+        limit 50`,
     [channelId],
   );
 }
@@ -121,7 +123,8 @@ async function messageOf(ctx: Ctx) {
   const reactors = await query<{ emoji: string; userId: string; tag: string }>(
     ctx.em,
     `select r."emojiName" as emoji, r."userId"::text as "userId", u.username || '#' || u.discriminator as tag
-       from "Reaction" r join "User" u on u.id = r."userId" where r."messageId" = ? order by r."createdAt", r."userId" limit 200`,
+       from "Reaction" r join "User" u on u.id = r."userId" where r."messageId" = ? order by r."createdAt", r."userId"
+         limit 200`,
     [messageId],
   );
   return { head, message, reactors };

@@ -30,7 +30,8 @@ export async function rowCounts(ctx: Ctx): Promise<{ entity: StudioEntity; rows:
   const estimates = await query<{ table: string; estimate: string }>(
     ctx.em,
     `select c.relname as "table", c.reltuples::bigint::text as estimate from pg_class c
-       join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind in ('r', 'p') and c.relname = any(?::text[])`,
+       join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind in ('r', 'p')
+         and c.relname = any(?::text[])`,
     [tables],
   );
   const estimateOf = new Map(estimates.map((r) => [r.table, Number(r.estimate)]));
