@@ -157,7 +157,8 @@ async function main(): Promise<void> {
         {
           benchmark: 'analytics-overhead',
           unitOfWork:
-            'MessageService.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
+            'MessageService.send in a server text channel (fresh fork per send), with and without its ' +
+            'MessageAnalytics row',
           goal: 'slowdown at most 1.3',
           analyticsPath: (await analyticsLayerState(em)).path,
           serial,

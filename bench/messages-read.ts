@@ -325,13 +325,17 @@ async function main(): Promise<void> {
             buildSeconds: data.buildSeconds,
           },
           history: {
-            workload: `${pages.length} pages of 50 (20% newest, 80% before a random point), random viewable channels, one reader; after ${Math.min(200, ITERATIONS / 10)} warm-up pages`,
+            workload:
+              `${pages.length} pages of 50 (20% newest, 80% before a random point), random viewable ` +
+              `channels, one reader; after ${Math.min(200, ITERATIONS / 10)} warm-up pages`,
             meanPageSize: round3(pageSizes.reduce((a, b) => a + b, 0) / pageSizes.length),
             ...historyFigures,
             goal: 'orm p50 within 1.3x of raw pg',
           },
           search: {
-            workload: `${searches.length} top-25 searches over ${texts.length} texts (a third scoped to one server), viewable channels of the reader`,
+            workload:
+              `${searches.length} top-25 searches over ${texts.length} texts (a third scoped to one server), ` +
+              `viewable channels of the reader`,
             queries: matches.map((m) => ({ text: m.text, matchesInTable: m.n, page: hits.get(m.text) })),
             ...searchFigures,
             goal: 'orm p50 under 25 ms',

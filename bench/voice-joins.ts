@@ -102,7 +102,9 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       );
       await c.query('select count(*) from "Ban" where "serverId" = $1 and "userId" = $2', [serverId, userId]);
       await c.query(
-        'select m.*, r.* from "ServerMember" m left join "ServerMemberRole" mr on mr."serverId" = m."serverId" and mr."userId" = m."userId" left join "Role" r on r.id = mr."roleId" where m."serverId" = $1 and m."userId" = $2',
+        'select m.*, r.* from "ServerMember" m left join "ServerMemberRole" mr on mr."serverId" = m."serverId" and ' +
+          'mr."userId" = m."userId" left join "Role" r on r.id = mr."roleId" where m."serverId" = $1 and ' +
+          'm."userId" = $2',
         [serverId, userId],
       );
       await c.query('select * from "Role" where id = $1', [serverId]);
@@ -117,7 +119,8 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       }
       const now = new Date();
       await c.query(
-        'insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId", "joinedAt", "lastHeartbeatAt") values ($1, $2, $3, $4, $5, $5)',
+        'insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId", "joinedAt", "lastHeartbeatAt") ' +
+          'values ($1, $2, $3, $4, $5, $5)',
         [userId, channelId, serverId, randomBytes(16).toString('hex'), now],
       );
       await c.query(
@@ -250,7 +253,9 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           benchmark: 'voice-joins',
-          workload: `${CLIENTS} concurrent clients, ${CHANNELS} voice channels (userLimit ${LIMIT}); each client joins a random channel, then leaves; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
+          workload:
+            `${CLIENTS} concurrent clients, ${CHANNELS} voice channels (userLimit ${LIMIT}); each client ` +
+            `joins a random channel, then leaves; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
           orm: orms,
           rawPg: raw,
           ratio: {

@@ -17,7 +17,8 @@ const MIGRATION = 'Migration20261126064700_Timescale';
 
 function describe(state: AnalyticsLayerState): string {
   return state.path === 'timescaledb'
-    ? `TimescaleDB ${state.timescaleVersion}: hypertables ${state.hypertables.join(', ')}; continuous aggregates ${state.continuousAggregates.join(', ')}; views ${state.views.join(', ')}`
+    ? `TimescaleDB ${state.timescaleVersion}: hypertables ${state.hypertables.join(', ')}; continuous ` +
+        `aggregates ${state.continuousAggregates.join(', ')}; views ${state.views.join(', ')}`
     : `plain PostgreSQL: views ${state.views.join(', ')}; retention by cryb_apply_retention()`;
 }
 
@@ -59,9 +60,11 @@ async function main(): Promise<number | void> {
         !why?.available
           ? 'timescaledb is not installed on this server (pg_available_extensions has no timescaledb)'
           : !why.superuser
-            ? 'timescaledb is installed, but creating the extension needs a superuser: run this as one (or CREATE EXTENSION timescaledb first)'
+            ? 'timescaledb is installed, but creating the extension needs a superuser: run this as one (or CREATE ' +
+              'EXTENSION timescaledb first)'
             : !why.preloaded
-              ? 'timescaledb is installed but not in shared_preload_libraries: add it and restart PostgreSQL, then run this again'
+              ? 'timescaledb is installed but not in shared_preload_libraries: add it and restart PostgreSQL, then ' +
+                'run this again'
               : 'timescaledb was not used',
       );
     }

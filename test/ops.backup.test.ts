@@ -205,7 +205,8 @@ function recordingTools(log: string): string {
         `out="${log}/${tool}"; mkdir -p "$out"`,
         `cat /proc/$$/cmdline | tr '\\0' '\\n' > "$out/argv"`,
         `printf '%s' "\${PGPASSWORD-}" > "$out/pgpassword"`,
-        `if [ -n "$PGPASSFILE" ]; then stat -c %a "$PGPASSFILE" > "$out/mode"; cat "$PGPASSFILE" > "$out/passfile"; printf '%s' "$PGPASSFILE" > "$out/passfile-path"; fi`,
+        `if [ -n "$PGPASSFILE" ]; then stat -c %a "$PGPASSFILE" > "$out/mode"; cat "$PGPASSFILE" > "$out/passfile"; ` +
+          `printf '%s' "$PGPASSFILE" > "$out/passfile-path"; fi`,
         `exec "${real}" "$@"`,
         '',
       ].join('\n'),

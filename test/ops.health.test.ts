@@ -182,7 +182,8 @@ const TIMESCALE_URL = process.env.CRYB_TIMESCALE_URL;
 
 describe('health report with TimescaleDB', () => {
   it.skipIf(!TIMESCALE_URL)(
-    `reports hypertables, chunks, the compression ratio and jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`,
+    `reports hypertables, chunks, the compression ratio and ` +
+      `jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`,
     async () => {
       const name = `cryb_t_${db().name.split('_').slice(2).join('_')}_tsdb`;
       const admin = new Client({ connectionString: TIMESCALE_URL });

@@ -276,7 +276,8 @@ describe('the packed package in a fresh project', () => {
     expect(closed).toMatchObject({
       code: 4,
       stderr:
-        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is ' +
+        'PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
     });
     // The service without DATABASE_URL: a typed error, and no embedded cluster anywhere.
     const noUrl = await run(process.execPath, ['service.js'], consumer);

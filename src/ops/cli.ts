@@ -228,7 +228,8 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         if (!result.restored) {
           out(
             result.action === 'refuse'
-              ? `dry run: database ${result.database} exists, so the restore would refuse; --replace drops it and restores ${result.file} over it`
+              ? `dry run: database ${result.database} exists, so the restore would refuse; --replace drops it and ` +
+                  `restores ${result.file} over it`
               : `dry run: would ${result.action === 'replace' ? 'DROP and replace' : 'create'} database ${result.database} from ${result.file}`,
           );
           out(`the backup holds ${result.contents.length} entries:`);
@@ -262,7 +263,8 @@ async function embedded(command: 'start' | 'stop' | 'status'): Promise<string> {
   }
   const status = await server.status();
   return status.running
-    ? `embedded PostgreSQL running on port ${status.port} (pid ${status.pid}), data in ${server.dataDir}; DATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`
+    ? `embedded PostgreSQL running on port ${status.port} (pid ${status.pid}), data in ${server.dataDir}; ` +
+        `DATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`
     : `embedded PostgreSQL is not running (data in ${server.dataDir})`;
 }
 

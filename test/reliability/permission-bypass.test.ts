@@ -251,7 +251,8 @@ describe('permission bypass matrix', () => {
       const matches = expected === 'allowed' ? outcome === 'allowed' : outcome instanceof expected;
       if (!matches)
         mismatches.push(
-          `${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`,
+          `${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, ` +
+            `got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`,
         );
       if (outcome !== 'allowed') {
         refusals++;

@@ -74,7 +74,8 @@ export const MESSAGE_COLUMNS = `m.id::text as id, m."channelId"::text as "channe
        t.id::text as "threadId", t.name as "threadName", t.type as "threadType", t."messageCount" as "threadMessageCount",
        t."memberCount" as "threadMemberCount", t.archived as "threadArchived", t.locked as "threadLocked", t."lastMessageId"::text as "threadLastMessageId"`;
 
-export const MESSAGE_JOINS = `join "User" u on u.id = m."authorId" left join "Channel" t on t.id = m.id and t."parentId" = m."channelId"`;
+export const MESSAGE_JOINS =
+  `join "User" u on u.id = m."authorId" left join "Channel" t on t.id = m.id and ` + `t."parentId" = m."channelId"`;
 
 export interface MessageRow {
   id: string;

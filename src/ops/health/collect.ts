@@ -278,7 +278,8 @@ export async function slowestStatements(
     return {
       available: false,
       reason:
-        'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then CREATE EXTENSION pg_stat_statements)',
+        'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then ' +
+        'CREATE EXTENSION pg_stat_statements)',
     };
   }
   try {

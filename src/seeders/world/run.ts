@@ -170,7 +170,8 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     };
 
     progress.phase(
-      `${spec.name}: ${spec.users} users, ${spec.servers} servers, ${spec.messages} messages (seed ${seed}${state.resumed ? ', resuming' : ''})`,
+      `${spec.name}: ${spec.users} users, ${spec.servers} servers, ${spec.messages} messages ` +
+        `(seed ${seed}${state.resumed ? ', resuming' : ''})`,
     );
     await phase('structure', async () => {
       for (const table of STRUCTURE_ORDER) await copyRows(client, table, plan.tables[table] ?? []);
@@ -241,7 +242,8 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     // Kept on the report but not serialised.
     Object.defineProperty(report, 'world', { enumerable: false });
     progress.line(
-      `done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`,
+      `done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s ` +
+        `(${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`,
     );
     return report;
   } catch (error) {
@@ -280,8 +282,10 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
   } else if (run) {
     if (!options.resume || run.scenario !== spec.name || Number(run.seed) !== seed) {
       throw new SeedRefused(
-        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) is in this database: ` +
-          `finish it with --resume (SEED_RESUME=1) and the same scenario and seed, or start over with --reset (SEED_RESET=1)`,
+        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) is in this ` +
+          `database: ` +
+          `finish it with --resume (SEED_RESUME=1) and the same scenario and seed, or start over with --reset ` +
+          `(SEED_RESET=1)`,
       );
     }
     return { anchorMs: Number(run.anchor_ms), done: run.done, resumed: true, indexes: run.indexes ?? [] };
