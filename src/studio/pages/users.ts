@@ -115,6 +115,7 @@ export async function userView(em: EntityManager, userArg: string) {
 
 async function userPage(ctx: Ctx) {
   const view = await userView(ctx.em, ctx.params.id);
+  const blockers = view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `);
   const u = view.user;
   const body = html`<p>
       ${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType}
@@ -131,7 +132,7 @@ async function userPage(ctx: Ctx) {
             r.since ? new Date(r.since).toISOString().slice(0, 10) : '',
           ]),
           { empty: 'no friends, requests or blocks' },
-        )}${view.blockedBy.length ? html`<p>blocked by ${view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `)}</p>` : ''}
+        )}${view.blockedBy.length ? html`<p>blocked by ${blockers}</p>` : ''}
       </section>
       <section class="card">
         <h2>Servers</h2>
