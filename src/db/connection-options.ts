@@ -110,6 +110,6 @@ export function embeddedRequested(option?: boolean, env: NodeJS.ProcessEnv = pro
 }
 
 export const NOT_CONFIGURED_MESSAGE =
-  'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database (or pass createOrm({ ' +
-  'clientUrl })); ' +
+  'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database ' +
+  '(or pass createOrm({ clientUrl })); ' +
   'for development, createOrm({ embedded: true }) or CRYB_EMBEDDED=1 starts an embedded PostgreSQL instead';

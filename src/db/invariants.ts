@@ -88,10 +88,6 @@ export async function checkInvariants(db: SqlRunner): Promise<InvariantViolation
 /** A one-line-per-rule report of checkInvariants' result. */
 export function describeViolations(violations: readonly InvariantViolation[]): string {
   if (violations.length === 0) return `all ${Object.keys(INVARIANTS).length} invariants hold`;
-  return violations
-    .map(
-      (v) =>
-        `BROKEN ${v.invariant}: ${JSON.stringify(v.rows.slice(0, 3), (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))}`,
-    )
-    .join('\n');
+  const json = (rows: unknown[]) => JSON.stringify(rows, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  return violations.map((v) => `BROKEN ${v.invariant}: ${json(v.rows.slice(0, 3))}`).join('\n');
 }

@@ -5,6 +5,9 @@ import { channelKindOf, computeEffectivePermissions, isTimedOut, PermissionFlags
 import { transact } from '../db/unit-of-work';
 import { loadChannelAccess } from '../entities/channel/ChannelAccess';
 
+/** Whether message m mentions the user: directly (?), through @everyone, or through one of their roles (?). */
+const MENTIONS_USER_SQL = `? = any(m."mentionUserIds") or m."mentionEveryone"
+                 or m."mentionRoleIds" && array[?]::bigint[]`;
 /** Read states: acks, and unread and mention counts. */
 export class ReadStateService {
   constructor(private readonly em: EntityManager) {}
@@ -36,7 +39,7 @@ export class ReadStateService {
         `update "ReadState" set "lastReadMessageId" = ?::bigint, "mentionCount" = (
            select count(*) from "Message" m
             where m."channelId" = ? and m."id" > ?::bigint and m."authorId" <> ?
-              and (${access.channel.isPrivate ? 'true' : `? = any(m."mentionUserIds") or m."mentionEveryone" or m."mentionRoleIds" && array[?]::bigint[]`}))
+              and (${access.channel.isPrivate ? 'true' : MENTIONS_USER_SQL}))
          where "userId" = ? and "channelId" = ?`,
         access.channel.isPrivate
           ? [ackId, channelId, ackId, userId, userId, channelId]

@@ -89,7 +89,11 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
 
 export function formatMaintenance(report: MaintenanceReport): string[] {
   return [
-    `analytics upkeep on ${report.path === 'timescaledb' ? 'TimescaleDB (policies run with CALL run_job)' : 'plain PostgreSQL (fallback retention)'}:`,
+    'analytics upkeep on ' +
+      (report.path === 'timescaledb'
+        ? 'TimescaleDB (policies run with CALL run_job)'
+        : 'plain PostgreSQL (fallback retention)') +
+      ':',
     ...report.steps.map((s) => `  ${s.ok ? 'ok    ' : 'FAILED'}  ${s.name}: ${s.detail} (${s.ms} ms)`),
     report.ok ? 'done' : `${report.steps.filter((s) => !s.ok).length} step(s) failed`,
   ];

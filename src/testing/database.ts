@@ -178,8 +178,8 @@ export function useTestDatabase(
   const tearDown = options.perTest ? hooks.afterEach : (hooks.afterAll ?? hooks.after);
   if (!setUp || !tearDown)
     throw new Error(
-      `useTestDatabase needs the test ` +
-        `runner's ${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`,
+      "useTestDatabase needs the test runner's " +
+        `${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`,
     );
   setUp(async () => {
     db = await createTestDatabase(options);

@@ -111,7 +111,10 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
   return tx.find(Channel, { id: { $in: ids } }, { populate: ['overwrites'], refresh: cached });
 }
 
-/** Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet under any channel lock). */
+/**
+ * Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet
+ * under any channel lock).
+ */
 export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: string): Promise<VoiceState | null> {
   await lockKeys(
     tx,

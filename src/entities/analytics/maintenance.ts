@@ -73,8 +73,8 @@ export async function refreshAnalytics(em: EntityManager): Promise<void> {
   // Up to the current hour only: that hour stays real-time, so rows arriving in it show at once.
   for (const { view } of HOURLY_AGGREGATES) {
     await em.execute(
-      `call refresh_continuous_aggregate('"${view}"', null, date_bin('1 hour', now(), timestamptz '2000-01-01 ` +
-        `00:00:00+00'))`,
+      `call refresh_continuous_aggregate('"${view}"', null,
+         date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00'))`,
     );
   }
 }

@@ -140,8 +140,9 @@ export function evaluate(report: HealthReport, t: HealthThresholds): Finding[] {
       add(
         'warning',
         'timescaledb job',
-        `job ${job.id} (${job.application}) last ` +
-          `run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures${job.lastError ? `: ${job.lastError}` : ''}; \`npx cryb-db maintain\` runs the policies with CALL run_job`,
+        `job ${job.id} (${job.application}) last run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures` +
+          (job.lastError ? `: ${job.lastError}` : '') +
+          '; `npx cryb-db maintain` runs the policies with CALL run_job',
       );
     }
   }

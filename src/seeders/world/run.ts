@@ -282,10 +282,9 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
   } else if (run) {
     if (!options.resume || run.scenario !== spec.name || Number(run.seed) !== seed) {
       throw new SeedRefused(
-        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) is in this ` +
-          `database: ` +
-          `finish it with --resume (SEED_RESUME=1) and the same scenario and seed, or start over with --reset ` +
-          `(SEED_RESET=1)`,
+        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) ` +
+          'is in this database: finish it with --resume (SEED_RESUME=1) and the same scenario and seed, ' +
+          'or start over with --reset (SEED_RESET=1)',
       );
     }
     return { anchorMs: Number(run.anchor_ms), done: run.done, resumed: true, indexes: run.indexes ?? [] };
