@@ -134,7 +134,8 @@ async function build(orm: CrybOrm, sql: ReadSql) {
       ],
     );
     log(
-      `messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} (${round3((performance.now() - started) / 1000)} s)`,
+      `messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} ` +
+        `(${round3((performance.now() - started) / 1000)} s)`,
     );
   }
   await sql(

@@ -264,7 +264,8 @@ async function main(): Promise<void> {
       // One client alone: the cost of a send without contention.
       for (const name of names) await run(variants[name], authors, channels, 1, serial[name], 1);
       toStderr(
-        `[bench] send-message round ${round + 1}/${ROUNDS}: ${names.map((n) => `${n} ${summary(totals[n]).sendsPerSecond}/s`).join(', ')}`,
+        `[bench] send-message round ${round + 1}/${ROUNDS}: ` +
+          names.map((n) => `${n} ${summary(totals[n]).sendsPerSecond}/s`).join(', '),
       );
     }
     const orm$ = summary(totals.orm);

@@ -11,8 +11,9 @@
  *   per-user advisory lock, the same reads (state, channel with overwrites, ban, membership with
  *   roles, @everyone), then the channel row lock (`for no key update`, reading userLimit), the count
  *   under it, then insert state, insert session, insert the event; the leave likewise (user lock,
- *   state, channel row lock, state again, open session, update it, delete the state, the event). It computes no permissions (the reads are
- *   done, the bit arithmetic is not), so it is the floor the ORM path is compared against.
+ *   state, channel row lock, state again, open session, update it, delete the state, the event). It
+ *   computes no permissions (the reads are done, the bit arithmetic is not), so it is the floor the
+ *   ORM path is compared against.
  *
  *   npx tsx bench/voice-joins.ts                # embedded server (started when needed), or DATABASE_URL
  *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CLIENTS=16 BENCH_LIMIT=8 npx tsx bench/voice-joins.ts

@@ -113,9 +113,9 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   say(`history of #general as ${owner.tag}, newest first (one query per part, no N+1):`);
   for (const m of page) {
     const tally = m.reactions.map((r) => `${r.emoji.name}${r.count}`).join(' ');
-    say(
-      `  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${(m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48)} ${tally}${m.thread ? `  [thread: ${m.thread.name}]` : ''}`,
-    );
+    const text = (m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48);
+    const thread = m.thread ? `  [thread: ${m.thread.name}]` : '';
+    say(`  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${text} ${tally}${thread}`);
   }
   const found = await search(fork(), member, { text: '"search page" OR docs', serverId });
   say(

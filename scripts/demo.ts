@@ -83,7 +83,10 @@ async function main(): Promise<void> {
     }
     const view = await relationships.relationshipsOf(nova.id);
     say(
-      `${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`,
+      `${nova.tag} sees: ` +
+        view
+          .map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`)
+          .join(', '),
     );
 
     step('A server: invite, join, a role, an overwrite, a kick, the audit log');
@@ -133,9 +136,9 @@ async function main(): Promise<void> {
     ]);
     for (const entry of log) {
       const target = who.get(entry.targetId ?? '') ?? entry.targetId ?? `invite ${invite.code}`;
-      say(
-        `  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`,
-      );
+      const actor = who.get(entry.actor?.id ?? '') ?? '?';
+      const reason = entry.reason ? ` ("${entry.reason}")` : '';
+      say(`  ${AuditLogAction[entry.actionType].padEnd(24)} by ${actor} on ${target}${reason}`);
     }
 
     step('Voice: a full channel, a moderator who gets in anyway, a move that ends a session');

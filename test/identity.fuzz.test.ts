@@ -399,7 +399,9 @@ describe('1,000 generated bad inputs to the identity methods', () => {
         } catch (e) {
           error = e;
         }
-        const label = `${c.family}: ${describeInput(c.input)} -> ${error === undefined ? 'no error' : `${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`}`;
+        const failure = error as Error | undefined;
+        const outcome = error === undefined ? 'no error' : `${failure?.constructor?.name}: ${failure?.message}`;
+        const label = `${c.family}: ${describeInput(c.input)} -> ${outcome}`;
         expect(error, label).toBeInstanceOf(DomainError);
         expect(
           c.allowed.some((type) => error instanceof type),

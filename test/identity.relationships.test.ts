@@ -393,7 +393,8 @@ describe('the friend cap', () => {
     // Others may still ask; accepting would be the 1001st friend.
     await other.sendFriendRequest(full);
     await refused(() => full.acceptFriendRequest(other), LimitReached, [full, other]);
-    await refused(() => full.sendFriendRequest(other.tag), LimitReached, [full, other]); // a crossing request is an accept
+    // a crossing request is an accept
+    await refused(() => full.sendFriendRequest(other.tag), LimitReached, [full, other]);
     expect(await row(full, other)).toEqual({ status: 'PENDING', requesterId: other.id, blockers: [] });
 
     // The side that is not full hits the cap of the other: the accept is refused too.

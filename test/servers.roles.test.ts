@@ -363,7 +363,8 @@ describe('updating roles', () => {
     expect(error).toBeInstanceOf(MissingPermission);
     expect(error.permissions).toEqual(['KICK_MEMBERS']);
     expect(await writes(server.id)).toEqual(before);
-    await roles().updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | MANAGE }); // keeps BAN_MEMBERS, adds MANAGE_ROLES (held)
+    // keeps BAN_MEMBERS, adds MANAGE_ROLES (held)
+    await roles().updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | MANAGE });
     expect((await roleRow(target)).permissions).toBe((F.BAN_MEMBERS | MANAGE).toString());
     await roles().updateRole(mod.user, server.id, target, { permissions: 0n });
     expect((await roleRow(target)).permissions).toBe('0');
