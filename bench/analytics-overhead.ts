@@ -128,7 +128,8 @@ async function main(): Promise<void> {
       'create function bench_skip_row() returns trigger language plpgsql as $$ begin return null; end $$',
     );
     await orm.em.execute(
-      `create trigger bench_no_analytics before insert on "MessageAnalytics" for each row when (new."userId" = any('{${skipped}}'::bigint[])) execute function bench_skip_row()`,
+      `create trigger bench_no_analytics before insert on "MessageAnalytics" for each row
+        when (new."userId" = any('{${skipped}}'::bigint[])) execute function bench_skip_row()`,
     );
     const serial = await measure(orm, slots, 1);
     const concurrent = CONCURRENCY > 1 ? await measure(orm, slots, CONCURRENCY) : null;
@@ -137,7 +138,8 @@ async function main(): Promise<void> {
       Number(
         (
           await em.execute<{ n: string }[]>(
-            `select count(*)::text as n from "MessageAnalytics" where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
+            `select count(*)::text as n from "MessageAnalytics"
+              where "userId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
           )
         )[0].n,
       );
@@ -145,7 +147,8 @@ async function main(): Promise<void> {
       Number(
         (
           await em.execute<{ n: string }[]>(
-            `select count(*)::text as n from "Message" where "authorId" = any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
+            `select count(*)::text as n from "Message" where "authorId" =
+              any(array[${slots[variant].map((s) => s.userId).join(',')}]::bigint[])`,
           )
         )[0].n,
       );
@@ -154,7 +157,8 @@ async function main(): Promise<void> {
         {
           benchmark: 'analytics-overhead',
           unitOfWork:
-            'MessageService.send in a server text channel (fresh fork per send), with and without its MessageAnalytics row',
+            'MessageService.send in a server text channel (fresh fork per send), with and without its ' +
+            'MessageAnalytics row',
           goal: 'slowdown at most 1.3',
           analyticsPath: (await analyticsLayerState(em)).path,
           serial,

@@ -196,11 +196,13 @@ async function main(): Promise<void> {
     const probe = new Client({ connectionString: url });
     await probe.connect();
     const counts = await probe.query<{ type: string; n: string; users: string }>(
-      `select "type", count(*)::text as n, count(distinct "userIds"[1])::text as users from "DomainEvent" group by "type" order by "type"`,
+      `select "type", count(*)::text as n, count(distinct "userIds"[1])::text as users from "DomainEvent"
+        group by "type" order by "type"`,
     );
     const noEventUsers = await probe.query<{ n: string }>(
       `select count(*)::text as n from "DomainEvent"
-        where ("userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE') or ("serverId" = any($2::bigint[]) and "type" = 'GUILD_AUDIT_LOG_ENTRY_CREATE')`,
+        where ("userIds"[1] = any($1::bigint[]) and "type" = 'USER_UPDATE') or ("serverId" = any($2::bigint[])
+          and "type" = 'GUILD_AUDIT_LOG_ENTRY_CREATE')`,
       [users.noEvents.map((s) => s.userId), users.noEvents.map((s) => s.serverId)],
     );
     await probe.end();

@@ -67,11 +67,13 @@ async function build(orm: CrybOrm, sql: ReadSql) {
     servers.push((await new ServerService(orm.em.fork()).createServer(owner, { name: `bench ${s}` })).id);
   const userIds = Array.from({ length: USERS }, () => nextSnowflake());
   await sql(
-    `insert into "User" (id, username, discriminator) select u.id, 'member' || u.n, lpad(((u.n % 9999) + 1)::text, 4, '0') from unnest(array[?]::bigint[]) with ordinality as u(id, n)`,
+    `insert into "User" (id, username, discriminator) select u.id, 'member' || u.n, lpad(((u.n % 9999) + 1)::text, 4,
+      '0') from unnest(array[?]::bigint[]) with ordinality as u(id, n)`,
     [userIds],
   );
   await sql(
-    `insert into "ServerMember" ("serverId", "userId") select s, u from unnest(array[?]::bigint[]) s, unnest(array[?]::bigint[]) u`,
+    `insert into "ServerMember" ("serverId", "userId") select s, u from unnest(array[?]::bigint[]) s,
+      unnest(array[?]::bigint[]) u`,
     [servers, userIds],
   );
   const channels: { id: string; serverId: string; hidden: boolean }[] = [];
@@ -80,18 +82,21 @@ async function build(orm: CrybOrm, sql: ReadSql) {
       channels.push({ id: nextSnowflake(), serverId, hidden: c >= CHANNELS_PER_SERVER - HIDDEN_PER_SERVER });
   }
   await sql(
-    `insert into "Channel" (id, "serverId", type, name, position) select c.id, c.s, 'GUILD_TEXT', 'chat-' || c.n, c.n from unnest(array[?]::bigint[], array[?]::bigint[]) with ordinality as c(id, s, n)`,
+    `insert into "Channel" (id, "serverId", type, name, position) select c.id, c.s, 'GUILD_TEXT', 'chat-' || c.n, c.n
+      from unnest(array[?]::bigint[], array[?]::bigint[]) with ordinality as c(id, s, n)`,
     [channels.map((c) => c.id), channels.map((c) => c.serverId)],
   );
   const hidden = channels.filter((c) => c.hidden);
   await sql(
-    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) select c.id, c.s, 'ROLE', 0, ? from unnest(array[?]::bigint[], array[?]::bigint[]) as c(id, s)`,
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) select c.id, c.s, 'ROLE', 0, ?
+      from unnest(array[?]::bigint[], array[?]::bigint[]) as c(id, s)`,
     [PermissionFlags.VIEW_CHANNEL.toString(), hidden.map((c) => c.id), hidden.map((c) => c.serverId)],
   );
 
   // The load: secondary indexes off, rebuilt once at the end (much faster than maintaining them row by row).
   const indexes = await sql<{ def: string; name: string }>(
-    `select indexdef as def, indexname as name from pg_indexes where tablename = 'Message' and indexname <> 'Message_pkey'`,
+    `select indexdef as def, indexname as name from pg_indexes where tablename = 'Message'
+      and indexname <> 'Message_pkey'`,
     [],
   );
   for (const i of indexes) await sql(`drop index "${i.name}"`, []);
@@ -103,15 +108,19 @@ async function build(orm: CrybOrm, sql: ReadSql) {
     const to = Math.min(MESSAGES, from + CHUNK - 1);
     await sql(`select setseed(?)`, [(from / MESSAGES) * 0.5]);
     await sql(
-      `insert into "Message" (id, "channelId", "serverId", "authorId", content, "hasLink", "attachmentCount", "mentionUserIds")
-       select ((?::bigint + g * ?) << 22) | (g % 4096), ch.id, ch.s, p.users[(1 + (g * 7919) % cardinality(p.users))::int],
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content, "hasLink", "attachmentCount",
+        "mentionUserIds")
+       select ((?::bigint + g * ?) << 22) | (g % 4096), ch.id, ch.s,
+         p.users[(1 + (g * 7919) % cardinality(p.users))::int],
               body.text || case when g % 33 = 0 then ' https://example.com/p/' || g else '' end,
-              g % 33 = 0, (g % 100 = 0)::int, case when g % 20 = 0 then array[p.users[(1 + (g * 104729) % cardinality(p.users))::int]] else '{}' end
+              g % 33 = 0, (g % 100 = 0)::int, case when g % 20 = 0
+                then array[p.users[(1 + (g * 104729) % cardinality(p.users))::int]] else '{}' end
          from (select ?::text[] as words, ?::bigint[] as users, ?::bigint[] as chans, ?::bigint[] as servers) p,
               generate_series(?::bigint, ?::bigint) g,
               lateral (select floor(exp(random() * ln(cardinality(p.chans) + 1)))::int as i where g > 0) pick,
               lateral (select p.chans[pick.i] as id, p.servers[pick.i] as s) ch,
-              lateral (select string_agg(p.words[floor(exp(random() * ln(cardinality(p.words) + 1)))::int + w * 0], ' ') as text
+              lateral (select string_agg(p.words[floor(exp(random() * ln(cardinality(p.words) + 1)))::int + w * 0],
+                ' ') as text
                          from generate_series(1, 4 + (g * 31 + 7) % 18) w where g > 0) body`,
       [
         startMs.toString(),
@@ -125,11 +134,13 @@ async function build(orm: CrybOrm, sql: ReadSql) {
       ],
     );
     log(
-      `messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} (${round3((performance.now() - started) / 1000)} s)`,
+      `messages ${to.toLocaleString('en')} / ${MESSAGES.toLocaleString('en')} ` +
+        `(${round3((performance.now() - started) / 1000)} s)`,
     );
   }
   await sql(
-    `insert into "MessageAttachment" (id, "messageId", filename, size, "contentType", url) select id + 1, id, 'file.png', 1024, 'image/png', 'https://cdn.example.com/' || id from "Message" where "attachmentCount" > 0`,
+    `insert into "MessageAttachment" (id, "messageId", filename, size, "contentType", url) select id + 1, id,
+      'file.png', 1024, 'image/png', 'https://cdn.example.com/' || id from "Message" where "attachmentCount" > 0`,
     [],
   );
   await sql(
@@ -205,7 +216,8 @@ function searchTexts(words: string[]): string[] {
 async function reload(sql: ReadSql) {
   const servers = (await sql<{ id: string }>(`select id::text from "Server" order by id`, [])).map((r) => r.id);
   const channels = await sql<{ id: string; serverId: string; hidden: boolean }>(
-    `select c.id::text, c."serverId"::text as "serverId", exists (select 1 from "PermissionOverwrite" o where o."channelId" = c.id) as hidden
+    `select c.id::text, c."serverId"::text as "serverId", exists (select 1 from "PermissionOverwrite" o
+      where o."channelId" = c.id) as hidden
        from "Channel" c where c.name like 'chat-%' order by c.id`,
     [],
   );
@@ -247,7 +259,8 @@ async function main(): Promise<void> {
     const reader = data.userIds[7];
     const visible = data.channels.filter((c) => !c.hidden);
     const ranges = await raw<{ channelId: string; min: string; max: string; n: number }>(
-      `select "channelId"::text as "channelId", min(id)::text as min, max(id)::text as max, count(*)::int as n from "Message" group by "channelId"`,
+      `select "channelId"::text as "channelId", min(id)::text as min, max(id)::text as max, count(*)::int as n
+        from "Message" group by "channelId"`,
       [],
     );
     const byChannel = new Map(ranges.map((r) => [r.channelId, r]));
@@ -289,11 +302,13 @@ async function main(): Promise<void> {
       rawPg: (q) => searchOn(raw, reader, { ...q, limit: 25 }),
     });
     const [counts] = await raw<{ messages: number; reactions: number; bytes: string }>(
-      `select (select count(*)::int from "Message") as messages, (select count(*)::int from "Reaction") as reactions, pg_size_pretty(pg_total_relation_size('"Message"')) as bytes`,
+      `select (select count(*)::int from "Message") as messages, (select count(*)::int from "Reaction") as reactions,
+        pg_size_pretty(pg_total_relation_size('"Message"')) as bytes`,
       [],
     );
     const matches = await raw<{ text: string; n: number }>(
-      `select t as text, (select count(*)::int from "Message" where "searchVector" @@ websearch_to_tsquery('english', t)) as n from unnest(?::text[]) t`,
+      `select t as text, (select count(*)::int from "Message" where "searchVector" @@ websearch_to_tsquery('english',
+        t)) as n from unnest(?::text[]) t`,
       [texts],
     );
     console.log(
@@ -311,13 +326,17 @@ async function main(): Promise<void> {
             buildSeconds: data.buildSeconds,
           },
           history: {
-            workload: `${pages.length} pages of 50 (20% newest, 80% before a random point), random viewable channels, one reader; after ${Math.min(200, ITERATIONS / 10)} warm-up pages`,
+            workload:
+              `${pages.length} pages of 50 (20% newest, 80% before a random point), random viewable ` +
+              `channels, one reader; after ${Math.min(200, ITERATIONS / 10)} warm-up pages`,
             meanPageSize: round3(pageSizes.reduce((a, b) => a + b, 0) / pageSizes.length),
             ...historyFigures,
             goal: 'orm p50 within 1.3x of raw pg',
           },
           search: {
-            workload: `${searches.length} top-25 searches over ${texts.length} texts (a third scoped to one server), viewable channels of the reader`,
+            workload:
+              `${searches.length} top-25 searches over ${texts.length} texts (a third scoped to one server), ` +
+              `viewable channels of the reader`,
             queries: matches.map((m) => ({ text: m.text, matchesInTable: m.n, page: hits.get(m.text) })),
             ...searchFigures,
             goal: 'orm p50 under 25 ms',

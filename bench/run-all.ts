@@ -24,7 +24,8 @@ const BENCHES = [
   'analytics-overhead',
 ];
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the benches' JSON output, read without a schema
+type Json = Record<string, any>;
 type Row = [figure: string, value: string, baseline: string, ratio: string, goal: string];
 
 /** `file:variant`: a second run of a bench with different Node options. */
@@ -238,9 +239,11 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${document.date.replace(/[:.]/g, '-')}.json`), text);
   writeFileSync(join(dir, 'latest.json'), text);
   console.log(text);
-  console.error(
-    `\n${table(lines)}\n\nmachine: ${machine ? `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, PostgreSQL ${machine.postgres} (${machine.server}), load at end ${machine.loadAverageAtEnd}` : '?'}; ${document.date}`,
-  );
+  const machineLine = machine
+    ? `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, ` +
+      `PostgreSQL ${machine.postgres} (${machine.server}), load at end ${machine.loadAverageAtEnd}`
+    : '?';
+  console.error(`\n${table(lines)}\n\nmachine: ${machineLine}; ${document.date}`);
   if (Object.values(results).some((r) => r.failed)) process.exitCode = 1;
 }
 

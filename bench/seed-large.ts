@@ -35,7 +35,8 @@ GROUP BY hour ORDER BY hour;`,
 
 async function columnsOf(client: Client, table: string): Promise<string> {
   const { rows } = await client.query<{ name: string }>(
-    `select column_name as name from information_schema.columns where table_schema = current_schema() and table_name = $1 and is_generated = 'NEVER' order by ordinal_position`,
+    `select column_name as name from information_schema.columns where table_schema = current_schema()
+      and table_name = $1 and is_generated = 'NEVER' order by ordinal_position`,
     [table],
   );
   return rows.map((r) => `"${r.name}"`).join(', ');

@@ -44,7 +44,8 @@ const ACCESS_SQL = `
          coalesce((select json_agg(json_build_object('id', r."id"::text, 'permissions', r."permissions"::text))
                      from "ServerMemberRole" mr join "Role" r on r."id" = mr."roleId"
                     where mr."serverId" = c."serverId" and mr."userId" = $2), '[]') as roles,
-         coalesce((select json_agg(json_build_object('id', o."targetId"::text, 'type', lower(o."type"), 'allow', o."allow"::text, 'deny', o."deny"::text))
+         coalesce((select json_agg(json_build_object('id', o."targetId"::text, 'type', lower(o."type"), 'allow',
+           o."allow"::text, 'deny', o."deny"::text))
                      from "PermissionOverwrite" o where o."channelId" = c."id"), '[]') as overwrites
     from "Channel" c join "Server" s on s."id" = c."serverId" join "User" u on u."id" = $2
     left join "ServerMember" m on m."serverId" = c."serverId" and m."userId" = $2
@@ -52,13 +53,17 @@ const ACCESS_SQL = `
 
 const WRITE_SQL = `
   with message as (
-    insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content") values ($1, $2, $3, $4, 'DEFAULT', $5) returning "id"
+    insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content") values ($1, $2, $3, $4,
+      'DEFAULT', $5) returning "id"
   ), channel as (
-    update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), $1::bigint) where "id" = $2 returning 1
+    update "Channel" set "lastMessageId" = greatest(coalesce("lastMessageId", 0), $1::bigint) where "id" = $2
+      returning 1
   ), event as (
-    insert into "DomainEvent" ("type", "payload", "serverId", "channelId") values ('MESSAGE_CREATE', $6, $3, $2) returning 1
+    insert into "DomainEvent" ("type", "payload", "serverId", "channelId") values ('MESSAGE_CREATE', $6, $3, $2)
+      returning 1
   )
-  insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount", "characterCount")
+  insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount",
+    "characterCount")
   values ($7, $8, $3, $2, $4, 1, $9)`;
 
 /**
@@ -137,15 +142,18 @@ function rawSend(pool: Pool, ormOrder = false): Send {
           [id, channelId],
         );
         await client.query(
-          `insert into "DomainEvent" ("type", "payload", "serverId", "channelId") values ('MESSAGE_CREATE', $1, $2, $3)`,
+          `insert into "DomainEvent" ("type", "payload", "serverId", "channelId") values ('MESSAGE_CREATE', $1, $2,
+            $3)`,
           [params[5], a.serverId, channelId],
         );
         await client.query(
-          `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount", "characterCount") values ($1, $2, $3, $4, $5, 1, $6)`,
+          `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount",
+            "characterCount") values ($1, $2, $3, $4, $5, 1, $6)`,
           [at, params[7], a.serverId, channelId, authorId, params[8]],
         );
         await client.query(
-          `insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content") values ($1, $2, $3, $4, 'DEFAULT', $5)`,
+          `insert into "Message" ("id", "channelId", "serverId", "authorId", "type", "content") values ($1, $2, $3, $4,
+            'DEFAULT', $5)`,
           [id, channelId, a.serverId, authorId, text],
         );
       }
@@ -256,7 +264,8 @@ async function main(): Promise<void> {
       // One client alone: the cost of a send without contention.
       for (const name of names) await run(variants[name], authors, channels, 1, serial[name], 1);
       toStderr(
-        `[bench] send-message round ${round + 1}/${ROUNDS}: ${names.map((n) => `${n} ${summary(totals[n]).sendsPerSecond}/s`).join(', ')}`,
+        `[bench] send-message round ${round + 1}/${ROUNDS}: ` +
+          names.map((n) => `${n} ${summary(totals[n]).sendsPerSecond}/s`).join(', '),
       );
     }
     const orm$ = summary(totals.orm);

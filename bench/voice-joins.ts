@@ -11,8 +11,9 @@
  *   per-user advisory lock, the same reads (state, channel with overwrites, ban, membership with
  *   roles, @everyone), then the channel row lock (`for no key update`, reading userLimit), the count
  *   under it, then insert state, insert session, insert the event; the leave likewise (user lock,
- *   state, channel row lock, state again, open session, update it, delete the state, the event). It computes no permissions (the reads are
- *   done, the bit arithmetic is not), so it is the floor the ORM path is compared against.
+ *   state, channel row lock, state again, open session, update it, delete the state, the event). It
+ *   computes no permissions (the reads are done, the bit arithmetic is not), so it is the floor the
+ *   ORM path is compared against.
  *
  *   npx tsx bench/voice-joins.ts                # embedded server (started when needed), or DATABASE_URL
  *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CLIENTS=16 BENCH_LIMIT=8 npx tsx bench/voice-joins.ts
@@ -102,7 +103,9 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       );
       await c.query('select count(*) from "Ban" where "serverId" = $1 and "userId" = $2', [serverId, userId]);
       await c.query(
-        'select m.*, r.* from "ServerMember" m left join "ServerMemberRole" mr on mr."serverId" = m."serverId" and mr."userId" = m."userId" left join "Role" r on r.id = mr."roleId" where m."serverId" = $1 and m."userId" = $2',
+        'select m.*, r.* from "ServerMember" m left join "ServerMemberRole" mr on mr."serverId" = m."serverId" and ' +
+          'mr."userId" = m."userId" left join "Role" r on r.id = mr."roleId" where m."serverId" = $1 and ' +
+          'm."userId" = $2',
         [serverId, userId],
       );
       await c.query('select * from "Role" where id = $1', [serverId]);
@@ -117,7 +120,8 @@ function rawVariant(pool: Pool, serverId: string, userIds: string[]): { join: Jo
       }
       const now = new Date();
       await c.query(
-        'insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId", "joinedAt", "lastHeartbeatAt") values ($1, $2, $3, $4, $5, $5)',
+        'insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId", "joinedAt", "lastHeartbeatAt") ' +
+          'values ($1, $2, $3, $4, $5, $5)',
         [userId, channelId, serverId, randomBytes(16).toString('hex'), now],
       );
       await c.query(
@@ -237,8 +241,10 @@ async function main(): Promise<void> {
     await probe.connect();
     const [check] = (
       await probe.query<{ open: number; states: number; bad: number }>(
-        `select (select count(*)::int from "VoiceSession" where "endedAt" is null) as open, (select count(*)::int from "VoiceState") as states,
-                (select count(*)::int from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))) as bad`,
+        `select (select count(*)::int from "VoiceSession" where "endedAt" is null) as open, (select count(*)::int
+          from "VoiceState") as states,
+                (select count(*)::int from "VoiceSession" where "endedAt" is not null
+                  and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))) as bad`,
       )
     ).rows;
     await probe.end();
@@ -248,7 +254,9 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           benchmark: 'voice-joins',
-          workload: `${CLIENTS} concurrent clients, ${CHANNELS} voice channels (userLimit ${LIMIT}); each client joins a random channel, then leaves; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
+          workload:
+            `${CLIENTS} concurrent clients, ${CHANNELS} voice channels (userLimit ${LIMIT}); each client ` +
+            `joins a random channel, then leaves; ${ROUNDS} interleaved rounds of ${SECONDS} s per variant`,
           orm: orms,
           rawPg: raw,
           ratio: {

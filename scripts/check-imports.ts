@@ -111,7 +111,8 @@ if (require.main === module) {
   const cycles = importCycles(files);
   if (cycles.length === 0) {
     console.log(
-      `check:imports: no import cycle among ${files.length} src files (type-only imports and entity/own-repository pairs excepted)`,
+      `check:imports: no import cycle among ${files.length} src files (type-only imports and entity/own-repository ` +
+        `pairs excepted)`,
     );
   } else {
     for (const cycle of cycles)

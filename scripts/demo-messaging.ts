@@ -48,7 +48,8 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   );
   say(`${member.tag}: "${hello.content}"`);
   say(
-    `  -> sent; @everyone pinged nobody (${member.tag} lacks MENTION_EVERYONE here): mentionEveryone = ${hello.mentionEveryone}`,
+    `  -> sent; @everyone pinged nobody (${member.tag} lacks MENTION_EVERYONE here): mentionEveryone ` +
+      `= ${hello.mentionEveryone}`,
   );
   const reply = await messages().send(moderator, generalId, `Welcome <@${member.id}>!`, { replyTo: hello.id });
   say(`${moderator.tag} replies (${reply.type}), pinging ${member.tag}`);
@@ -59,12 +60,14 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   ] as const)
     await reactions().react(user, hello.id, emoji);
   say(
-    `reactions on the first message: 👋 x2, 🎉 x1; reacting twice is a no-op: ${await reactions().react(owner, hello.id, '👋')}`,
+    `reactions on the first message: 👋 x2, 🎉 x1; reacting twice is a ` +
+      `no-op: ${await reactions().react(owner, hello.id, '👋')}`,
   );
   await messages().pin(moderator, hello.id, { reason: 'useful link' });
   say(`${moderator.tag} pins it (MANAGE_MESSAGES): a PIN notice is posted and the audit log has MESSAGE_PIN`);
   say(
-    `${member.tag} tries to delete ${moderator.tag}'s reply -> ${await refusal(() => messages().deleteMessage(member, reply.id))}`,
+    `${member.tag} tries to delete ${moderator.tag}'s reply ` +
+      `-> ${await refusal(() => messages().deleteMessage(member, reply.id))}`,
   );
   await messages().edit(member, hello.id, 'Hi all! The docs are at https://cryb.example/docs (edited)');
   say(`${member.tag} edits their message: editedAt is set`);
@@ -76,7 +79,8 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   });
   await messages().send(member, slow.id, 'first!');
   say(
-    `#slow-lane has 30 s slowmode; ${member.tag} sends twice -> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`,
+    `#slow-lane has 30 s slowmode; ${member.tag} sends twice ` +
+      `-> ${await refusal(() => messages().send(member, slow.id, 'second!'))}`,
   );
 
   const threads = new ThreadService(fork());
@@ -88,7 +92,8 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
     [thread.id],
   );
   say(
-    `${moderator.tag} starts the thread "docs feedback" from the first message; two replies later it has ${memberCount} members and ${messageCount} messages`,
+    `${moderator.tag} starts the thread "docs feedback" from the first message; two replies later it ` +
+      `has ${memberCount} members and ${messageCount} messages`,
   );
 
   const dms = new DirectMessageService(fork());
@@ -96,23 +101,26 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   const again = await dms.openDM(owner, member);
   await messages().send(member, dm.id, `Hey ${owner.username}, thanks for the server`);
   say(
-    `${member.tag} opens a DM with ${owner.tag}; opening it again from the other side gives the same channel: ${dm.id === again.id}`,
+    `${member.tag} opens a DM with ${owner.tag}; opening it again from the other side gives the same ` +
+      `channel: ${dm.id === again.id}`,
   );
   say(
-    `${cast.blocked.tag} (blocked by ${owner.tag}) tries to DM them -> ${await refusal(() => dms.openDM(cast.blocked, owner))}`,
+    `${cast.blocked.tag} (blocked by ${owner.tag}) tries to DM them ` +
+      `-> ${await refusal(() => dms.openDM(cast.blocked, owner))}`,
   );
 
   const page = await history(fork(), owner, generalId, { limit: 5 });
   say(`history of #general as ${owner.tag}, newest first (one query per part, no N+1):`);
   for (const m of page) {
     const tally = m.reactions.map((r) => `${r.emoji.name}${r.count}`).join(' ');
-    say(
-      `  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${(m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48)} ${tally}${m.thread ? `  [thread: ${m.thread.name}]` : ''}`,
-    );
+    const text = (m.type === 'PIN' ? '(pinned a message)' : m.content).slice(0, 48).padEnd(48);
+    const thread = m.thread ? `  [thread: ${m.thread.name}]` : '';
+    say(`  ${m.author.username.padEnd(8)} ${m.type.padEnd(8)} ${text} ${tally}${thread}`);
   }
   const found = await search(fork(), member, { text: '"search page" OR docs', serverId });
   say(
-    `search "\\"search page\\" OR docs" as ${member.tag}: ${found.messages.length} hits, best first: ${found.messages.map((m) => `"${m.content.slice(0, 30)}"`).join(', ')}`,
+    `search "\\"search page\\" OR docs" as ${member.tag}: ${found.messages.length} hits, best ` +
+      `first: ${found.messages.map((m) => `"${m.content.slice(0, 30)}"`).join(', ')}`,
   );
   const weird = await search(fork(), member, { text: `')); drop table "Message"; -- & | ! :* (( \\ "` });
   say(`a hostile query is just text: ${weird.messages.length} hits, no error`);
@@ -120,6 +128,7 @@ export async function messagingStory(orm: CrybOrm, cast: MessagingCast): Promise
   const unread = await new ReadStateService(fork()).unreadSummary(member);
   const here = unread.servers.find((s) => s.serverId === serverId);
   say(
-    `${member.tag}'s unread summary: ${here?.unreadChannels ?? 0} unread channel(s), ${here?.mentionCount ?? 0} mention(s) in the server, ${unread.directMessages.length} unread DM(s)`,
+    `${member.tag}'s unread summary: ${here?.unreadChannels ?? 0} unread ` +
+      `channel(s), ${here?.mentionCount ?? 0} mention(s) in the server, ${unread.directMessages.length} unread DM(s)`,
   );
 }

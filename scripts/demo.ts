@@ -83,7 +83,10 @@ async function main(): Promise<void> {
     }
     const view = await relationships.relationshipsOf(nova.id);
     say(
-      `${nova.tag} sees: ${view.map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`).join(', ')}`,
+      `${nova.tag} sees: ` +
+        view
+          .map((v) => `${v.userId === otherNova.id ? otherNova.tag : stranger.tag} ${RelationshipType[v.type]}`)
+          .join(', '),
     );
 
     step('A server: invite, join, a role, an overwrite, a kick, the audit log');
@@ -91,7 +94,8 @@ async function main(): Promise<void> {
     const channels = await orm.em.fork().getRepository(Channel).channelsOf(server.id);
     const general = channels.find((c) => c.type === ChannelType.GUILD_TEXT)!;
     say(
-      `${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the @everyone role`,
+      `${nova.tag} creates "${server.name}" with ${channels.map((c) => `#${c.name}`).join(', ')} and the ` +
+        `@everyone role`,
     );
     const invite = await new InviteService(orm.em.fork()).createInvite(nova, general.id, { maxUses: 5, maxAge: 3600 });
     say(`${nova.tag} creates invite ${invite.code} (5 uses, 1 hour)`);
@@ -132,9 +136,9 @@ async function main(): Promise<void> {
     ]);
     for (const entry of log) {
       const target = who.get(entry.targetId ?? '') ?? entry.targetId ?? `invite ${invite.code}`;
-      say(
-        `  ${AuditLogAction[entry.actionType].padEnd(24)} by ${who.get(entry.actor?.id ?? '') ?? '?'} on ${target}${entry.reason ? ` ("${entry.reason}")` : ''}`,
-      );
+      const actor = who.get(entry.actor?.id ?? '') ?? '?';
+      const reason = entry.reason ? ` ("${entry.reason}")` : '';
+      say(`  ${AuditLogAction[entry.actionType].padEnd(24)} by ${actor} on ${target}${reason}`);
     }
 
     step('Voice: a full channel, a moderator who gets in anyway, a move that ends a session');
@@ -159,25 +163,27 @@ async function main(): Promise<void> {
     }
     await voice().joinVoice(nova, lounge.id);
     say(
-      `${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in "${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`,
+      `${nova.tag} (the owner: MOVE_MEMBERS) joins anyway; in ` +
+        `"${lounge.name}": ${(await voiceStates().statesIn(lounge.id)).length}`,
     );
-    await orm.em
-      .fork()
-      .execute(
-        `update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ? and "endedAt" is null`,
-        [otherNova.id],
-      );
+    await orm.em.fork().execute(
+      `update "VoiceSession" set "startedAt" = "startedAt" - interval '42 seconds' where "userId" = ?
+          and "endedAt" is null`,
+      [otherNova.id],
+    );
     await voice().joinVoice(otherNova, generalVoice.id);
     const [ended] = await voiceStates()
       .sessionsOf(otherNova, server.id, { limit: 2 })
       .then((list) => list.filter((x) => x.endedAt));
     say(
-      `${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends after ${ended.durationSeconds} s (backdated 42 s for the demo)`,
+      `${otherNova.tag} moves to "${generalVoice.name}": the "${lounge.name}" session ends ` +
+        `after ${ended.durationSeconds} s (backdated 42 s for the demo)`,
     );
     await voice().leaveVoice(otherNova);
     await voice().leaveVoice(nova);
     say(
-      `${otherNova.tag} and ${nova.tag} leave; open sessions now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`,
+      `${otherNova.tag} and ${nova.tag} leave; open sessions ` +
+        `now: ${await orm.em.fork().count(VoiceSession, { server: server.id, endedAt: null })}`,
     );
 
     step('Messages: replies, reactions, a pin, slowmode, a thread, DMs, history and search');

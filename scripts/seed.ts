@@ -31,7 +31,8 @@ async function main(): Promise<number> {
     .find((a) => a.startsWith('--') && !FLAGS.includes(a) && !a.startsWith('--seed='));
   if (unknown || positional.length > 1 || !COMMANDS.includes(command)) {
     throw new UsageError(
-      `${unknown ? `unknown option ${unknown}` : `unknown scenario "${positional.join(' ')}"`}; usage: tsx scripts/seed.ts small|default|large|check [--seed=N] [--reset] [--resume] [--json]`,
+      `${unknown ? `unknown option ${unknown}` : `unknown scenario "${positional.join(' ')}"`}; usage: tsx ` +
+        `scripts/seed.ts small|default|large|check [--seed=N] [--reset] [--resume] [--json]`,
     );
   }
   // check reads what is there; seeding applies pending migrations itself first.
@@ -65,7 +66,8 @@ async function main(): Promise<number> {
     if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));
     else
       console.log(
-        `seeded "${report.scenario}" (seed ${report.seed}): ${report.totalRows} rows in ${(report.wallMs / 1000).toFixed(1)} s, ${report.rowsPerSecond} rows/s, peak RSS ${report.peakRssMb} MB`,
+        `seeded "${report.scenario}" (seed ${report.seed}): ${report.totalRows} rows ` +
+          `in ${(report.wallMs / 1000).toFixed(1)} s, ${report.rowsPerSecond} rows/s, peak RSS ${report.peakRssMb} MB`,
       );
     return 0;
   } catch (error) {

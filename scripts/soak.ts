@@ -177,9 +177,12 @@ async function actorsOf(em: EntityManager): Promise<Actor[]> {
     >(
       `select sm."userId", sm."serverId", s."ownerId",
             exists (select 1 from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId"
-                     where mr."serverId" = s.id and mr."userId" = sm."userId" and (r.permissions & ${(1n << 40n) | (1n << 3n)}) <> 0) as moderator,
-            array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_TEXT' order by c.id limit 5) as text,
-            array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_VOICE' order by c.id limit 3) as voice
+                     where mr."serverId" = s.id and mr."userId" = sm."userId"
+                       and (r.permissions & ${(1n << 40n) | (1n << 3n)}) <> 0) as moderator,
+            array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_TEXT' order by c.id
+              limit 5) as text,
+            array(select c.id::text from "Channel" c where c."serverId" = s.id and c.type = 'GUILD_VOICE' order by c.id
+              limit 3) as voice
        from "ServerMember" sm join "Server" s on s.id = sm."serverId"
       order by s."memberCount" desc, 4 desc, sm."joinedAt" limit ?`,
       [CLIENTS],

@@ -41,13 +41,15 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     say(
-      'usage: [STUDIO_TOKEN=T] npm run db:studio -- [--port 5555] [--host 127.0.0.1] [--write] [--seed|--no-seed] [--migrate]',
+      'usage: [STUDIO_TOKEN=T] npm run db:studio -- [--port 5555] [--host 127.0.0.1] [--write] [--seed|--no-seed] ' +
+        '[--migrate]',
     );
     return;
   }
   if (values.token !== undefined) {
     throw new Error(
-      '--token is refused: a command line is visible to every user of this machine; set STUDIO_TOKEN in the environment instead',
+      '--token is refused: a command line is visible to every user of this machine; set STUDIO_TOKEN in the ' +
+        'environment instead',
     );
   }
   const port = Number(values.port ?? process.env.STUDIO_PORT ?? 5555);
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
     } else {
       await orm.close(true);
       throw new Error(
-        `${pending.length} migration(s) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass --migrate`,
+        `${pending.length} migration(s) pending on DATABASE_URL: run npm run db:migrate:deploy first, or pass ` +
+          `--migrate`,
       );
     }
   }
@@ -85,7 +88,8 @@ async function main(): Promise<void> {
   // The token itself is never printed: a terminal's scrollback and CI logs outlive it.
   if (token)
     say(
-      `every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer <STUDIO_TOKEN>`,
+      `every request needs the token: open ${studio.url}?token=<STUDIO_TOKEN> once, or send Authorization: Bearer ` +
+        `<STUDIO_TOKEN>`,
     );
   // A signal listener's returned promise would be dropped: stop handles its own failure.
   const stop = () => {

@@ -17,7 +17,8 @@ const MIGRATION = 'Migration20261126064700_Timescale';
 
 function describe(state: AnalyticsLayerState): string {
   return state.path === 'timescaledb'
-    ? `TimescaleDB ${state.timescaleVersion}: hypertables ${state.hypertables.join(', ')}; continuous aggregates ${state.continuousAggregates.join(', ')}; views ${state.views.join(', ')}`
+    ? `TimescaleDB ${state.timescaleVersion}: hypertables ${state.hypertables.join(', ')}; continuous ` +
+        `aggregates ${state.continuousAggregates.join(', ')}; views ${state.views.join(', ')}`
     : `plain PostgreSQL: views ${state.views.join(', ')}; retention by cryb_apply_retention()`;
 }
 
@@ -49,7 +50,8 @@ async function main(): Promise<number | void> {
     // Record the migration as applied, so the migrator does not run it again (it would change nothing).
     await em.execute(
       `insert into "mikro_orm_migrations" ("name", "executed_at") select ?, now()
-        where to_regclass('"mikro_orm_migrations"') is not null and not exists (select 1 from "mikro_orm_migrations" where "name" = ?)`,
+        where to_regclass('"mikro_orm_migrations"') is not null and not exists (select 1 from "mikro_orm_migrations"
+          where "name" = ?)`,
       [MIGRATION, MIGRATION],
     );
     console.log(`path: ${describe(after)}`);
@@ -58,9 +60,11 @@ async function main(): Promise<number | void> {
         !why?.available
           ? 'timescaledb is not installed on this server (pg_available_extensions has no timescaledb)'
           : !why.superuser
-            ? 'timescaledb is installed, but creating the extension needs a superuser: run this as one (or CREATE EXTENSION timescaledb first)'
+            ? 'timescaledb is installed, but creating the extension needs a superuser: run this as one (or CREATE ' +
+              'EXTENSION timescaledb first)'
             : !why.preloaded
-              ? 'timescaledb is installed but not in shared_preload_libraries: add it and restart PostgreSQL, then run this again'
+              ? 'timescaledb is installed but not in shared_preload_libraries: add it and restart PostgreSQL, then ' +
+                'run this again'
               : 'timescaledb was not used',
       );
     }

@@ -28,7 +28,8 @@ const viewDefinitions = () =>
   );
 const layerFunctions = () =>
   db().sql<{ proname: string; src: string }>(
-    `select proname, prosrc as src from pg_proc where proname like 'cryb\\_%' and proname <> 'cryb_notify_domain_events' order by 1`,
+    `select proname, prosrc as src from pg_proc where proname like 'cryb\\_%' and proname <> 'cryb_notify_domain_events'
+      order by 1`,
   );
 
 describe.skipIf(server.available)(`analytics on plain PostgreSQL${skip}`, () => {
@@ -55,18 +56,25 @@ describe.skipIf(server.available)(`analytics on plain PostgreSQL${skip}`, () => 
     try {
       // now() is fixed for the transaction, so a row exactly at the cutoff is exactly at it.
       await db()
-        .sql(`insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount") values
-        (now() - interval '90 days', 1, 1, 1, 1, 1, 1), (now() - interval '90 days' - interval '1 microsecond', 2, 1, 1, 1, 1, 1),
+        .sql(`insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+          "characterCount") values
+        (now() - interval '90 days', 1, 1, 1, 1, 1, 1), (now() - interval '90 days' - interval '1 microsecond', 2, 1, 1,
+          1, 1, 1),
         (now() - interval '200 days', 3, null, 1, 1, 1, 1), (now(), 4, 1, 1, 1, 1, 1)`);
       await db()
-        .sql(`insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration") values
-        (now() - interval '60 days', 1, 1, 1, 1, 5), (now() - interval '60 days' - interval '1 microsecond', 2, 1, 1, 1, 5), (now() - interval '59 days', 3, 1, 1, 1, 5)`);
+        .sql(`insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration")
+          values
+        (now() - interval '60 days', 1, 1, 1, 1, 5), (now() - interval '60 days' - interval '1 microsecond', 2, 1, 1, 1,
+          5), (now() - interval '59 days', 3, 1, 1, 1, 5)`);
       await db()
-        .sql(`insert into "ServerAnalytics" ("timestamp", "serverId", "memberCount", "onlineCount", "messageCount", "voiceMinutes") values
-        (now() - interval '30 days', 1, 1, 1, 1, 1), (now() - interval '30 days' - interval '1 microsecond', 1, 1, 1, 1, 1), (now() - interval '31 days', 2, 1, 1, 1, 1)`);
-      await db()
-        .sql(`insert into "SystemMetrics" ("timestamp", id, "databaseSizeBytes", connections, "cacheHitRatio", "transactionsPerSecond") values
-        (now() - interval '14 days', 1, 1, 1, null, null), (now() - interval '14 days' - interval '1 microsecond', 2, 1, 1, null, null)`);
+        .sql(`insert into "ServerAnalytics" ("timestamp", "serverId", "memberCount", "onlineCount", "messageCount",
+          "voiceMinutes") values
+        (now() - interval '30 days', 1, 1, 1, 1, 1), (now() - interval '30 days' - interval '1 microsecond', 1, 1, 1, 1,
+          1), (now() - interval '31 days', 2, 1, 1, 1, 1)`);
+      await db().sql(`insert into "SystemMetrics" ("timestamp", id, "databaseSizeBytes", connections, "cacheHitRatio",
+          "transactionsPerSecond") values
+        (now() - interval '14 days', 1, 1, 1, null, null), (now() - interval '14 days' - interval '1 microsecond', 2, 1,
+          1, null, null)`);
       const result = await db().sql<{ relation: string; rows_deleted: string; chunks_dropped: number }>(
         `select * from cryb_apply_retention()`,
       );
@@ -90,7 +98,8 @@ describe.skipIf(server.available)(`analytics on plain PostgreSQL${skip}`, () => 
 
   it('applyRetention (for cron) reports rows deleted per table', async () => {
     await db().sql(
-      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount") values (now() - interval '91 days', 77, 1, 1, 1, 1, 1)`,
+      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+        "characterCount") values (now() - interval '91 days', 77, 1, 1, 1, 1, 1)`,
     );
     expect(await applyRetention(db().fork())).toEqual([
       { relation: 'MessageAnalytics', rowsDeleted: 1, chunksDropped: 0 },
@@ -112,7 +121,8 @@ describe.skipIf(server.available)(`analytics on plain PostgreSQL${skip}`, () => 
   it('the migrations go down and up again; the entities match the schema in every state', async () => {
     const migrator = db().orm.getMigrator();
     await db().sql(
-      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount") values (now(), 5, 1, 1, 1, 1, 1)`,
+      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+        "characterCount") values (now(), 5, 1, 1, 1, 1, 1)`,
     );
     // By name, not "the last two": later migrations (DmPrivacy) stay applied, so the entities still match.
     await migrator.down('Migration20261126064700_Timescale');

@@ -24,7 +24,8 @@ describe('analytics history factory and the hourly chart', () => {
     const now = new Date(Math.floor(Date.now() / HOUR) * HOUR + 17 * 60_000);
     const shape = async (w: ReturnType<typeof world>) =>
       db().sql(
-        `select "timestamp", array_position($2::bigint[], "channelId") as channel, array_position($3::bigint[], "userId") as "user", "messageCount", "characterCount"
+        `select "timestamp", array_position($2::bigint[], "channelId") as channel, array_position($3::bigint[],
+          "userId") as "user", "messageCount", "characterCount"
            from "MessageAnalytics" where "serverId" = $1 order by 1, 2, 3`,
         [w.serverId, w.channels, w.users],
       );

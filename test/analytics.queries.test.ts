@@ -83,13 +83,15 @@ function generate(seed: number, from: number, to: number) {
 async function insert(m: MessageRow[], v: VoiceRow[]) {
   for (const r of m) {
     await db().sql(
-      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount") values ($1, $2, $3, $4, $5, $6, $7)`,
+      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+        "characterCount") values ($1, $2, $3, $4, $5, $6, $7)`,
       [new Date(r.ts), nextSnowflake(), r.serverId, r.channelId, r.userId, r.count, r.chars],
     );
   }
   for (const r of v) {
     await db().sql(
-      `insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration") values ($1, $2, $3, $4, $5, $6)`,
+      `insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration") values ($1,
+        $2, $3, $4, $5, $6)`,
       [new Date(r.ts), nextSnowflake(), r.serverId, r.channelId, r.userId, r.seconds],
     );
   }

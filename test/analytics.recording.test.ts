@@ -17,12 +17,14 @@ const voice = (em = db().fork()) => new VoiceService(em);
 
 const messageRows = (channelId: string) =>
   db().sql<{ serverId: string | null; userId: string; messageCount: number; characterCount: number; timestamp: Date }>(
-    `select "serverId"::text, "userId"::text, "messageCount", "characterCount", "timestamp" from "MessageAnalytics" where "channelId" = $1 order by "timestamp"`,
+    `select "serverId"::text, "userId"::text, "messageCount", "characterCount", "timestamp" from "MessageAnalytics"
+      where "channelId" = $1 order by "timestamp"`,
     [channelId],
   );
 const voiceRows = (userId: string) =>
   db().sql<{ id: string; serverId: string; channelId: string; sessionDuration: number; timestamp: Date }>(
-    `select id::text, "serverId"::text, "channelId"::text, "sessionDuration", "timestamp" from "VoiceAnalytics" where "userId" = $1 order by "timestamp"`,
+    `select id::text, "serverId"::text, "channelId"::text, "sessionDuration", "timestamp" from "VoiceAnalytics"
+      where "userId" = $1 order by "timestamp"`,
     [userId],
   );
 const voiceChannelOf = async (serverId: string) =>
@@ -173,7 +175,8 @@ describe('system metrics and server snapshots', () => {
       await expect(recordSystemMetrics(db().fork(), metrics)).rejects.toBeInstanceOf(ValidationFailed);
     expect(
       await db().sql(
-        `select "databaseSizeBytes"::text, connections, "cacheHitRatio", "transactionsPerSecond", "timestamp" from "SystemMetrics"`,
+        `select "databaseSizeBytes"::text, connections, "cacheHitRatio", "transactionsPerSecond", "timestamp"
+          from "SystemMetrics"`,
       ),
     ).toEqual([
       {
@@ -193,18 +196,22 @@ describe('system metrics and server snapshots', () => {
     const at = new Date('2026-11-20T15:20:00.000Z');
     const insideHour = new Date('2026-11-20T14:59:59.999Z');
     await db().sql(
-      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount")
-      values ($1, 1, $2, $3, $4, 3, 30), ($5, 2, $2, $3, $4, 1, 10), ('2026-11-20T13:59:59.999Z', 3, $2, $3, $4, 1, 10)`,
+      `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+        "characterCount")
+      values ($1, 1, $2, $3, $4, 3, 30), ($5, 2, $2, $3, $4, 1, 10), ('2026-11-20T13:59:59.999Z', 3, $2, $3, $4, 1,
+        10)`,
       [insideHour, w.server.id, w.textId, member.id, new Date('2026-11-20T14:00:00.000Z')],
     );
     await db().sql(
-      `insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration") values ($1, 9, $2, $3, $4, 150)`,
+      `insert into "VoiceAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "sessionDuration") values ($1,
+        9, $2, $3, $4, 150)`,
       [insideHour, w.server.id, w.textId, member.id],
     );
     expect(await snapshotServerAnalytics(db().fork(), at)).toBeGreaterThanOrEqual(1);
     const snapshot = async () =>
       db().sql(
-        `select "timestamp", "memberCount", "onlineCount", "messageCount", "voiceMinutes" from "ServerAnalytics" where "serverId" = $1`,
+        `select "timestamp", "memberCount", "onlineCount", "messageCount", "voiceMinutes" from "ServerAnalytics"
+          where "serverId" = $1`,
         [w.server.id],
       );
     expect(await snapshot()).toEqual([

@@ -24,7 +24,8 @@ type Job = {
 };
 const jobs = () =>
   db().sql<Job>(
-    `select job_id, proc_name, hypertable_name, schedule_interval::text, config from timescaledb_information.jobs where job_id >= 1000 order by job_id`,
+    `select job_id, proc_name, hypertable_name, schedule_interval::text, config from timescaledb_information.jobs
+      where job_id >= 1000 order by job_id`,
   );
 const jobOf = async (proc: string, relation: string | null) => {
   const job = (await jobs()).find((j) => j.proc_name === proc && j.hypertable_name === relation);
@@ -33,12 +34,14 @@ const jobOf = async (proc: string, relation: string | null) => {
 };
 const chunksOf = (table: string) =>
   db().sql<{ chunk_name: string; range_end: Date; is_compressed: boolean }>(
-    `select chunk_name, range_end, is_compressed from timescaledb_information.chunks where hypertable_name = $1 order by range_start`,
+    `select chunk_name, range_end, is_compressed from timescaledb_information.chunks where hypertable_name = $1
+      order by range_start`,
     [table],
   );
 const insertMessages = (ages: string[]) =>
   db().sql(
-    `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount", "characterCount")
+    `insert into "MessageAnalytics" ("timestamp", id, "serverId", "channelId", "userId", "messageCount",
+      "characterCount")
      select now() - age::interval, (random() * 1e15)::bigint, 1, 2, 3, 1, 10 from unnest($1::text[]) age`,
     [ages],
   );
@@ -62,7 +65,8 @@ describe.skipIf(!server.available)(
 
     it('compression: segment by "serverId", ordered by timestamp desc; policies after 7/7/3/3 days', async () => {
       const settings = await db().sql(
-        `select hypertable::text, segmentby, orderby from timescaledb_information.hypertable_compression_settings where hypertable::text not like '_timescaledb%' order by 1`,
+        `select hypertable::text, segmentby, orderby from timescaledb_information.hypertable_compression_settings
+          where hypertable::text not like '_timescaledb%' order by 1`,
       );
       expect(settings).toEqual([
         { hypertable: '"MessageAnalytics"', segmentby: 'serverId', orderby: '"timestamp" DESC,id' },
@@ -97,7 +101,8 @@ describe.skipIf(!server.available)(
 
     it('continuous aggregates (real-time) with refresh policies, and the hourly server snapshot job', async () => {
       const aggregates = await db().sql(
-        `select view_name, hypertable_name, materialized_only from timescaledb_information.continuous_aggregates order by 1`,
+        `select view_name, hypertable_name, materialized_only from timescaledb_information.continuous_aggregates
+          order by 1`,
       );
       expect(aggregates).toEqual([
         { view_name: 'MessageActivityHourly', hypertable_name: 'MessageAnalytics', materialized_only: false },
@@ -156,7 +161,8 @@ describe.skipIf(!server.available)(
       await db().sql(`call run_job(${await jobOf('cryb_server_analytics_job', null)})`);
       expect(
         await db().sql(
-          `select "memberCount" from "ServerAnalytics" where "timestamp" = date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00')`,
+          `select "memberCount" from "ServerAnalytics" where "timestamp" = date_bin('1 hour', now(),
+            timestamptz '2000-01-01 00:00:00+00')`,
         ),
       ).toEqual([{ memberCount: 1 }]);
     });
@@ -185,7 +191,8 @@ describe.skipIf(!server.available)(
       const rows = await count();
       const indexes = () =>
         db().sql(
-          `select indexname, indexdef from pg_indexes where tablename like '%Analytics' or tablename = 'SystemMetrics' order by 1`,
+          `select indexname, indexdef from pg_indexes where tablename like '%Analytics' or tablename = 'SystemMetrics'
+            order by 1`,
         );
       await migrator.down();
       expect((await analyticsLayerState(db().fork())).hypertables).toEqual([]);

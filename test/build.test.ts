@@ -77,7 +77,9 @@ const blockedAttempts = globalThis.__blockedAttempts;
       rows,
       drift,
       metadataProvider: orm.config.getMetadataProvider().constructor.name,
-      typescriptLoaded: Object.keys(require.cache).filter((p) => /node_modules\\/(typescript|ts-morph|tsx|@mikro-orm\\/reflection)\\//.test(p)),
+      typescriptLoaded: Object.keys(require.cache).filter((p) =>
+        /node_modules\\/(typescript|ts-morph|tsx|@mikro-orm\\/reflection)\\//.test(p),
+      ),
     }));
   } finally {
     await orm.close(true);

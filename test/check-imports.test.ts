@@ -19,7 +19,8 @@ describe('the import-graph check', () => {
     file('d.ts', "import { c } from './c';\nexport const d = c;\n");
     file(
       'Foo.ts',
-      "import { FooRepository } from './FooRepository';\n@Entity({ repository: () => FooRepository })\nexport class Foo {}\n",
+      "import { FooRepository } from './FooRepository';\n@Entity({ repository: () => FooRepository })\nexport " +
+        'class Foo {}\n',
     );
     file('FooRepository.ts', "import { Foo } from './Foo';\nexport class FooRepository { foo?: Foo }\n");
     const cycles = importCycles(

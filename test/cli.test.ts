@@ -238,7 +238,8 @@ describe('npm run db:* scripts', () => {
     const unconfirmed = await npmRun('db:reset', env);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr.trim()).toBe(
-      `refused: db:reset drops every table, view and function in database "${new URL(url).pathname.slice(1)}" (${url}); pass --force to confirm (npm run db:reset -- --force)`,
+      `refused: db:reset drops every table, view and function in database "${new URL(url).pathname.slice(1)}" ` +
+        `(${url}); pass --force to confirm (npm run db:reset -- --force)`,
     );
     expect(await tables(url)).toContain('Leftover');
     expect(await sql(url, `select id from "User" where username = 'Marker'`)).toHaveLength(1);
@@ -316,7 +317,8 @@ describe('one way to fail', () => {
       const what = runs[i].join(' ');
       expect(outcome.code, `${what}: ${outcome.stderr}`).toBe(4);
       expect(outcome.stderr, what).toBe(
-        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is ' +
+          'PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
       );
     });
 

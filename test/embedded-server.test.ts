@@ -136,7 +136,8 @@ describe('EmbeddedServer', () => {
     const line = await server.start();
     expect(line).toMatch(
       new RegExp(
-        `^embedded PostgreSQL started on port ${port}\\b.*\\(removed a stale postmaster\\.pid left by a server that is no longer running\\)$`,
+        `^embedded PostgreSQL started on port ${port}\\b.*\\(removed a stale postmaster\\.pid left by a server that ` +
+          `is no longer running\\)$`,
       ),
     );
     oneLine(line);
@@ -274,7 +275,8 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
       const start = await db('start');
       expect(start.code).toBe(4);
       expect(start.stderr).toBe(
-        `error: port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set DATABASE_URL`,
+        `error: port ${port} is taken by another program; free it, set CRYB_DB_PORT to another port, or set ` +
+          `DATABASE_URL`,
       );
     } finally {
       await new Promise((done) => blocker.close(done));
@@ -288,7 +290,9 @@ describe('npm run db:start / db:status / db:stop (scripts/db.ts)', () => {
     const held: import('node:net').Socket[] = [];
     silent.on('connection', (socket) => held.push(socket));
     try {
-      const line = `error: the embedded server in ${join(env.CRYB_PGDATA!, 'data')} is already running on port ${port}, not ${otherPort}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${port}`;
+      const line =
+        `error: the embedded server in ${join(env.CRYB_PGDATA!, 'data')} is already running on ` +
+        `port ${port}, not ${otherPort}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${port}`;
       const start = await db('start', 'scripts/db.ts', { CRYB_DB_PORT: String(otherPort) });
       expect(start).toMatchObject({ code: 4, stderr: line });
       const status = await db('status', 'scripts/migrate.ts', { CRYB_DB_PORT: String(otherPort) });

@@ -21,7 +21,8 @@ interface EventRow {
 /** Events about one user, straight from the table, in id order. */
 async function eventsAbout(userId: string): Promise<EventRow[]> {
   return db().sql<EventRow>(
-    `select id::text as id, type, payload, "userIds"::text[] as "userIds" from "DomainEvent" where $1::bigint = any("userIds") order by id`,
+    `select id::text as id, type, payload, "userIds"::text[] as "userIds" from "DomainEvent"
+      where $1::bigint = any("userIds") order by id`,
     [userId],
   );
 }

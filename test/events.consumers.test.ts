@@ -11,7 +11,8 @@ const events = (em: EntityManager = db().fork()) => em.getRepository<DomainEvent
 
 async function insertEvents(n: number, note: string): Promise<string[]> {
   const rows = await db().sql<{ id: string }>(
-    `insert into "DomainEvent" ("type", "payload") select 'MESSAGE_CREATE', jsonb_build_object('note', $1::text, 'i', i) from generate_series(1, $2) i returning id::text as id`,
+    `insert into "DomainEvent" ("type", "payload") select 'MESSAGE_CREATE', jsonb_build_object('note', $1::text, 'i', i)
+      from generate_series(1, $2) i returning id::text as id`,
     [note, n],
   );
   const ids = rows.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));

@@ -56,7 +56,8 @@ async function insertEvent(
   note: string,
   client?: Client,
 ): Promise<string> {
-  const text = `insert into "DomainEvent" ("type", "payload", "serverId", "createdAt") values ($1, $2, $3, now()) returning id::text as id`;
+  const text = `insert into "DomainEvent" ("type", "payload", "serverId", "createdAt") values ($1, $2, $3, now())
+    returning id::text as id`;
   const params = [type, JSON.stringify({ note }), serverId];
   const rows = client
     ? (await client.query<{ id: string }>(text, params)).rows
@@ -170,7 +171,8 @@ describe('NOTIFY wake-up', () => {
     // Let the loop reach its wait: it registers nothing new, so poll the listener count in pg_stat_activity.
     for (;;) {
       const rows = await db().sql<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where query like 'listen "${EVENTS_CHANNEL}"%' and datname = current_database()`,
+        `select count(*)::int as n from pg_stat_activity where query like 'listen "${EVENTS_CHANNEL}"%'
+          and datname = current_database()`,
       );
       if (rows[0].n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -88,7 +88,8 @@ describe('commit-safe delivery order', () => {
     await long.query('begin');
     const [{ id: earlyId }] = (
       await long.query<{ id: string }>(
-        `insert into "DomainEvent" ("type", "payload", "userIds", "createdAt") values ('USER_UPDATE', '{"user":{"bio":"early"}}', array[$1::bigint], now()) returning id::text as id`,
+        `insert into "DomainEvent" ("type", "payload", "userIds", "createdAt") values ('USER_UPDATE',
+          '{"user":{"bio":"early"}}', array[$1::bigint], now()) returning id::text as id`,
         [user.id],
       )
     ).rows;
@@ -149,7 +150,11 @@ describe('commit-safe delivery order', () => {
 
     const long = await rawClient();
     await long.query('begin');
-    await long.query(`update "User" set "pronouns" = 'they/them' where id = $1`, [alice.id]); // takes a transaction id now
+    await long.query(
+      `update "User" set "pronouns" = 'they/them'
+      where id = $1`,
+      [alice.id],
+    ); // takes a transaction id now
 
     const bobsId = await changeBio(bob.id, 'bob commits first');
     expect(await consumer.pollOnce()).toEqual([]);
@@ -157,7 +162,8 @@ describe('commit-safe delivery order', () => {
     // Only now does the long transaction write its event, after the later one committed and was polled for.
     const [{ id: alicesId }] = (
       await long.query<{ id: string }>(
-        `insert into "DomainEvent" ("type", "payload", "userIds", "createdAt") values ('USER_UPDATE', '{"user":{"bio":"alice"}}', array[$1::bigint], now()) returning id::text as id`,
+        `insert into "DomainEvent" ("type", "payload", "userIds", "createdAt") values ('USER_UPDATE',
+          '{"user":{"bio":"alice"}}', array[$1::bigint], now()) returning id::text as id`,
         [alice.id],
       )
     ).rows;
@@ -176,7 +182,8 @@ describe('commit-safe delivery order', () => {
     const rolledBack = await rawClient();
     await rolledBack.query('begin');
     await rolledBack.query(
-      `insert into "DomainEvent" ("type", "payload", "createdAt") values ('USER_UPDATE', '{"user":{"bio":"never"}}', now())`,
+      `insert into "DomainEvent" ("type", "payload", "createdAt") values ('USER_UPDATE', '{"user":{"bio":"never"}}',
+        now())`,
     );
     const noEvents = await rawClient();
     await noEvents.query('begin');

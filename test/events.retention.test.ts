@@ -14,7 +14,8 @@ const DAY = 24 * 3600 * 1000;
 /** One committed event per call (its own transaction), created `ageMs` ago. */
 async function insertEvent(note: string, ageMs = 0): Promise<string> {
   const rows = await db().sql<{ id: string }>(
-    `insert into "DomainEvent" ("type", "payload", "createdAt") values ('MESSAGE_CREATE', $1, now() - ($2 * interval '1 millisecond')) returning id::text as id`,
+    `insert into "DomainEvent" ("type", "payload", "createdAt") values ('MESSAGE_CREATE', $1,
+      now() - ($2 * interval '1 millisecond')) returning id::text as id`,
     [JSON.stringify({ note }), ageMs],
   );
   return rows[0].id;

@@ -365,7 +365,8 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
 async function snapshot() {
   const [row] = await db().sql(
     `select (select count(*) from "User")::int as users, (select count(*) from "UserPresence")::int as presences,
-            (select count(*) from "Relationship")::int as relationships, (select count(*) from "DomainEvent")::int as events,
+            (select count(*) from "Relationship")::int as relationships, (select count(*)
+              from "DomainEvent")::int as events,
             (select row_to_json(u) from "User" u where id = $1) as alice,
             (select row_to_json(p) from "UserPresence" p where "userId" = $1) as presence`,
     [alice.id],
@@ -398,7 +399,9 @@ describe('1,000 generated bad inputs to the identity methods', () => {
         } catch (e) {
           error = e;
         }
-        const label = `${c.family}: ${describeInput(c.input)} -> ${error === undefined ? 'no error' : `${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`}`;
+        const failure = error as Error | undefined;
+        const outcome = error === undefined ? 'no error' : `${failure?.constructor?.name}: ${failure?.message}`;
+        const label = `${c.family}: ${describeInput(c.input)} -> ${outcome}`;
         expect(error, label).toBeInstanceOf(DomainError);
         expect(
           c.allowed.some((type) => error instanceof type),

@@ -30,7 +30,8 @@ async function presenceRow(id: string) {
 
 async function eventsFor(id: string, type: string) {
   return db().sql<{ payload: Record<string, unknown>; userIds: string[] }>(
-    `select payload, "userIds"::text[] as "userIds" from "DomainEvent" where type = $2 and "userIds" && $1::bigint[] order by id`,
+    `select payload, "userIds"::text[] as "userIds" from "DomainEvent" where type = $2 and "userIds" && $1::bigint[]
+      order by id`,
     [[id], type],
   );
 }
@@ -184,7 +185,8 @@ describe('changeUsername', () => {
       expect(error, String(name)).toBeInstanceOf(ValidationFailed);
     }
     await db().sql(
-      `insert into "User" (id, username, discriminator) select 500000000000 + n, 'Packed', lpad(n::text, 4, '0') from generate_series(1, 9999) n`,
+      `insert into "User" (id, username, discriminator) select 500000000000 + n, 'Packed', lpad(n::text, 4, '0')
+        from generate_series(1, 9999) n`,
     );
     expect(await failure(() => user.changeUsername('PACKED'))).toBeInstanceOf(DiscriminatorsExhausted);
     expect(await failure(() => em.getReference(User, '123456789012').changeUsername('Ghost'))).toBeInstanceOf(NotFound);
@@ -199,7 +201,8 @@ describe('usernames are matched by the database', () => {
     // compare a JavaScript lower-case key with PostgreSQL's lower(), which under the C locale leaves
     // "Ñ" alone, so it saw none and collided with the unique index).
     await db().sql(
-      `insert into "User" (id, username, discriminator) select 600000000000 + n, 'Ñandú', lpad(n::text, 4, '0') from generate_series(1, 9998) n`,
+      `insert into "User" (id, username, discriminator) select 600000000000 + n, 'Ñandú', lpad(n::text, 4, '0')
+        from generate_series(1, 9998) n`,
     );
     const em = db().fork();
     const last = await new UserService(em).register({ username: 'Ñandú' });
@@ -356,7 +359,8 @@ describe('presence', () => {
     const mine = [online, idle, dnd, invisible, offline, wentOffline].map((u) => u.id);
 
     const rows = await db().sql<{ id: string; username: string; status: string }>(
-      `SELECT u.*, up.status FROM "User" u LEFT JOIN "UserPresence" up ON u.id = up."userId" WHERE up.status != 'OFFLINE'`,
+      `SELECT u.*, up.status FROM "User" u LEFT JOIN "UserPresence" up ON u.id = up."userId"
+        WHERE up.status != 'OFFLINE'`,
     );
     const ours = rows.filter((r) => mine.includes(String(r.id)));
     expect(Object.fromEntries(ours.map((r) => [String(r.id), r.status]))).toEqual({

@@ -28,7 +28,8 @@ interface PairRow {
 
 async function rowsAmong(userIds: string[]): Promise<PairRow[]> {
   return db().sql<PairRow>(
-    `select "userAId"::text as a, "userBId"::text as b, status, "requesterId"::text as "requesterId", "aBlocksB", "bBlocksA"
+    `select "userAId"::text as a, "userBId"::text as b, status, "requesterId"::text as "requesterId", "aBlocksB",
+      "bBlocksA"
        from "Relationship" where "userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[])`,
     [userIds],
   );
@@ -202,7 +203,8 @@ describe('relationship races', () => {
     // The hub has 998 friends (seeded with raw SQL): room for exactly 2 more.
     const base = 300_000_000_000n;
     await db().sql(
-      `insert into "User" (id, username, discriminator) select $1::bigint + g, 'hubfriend', lpad(g::text, 4, '0') from generate_series(1, 998) g`,
+      `insert into "User" (id, username, discriminator) select $1::bigint + g, 'hubfriend', lpad(g::text, 4, '0')
+        from generate_series(1, 998) g`,
       [base.toString()],
     );
     await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, 998) g`, [
@@ -210,7 +212,8 @@ describe('relationship races', () => {
     ]);
     await db().sql(
       `insert into "Relationship" ("userAId", "userBId", status, since)
-       select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now() from generate_series(1, 998) g`,
+       select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now()
+         from generate_series(1, 998) g`,
       [hub.id, base.toString()],
     );
     const asked = await race(db(), askers.length, async (em, i) =>

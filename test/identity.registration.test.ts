@@ -29,7 +29,8 @@ describe('registration', () => {
 
   it('throws DiscriminatorsExhausted when all 9999 are taken, and writes nothing', async () => {
     await db().sql(
-      `insert into "User" (id, username, discriminator) select 900000000000 + n, 'Full', lpad(n::text, 4, '0') from generate_series(1, 9999) n`,
+      `insert into "User" (id, username, discriminator) select 900000000000 + n, 'Full', lpad(n::text, 4, '0')
+        from generate_series(1, 9999) n`,
     );
     await db().sql(`insert into "UserPresence" ("userId") select id from "User" where username = 'Full'`);
     await expect(new UserService(db().fork()).register({ username: 'full' })).rejects.toBeInstanceOf(
@@ -202,7 +203,8 @@ describe('usernames and display names are compared as people see them', () => {
     expect(rejected(results)).toEqual([]);
     const ids = fulfilled(results).map((u) => u.id);
     const rows = await db().sql<{ names: string[]; n: string; d: string }>(
-      `select array_agg(distinct lower(username)) as names, count(*) as n, count(distinct discriminator) as d from "User" where id = any($1::bigint[])`,
+      `select array_agg(distinct lower(username)) as names, count(*) as n, count(distinct discriminator) as d
+        from "User" where id = any($1::bigint[])`,
       [ids],
     );
     expect(rows[0]).toEqual({ names: ['broad'], n: '30', d: '30' });

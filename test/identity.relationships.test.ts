@@ -44,7 +44,8 @@ async function row(x: User, y: User): Promise<Row | null> {
     aBlocksB: boolean;
     bBlocksA: boolean;
   }>(
-    `select "userAId"::text as a, "userBId"::text as b, status, "requesterId"::text as "requesterId", "aBlocksB", "bBlocksA"
+    `select "userAId"::text as a, "userBId"::text as b, status, "requesterId"::text as "requesterId", "aBlocksB",
+      "bBlocksA"
        from "Relationship" where ("userAId", "userBId") in (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))`,
     [x.id, y.id],
   );
@@ -100,7 +101,8 @@ const sortEvents = (events: Ev[]) => [...events].sort((x, y) => `${x.to}${x.even
 async function tableCounts() {
   const [r] = await db().sql<{ users: string; presences: string; relationships: string; events: string }>(
     `select (select count(*) from "User")::text as users, (select count(*) from "UserPresence")::text as presences,
-            (select count(*) from "Relationship")::text as relationships, (select count(*) from "DomainEvent")::text as events`,
+            (select count(*) from "Relationship")::text as relationships, (select count(*)
+              from "DomainEvent")::text as events`,
   );
   return r;
 }
@@ -362,7 +364,8 @@ describe('the friend cap', () => {
   /** Gives `user` `n` friends with raw SQL (fresh users with small ids, so the pair order varies by id). */
   async function seedFriends(user: User, n: number, idBase: bigint): Promise<void> {
     await db().sql(
-      `insert into "User" (id, username, discriminator) select $1::bigint + g, 'capfriend' || $2::text, lpad(g::text, 4, '0') from generate_series(1, $3::int) g`,
+      `insert into "User" (id, username, discriminator) select $1::bigint + g, 'capfriend' || $2::text, lpad(g::text, 4,
+        '0') from generate_series(1, $3::int) g`,
       [idBase.toString(), idBase.toString(), n],
     );
     await db().sql(`insert into "UserPresence" ("userId") select $1::bigint + g from generate_series(1, $2::int) g`, [
@@ -371,7 +374,8 @@ describe('the friend cap', () => {
     ]);
     await db().sql(
       `insert into "Relationship" ("userAId", "userBId", status, since)
-       select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now() from generate_series(1, $3::int) g`,
+       select least($1::bigint, $2::bigint + g), greatest($1::bigint, $2::bigint + g), 'FRIENDS', now()
+         from generate_series(1, $3::int) g`,
       [user.id, idBase.toString(), n],
     );
   }
@@ -389,7 +393,8 @@ describe('the friend cap', () => {
     // Others may still ask; accepting would be the 1001st friend.
     await other.sendFriendRequest(full);
     await refused(() => full.acceptFriendRequest(other), LimitReached, [full, other]);
-    await refused(() => full.sendFriendRequest(other.tag), LimitReached, [full, other]); // a crossing request is an accept
+    // a crossing request is an accept
+    await refused(() => full.sendFriendRequest(other.tag), LimitReached, [full, other]);
     expect(await row(full, other)).toEqual({ status: 'PENDING', requesterId: other.id, blockers: [] });
 
     // The side that is not full hits the cap of the other: the accept is refused too.

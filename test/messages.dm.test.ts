@@ -63,18 +63,21 @@ const channelRow = async (channelId: string) =>
       dmKey: string | null;
       name: string | null;
     }>(
-      `select type, "serverId"::text as "serverId", "ownerId"::text as "ownerId", "dmKey", name from "Channel" where id = $1`,
+      `select type, "serverId"::text as "serverId", "ownerId"::text as "ownerId", "dmKey", name from "Channel"
+        where id = $1`,
       [channelId],
     )
   )[0];
 const channelEvents = (channelId: string) =>
   db().sql<{ id: string; type: string; userIds: string[] | null; serverId: string | null }>(
-    `select id::text as id, type, "userIds"::text[] as "userIds", "serverId"::text as "serverId" from "DomainEvent" where "channelId" = $1 order by id`,
+    `select id::text as id, type, "userIds"::text[] as "userIds", "serverId"::text as "serverId" from "DomainEvent"
+      where "channelId" = $1 order by id`,
     [channelId],
   );
 const messageTypes = async (channelId: string) =>
   db().sql<{ id: string; type: string; authorId: string; mentionUserIds: string[]; content: string }>(
-    `select id::text as id, type, "authorId"::text as "authorId", "mentionUserIds"::text[] as "mentionUserIds", content from "Message" where "channelId" = $1 order by id`,
+    `select id::text as id, type, "authorId"::text as "authorId", "mentionUserIds"::text[] as "mentionUserIds", content
+      from "Message" where "channelId" = $1 order by id`,
     [channelId],
   );
 const sorted = (ids: string[]) => [...ids].sort();
@@ -246,7 +249,8 @@ describe('messages in DMs', () => {
       const outcome = await Promise.race([
         block.then(() => 'block committed' as const),
         waitFor(
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'`,
+          `select count(*)::int as n from pg_stat_activity where datname = current_database()
+            and wait_event_type = 'Lock' and wait_event = 'advisory'`,
           [],
         ).then((w) => (w ? ('block waits' as const) : ('timeout' as const))),
       ]);

@@ -52,7 +52,8 @@ describe(`EXPLAIN on ${MESSAGES.toLocaleString('en')} messages`, () => {
       await db().sql(
         `insert into "Message" (id, "channelId", "serverId", "authorId", content, "mentionUserIds")
          select $1::bigint + g::bigint * 4194304, ($2::bigint[])[1 + g % $3], $4, $5,
-                (array['hello there', 'what a day', 'see you soon', 'the build is green', 'lunch at noon'])[1 + g % 5] || ' ' || g
+                (array['hello there', 'what a day', 'see you soon', 'the build is green',
+                  'lunch at noon'])[1 + g % 5] || ' ' || g
                   || case when g % 1000 = 0 then ' narwhal' else '' end,
                 case when g % 5000 = 0 then array[$6::bigint] else '{}' end
            from generate_series($7::int, $8::int) g`,

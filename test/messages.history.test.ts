@@ -169,7 +169,8 @@ describe('history views', () => {
     for (const user of [w.owner, bob, carol]) await h.reactions().react(user, first.id, '👍');
     await h.reactions().react(carol, first.id, '🔥');
     await db().sql(
-      `insert into "Channel" (id, "serverId", type, name, "parentId", "autoArchiveDuration", "messageCount") values ($1, $2, 'PUBLIC_THREAD', 'talk', $3, 60, 4)`,
+      `insert into "Channel" (id, "serverId", type, name, "parentId", "autoArchiveDuration", "messageCount") values ($1,
+        $2, 'PUBLIC_THREAD', 'talk', $3, 60, 4)`,
       [first.id, w.server.id, w.textId],
     );
 
@@ -247,7 +248,8 @@ describe('history views', () => {
       await db().sql<{ id: string }>(`select id::text from "Message" where "channelId" = $1 order by id`, [w.textId])
     ).map((r) => r.id);
     await db().sql(
-      `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select unnest($1::bigint[]), 'u:👍', $2, '👍'`,
+      `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select unnest($1::bigint[]), 'u:👍', $2,
+        '👍'`,
       [ids, users[1].id],
     );
 

@@ -10,7 +10,8 @@ const h = messagingHelpers(db);
 
 const audit = (serverId: string, action: number) =>
   db().sql<{ actorId: string; targetId: string; changes: { key: string; new: unknown }[]; reason: string | null }>(
-    `select "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1 and "actionType" = $2 order by id`,
+    `select "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1
+      and "actionType" = $2 order by id`,
     [serverId, action],
   );
 
@@ -26,7 +27,8 @@ async function insertMessages(
   const base = options.at ? BigInt(snowflakeAt(options.at)) : null;
   for (let i = 0; i < n; i++) ids.push(base === null ? nextSnowflake() : (base + BigInt(i)).toString());
   await db().sql(
-    `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select unnest($1::bigint[]), $2, $3, $4, 'filler', $5`,
+    `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select unnest($1::bigint[]), $2,
+      $3, $4, 'filler', $5`,
     [ids, channelId, serverId, authorId, options.pinned ?? false],
   );
   return ids;
@@ -86,7 +88,8 @@ describe('deleting', () => {
     const reply = await h.messages().send(w.owner, w.textId, 'reply', { replyTo: m.id });
     await h.messages().deleteMessage(bob, m.id);
     const [row] = await db().sql<Record<string, number>>(
-      `select (select count(*)::int from "MessageAttachment") a, (select count(*)::int from "MessageEmbed") e, (select count(*)::int from "Reaction") r`,
+      `select (select count(*)::int from "MessageAttachment") a, (select count(*)::int from "MessageEmbed") e,
+        (select count(*)::int from "Reaction") r`,
     );
     expect(row).toEqual({ a: 0, e: 0, r: 0 });
     const [{ replyToId }] = await db().sql<{ replyToId: string | null }>(

@@ -11,7 +11,8 @@ const h = messagingHelpers(db);
 const state = async (userId: string, channelId: string) =>
   (
     await db().sql<{ lastRead: string | null; mentions: number }>(
-      `select "lastReadMessageId"::text as "lastRead", "mentionCount" as mentions from "ReadState" where "userId" = $1 and "channelId" = $2`,
+      `select "lastReadMessageId"::text as "lastRead", "mentionCount" as mentions from "ReadState" where "userId" = $1
+        and "channelId" = $2`,
       [userId, channelId],
     )
   )[0];

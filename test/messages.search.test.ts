@@ -232,13 +232,15 @@ describe('search: filters, ranking, paging', () => {
     for (let i = 0; i < 3; i++) {
       const id = nextSnowflake();
       await db().sql(
-        `insert into "Message" (id, "channelId", "serverId", "authorId", content, "mentionUserIds") values ($1, $2, $3, $4, 'hey', array[$5::bigint])`,
+        `insert into "Message" (id, "channelId", "serverId", "authorId", content, "mentionUserIds") values ($1, $2, $3,
+          $4, 'hey', array[$5::bigint])`,
         [id, channel, w.server.id, w.owner.id, bob.id],
       );
       mentioned.push(id);
     }
     await db().sql(
-      `insert into "Message" (id, "channelId", "serverId", "authorId", content, "mentionUserIds") values ($1, $2, $3, $4, 'hidden', array[$5::bigint])`,
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content, "mentionUserIds") values ($1, $2, $3,
+        $4, 'hidden', array[$5::bigint])`,
       [nextSnowflake(), hidden, w.server.id, w.owner.id, bob.id],
     );
     const all = (await mentionsOf(h.fork(), bob, { limit: 100 })).map((x) => x.id);
@@ -313,7 +315,8 @@ describe('search: filters, ranking, paging', () => {
     const old = (
       await db().sql<{ id: string }>(
         `insert into "Message" (id, "channelId", "serverId", "authorId", content)
-       select $1::bigint + g * 4194304, $2, $3, $4, 'kiwi kiwi kiwi kiwi' from generate_series(1, $5::int) g returning id::text`,
+       select $1::bigint + g * 4194304, $2, $3, $4, 'kiwi kiwi kiwi kiwi' from generate_series(1, $5::int) g
+         returning id::text`,
         [snowflakeAt(oldAt), channel, w.server.id, w.owner.id, SEARCH_RANK_ALL_MAX + 20],
       )
     ).map((r) => r.id);

@@ -124,7 +124,8 @@ describe('sending', () => {
       embeds: Array.from({ length: 10 }, (_, i) => embed(i)),
     });
     const [row] = await db().sql<{ a: number; e: number; ac: number; ec: number }>(
-      `select (select count(*)::int from "MessageAttachment" where "messageId" = $1) as a, (select count(*)::int from "MessageEmbed" where "messageId" = $1) as e,
+      `select (select count(*)::int from "MessageAttachment" where "messageId" = $1) as a, (select count(*)::int
+        from "MessageEmbed" where "messageId" = $1) as e,
               "attachmentCount" as ac, "embedCount" as ec from "Message" where id = $1`,
       [ten.id],
     );

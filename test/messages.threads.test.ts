@@ -40,7 +40,8 @@ interface ThreadRow {
 
 async function row(id: string): Promise<ThreadRow> {
   const [found] = await db().sql<ThreadRow>(
-    `select type, name, "parentId"::text, "ownerId"::text, "messageCount", "memberCount", archived, locked, "autoArchiveDuration", "lastMessageId"::text,
+    `select type, name, "parentId"::text, "ownerId"::text, "messageCount", "memberCount", archived, locked,
+      "autoArchiveDuration", "lastMessageId"::text,
             (select count(*)::int from "ThreadMember" where "threadId" = c.id) as rows,
             (select count(*)::int from "Message" where "channelId" = c.id and type <> 'THREAD_STARTER') as messages
        from "Channel" c where id = $1`,

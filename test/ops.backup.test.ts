@@ -34,7 +34,8 @@ async function fingerprint(url: string): Promise<Fingerprint[]> {
   try {
     const tables = (
       await client.query<{ name: string }>(
-        `select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
+        `select table_name as name from information_schema.tables where table_schema = 'public'
+          and table_type = 'BASE TABLE' order by 1`,
       )
     ).rows;
     const result: Fingerprint[] = [];
@@ -204,7 +205,8 @@ function recordingTools(log: string): string {
         `out="${log}/${tool}"; mkdir -p "$out"`,
         `cat /proc/$$/cmdline | tr '\\0' '\\n' > "$out/argv"`,
         `printf '%s' "\${PGPASSWORD-}" > "$out/pgpassword"`,
-        `if [ -n "$PGPASSFILE" ]; then stat -c %a "$PGPASSFILE" > "$out/mode"; cat "$PGPASSFILE" > "$out/passfile"; printf '%s' "$PGPASSFILE" > "$out/passfile-path"; fi`,
+        `if [ -n "$PGPASSFILE" ]; then stat -c %a "$PGPASSFILE" > "$out/mode"; cat "$PGPASSFILE" > "$out/passfile"; ` +
+          `printf '%s' "$PGPASSFILE" > "$out/passfile-path"; fi`,
         `exec "${real}" "$@"`,
         '',
       ].join('\n'),

@@ -101,7 +101,8 @@ describe('createOrm without a database', () => {
     const closed = await failure({ clientUrl: 'postgresql://app:s3cret@127.0.0.1:1/cryb' });
     expect(closed).toBeInstanceOf(DatabaseUnavailable);
     expect(closed.message).toBe(
-      'the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]',
+      'the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL ' +
+        'running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]',
     );
     oneLineWithout(closed, 's3cret');
 
@@ -129,7 +130,8 @@ describe('createOrm without a database', () => {
       'postgresql://app:hunter2@db:5432/cryb',
     );
     expect(line).toBe(
-      'password authentication failed for user "app" (at db:5432): check the password; special characters in it must be percent-encoded (# as %23, @ as %40, / as %2F, : as %3A, % as %25) [postgresql://app:***@db:5432/cryb]',
+      'password authentication failed for user "app" (at db:5432): check the password; special characters in it must ' +
+        'be percent-encoded (# as %23, @ as %40, / as %2F, : as %3A, % as %25) [postgresql://app:***@db:5432/cryb]',
     );
   });
 

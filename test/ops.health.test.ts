@@ -182,7 +182,8 @@ const TIMESCALE_URL = process.env.CRYB_TIMESCALE_URL;
 
 describe('health report with TimescaleDB', () => {
   it.skipIf(!TIMESCALE_URL)(
-    `reports hypertables, chunks, the compression ratio and jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`,
+    `reports hypertables, chunks, the compression ratio and ` +
+      `jobs${TIMESCALE_URL ? '' : ' (skipped: set CRYB_TIMESCALE_URL to a TimescaleDB server)'}`,
     async () => {
       const name = `cryb_t_${db().name.split('_').slice(2).join('_')}_tsdb`;
       const admin = new Client({ connectionString: TIMESCALE_URL });
@@ -196,7 +197,8 @@ describe('health report with TimescaleDB', () => {
         await client.query('create table samples (ts timestamptz not null, device int, value double precision)');
         await client.query(`select create_hypertable('samples', 'ts', chunk_time_interval => interval '1 day')`);
         await client.query(
-          `insert into samples select t, (random() * 10)::int, random() from generate_series(now() - interval '5 days', now(), interval '10 seconds') t`,
+          `insert into samples select t, (random() * 10)::int, random() from generate_series(now() - interval '5 days',
+            now(), interval '10 seconds') t`,
         );
         await client.query(`alter table samples set (timescaledb.compress, timescaledb.compress_segmentby = 'device')`);
         await client.query(`select add_compression_policy('samples', interval '2 days')`);

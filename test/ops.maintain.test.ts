@@ -22,7 +22,8 @@ const metrics = async () =>
 
 async function sample(id: number, daysAgo: number) {
   await db().sql(
-    `insert into "SystemMetrics" ("timestamp", id, "databaseSizeBytes", connections) values (now() - make_interval(days => $1), $2, 1, 1)`,
+    `insert into "SystemMetrics" ("timestamp", id, "databaseSizeBytes", connections)
+      values (now() - make_interval(days => $1), $2, 1, 1)`,
     [daysAgo, id],
   );
 }
@@ -77,7 +78,8 @@ describe.skipIf(!timescale.available)(
       }
       const { code, lines } = await maintain([`--url=${db().url}`]);
       const jobs = await db().sql<{ id: number }>(
-        `select job_id as id from timescaledb_information.jobs where proc_name in ('policy_compression', 'policy_retention', 'policy_refresh_continuous_aggregate')`,
+        `select job_id as id from timescaledb_information.jobs where proc_name in ('policy_compression',
+          'policy_retention', 'policy_refresh_continuous_aggregate')`,
       );
       expect(lines[0]).toBe('analytics upkeep on TimescaleDB (policies run with CALL run_job):');
       for (const { id } of jobs)

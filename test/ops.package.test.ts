@@ -56,10 +56,15 @@ const SERVICE = `
 const Module = require('node:module');
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) throw new Error('TypeScript tooling is not available here: ' + request);
+  if (/^(typescript|ts-morph|@mikro-orm\\/reflection|tsx)(\\/|$)/.test(request)) {
+    throw new Error('TypeScript tooling is not available here: ' + request);
+  }
   return resolveFilename.call(this, request, ...rest);
 };
-const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, ServerService, ChannelService, InviteService, MembershipService, UserService, VoiceService } = require('@cryb/database');
+const {
+  createOrm, User, ChannelType, VoiceState, MessageService, DomainError, ServerService, ChannelService, InviteService,
+  MembershipService, UserService, VoiceService,
+} = require('@cryb/database');
 
 (async () => {
   const orm = await createOrm({ poolSize: 4, logger: () => undefined });
@@ -68,18 +73,28 @@ const { createOrm, User, ChannelType, VoiceState, MessageService, DomainError, S
     const alice = await users(orm.em.fork()).register({ username: 'alice' });
     const bob = await users(orm.em.fork()).register({ username: 'bob' });
     const server = await new ServerService(orm.em.fork()).createServer(alice, { name: 'Packaged' });
-    const lounge = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
-    const text = await new ChannelService(orm.em.fork()).createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
+    const channels = () => new ChannelService(orm.em.fork());
+    const lounge = await channels().createChannel(alice, server.id, { type: ChannelType.GUILD_VOICE, name: 'lounge' });
+    const text = await channels().createChannel(alice, server.id, { type: ChannelType.GUILD_TEXT, name: 'chat' });
     const voice = await new VoiceService(orm.em.fork()).joinVoice(alice, lounge.id);
     const me = await orm.em.fork().findOneOrFail(User, alice.id);
     const request = await me.sendFriendRequest(bob.tag);
     const invite = await new InviteService(orm.em.fork()).createInvite(alice, text.id);
     await new MembershipService(orm.em.fork()).acceptInvite(bob, invite.code);
-    const hello = await new MessageService(orm.em.fork()).send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
+    const hello = await new MessageService(orm.em.fork())
+      .send(bob, text.id, 'hello from a packaged service <@' + alice.id + '>');
     const [row] = await orm.em.fork().execute('select content from "Message" where id = ?', [hello.id]);
     let refused = null;
-    try { await users(orm.em.fork()).register({ username: 'x' }); } catch (error) { refused = error instanceof DomainError ? error.code : String(error); }
-    console.log(JSON.stringify({ alice: alice.tag, bob: bob.tag, server: server.name, lounge: lounge.name, text: text.name, voiceChannel: String(voice.channel.id), friendRequest: request.typeFor(alice.id), message: row.content, mentions: hello.mentionUserIds, refused }));
+    try {
+      await users(orm.em.fork()).register({ username: 'x' });
+    } catch (error) {
+      refused = error instanceof DomainError ? error.code : String(error);
+    }
+    console.log(JSON.stringify({
+      alice: alice.tag, bob: bob.tag, server: server.name, lounge: lounge.name, text: text.name,
+      voiceChannel: String(voice.channel.id), friendRequest: request.typeFor(alice.id), message: row.content,
+      mentions: hello.mentionUserIds, refused,
+    }));
   } finally {
     await orm.close(true);
   }
@@ -276,7 +291,8 @@ describe('the packed package in a fresh project', () => {
     expect(closed).toMatchObject({
       code: 4,
       stderr:
-        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
+        'error: the database is unavailable: nothing accepts connections at 127.0.0.1:1 (connection refused): is ' +
+        'PostgreSQL running there, and is the port right? [postgresql://app:***@127.0.0.1:1/cryb]\n',
     });
     // The service without DATABASE_URL: a typed error, and no embedded cluster anywhere.
     const noUrl = await run(process.execPath, ['service.js'], consumer);

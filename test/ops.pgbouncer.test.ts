@@ -71,7 +71,8 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     expect(new Set(ok(results).map((u) => u.discriminator)).size).toBe(30);
     expect(
       await db().sql(
-        `select count(*)::int as n, count(distinct discriminator)::int as d from "User" where lower(username) = 'pooled'`,
+        `select count(*)::int as n, count(distinct discriminator)::int as d from "User"
+          where lower(username) = 'pooled'`,
       ),
     ).toEqual([{ n: 30, d: 30 }]);
     // pgbouncer multiplexed the 30 clients onto its small server pool: proof the test went through it.
@@ -106,7 +107,8 @@ describe.skipIf(!pgbouncerBinary)(`behind pgbouncer in transaction pooling mode$
     }
     const vc = nextSnowflake();
     await db().sql(
-      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'pooled-voice', 64000, 3)`,
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE',
+        'pooled-voice', 64000, 3)`,
       [vc, w.server.id],
     );
     const results = await raceThrough(12, (em, i) => new VoiceService(em).joinVoice(users[i].id, vc));

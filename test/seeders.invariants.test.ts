@@ -39,7 +39,8 @@ async function brokenBy(...statements: string[]): Promise<string[]> {
 const quietMessage = async () =>
   (
     await db().sql<{ id: string }>(
-      `select id::text from "Message" m where "channelId" = $1 and not exists (select 1 from "Reaction" r where r."messageId" = m.id) limit 1`,
+      `select id::text from "Message" m where "channelId" = $1 and not exists (select 1 from "Reaction" r
+        where r."messageId" = m.id) limit 1`,
       [s.staffChannel],
     )
   )[0].id;
@@ -67,7 +68,8 @@ describe('checkInvariants', () => {
   it(`reactions: ${LIMITS.uniqueReactionsPerMessage} distinct emoji pass, one more does not`, async () => {
     const message = await quietMessage();
     const emoji = (n: number) =>
-      `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select ${message}, 'u:e' || i, ${s.owner}, 'e' || i from generate_series(1, ${n}) i`;
+      `insert into "Reaction" ("messageId", "emojiKey", "userId", "emojiName") select ${message}, 'u:e' || i,
+        ${s.owner}, 'e' || i from generate_series(1, ${n}) i`;
     expect(await brokenBy(emoji(LIMITS.uniqueReactionsPerMessage))).toEqual([]);
     expect(await brokenBy(emoji(LIMITS.uniqueReactionsPerMessage + 1))).toEqual([rule('at most 20 distinct emoji')]);
   });
@@ -81,8 +83,10 @@ describe('checkInvariants', () => {
       ),
     ).toContain(rule('one voice state'));
     const outsiderJoins = [
-      `insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId") values (${s.outsider}, ${s.fullVoice.channelId}, ${s.server.id}, 'x')`,
-      `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values (1, ${s.outsider}, ${s.fullVoice.channelId}, ${s.server.id}, now())`,
+      `insert into "VoiceState" ("userId", "channelId", "serverId", "sessionId") values (${s.outsider},
+        ${s.fullVoice.channelId}, ${s.server.id}, 'x')`,
+      `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values (1, ${s.outsider},
+        ${s.fullVoice.channelId}, ${s.server.id}, now())`,
     ];
     expect(
       await brokenBy(
@@ -99,7 +103,8 @@ describe('checkInvariants', () => {
     ).toEqual([rule('voice states are in voice channels')]);
     expect(
       await brokenBy(
-        `update "VoiceSession" set "endedAt" = now(), "durationSeconds" = 1 where "userId" = ${inVoice} and "endedAt" is null`,
+        `update "VoiceSession" set "endedAt" = now(), "durationSeconds" = 1 where "userId" = ${inVoice}
+          and "endedAt" is null`,
       ),
     ).toEqual([rule('open voice sessions mirror')]);
     expect(await brokenBy(`delete from "VoiceState" where "userId" = ${inVoice}`)).toEqual([
@@ -111,7 +116,8 @@ describe('checkInvariants', () => {
     expect(
       await brokenBy(
         `drop index "User_username_discriminator_unique"`,
-        `insert into "User" (id, username, discriminator) select 2, upper(username), discriminator from "User" where id = ${s.owner}`,
+        `insert into "User" (id, username, discriminator) select 2, upper(username), discriminator from "User"
+          where id = ${s.owner}`,
       ),
     ).toEqual([rule('username and discriminator')]);
   });
@@ -125,7 +131,8 @@ describe('checkInvariants', () => {
     ]);
     expect(
       await brokenBy(
-        `delete from "ThreadMember" where "threadId" = ${s.thread} and "userId" = (select "userId" from "ThreadMember" where "threadId" = ${s.thread} limit 1)`,
+        `delete from "ThreadMember" where "threadId" = ${s.thread} and "userId" = (select "userId" from "ThreadMember"
+          where "threadId" = ${s.thread} limit 1)`,
       ),
     ).toEqual([rule('thread memberCount')]);
   });
@@ -133,7 +140,8 @@ describe('checkInvariants', () => {
   it(`pins: ${LIMITS.pinsPerChannel} pass, one more does not`, async () => {
     const pins = (n: number) => [
       `update "Message" set pinned = false where "channelId" = ${s.staffChannel}`,
-      `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select i, ${s.staffChannel}, ${s.server.id}, ${s.owner}, 'pin', true from generate_series(1, ${n}) i`,
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select i, ${s.staffChannel},
+        ${s.server.id}, ${s.owner}, 'pin', true from generate_series(1, ${n}) i`,
     ];
     expect(await brokenBy(...pins(LIMITS.pinsPerChannel))).toEqual([]);
     expect(await brokenBy(...pins(LIMITS.pinsPerChannel + 1))).toEqual([rule('at most 250 pins')]);
@@ -151,7 +159,8 @@ describe('checkInvariants', () => {
     ).toEqual([rule('DMs have 2 recipients')]);
     const outside = s.world.userIds.filter((u) => !s.groupDm.recipientIds.includes(u));
     const fill = (total: number) =>
-      `insert into "ChannelRecipient" ("channelId", "userId") select ${s.groupDm.id}, unnest(array[${outside.slice(0, total - s.groupDm.recipientIds.length).join(',') || 0}]::bigint[])`;
+      `insert into "ChannelRecipient" ("channelId", "userId") select ${s.groupDm.id},
+        unnest(array[${outside.slice(0, total - s.groupDm.recipientIds.length).join(',') || 0}]::bigint[])`;
     expect(await brokenBy(fill(LIMITS.groupDmRecipients))).toEqual([]);
     expect(await brokenBy(fill(LIMITS.groupDmRecipients + 1))).toEqual([rule('DMs have 2 recipients')]);
   });

@@ -56,7 +56,8 @@ async function content(target: TestDatabase): Promise<Record<string, string[]>> 
   for (const table of tables) {
     // Content columns: everything but times (relative to when the seed ran) and analytics' own ids.
     const columns = await target.sql<{ name: string }>(
-      `select column_name as name from information_schema.columns where table_name = $1 and data_type not like 'timestamp%'
+      `select column_name as name from information_schema.columns where table_name = $1
+        and data_type not like 'timestamp%'
          and not (column_name = 'id' and $1 like '%Analytics') and is_generated = 'NEVER' order by ordinal_position`,
       [table],
     );
@@ -71,7 +72,8 @@ async function content(target: TestDatabase): Promise<Record<string, string[]>> 
 async function indexState(): Promise<{ search: boolean; autovacuumOff: boolean }> {
   const [row] = await db().sql<{ search: boolean; autovacuumOff: boolean }>(
     `select to_regclass('"Message_searchVector_index"') is not null as search,
-            coalesce((select 'autovacuum_enabled=false' = any(reloptions) from pg_class where relname = 'Message'), false) as "autovacuumOff"`,
+            coalesce((select 'autovacuum_enabled=false' = any(reloptions) from pg_class where relname = 'Message'),
+              false) as "autovacuumOff"`,
   );
   return row;
 }
@@ -103,7 +105,8 @@ describe('scenarios', () => {
     const roleOf = async (userId: string) =>
       (
         await db().sql<{ name: string }>(
-          `select r.name from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = $1 and mr."userId" = $2`,
+          `select r.name from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = $1
+            and mr."userId" = $2`,
           [s.server.id, userId],
         )
       ).map((r) => r.name);
@@ -130,7 +133,8 @@ describe('scenarios', () => {
     const statuses = await db().sql<{ status: string }>(`select distinct status from "UserPresence"`);
     expect(statuses.length).toBeGreaterThanOrEqual(3);
     const [busy] = await db().sql<{ share: number }>(
-      `select max(c)::float / sum(c) as share from (select count(*) c from "Message" where "serverId" is not null group by "channelId") x`,
+      `select max(c)::float / sum(c) as share from (select count(*) c from "Message" where "serverId" is not null
+        group by "channelId") x`,
     );
     expect(busy.share).toBeGreaterThan(0.15);
   }, 60_000);

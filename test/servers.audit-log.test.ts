@@ -64,7 +64,8 @@ async function auditedServer() {
   const other = await makeServer(owner);
   await new EmojiService(db().fork()).createEmoji(owner, other.id, { name: 'elsewhere' });
   const all = await db().sql<{ id: string; actorId: string; actionType: number }>(
-    `select id::text, "actorId"::text as "actorId", "actionType" from "AuditLogEntry" where "serverId" = $1 order by id desc`,
+    `select id::text, "actorId"::text as "actorId", "actionType" from "AuditLogEntry" where "serverId" = $1
+      order by id desc`,
     [server.id],
   );
   expect(all).toHaveLength(8);
@@ -185,7 +186,8 @@ describe('audit log query', () => {
     await addMember(server, actor);
     const base = BigInt(nextSnowflake()) - 1_000_000n;
     const bulk = await db().sql<{ id: string }>(
-      `insert into "Server" (id, name, "ownerId") select $1::bigint - g, 'bulk ' || g, $2 from generate_series(1, 199) as g returning id::text`,
+      `insert into "Server" (id, name, "ownerId") select $1::bigint - g, 'bulk ' || g, $2 from generate_series(1,
+        199) as g returning id::text`,
       [base.toString(), owner.id],
     );
     const serverIds = [server.id, ...bulk.map((r) => r.id)];

@@ -57,14 +57,16 @@ async function addMember(serverId: string, username: string, permissions?: bigin
 
 async function fillChannels(serverId: string, n: number, parentId: string | null = null): Promise<void> {
   await db().sql(
-    `insert into "Channel" (id, "serverId", type, name, "parentId", position) select x.id, $1, 'GUILD_TEXT', 'filler', $3, x.n from unnest($2::bigint[]) with ordinality as x(id, n)`,
+    `insert into "Channel" (id, "serverId", type, name, "parentId", position) select x.id, $1, 'GUILD_TEXT', 'filler',
+      $3, x.n from unnest($2::bigint[]) with ordinality as x(id, n)`,
     [serverId, Array.from({ length: n }, () => nextSnowflake()), parentId],
   );
 }
 
 async function channelRow(id: string) {
   const [row] = await db().sql<Record<string, unknown>>(
-    `select name, type, topic, position, "parentId"::text as "parentId", nsfw, "rateLimitPerUser", bitrate, "userLimit" from "Channel" where id = $1`,
+    `select name, type, topic, position, "parentId"::text as "parentId", nsfw, "rateLimitPerUser", bitrate, "userLimit"
+      from "Channel" where id = $1`,
     [id],
   );
   return row;
@@ -97,7 +99,8 @@ async function events(serverId: string, since: string) {
 async function writes(serverId: string) {
   const [row] = await db().sql(
     `select (select count(*) from "Channel" where "serverId" = $1) as channels,
-            (select md5(coalesce(string_agg(c::text, ',' order by c.id), '')) from "Channel" c where "serverId" = $1) as channel_rows,
+            (select md5(coalesce(string_agg(c::text, ',' order by c.id), '')) from "Channel" c
+              where "serverId" = $1) as channel_rows,
             (select count(*) from "AuditLogEntry") as audit,
             (select count(*) from "DomainEvent") as events`,
     [serverId],

@@ -30,7 +30,8 @@ describe('server creation', () => {
     const members = await db().sql(`select "userId"::text from "ServerMember" where "serverId" = $1`, [server.id]);
     expect(members).toEqual([{ userId: owner.id }]);
     const channels = await db().sql<{ type: string; name: string; parent: string | null }>(
-      `select c.type, c.name, p.name as parent from "Channel" c left join "Channel" p on p.id = c."parentId" where c."serverId" = $1 order by c.type, c.name`,
+      `select c.type, c.name, p.name as parent from "Channel" c left join "Channel" p on p.id = c."parentId"
+        where c."serverId" = $1 order by c.type, c.name`,
       [server.id],
     );
     expect(channels).toEqual([

@@ -57,7 +57,8 @@ async function setTier(server: Server, tier: number) {
 async function fillEmoji(server: Server, n: number, animated: boolean) {
   const ids = Array.from({ length: n }, () => nextSnowflake());
   await db().sql(
-    `insert into "Emoji" (id, "serverId", name, animated) select t.id, $2, 'fill_' || t.ord, $3 from unnest($1::bigint[]) with ordinality as t(id, ord)`,
+    `insert into "Emoji" (id, "serverId", name, animated) select t.id, $2, 'fill_' || t.ord, $3
+      from unnest($1::bigint[]) with ordinality as t(id, ord)`,
     [ids, server.id, animated],
   );
 }
@@ -65,7 +66,8 @@ async function fillEmoji(server: Server, n: number, animated: boolean) {
 async function fillStickers(server: Server, n: number) {
   const ids = Array.from({ length: n }, () => nextSnowflake());
   await db().sql(
-    `insert into "Sticker" (id, "serverId", name) select t.id, $2, 'fill_' || t.ord from unnest($1::bigint[]) with ordinality as t(id, ord)`,
+    `insert into "Sticker" (id, "serverId", name) select t.id, $2, 'fill_' || t.ord
+      from unnest($1::bigint[]) with ordinality as t(id, ord)`,
     [ids, server.id],
   );
 }
@@ -99,7 +101,8 @@ interface AuditRow {
 }
 async function auditOf(serverId: string): Promise<AuditRow[]> {
   return db().sql<AuditRow>(
-    `select "actorId"::text as "actorId", "actionType", "targetId"::text as "targetId", changes, reason from "AuditLogEntry" where "serverId" = $1 order by id`,
+    `select "actorId"::text as "actorId", "actionType", "targetId"::text as "targetId", changes, reason
+      from "AuditLogEntry" where "serverId" = $1 order by id`,
     [serverId],
   );
 }
@@ -136,7 +139,8 @@ describe('emoji', () => {
     const second = await emojis().createEmoji(owner, server.id, { name: 'blob' });
 
     const rows = await db().sql(
-      `select id::text, name, animated, roles, "creatorId"::text as "creatorId" from "Emoji" where "serverId" = $1 order by id`,
+      `select id::text, name, animated, roles, "creatorId"::text as "creatorId" from "Emoji" where "serverId" = $1
+        order by id`,
       [server.id],
     );
     expect(rows).toEqual([
@@ -422,7 +426,8 @@ describe('stickers', () => {
     await stickers().deleteSticker(manager, server.id, a.id);
 
     const rows = await db().sql(
-      `select id::text, name, description, tags, "formatType", "creatorId"::text as "creatorId" from "Sticker" where "serverId" = $1`,
+      `select id::text, name, description, tags, "formatType", "creatorId"::text as "creatorId" from "Sticker"
+        where "serverId" = $1`,
       [server.id],
     );
     expect(rows).toEqual([

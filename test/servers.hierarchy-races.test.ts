@@ -265,7 +265,8 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
   async function inVoice(serverId: string, userId: string): Promise<string> {
     const id = nextSnowflake();
     await db().sql(
-      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, 0)`,
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3,
+        64000, 0)`,
       [id, serverId, `vc${id.slice(-4)}`],
     );
     await new VoiceService(db().fork()).joinVoice(userId, id);
@@ -295,7 +296,8 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     const t = await target(s, 'heldvoicemove');
     const from = await inVoice(s.w.server.id, t.userId);
     const [{ id: to }] = await db().sql<{ id: string }>(
-      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'to', 64000, 0) returning id::text`,
+      `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', 'to',
+        64000, 0) returning id::text`,
       [nextSnowflake(), s.w.server.id],
     );
     const held = await holdOpen((tx) =>
@@ -327,7 +329,8 @@ describe('hierarchy lock: a moderation waits for an open role change, then sees 
     await held.done;
     await move;
     const witnessed = await db().sql<{ targetTop: number; actorTop: number }>(
-      `select w."targetTop", w."actorTop" from hierarchy_witness w join "AuditLogEntry" a on a.id = w."auditId" where a."targetId" = $1`,
+      `select w."targetTop", w."actorTop" from hierarchy_witness w join "AuditLogEntry" a on a.id = w."auditId"
+        where a."targetId" = $1`,
       [t.userId],
     );
     expect(witnessed).toEqual([{ targetTop: 1, actorTop: MOD_POSITION }]);

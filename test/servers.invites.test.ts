@@ -71,7 +71,8 @@ describe('creating invites', () => {
     const a = await invites().createInvite(w.owner, w.textId);
     const b = await invites().createInvite(w.owner, w.textId, { maxAge: 0, maxUses: 100 });
     const rows = await db().sql(
-      `select code, "maxAge", "maxUses", "expiresAt" is null as forever from "Invite" where code = any($1) order by "maxAge"`,
+      `select code, "maxAge", "maxUses", "expiresAt" is null as forever from "Invite" where code = any($1)
+        order by "maxAge"`,
       [[a.code, b.code]],
     );
     expect(rows).toEqual([

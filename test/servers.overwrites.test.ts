@@ -68,7 +68,8 @@ async function memberWith(serverId: string, username: string, permissions: bigin
 
 async function overwrites(channelId: string) {
   return db().sql<{ targetId: string; type: string; allow: string; deny: string }>(
-    `select "targetId"::text, type, allow::text, deny::text from "PermissionOverwrite" where "channelId" = $1 order by "targetId"`,
+    `select "targetId"::text, type, allow::text, deny::text from "PermissionOverwrite" where "channelId" = $1
+      order by "targetId"`,
     [channelId],
   );
 }
@@ -87,7 +88,8 @@ async function lastEventId(): Promise<string> {
 
 async function writes(serverId: string) {
   const [row] = await db().sql(
-    `select (select md5(coalesce(string_agg(o::text, ',' order by o."channelId", o."targetId"), '')) from "PermissionOverwrite" o
+    `select (select md5(coalesce(string_agg(o::text, ',' order by o."channelId", o."targetId"), ''))
+      from "PermissionOverwrite" o
               join "Channel" c on c.id = o."channelId" where c."serverId" = $1) as overwrites,
             (select count(*) from "AuditLogEntry") as audit,
             (select count(*) from "DomainEvent") as events`,

@@ -104,11 +104,15 @@ async function setup(): Promise<Ctx> {
 async function snapshot(serverId: string) {
   const [row] = await db().sql(
     `select (select count(*) from "Role" where "serverId" = $1) as roles,
-            (select md5(coalesce(string_agg(r::text, ',' order by r.id), '')) from "Role" r where "serverId" = $1) as role_rows,
-            (select md5(coalesce(string_agg(m::text, ',' order by m."userId", m."roleId"), '')) from "ServerMemberRole" m where "serverId" = $1) as member_roles,
+            (select md5(coalesce(string_agg(r::text, ',' order by r.id), '')) from "Role" r
+              where "serverId" = $1) as role_rows,
+            (select md5(coalesce(string_agg(m::text, ',' order by m."userId", m."roleId"), ''))
+              from "ServerMemberRole" m where "serverId" = $1) as member_roles,
             (select count(*) from "Channel" where "serverId" = $1) as channels,
-            (select md5(coalesce(string_agg(c::text, ',' order by c.id), '')) from "Channel" c where "serverId" = $1) as channel_rows,
-            (select md5(coalesce(string_agg(o::text, ',' order by o."channelId", o."targetId"), '')) from "PermissionOverwrite" o) as overwrites,
+            (select md5(coalesce(string_agg(c::text, ',' order by c.id), '')) from "Channel" c
+              where "serverId" = $1) as channel_rows,
+            (select md5(coalesce(string_agg(o::text, ',' order by o."channelId", o."targetId"), ''))
+              from "PermissionOverwrite" o) as overwrites,
             (select md5(coalesce(string_agg(s::text, ','), '')) from "Server" s where id = $1) as server_row,
             (select count(*) from "AuditLogEntry") as audit,
             (select count(*) from "DomainEvent") as events`,

@@ -24,7 +24,8 @@ async function registerMany(n: number, prefix: string): Promise<User[]> {
 
 async function realCount(serverId: string): Promise<{ memberCount: number; real: number }> {
   const [row] = await db().sql<{ memberCount: number; real: number }>(
-    `select "memberCount", (select count(*)::int from "ServerMember" where "serverId" = $1) as real from "Server" where id = $1`,
+    `select "memberCount", (select count(*)::int from "ServerMember" where "serverId" = $1) as real from "Server"
+      where id = $1`,
     [serverId],
   );
   return row;
@@ -136,7 +137,8 @@ describe('membership races, each operation on its own connection', () => {
       // exactly one of the two won
       expect([results[2 * k].status, results[2 * k + 1].status].sort()).toEqual(['fulfilled', 'rejected']);
       const [row] = await db().sql<{ ownerIsMember: boolean }>(
-        `select exists(select 1 from "ServerMember" m where m."serverId" = s.id and m."userId" = s."ownerId") as "ownerIsMember" from "Server" s where s.id = $1`,
+        `select exists(select 1 from "ServerMember" m where m."serverId" = s.id
+          and m."userId" = s."ownerId") as "ownerIsMember" from "Server" s where s.id = $1`,
         [worlds[k].server.id],
       );
       expect(row.ownerIsMember).toBe(true);

@@ -94,7 +94,8 @@ async function audit(serverId: string) {
     changes: { key: string; old?: unknown; new?: unknown }[];
     reason: string | null;
   }>(
-    `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1 order by id`,
+    `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1
+      order by id`,
     [serverId],
   );
 }
@@ -122,7 +123,8 @@ async function memberRoles(serverId: string, userId: string): Promise<string[]> 
 async function writes(serverId: string) {
   const [row] = await db().sql(
     `select (select count(*) from "Role" where "serverId" = $1) as roles,
-            (select md5(coalesce(string_agg(r::text, ',' order by r.id), '')) from "Role" r where "serverId" = $1) as role_rows,
+            (select md5(coalesce(string_agg(r::text, ',' order by r.id), '')) from "Role" r
+              where "serverId" = $1) as role_rows,
             (select count(*) from "ServerMemberRole" where "serverId" = $1) as member_roles,
             (select count(*) from "AuditLogEntry") as audit,
             (select count(*) from "DomainEvent") as events`,
@@ -246,7 +248,8 @@ describe('creating roles', () => {
   it('holds 250 roles per server: at 249 one more is created, the next is refused', async () => {
     const { owner, server } = await newServer();
     await db().sql(
-      `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1 from unnest($2::bigint[]) as x(id)`,
+      `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1
+        from unnest($2::bigint[]) as x(id)`,
       [server.id, Array.from({ length: 248 }, () => nextSnowflake())],
     );
     const count = async () =>
@@ -266,7 +269,8 @@ describe('creating roles', () => {
   it('race: 12 concurrent creations at 249 roles leave exactly 250', async () => {
     const { owner, server } = await newServer();
     await db().sql(
-      `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1 from unnest($2::bigint[]) as x(id)`,
+      `insert into "Role" (id, "serverId", name, permissions, position) select x.id, $1, 'filler', 0, 1
+        from unnest($2::bigint[]) as x(id)`,
       [server.id, Array.from({ length: 248 }, () => nextSnowflake())],
     );
     const results = await race(db(), 12, (em, i) =>
@@ -359,7 +363,8 @@ describe('updating roles', () => {
     expect(error).toBeInstanceOf(MissingPermission);
     expect(error.permissions).toEqual(['KICK_MEMBERS']);
     expect(await writes(server.id)).toEqual(before);
-    await roles().updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | MANAGE }); // keeps BAN_MEMBERS, adds MANAGE_ROLES (held)
+    // keeps BAN_MEMBERS, adds MANAGE_ROLES (held)
+    await roles().updateRole(mod.user, server.id, target, { permissions: F.BAN_MEMBERS | MANAGE });
     expect((await roleRow(target)).permissions).toBe((F.BAN_MEMBERS | MANAGE).toString());
     await roles().updateRole(mod.user, server.id, target, { permissions: 0n });
     expect((await roleRow(target)).permissions).toBe('0');
@@ -418,7 +423,8 @@ describe('deleting roles', () => {
       [server.id],
     );
     await db().sql(
-      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048), ($1, $3, 'ROLE', 1024, 0)`,
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'ROLE', 0, 2048),
+        ($1, $3, 'ROLE', 1024, 0)`,
       [channel.id, doomed, server.id],
     );
     const since = await lastEventId();

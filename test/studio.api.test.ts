@@ -144,7 +144,8 @@ describe('metadata-driven tables', () => {
     expect(expected.length).toBeGreaterThan(3);
     const since = (
       await get(
-        `/api/entities/User/rows?f.createdAt=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&op.createdAt=gt`,
+        `/api/entities/User/rows?f.createdAt=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}` +
+          '&op.createdAt=gt',
       )
     ).json.rows;
     expect(since).toEqual([]);

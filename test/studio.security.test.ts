@@ -169,7 +169,8 @@ describe('write mode: domain methods behind CSRF protection', () => {
       ]),
     ).toEqual([]);
     const audit = await db().sql(
-      `select "actorId"::text as actor, "targetId"::text as target, reason from "AuditLogEntry" where "serverId" = $1 and "actionType" = 20`,
+      `select "actorId"::text as actor, "targetId"::text as target, reason from "AuditLogEntry" where "serverId" = $1
+        and "actionType" = 20`,
       [world.server.id],
     );
     expect(audit).toEqual([{ actor: world.alice.id, target: world.carol.id, reason: 'spam' }]);
@@ -271,7 +272,8 @@ describe('the studio has its own small pool', () => {
   /** Connections to this test's database, other than the sampler's own. */
   async function connections(sampler: Client): Promise<{ total: number; studio: number; health: number }> {
     const { rows } = await sampler.query<{ total: number; studio: number; health: number }>(
-      `select count(*)::int as total, count(*) filter (where application_name = 'cryb-studio')::int as studio, count(*) filter (where application_name = 'cryb-health')::int as health
+      `select count(*)::int as total, count(*) filter (where application_name = 'cryb-studio')::int as studio,
+        count(*) filter (where application_name = 'cryb-health')::int as health
          from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
       [db().name],
     );

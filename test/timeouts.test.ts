@@ -20,8 +20,10 @@ const voice = (em: EntityManager = h.fork()) => new VoiceService(em);
 async function snapshot() {
   const [extra] = await db().sql<Record<string, unknown>>(
     `select (select coalesce(json_agg(v order by v."userId"), '[]') from "VoiceState" v)::text as voice,
-            (select coalesce(json_agg(json_build_array(s.id::text, s."endedAt") order by s.id), '[]') from "VoiceSession" s)::text as sessions,
-            (select coalesce(json_agg(json_build_array(m."userId"::text, m.nickname, m."timedOutUntil") order by m."userId"), '[]') from "ServerMember" m)::text as members`,
+            (select coalesce(json_agg(json_build_array(s.id::text, s."endedAt") order by s.id), '[]')
+              from "VoiceSession" s)::text as sessions,
+            (select coalesce(json_agg(json_build_array(m."userId"::text, m.nickname, m."timedOutUntil")
+              order by m."userId"), '[]') from "ServerMember" m)::text as members`,
   );
   return { ...(await h.counts()), ...extra };
 }
@@ -61,7 +63,8 @@ const timeOut = async (w: MessagingWorld, userId: string, ms = 3_600_000) => {
 /** Sets a timeout straight in the database (for the exempt owner and administrators, or a member already in voice). */
 const timeOutInDatabase = async (serverId: string, userId: string) => {
   const rows = await db().sql<{ until: Date }>(
-    `update "ServerMember" set "timedOutUntil" = date_trunc('milliseconds', now() + interval '1 hour') where "serverId" = $1 and "userId" = $2 returning "timedOutUntil" as until`,
+    `update "ServerMember" set "timedOutUntil" = date_trunc('milliseconds', now() + interval '1 hour')
+      where "serverId" = $1 and "userId" = $2 returning "timedOutUntil" as until`,
     [serverId, userId],
   );
   return new Date(rows[0].until);

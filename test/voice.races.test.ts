@@ -56,7 +56,8 @@ async function members(w: World, n: number, prefix: string): Promise<User[]> {
 async function voiceChannel(serverId: string, userLimit = 0): Promise<string> {
   const id = nextSnowflake();
   await db().sql(
-    `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000, $4)`,
+    `insert into "Channel" (id, "serverId", type, name, bitrate, "userLimit") values ($1, $2, 'GUILD_VOICE', $3, 64000,
+      $4)`,
     [id, serverId, `vc${id.slice(-4)}`, userLimit],
   );
   return id;
@@ -66,7 +67,8 @@ async function voiceChannel(serverId: string, userLimit = 0): Promise<string> {
 async function assertConsistent(): Promise<void> {
   // Closed sessions carry their exact duration.
   const wrong = await db().sql(
-    `select id from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch from "endedAt" - "startedAt"))`,
+    `select id from "VoiceSession" where "endedAt" is not null and "durationSeconds" <> floor(extract(epoch
+      from "endedAt" - "startedAt"))`,
   );
   expect(wrong).toEqual([]);
   // The domain's invariants: open sessions are exactly the voice states (same user, channel and
@@ -74,7 +76,8 @@ async function assertConsistent(): Promise<void> {
   expect(await checkInvariants(db().fork())).toEqual([]);
   // Per user, each session ends (exactly once) no later than the next one starts: no overlapping stays.
   const overlaps = await db().sql(
-    `select id from (select id, "endedAt", lead("startedAt") over (partition by "userId" order by "startedAt", id) as next from "VoiceSession") x
+    `select id from (select id, "endedAt", lead("startedAt") over (partition by "userId" order by "startedAt",
+      id) as next from "VoiceSession") x
       where next is not null and ("endedAt" is null or "endedAt" > next)`,
   );
   expect(overlaps).toEqual([]);
@@ -138,7 +141,8 @@ describe('voice races, each operation on its own connection', () => {
     expect(states).toHaveLength(1);
     expect(ids).toContain(states[0].channelId);
     const sessions = await db().sql<{ open: number; total: number }>(
-      `select count(*) filter (where "endedAt" is null)::int as open, count(*)::int as total from "VoiceSession" where "userId" = $1`,
+      `select count(*) filter (where "endedAt" is null)::int as open, count(*)::int as total from "VoiceSession"
+        where "userId" = $1`,
       [alice.id],
     );
     expect(sessions[0]).toEqual({ open: 1, total: 20 });
@@ -154,7 +158,8 @@ describe('voice races, each operation on its own connection', () => {
       [nextSnowflake(), w.server.id, F.MOVE_MEMBERS.toString()],
     );
     await db().sql(
-      `insert into "ServerMemberRole" ("serverId", "userId", "roleId") select $1, $2, id from "Role" where "serverId" = $1 and name = 'movers'`,
+      `insert into "ServerMemberRole" ("serverId", "userId", "roleId") select $1, $2, id from "Role"
+        where "serverId" = $1 and name = 'movers'`,
       [w.server.id, mod.id],
     );
     const ids = [

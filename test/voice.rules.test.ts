@@ -135,20 +135,23 @@ async function refused(
 const stateRow = async (userId: string) =>
   (
     await db().sql<Record<string, unknown>>(
-      `select "channelId"::text, "serverId"::text, "selfMute", "selfDeaf", "selfVideo", "selfStream", "serverMute", "serverDeaf", suppress, "requestToSpeakAt" from "VoiceState" where "userId" = $1`,
+      `select "channelId"::text, "serverId"::text, "selfMute", "selfDeaf", "selfVideo", "selfStream", "serverMute",
+        "serverDeaf", suppress, "requestToSpeakAt" from "VoiceState" where "userId" = $1`,
       [userId],
     )
   )[0];
 
 const sessionsOf = (userId: string) =>
   db().sql<{ channelId: string; endedAt: Date | null; durationSeconds: number | null; exact: number | null }>(
-    `select "channelId"::text, "endedAt", "durationSeconds", floor(extract(epoch from "endedAt" - "startedAt"))::int as exact from "VoiceSession" where "userId" = $1 order by "startedAt", id`,
+    `select "channelId"::text, "endedAt", "durationSeconds", floor(extract(epoch
+      from "endedAt" - "startedAt"))::int as exact from "VoiceSession" where "userId" = $1 order by "startedAt", id`,
     [userId],
   );
 
 const voiceEvents = (serverId: string, since: string) =>
   db().sql<{ payload: Record<string, unknown>; channelId: string | null }>(
-    `select payload, "channelId"::text from "DomainEvent" where type = 'VOICE_STATE_UPDATE' and "serverId" = $1 and id > $2 order by id`,
+    `select payload, "channelId"::text from "DomainEvent" where type = 'VOICE_STATE_UPDATE' and "serverId" = $1
+      and id > $2 order by id`,
     [serverId, since],
   );
 
@@ -157,7 +160,8 @@ const lastEventId = async () =>
 
 const audits = (serverId: string, action: number) =>
   db().sql<{ actorId: string; targetId: string; changes: unknown[] }>(
-    `select "actorId"::text, "targetId"::text, changes from "AuditLogEntry" where "serverId" = $1 and "actionType" = $2 order by id`,
+    `select "actorId"::text, "targetId"::text, changes from "AuditLogEntry" where "serverId" = $1 and "actionType" = $2
+      order by id`,
     [serverId, action],
   );
 
@@ -511,7 +515,8 @@ describe('membership and channel changes end the stay in the same unit of work',
     await channels().deleteChannel(w.owner, w.server.id, vc);
     expect(await db().sql(`select 1 from "VoiceState" where "channelId" = $1`, [vc])).toEqual([]);
     const rows = await db().sql<{ endedAt: Date | null; durationSeconds: number; exact: number }>(
-      `select "endedAt", "durationSeconds", floor(extract(epoch from "endedAt" - "startedAt"))::int as exact from "VoiceSession" where "channelId" = $1`,
+      `select "endedAt", "durationSeconds", floor(extract(epoch from "endedAt" - "startedAt"))::int as exact
+        from "VoiceSession" where "channelId" = $1`,
       [vc],
     );
     expect(rows).toHaveLength(2);
@@ -559,7 +564,8 @@ describe('the stale-session sweeper and voice time', () => {
     const t = (iso: string) => new Date(`2026-01-01T${iso}Z`);
     const insert = (start: string, end: string) =>
       db().sql(
-        `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt", "endedAt", "durationSeconds") values ($1, $2, $3, $4, $5, $6, $7)`,
+        `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt", "endedAt", "durationSeconds")
+          values ($1, $2, $3, $4, $5, $6, $7)`,
         [nextSnowflake(), alice.id, vc, w.server.id, t(start), t(end), (t(end).getTime() - t(start).getTime()) / 1000],
       );
     await insert('10:00:00', '10:30:00');

@@ -84,7 +84,8 @@ class LazyTsMorphMetadataProvider extends MetadataProvider {
 function loadTsMorphProvider(): new (config: IConfiguration) => MetadataProvider {
   try {
     type Reflection = { TsMorphMetadataProvider: new (config: IConfiguration) => MetadataProvider };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a devDependency: absent from a consumer install, so loaded only when present
+    /* eslint-disable-next-line @typescript-eslint/no-require-imports --
+       a devDependency: absent from a consumer install, so loaded only when present */
     const reflection = require('@mikro-orm/reflection') as Reflection;
     return reflection.TsMorphMetadataProvider;
   } catch (error) {
@@ -171,7 +172,8 @@ export function crybConfig(options: CrybOrmOptions & { clientUrl: string }): Opt
  */
 function dynamicImportProvider(id: string): Promise<unknown> {
   if (process.env.VITEST) return import(id);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see the comment above: require() goes through the running loader
+  /* eslint-disable-next-line @typescript-eslint/no-require-imports --
+     see the comment above: require() goes through the running loader */
   return Promise.resolve().then(() => require(id) as unknown);
 }
 

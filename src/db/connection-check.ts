@@ -23,7 +23,9 @@ export function describeConnectFailure(error: unknown, url: string, timeoutMs = 
   let reason: string;
   switch (e.code) {
     case 'ECONNREFUSED':
-      reason = `nothing accepts connections at ${where} (connection refused): is PostgreSQL running there, and is the port right?`;
+      reason =
+        `nothing accepts connections at ${where} (connection refused): ` +
+        'is PostgreSQL running there, and is the port right?';
       break;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -41,14 +43,18 @@ export function describeConnectFailure(error: unknown, url: string, timeoutMs = 
       reason = `${message} (at ${where}): check the user name in the URL`;
       break;
     case '28P01':
-      reason = `${message} (at ${where}): check the password; special characters in it must be percent-encoded (# as %23, @ as %40, / as %2F, : as %3A, % as %25)`;
+      reason =
+        `${message} (at ${where}): check the password; special characters in it must be percent-encoded ` +
+        '(# as %23, @ as %40, / as %2F, : as %3A, % as %25)';
       break;
     case '3D000':
       reason = `${message} (at ${where}): create it (createdb), then apply the migrations with \`npx cryb-db migrate\``;
       break;
     default:
       if (/timeout expired|connection timeout/i.test(message)) {
-        reason = `no answer from ${where} within ${timeoutMs} ms (connect timeout, CRYB_DB_CONNECT_TIMEOUT_MS): is a PostgreSQL server listening on that port?`;
+        reason =
+          `no answer from ${where} within ${timeoutMs} ms (connect timeout, CRYB_DB_CONNECT_TIMEOUT_MS): ` +
+          'is a PostgreSQL server listening on that port?';
       } else if (/SASL|client password must be a string/i.test(message)) {
         reason = `${where} asks for a password and the URL has none (or it could not be used): ${message}`;
       } else if (/Connection terminated/i.test(message)) {

@@ -22,7 +22,8 @@ export interface DatabaseUrlOptions {
 const MAX_POOL = 10_000;
 
 export const PERCENT_ENCODING_HINT =
-  'percent-encode special characters in the user name and password (# as %23, @ as %40, / as %2F, : as %3A, ? as %3F, % as %25; encodeURIComponent does it)';
+  'percent-encode special characters in the user name and password (# as %23, @ as %40, / as %2F, : as %3A, ? as ' +
+  '%3F, % as %25; encodeURIComponent does it)';
 
 export function parseDatabaseUrl(raw: string, what = 'DATABASE_URL'): DatabaseUrlOptions {
   let parsed: URL;
@@ -109,5 +110,6 @@ export function embeddedRequested(option?: boolean, env: NodeJS.ProcessEnv = pro
 }
 
 export const NOT_CONFIGURED_MESSAGE =
-  'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database (or pass createOrm({ clientUrl })); ' +
+  'DATABASE_URL is not set: set it to postgresql://user:password@host:5432/database ' +
+  '(or pass createOrm({ clientUrl })); ' +
   'for development, createOrm({ embedded: true }) or CRYB_EMBEDDED=1 starts an embedded PostgreSQL instead';

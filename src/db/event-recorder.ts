@@ -47,7 +47,8 @@ export function outboxInsert(events: readonly RecordedEvent[]): SqlStatement {
     return '(?, ?::jsonb, ?::bigint, ?::bigint, ?::bigint[])';
   });
   return {
-    sql: `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds") values ${values.join(', ')}`,
+    sql: `insert into "DomainEvent" ("type", "payload", "serverId", "channelId", "userIds")
+      values ${values.join(', ')}`,
     params,
   };
 }

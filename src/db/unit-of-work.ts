@@ -84,7 +84,8 @@ export async function lockKeys(
   }
   // One round trip: unnest yields the sorted keys in order, and each row takes its lock in that order.
   await tx.execute(
-    `select ${lock}(hashtextextended(k.key, 0)) from unnest(array[?]::text[]) with ordinality as k(key, n) order by k.n`,
+    `select ${lock}(hashtextextended(k.key, 0)) from unnest(array[?]::text[]) with ordinality as k(key, n)
+      order by k.n`,
     [sorted],
   );
 }

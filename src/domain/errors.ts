@@ -335,7 +335,8 @@ export class MigrationsPending extends DomainError {
     readonly pending: readonly string[],
   ) {
     super(
-      `database "${database}" is missing ${pending.length} migration(s) of this package (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', ...' : ''}): ` +
+      `database "${database}" is missing ${pending.length} migration(s) of this package ` +
+        `(${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', ...' : ''}): ` +
         "run `npx cryb-db migrate` (or open it with createOrm({ migrations: 'apply' }))",
       { database, pending: [...pending] },
     );

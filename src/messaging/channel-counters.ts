@@ -76,7 +76,8 @@ export async function channelAfterDelete(
          then (select max("id") from "Message" where "channelId" = ? and not ("id" = any(array[?]::bigint[])))
          else "lastMessageId" end,
        "messageCount" = case when "type" in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
-         then greatest(0, "messageCount" - (select count(*) from "Message" where "channelId" = ? and "id" = any(array[?]::bigint[]) and "type" <> 'THREAD_STARTER'))
+         then greatest(0, "messageCount" - (select count(*) from "Message" where "channelId" = ?
+           and "id" = any(array[?]::bigint[]) and "type" <> 'THREAD_STARTER'))
          else "messageCount" end
      where "id" = ?`,
     [[...messageIds], channel.id, [...messageIds], channel.id, [...messageIds], channel.id],
@@ -94,7 +95,8 @@ export async function takeSlowmodeSlot(tx: EntityManager, access: ChannelAccess)
   const taken = await tx.execute(
     `insert into "ReadState" ("userId", "channelId", "lastSentAt") values (?, ?, now())
      on conflict ("userId", "channelId") do update set "lastSentAt" = excluded."lastSentAt"
-     where "ReadState"."lastSentAt" is null or "ReadState"."lastSentAt" <= excluded."lastSentAt" - make_interval(secs => ?)
+     where "ReadState"."lastSentAt" is null or "ReadState"."lastSentAt" <= excluded."lastSentAt" - make_interval(secs =>
+       ?)
      returning 1`,
     [access.userId, access.channel.id, seconds],
   );
@@ -122,9 +124,11 @@ export async function purgeRecentMessages(
   const since = snowflakeAt(new Date(Date.now() - seconds * 1000));
   const rows = await tx.execute<{ id: string; ids: string[] }[]>(
     `with deleted as (
-       delete from "Message" where "serverId" = ? and "authorId" = ? and "id" >= ?::bigint returning "id", "channelId", "type"
+       delete from "Message" where "serverId" = ? and "authorId" = ? and "id" >= ?::bigint returning "id", "channelId",
+         "type"
      ), per_channel as (
-       select "channelId", array_agg("id") as ids, count(*) filter (where "type" <> 'THREAD_STARTER') as n from deleted group by "channelId"
+       select "channelId", array_agg("id") as ids, count(*) filter (where "type" <> 'THREAD_STARTER') as n from deleted
+         group by "channelId"
      )
      update "Channel" c set
        "lastMessageId" = case when c."lastMessageId" = any(p.ids)

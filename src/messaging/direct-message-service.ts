@@ -282,7 +282,8 @@ interface PairState {
 /** How `actorId` stands with each of `otherIds` (read under the shared relationship locks). */
 async function pairStates(tx: EntityManager, actorId: string, otherIds: string[]): Promise<PairState[]> {
   return tx.execute<PairState[]>(
-    `select u.id::text as id, coalesce(r.status = 'FRIENDS', false) as friends, coalesce(r."aBlocksB" or r."bBlocksA", false) as blocked
+    `select u.id::text as id, coalesce(r.status = 'FRIENDS', false) as friends, coalesce(r."aBlocksB" or r."bBlocksA",
+      false) as blocked
        from unnest(array[?]::bigint[]) as u(id)
        left join "Relationship" r on r."userAId" = least(u.id, ?::bigint) and r."userBId" = greatest(u.id, ?::bigint)`,
     [otherIds, actorId, actorId],

@@ -28,7 +28,8 @@ export async function directMessagePair(
             case when coalesce(r.status = 'FRIENDS', false) then true
                  else exists (select 1 from "ServerMember" mine
                                 join "ServerMember" theirs on theirs."serverId" = mine."serverId"
-                               where mine."userId" = ?::bigint and theirs."userId" = ?::bigint and theirs."allowDirectMessages"
+                               where mine."userId" = ?::bigint and theirs."userId" = ?::bigint
+                                 and theirs."allowDirectMessages"
                                limit 1 for share of mine, theirs)
             end as allowed
        from (select least(?::bigint, ?::bigint) as low, greatest(?::bigint, ?::bigint) as high) pair

@@ -27,7 +27,8 @@ export async function loadEmojiFacts(
     { id: string; name: string; serverId: string; roleIds: unknown; heldRoleIds: string[] }[]
   >(
     `select e."id"::text as "id", e."name", e."serverId"::text as "serverId", e."roles" as "roleIds",
-            array(select mr."roleId"::text from "ServerMemberRole" mr where mr."serverId" = e."serverId" and mr."userId" = ?) as "heldRoleIds"
+            array(select mr."roleId"::text from "ServerMemberRole" mr where mr."serverId" = e."serverId"
+              and mr."userId" = ?) as "heldRoleIds"
        from "Emoji" e where e."id" = any(array[?]::bigint[])`,
     [userId, [...emojiIds]],
   );

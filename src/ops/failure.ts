@@ -56,7 +56,8 @@ export function explainFailure(error: unknown, url?: string): { line: string; co
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) {
     return {
-      line: `error: the database is unavailable: ${describeConnectFailure(error, url ?? process.env.DATABASE_URL ?? '')}`,
+      line:
+        'error: the database is unavailable: ' + describeConnectFailure(error, url ?? process.env.DATABASE_URL ?? ''),
       code: EXIT.unavailable,
     };
   }

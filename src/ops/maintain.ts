@@ -49,7 +49,8 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
     const timescale = (await client.query(`select 1 from pg_extension where extname = 'timescaledb'`)).rowCount === 1;
     if (timescale) {
       const jobs = await client.query<{ id: number; proc: string; target: string | null }>(
-        `select job_id as id, proc_name as proc, hypertable_name as target from timescaledb_information.jobs where proc_name = any($1) order by job_id`,
+        `select job_id as id, proc_name as proc, hypertable_name as target from timescaledb_information.jobs
+          where proc_name = any($1) order by job_id`,
         [POLICIES],
       );
       if (jobs.rowCount === 0)
@@ -88,7 +89,11 @@ export async function runMaintenance(url: string): Promise<MaintenanceReport> {
 
 export function formatMaintenance(report: MaintenanceReport): string[] {
   return [
-    `analytics upkeep on ${report.path === 'timescaledb' ? 'TimescaleDB (policies run with CALL run_job)' : 'plain PostgreSQL (fallback retention)'}:`,
+    'analytics upkeep on ' +
+      (report.path === 'timescaledb'
+        ? 'TimescaleDB (policies run with CALL run_job)'
+        : 'plain PostgreSQL (fallback retention)') +
+      ':',
     ...report.steps.map((s) => `  ${s.ok ? 'ok    ' : 'FAILED'}  ${s.name}: ${s.detail} (${s.ms} ms)`),
     report.ok ? 'done' : `${report.steps.filter((s) => !s.ok).length} step(s) failed`,
   ];

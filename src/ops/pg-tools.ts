@@ -11,9 +11,11 @@ export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | '
 /** What to install when a tool is missing: the server binaries live in another package than the client ones. */
 const PACKAGE_HINT: Record<PgTool, string> = {
   pg_dump:
-    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
+    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), ' +
+    'RHEL `dnf install postgresql15`, macOS `brew install libpq`',
   pg_restore:
-    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), RHEL `dnf install postgresql15`, macOS `brew install libpq`',
+    'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`), ' +
+    'RHEL `dnf install postgresql15`, macOS `brew install libpq`',
   psql: 'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`)',
   pg_basebackup:
     'the PostgreSQL client tools: Debian/Ubuntu `apt-get install postgresql-client-15` (or `postgresql-client`)',
@@ -25,7 +27,8 @@ const PACKAGE_HINT: Record<PgTool, string> = {
 export class MissingToolError extends Error {
   constructor(readonly tool: PgTool) {
     super(
-      `${tool} was not found (looked in CRYB_PG_BIN, /usr/lib/postgresql/*/bin and PATH): install ${PACKAGE_HINT[tool]}, or set CRYB_PG_BIN to the folder holding it`,
+      `${tool} was not found (looked in CRYB_PG_BIN, /usr/lib/postgresql/*/bin and PATH): ` +
+        `install ${PACKAGE_HINT[tool]}, or set CRYB_PG_BIN to the folder holding it`,
     );
     this.name = 'MissingToolError';
   }

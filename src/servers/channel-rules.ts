@@ -96,7 +96,8 @@ export async function assertRoomFor(
 
 export async function nextPosition(tx: EntityManager, serverId: string, parentId: string | null): Promise<number> {
   const [row] = await tx.execute<{ next: number }[]>(
-    'select coalesce(max("position"), -1) + 1 as "next" from "Channel" where "serverId" = ? and "parentId" is not distinct from ?::bigint',
+    'select coalesce(max("position"), -1) + 1 as "next" from "Channel" where "serverId" = ? and "parentId" is not ' +
+      'distinct from ?::bigint',
     [serverId, parentId],
   );
   return Number(row?.next ?? 0);

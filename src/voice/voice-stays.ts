@@ -28,6 +28,9 @@ import { VoiceSession } from '../entities/voice/VoiceSession';
 import { VoiceState } from '../entities/voice/VoiceState';
 import type { JoinVoiceOptions } from './voice-args';
 
+/** Whether the user is banned from the server (a ban check rides along with the channel row locks). */
+const BANNED_SQL = 'exists (select 1 from "Ban" b where b."serverId" = ? and b."userId" = ?)';
+
 export interface Locked {
   state: VoiceState | null;
   channels: Map<string, Channel>;
@@ -73,7 +76,7 @@ export async function lockVoice(
     // which a ban's endVoiceInServer also takes.
     const rows = await tx.execute<{ id: string; userLimit: number | null; banned: boolean }[]>(
       `select c."id"::text as "id", c."userLimit",
-              ${options.banCheck !== undefined ? 'exists (select 1 from "Ban" b where b."serverId" = ? and b."userId" = ?)' : 'false'} as "banned"
+              ${options.banCheck !== undefined ? BANNED_SQL : 'false'} as "banned"
          from "Channel" c where c."id" = any(array[?]::bigint[]) order by c."id" for no key update`,
       options.banCheck !== undefined ? [options.banCheck, userId, ids] : [ids],
     );
@@ -109,7 +112,10 @@ export async function loadChannels(tx: EntityManager, ids: string[]): Promise<Ch
   return tx.find(Channel, { id: { $in: ids } }, { populate: ['overwrites'], refresh: cached });
 }
 
-/** Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet under any channel lock). */
+/**
+ * Takes the user's voice lock (and the server's hierarchy lock for a moderation) and reads their state (not yet
+ * under any channel lock).
+ */
 export async function lockUser(tx: EntityManager, userId: string, hierarchyOf?: string): Promise<VoiceState | null> {
   await lockKeys(
     tx,

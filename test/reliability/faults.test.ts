@@ -27,7 +27,8 @@ afterAll(async () => {
 async function blockedBackend(): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const { rows } = await saboteur.query<{ pid: number }>(
-      `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid() limit 1`,
+      `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+        and pid <> pg_backend_pid() limit 1`,
     );
     if (rows[0]) return rows[0].pid;
     await new Promise((resolve) => setTimeout(resolve, 25));

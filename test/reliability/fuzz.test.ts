@@ -246,7 +246,8 @@ describe('fuzzing the public domain methods', () => {
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? 20261126) },
     );
     console.log(
-      `fuzz: ${RUNS} cases, ${tally.ok} succeeded, ${tally.refused} refused with typed errors: ${JSON.stringify(tally.byCode)}`,
+      `fuzz: ${RUNS} cases, ${tally.ok} succeeded, ${tally.refused} refused with typed ` +
+        `errors: ${JSON.stringify(tally.byCode)}`,
     );
     expect(await checkInvariants(db().fork())).toEqual([]);
   }, 600_000);

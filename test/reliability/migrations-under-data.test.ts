@@ -73,7 +73,8 @@ async function snapshot(): Promise<Record<string, string>> {
           ? `"serverId", "userId", nickname, "joinedAt", "timedOutUntil", mute, deaf`
           : '*';
     const { rows } = await raw.query(
-      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h, count(*) as n from (select ${columns} from "${table}") t`,
+      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as h, count(*) as n from (select ${columns}
+        from "${table}") t`,
     );
     out[table] = `${rows[0].n}:${rows[0].h}`;
   }
@@ -83,30 +84,36 @@ async function snapshot(): Promise<Record<string, string>> {
 async function seedOldWorld(): Promise<{ memberId: string; textId: string }> {
   const q = (sql: string, params: unknown[] = []) => raw.query(sql, params);
   await q(
-    `insert into "User" (id, username, discriminator) select 1000 + g, 'old' || g, lpad(g::text, 4, '0') from generate_series(1, 50) g`,
+    `insert into "User" (id, username, discriminator) select 1000 + g, 'old' || g, lpad(g::text, 4, '0')
+      from generate_series(1, 50) g`,
   );
   await q(
-    `insert into "UserPresence" ("userId", status) select 1000 + g, case when g % 2 = 0 then 'ONLINE' else 'OFFLINE' end from generate_series(1, 50) g`,
+    `insert into "UserPresence" ("userId", status) select 1000 + g, case when g % 2 = 0 then 'ONLINE' else 'OFFLINE' end
+      from generate_series(1, 50) g`,
   );
   await q(`insert into "Relationship" ("userAId", "userBId", status, since) values (1001, 1002, 'FRIENDS', now())`);
   await q(`insert into "Server" (id, name, "ownerId", "memberCount") values (5000, 'Old Guild', 1001, 50)`);
   await q(
-    `insert into "Role" (id, "serverId", name, permissions, position) values (5000, 5000, '@everyone', 104324673, 0), (5001, 5000, 'Mods', 8192, 1)`,
+    `insert into "Role" (id, "serverId", name, permissions, position) values (5000, 5000, '@everyone', 104324673, 0),
+      (5001, 5000, 'Mods', 8192, 1)`,
   );
   await q(`insert into "ServerMember" ("serverId", "userId") select 5000, 1000 + g from generate_series(1, 50) g`);
   await q(`insert into "ServerMemberRole" ("serverId", "userId", "roleId") values (5000, 1002, 5001)`);
   await q(
-    `insert into "Channel" (id, "serverId", type, name, position) values (6000, 5000, 'GUILD_TEXT', 'general', 0), (6001, 5000, 'GUILD_VOICE', 'Voice', 1)`,
+    `insert into "Channel" (id, "serverId", type, name, position) values (6000, 5000, 'GUILD_TEXT', 'general', 0),
+      (6001, 5000, 'GUILD_VOICE', 'Voice', 1)`,
   );
   await q(`update "Channel" set bitrate = 64000, "userLimit" = 0 where id = 6001`);
   await q(
-    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values (6000, 5001, 'ROLE', 8192, 0)`,
+    `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values (6000, 5001, 'ROLE', 8192,
+      0)`,
   );
   await q(
     `insert into "VoiceState" ("userId", "serverId", "channelId", "sessionId") values (1003, 5000, 6001, 'gateway-1')`,
   );
   await q(
-    `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values (7000, 1003, 6001, 5000, now())`,
+    `insert into "VoiceSession" (id, "userId", "channelId", "serverId", "startedAt") values (7000, 1003, 6001, 5000,
+      now())`,
   );
   return { memberId: '1002', textId: '6000' };
 }

@@ -75,7 +75,8 @@ async function fixture(): Promise<Fixture> {
   const messages: Record<string, string> = {};
   for (const [name, id] of Object.entries(channels)) {
     await db().sql(
-      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0) on conflict do nothing`,
+      `insert into "PermissionOverwrite" ("channelId", "targetId", type, allow, deny) values ($1, $2, 'MEMBER', $3, 0)
+        on conflict do nothing`,
       [id, users.victim, (F.SEND_MESSAGES | F.VIEW_CHANNEL).toString()],
     );
     messages[name] = (await h.messages().send(users.victim, id, `victim in ${name}`)).id;
@@ -91,7 +92,8 @@ async function oraclePermissions(f: Fixture, userId: string, channelId?: string)
   );
   if (!member) return null;
   const roles = await db().sql<{ id: string; permissions: string }>(
-    `select r.id::text, r.permissions::text from "Role" r join "ServerMemberRole" mr on mr."roleId" = r.id where mr."userId" = $1 and r."serverId" = $2`,
+    `select r.id::text, r.permissions::text from "Role" r join "ServerMemberRole" mr on mr."roleId" = r.id
+      where mr."userId" = $1 and r."serverId" = $2`,
     [userId, f.serverId],
   );
   const [everyone] = await db().sql<{ permissions: string }>(`select permissions::text from "Role" where id = $1`, [
@@ -129,7 +131,8 @@ async function oraclePermissions(f: Fixture, userId: string, channelId?: string)
 
 async function oracleRank(f: Fixture, userId: string) {
   const roles = await db().sql<{ id: string; position: number }>(
-    `select r.id::text, r.position from "Role" r join "ServerMemberRole" mr on mr."roleId" = r.id where mr."userId" = $1 and r."serverId" = $2`,
+    `select r.id::text, r.position from "Role" r join "ServerMemberRole" mr on mr."roleId" = r.id where mr."userId" = $1
+      and r."serverId" = $2`,
     [userId, f.serverId],
   );
   return { id: userId, roles: roles.map((r) => ({ ...r, managed: false })) };
@@ -211,8 +214,10 @@ function cells(f: Fixture): Cell[] {
   return out;
 }
 
-const WRITES = `select (select count(*) from "Message") + (select count(*) from "Reaction") + (select count(*) from "AuditLogEntry") + (select count(*) from "DomainEvent")
-  + (select count(*) from "ServerMember") + (select count(*) from "Ban") + (select count(*) from "MessageAnalytics") as n,
+const WRITES = `select (select count(*) from "Message") + (select count(*) from "Reaction") + (select count(*)
+  from "AuditLogEntry") + (select count(*) from "DomainEvent")
+  + (select count(*) from "ServerMember") + (select count(*) from "Ban") + (select count(*)
+    from "MessageAnalytics") as n,
   (select coalesce(sum(extract(epoch from "timedOutUntil")), 0) from "ServerMember") as t,
   (select count(*) from "Message" where pinned) as pins`;
 
@@ -246,7 +251,8 @@ describe('permission bypass matrix', () => {
       const matches = expected === 'allowed' ? outcome === 'allowed' : outcome instanceof expected;
       if (!matches)
         mismatches.push(
-          `${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`,
+          `${cell.action}: expected ${expected === 'allowed' ? 'allowed' : expected.name}, ` +
+            `got ${outcome === 'allowed' ? 'allowed' : (outcome as Error).name}`,
         );
       if (outcome !== 'allowed') {
         refusals++;

@@ -58,7 +58,8 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     });
     expect(
       await one(
-        `select count(*)::int from "Relationship" where status = 'FRIENDS' and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`,
+        `select count(*)::int from "Relationship" where status = 'FRIENDS' and ("userAId" = any($1::bigint[])
+          or "userBId" = any($1::bigint[]))`,
         [left.map((u) => u.id)],
       ),
     ).toBe(pairs);
@@ -80,7 +81,8 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     ).toBe(0);
     expect(
       await one(
-        `select count(*)::int from "Relationship" where ("aBlocksB" or "bBlocksA") and ("userAId" = any($1::bigint[]) or "userBId" = any($1::bigint[]))`,
+        `select count(*)::int from "Relationship" where ("aBlocksB" or "bBlocksA") and ("userAId" = any($1::bigint[])
+          or "userBId" = any($1::bigint[]))`,
         [senders.map((u) => u.id)],
       ),
     ).toBe(pairs);
@@ -94,7 +96,8 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
     tally.dmOpen = await hammer(db(), (em, i) => (i % 2 ? h.dms(em).openDM(a, b) : h.dms(em).openDM(b, a)));
     expect(
       await one(
-        `select count(*)::int from "ChannelRecipient" r1 join "ChannelRecipient" r2 on r1."channelId" = r2."channelId" where r1."userId" = $1 and r2."userId" = $2`,
+        `select count(*)::int from "ChannelRecipient" r1 join "ChannelRecipient" r2 on r1."channelId" = r2."channelId"
+          where r1."userId" = $1 and r2."userId" = $2`,
         [a.id, b.id],
       ),
     ).toBe(1);
@@ -132,7 +135,8 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
   it('role slots stop at 250 and emoji slots at 50', async () => {
     const w = await h.world('Slots');
     await db().sql(
-      `insert into "Role" (id, "serverId", name, permissions, position) select (($2::bigint) + g), $1, 'filler', 0, g from generate_series(1, 240) g`,
+      `insert into "Role" (id, "serverId", name, permissions, position) select (($2::bigint) + g), $1, 'filler', 0, g
+        from generate_series(1, 240) g`,
       [w.server.id, nextSnowflake()],
     );
     tally.roleSlots = await hammer(db(), (em, i) =>
@@ -163,13 +167,15 @@ describe(`race suite: ${OPS} concurrent operations per invariant`, () => {
   it('pins stop at 250', async () => {
     const w = await h.world('Pins');
     await db().sql(
-      `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select (($4::bigint) + g), $1, $2, $3, 'old', true from generate_series(1, 240) g`,
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content, pinned) select (($4::bigint) + g), $1,
+        $2, $3, 'old', true from generate_series(1, 240) g`,
       [w.textId, w.server.id, w.owner.id, nextSnowflake()],
     );
     const fresh: string[] = [];
     for (let i = 0; i < 30; i++) fresh.push(nextSnowflake());
     await db().sql(
-      `insert into "Message" (id, "channelId", "serverId", "authorId", content) select unnest($4::bigint[]), $1, $2, $3, 'new'`,
+      `insert into "Message" (id, "channelId", "serverId", "authorId", content) select unnest($4::bigint[]), $1, $2, $3,
+        'new'`,
       [w.textId, w.server.id, w.owner.id, fresh],
     );
     tally.pins = await hammer(db(), (em, i) => h.messages(em).pin(w.owner, fresh[i % 30]));

@@ -68,7 +68,8 @@ describe('a database restart during a seeding batch', () => {
     expect(report.violations).toEqual([]);
     expect(await checkInvariants(orm.em.fork())).toEqual([]);
     const [member] = await raw.execute<{ userId: string; channelId: string }[]>(
-      `select sm."userId"::text, c.id::text as "channelId" from "Server" s join "ServerMember" sm on sm."serverId" = s.id and sm."userId" = s."ownerId"
+      `select sm."userId"::text, c.id::text as "channelId" from "Server" s join "ServerMember" sm
+        on sm."serverId" = s.id and sm."userId" = s."ownerId"
         join "Channel" c on c."serverId" = s.id and c.type = 'GUILD_TEXT' limit 1`,
     );
     await expect(

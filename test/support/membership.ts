@@ -98,10 +98,14 @@ export function membershipHelpers(db: () => TestDatabase) {
   async function state(serverId: string): Promise<State> {
     const [row] = await db().sql<State>(
       `select (select "memberCount" from "Server" where id = $1) as "memberCount",
-              (select row_to_json(s) from (select name, description, icon, banner, "verificationLevel", "ownerId"::text from "Server" where id = $1) s) as server,
-              (select json_agg(json_build_object('userId', "userId"::text, 'nickname', nickname, 'timedOutUntil', "timedOutUntil") order by "userId") from "ServerMember" where "serverId" = $1) as members,
-              (select json_agg(json_build_object('userId', "userId"::text, 'reason', reason) order by "userId") from "Ban" where "serverId" = $1) as bans,
-              (select json_agg(json_build_object('code', code, 'uses', uses) order by code) from "Invite" where "serverId" = $1) as invites,
+              (select row_to_json(s) from (select name, description, icon, banner, "verificationLevel", "ownerId"::text
+                from "Server" where id = $1) s) as server,
+              (select json_agg(json_build_object('userId', "userId"::text, 'nickname', nickname, 'timedOutUntil',
+                "timedOutUntil") order by "userId") from "ServerMember" where "serverId" = $1) as members,
+              (select json_agg(json_build_object('userId', "userId"::text, 'reason', reason) order by "userId")
+                from "Ban" where "serverId" = $1) as bans,
+              (select json_agg(json_build_object('code', code, 'uses', uses) order by code) from "Invite"
+                where "serverId" = $1) as invites,
               (select count(*)::int from "AuditLogEntry" where "serverId" = $1) as audit,
               (select count(*)::int from "DomainEvent" where "serverId" = $1) as events,
               (select count(*)::int from "ServerMemberRole" where "serverId" = $1) as "memberRoles"`,
@@ -136,7 +140,8 @@ export function membershipHelpers(db: () => TestDatabase) {
   /** Domain events of a server written after `since`, in order. */
   async function eventsSince(serverId: string, since: string) {
     return db().sql<{ type: string; payload: Record<string, unknown>; userIds: string[] | null }>(
-      `select type, payload, "userIds"::text[] as "userIds" from "DomainEvent" where "serverId" = $1 and id > $2 order by id`,
+      `select type, payload, "userIds"::text[] as "userIds" from "DomainEvent" where "serverId" = $1 and id > $2
+        order by id`,
       [serverId, since],
     );
   }
@@ -149,7 +154,8 @@ export function membershipHelpers(db: () => TestDatabase) {
       changes: unknown[];
       reason: string | null;
     }>(
-      `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry" where "serverId" = $1 order by id`,
+      `select "actionType", "actorId"::text, "targetId"::text, changes, reason from "AuditLogEntry"
+        where "serverId" = $1 order by id`,
       [serverId],
     );
   }

@@ -66,7 +66,8 @@ export function messagingHelpers(db: () => TestDatabase) {
   ): Promise<string> {
     const id = nextSnowflake();
     await db().sql(
-      `insert into "Channel" (id, "serverId", type, name, "rateLimitPerUser", "parentId") values ($1, $2, $3, $4, $5, $6)`,
+      `insert into "Channel" (id, "serverId", type, name, "rateLimitPerUser", "parentId") values ($1, $2, $3, $4, $5,
+        $6)`,
       [
         id,
         serverId,
@@ -133,9 +134,13 @@ export function messagingHelpers(db: () => TestDatabase) {
               (select count(*)::int from "Channel") as channels,
               (select count(*)::int from "DomainEvent") as events,
               (select count(*)::int from "AuditLogEntry") as audit,
-              (select coalesce(json_agg(r order by r."userId", r."channelId"), '[]') from "ReadState" r)::text as "readStates",
-              (select coalesce(json_agg(json_build_array(c.id::text, c."lastMessageId"::text, c."messageCount", c."memberCount", c.archived, c."ownerId"::text) order by c.id), '[]') from "Channel" c)::text as "channelRows",
-              (select coalesce(json_agg(json_build_array(m.id::text, m.content, m.pinned, m."editedAt") order by m.id), '[]') from "Message" m)::text as "messageRows"`,
+              (select coalesce(json_agg(r order by r."userId", r."channelId"), '[]')
+                from "ReadState" r)::text as "readStates",
+              (select coalesce(json_agg(json_build_array(c.id::text, c."lastMessageId"::text, c."messageCount",
+                c."memberCount", c.archived, c."ownerId"::text) order by c.id), '[]')
+                from "Channel" c)::text as "channelRows",
+              (select coalesce(json_agg(json_build_array(m.id::text, m.content, m.pinned, m."editedAt") order by m.id),
+                '[]') from "Message" m)::text as "messageRows"`,
     );
     return row;
   }

@@ -12,7 +12,9 @@ const PROBE = `
 const { Client } = require('pg');
 const c = new Client({ connectionString: process.argv[1] });
 c.connect()
-  .then(() => c.query("select (select default_version from pg_available_extensions where name = 'timescaledb') as version, current_setting('shared_preload_libraries') ~ 'timescaledb' as preloaded"))
+  .then(() => c.query(\`select (select default_version from pg_available_extensions where name = 'timescaledb')
+                               as version,
+                        current_setting('shared_preload_libraries') ~ 'timescaledb' as preloaded\`))
   .then((r) => { process.stdout.write(JSON.stringify(r.rows[0])); return c.end(); })
   .catch((e) => { console.error(e.message); process.exit(1); });`;
 

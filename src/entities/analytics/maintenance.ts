@@ -26,19 +26,22 @@ export async function analyticsLayerState(em: EntityManager): Promise<AnalyticsL
   if (version) {
     hypertables = (
       await em.execute<{ name: string }[]>(
-        `select hypertable_name as "name" from timescaledb_information.hypertables where hypertable_schema = current_schema() order by 1`,
+        `select hypertable_name as "name" from timescaledb_information.hypertables
+          where hypertable_schema = current_schema() order by 1`,
       )
     ).map((r) => r.name);
     continuousAggregates = (
       await em.execute<{ name: string }[]>(
-        `select view_name as "name" from timescaledb_information.continuous_aggregates where view_schema = current_schema() order by 1`,
+        `select view_name as "name" from timescaledb_information.continuous_aggregates
+          where view_schema = current_schema() order by 1`,
       )
     ).map((r) => r.name);
   }
   const views = (
     await em.execute<{ name: string }[]>(
       `select viewname as "name" from pg_views where schemaname = current_schema()
-      and viewname in ('MessageActivityHourly', 'VoiceActivityHourly', 'ServerActivityHourly', 'UserEngagementDaily', 'DashboardLast24h') order by 1`,
+      and viewname in ('MessageActivityHourly', 'VoiceActivityHourly', 'ServerActivityHourly', 'UserEngagementDaily',
+        'DashboardLast24h') order by 1`,
     )
   ).map((r) => r.name);
   const path: AnalyticsPath = hypertables.includes('MessageAnalytics') ? 'timescaledb' : 'postgresql';
@@ -70,7 +73,8 @@ export async function refreshAnalytics(em: EntityManager): Promise<void> {
   // Up to the current hour only: that hour stays real-time, so rows arriving in it show at once.
   for (const { view } of HOURLY_AGGREGATES) {
     await em.execute(
-      `call refresh_continuous_aggregate('"${view}"', null, date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00'))`,
+      `call refresh_continuous_aggregate('"${view}"', null,
+         date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00'))`,
     );
   }
 }

@@ -52,7 +52,8 @@ export function messageSentInsert(sent: MessageSent): SqlStatement {
     timestamp: sent.at,
   });
   return {
-    sql: `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount", "characterCount")
+    sql: `insert into "MessageAnalytics" ("timestamp", "id", "serverId", "channelId", "userId", "messageCount",
+      "characterCount")
           values (?::timestamptz, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::int, ?::int)`,
     params: [row.timestamp, row.id, row.serverId, row.channelId, row.userId, row.messageCount, row.characterCount],
   };

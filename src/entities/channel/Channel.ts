@@ -110,7 +110,8 @@ export const CHANNEL_LIMITS = {
 @Index({
   name: 'Channel_active_threads_index',
   expression:
-    'create index "Channel_active_threads_index" on "Channel" ("parentId") where "autoArchiveDuration" is not null and "archived" = false',
+    'create index "Channel_active_threads_index" on "Channel" ("parentId") where "autoArchiveDuration" is not null ' +
+    'and "archived" = false',
 })
 @Check({ name: 'channel_rate_limit_check', expression: '"rateLimitPerUser" >= 0 and "rateLimitPerUser" <= 21600' })
 @Check({

@@ -99,10 +99,13 @@ const channelFactsSql = (tx: EntityManager) =>
        ch as (select c.* from "Channel" c, k where c."id" = k.cid),
        par as (select p.* from "Channel" p join ch on p."id" = ch."parentId")
   select ${json('Channel', 'ch')} as "channel",
-         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o where o."channelId" = ch."id") as "overwrites",
+         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o
+           where o."channelId" = ch."id") as "overwrites",
          (select ${json('Channel', 'par')} from par) as "parent",
-         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o join par on o."channelId" = par."id") as "parentOverwrites",
-         array(select r."userId"::text from "ChannelRecipient" r where r."channelId" = ch."id" order by r."userId") as "recipientIds",
+         (select coalesce(json_agg(${json('PermissionOverwrite', 'o')}), '[]') from "PermissionOverwrite" o join par
+           on o."channelId" = par."id") as "parentOverwrites",
+         array(select r."userId"::text from "ChannelRecipient" r where r."channelId" = ch."id"
+           order by r."userId") as "recipientIds",
          exists(select 1 from "ThreadMember" t where t."threadId" = ch."id" and t."userId" = k.uid) as "threadMember",
          (select u."premiumType" from "User" u where u."id" = k.uid) as "premiumType",
          ${memberFactsSql(json, 'ch."serverId"', 'k.uid')}

@@ -14,7 +14,10 @@ const LAST_ACTIVITY = `greatest("createdAt", coalesce("archiveTimestamp", '-infi
 /** Unarchived threads inactive for at least their duration at `now` (an SQL timestamptz expression). */
 export function inactiveThreadCondition(now: string): string {
   // The first two terms are the partial index's predicate, so the planner can scan "Channel_active_threads_index".
-  return `"autoArchiveDuration" is not null and "archived" = false and ${LAST_ACTIVITY} <= ${now} - make_interval(mins => "autoArchiveDuration")`;
+  return (
+    `"autoArchiveDuration" is not null and "archived" = false and ${LAST_ACTIVITY} <= ${now} - ` +
+    `make_interval(mins => "autoArchiveDuration")`
+  );
 }
 
 /**

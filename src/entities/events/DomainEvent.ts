@@ -11,7 +11,8 @@ import { DomainEventRepository } from './DomainEventRepository';
 // Written as PostgreSQL prints it back (pg_get_expr), so schema diffs see no drift.
 export const COMMIT_ORDERED_EVENT_ID =
   `((((pg_current_xact_id())::text)::bigint << 20) + ` +
-  `(set_config('cryb.event_seq'::text, (((COALESCE(NULLIF(current_setting('cryb.event_seq'::text, true), ''::text), '0'::text))::integer + 1))::text, true))::bigint)`;
+  `(set_config('cryb.event_seq'::text, (((COALESCE(NULLIF(current_setting('cryb.event_seq'::text, true), ''::text), ` +
+  `'0'::text))::integer + 1))::text, true))::bigint)`;
 
 @Entity({ repository: () => DomainEventRepository })
 @Index({ name: 'DomainEvent_serverId_id_index', properties: ['serverId', 'id'] })

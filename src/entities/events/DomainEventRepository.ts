@@ -49,7 +49,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
   async registerConsumer(name: string, options: { from?: 'beginning' | 'latest' } = {}): Promise<void> {
     const start = options.from === 'latest' ? `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) - 1` : '0';
     await this.em.execute(
-      `insert into "EventConsumer" ("name", "cursor", "deliveredUpTo") values (?, ${start}, ${start}) on conflict ("name") do nothing`,
+      `insert into "EventConsumer" ("name", "cursor", "deliveredUpTo") values (?, ${start}, ${start})
+        on conflict ("name") do nothing`,
       [consumerName(name)],
     );
   }
@@ -91,7 +92,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
               update "EventConsumer" set "deliveredUpTo" = greatest("deliveredUpTo", (select max("id") from batch))
                where "name" = ? and exists (select 1 from batch)
               returning 1)
-       select exists (select 1 from c) as "known", b."id"::text as "id", b."type", b."payload", b."serverId"::text as "serverId",
+       select exists (select 1 from c) as "known", b."id"::text as "id", b."type", b."payload",
+         b."serverId"::text as "serverId",
               b."channelId"::text as "channelId", b."userIds"::text[] as "userIds", b."createdAt"
          from (select 1) one left join batch b on true
         order by b."id"`,
@@ -120,7 +122,8 @@ export class DomainEventRepository extends EntityRepository<DomainEvent> {
       );
       if (moved.length > 0) return;
       const rows: { cursor: string; deliveredUpTo: string }[] = await this.em.execute(
-        `select "cursor"::text as "cursor", "deliveredUpTo"::text as "deliveredUpTo" from "EventConsumer" where "name" = ?`,
+        `select "cursor"::text as "cursor", "deliveredUpTo"::text as "deliveredUpTo" from "EventConsumer"
+          where "name" = ?`,
         [name],
       );
       if (rows.length === 0) throw new UnknownConsumer(name);

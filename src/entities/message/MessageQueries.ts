@@ -144,7 +144,8 @@ export function mentionsQuery(
   return {
     sql: `select ${MESSAGE_COLUMNS}
   from "Message" m ${MESSAGE_JOINS}
- where m."mentionUserIds" @> array[?]::bigint[] and m."channelId" = any(array[?]::bigint[])${before ? ' and m.id < ?' : ''}
+ where m."mentionUserIds" @> array[?]::bigint[] and m."channelId" =
+   any(array[?]::bigint[])${before ? ' and m.id < ?' : ''}
  order by m.id desc limit ?`,
     params: before ? [[userId], channelIds, before, limit] : [[userId], channelIds, limit],
   };

@@ -32,7 +32,8 @@ export class ReactionRepository extends EntityRepository<Reaction> {
         me: boolean;
       }[]
     >(
-      `select "messageId", "emojiKey", min("emojiId") as "emojiId", min("emojiName") as "emojiName", bool_or("emojiAnimated") as "emojiAnimated",
+      `select "messageId", "emojiKey", min("emojiId") as "emojiId", min("emojiName") as "emojiName",
+        bool_or("emojiAnimated") as "emojiAnimated",
               count(*) as "count", coalesce(bool_or("userId" = ?), false) as "me"
          from "Reaction" where "messageId" = any(array[?]::bigint[])
         group by "messageId", "emojiKey" order by "messageId", min("createdAt")`,

@@ -67,14 +67,17 @@ export interface ThreadSummaryView {
  * The columns every message read selects: the message, its author (joined) and the thread started
  * from it (joined on the shared id). `m`, `u` and `t` are the aliases the queries use.
  */
-export const MESSAGE_COLUMNS = `m.id::text as id, m."channelId"::text as "channelId", m."serverId"::text as "serverId", m.type, m.content,
-       m."editedAt", m.pinned, m."replyToId"::text as "replyToId", m."mentionEveryone", m."mentionUserIds"::text[] as "mentionUserIds",
+export const MESSAGE_COLUMNS = `m.id::text as id, m."channelId"::text as "channelId", m."serverId"::text as "serverId",
+       m.type, m.content, m."editedAt", m.pinned, m."replyToId"::text as "replyToId", m."mentionEveryone",
+       m."mentionUserIds"::text[] as "mentionUserIds",
        m."mentionRoleIds"::text[] as "mentionRoleIds", m."attachmentCount", m."embedCount",
        u.id::text as "authorId", u.username, u.discriminator, u."displayName", u.avatar,
-       t.id::text as "threadId", t.name as "threadName", t.type as "threadType", t."messageCount" as "threadMessageCount",
-       t."memberCount" as "threadMemberCount", t.archived as "threadArchived", t.locked as "threadLocked", t."lastMessageId"::text as "threadLastMessageId"`;
+       t.id::text as "threadId", t.name as "threadName", t.type as "threadType",
+       t."messageCount" as "threadMessageCount", t."memberCount" as "threadMemberCount", t.archived as "threadArchived",
+       t.locked as "threadLocked", t."lastMessageId"::text as "threadLastMessageId"`;
 
-export const MESSAGE_JOINS = `join "User" u on u.id = m."authorId" left join "Channel" t on t.id = m.id and t."parentId" = m."channelId"`;
+export const MESSAGE_JOINS = `join "User" u on u.id = m."authorId"
+  left join "Channel" t on t.id = m.id and t."parentId" = m."channelId"`;
 
 export interface MessageRow {
   id: string;
@@ -106,7 +109,8 @@ export interface MessageRow {
 }
 
 export const REACTIONS_SQL = `
-select "messageId"::text as "messageId", min("emojiId")::text as "emojiId", min("emojiName") as "emojiName", bool_or("emojiAnimated") as "emojiAnimated",
+select "messageId"::text as "messageId", min("emojiId")::text as "emojiId", min("emojiName") as "emojiName",
+  bool_or("emojiAnimated") as "emojiAnimated",
        count(*)::int as count, coalesce(bool_or("userId" = ?), false) as me
   from "Reaction" where "messageId" = any(array[?]::bigint[])
  group by "messageId", "emojiKey" order by "messageId", min("createdAt")`;
@@ -116,7 +120,8 @@ select id::text as id, "messageId"::text as "messageId", filename, size, "conten
   from "MessageAttachment" where "messageId" = any(array[?]::bigint[]) order by "messageId", id`;
 
 export const EMBEDS_SQL = `
-select "messageId"::text as "messageId", title, description, url, color, timestamp, fields, footer, author, image, thumbnail
+select "messageId"::text as "messageId", title, description, url, color, timestamp, fields, footer, author, image,
+  thumbnail
   from "MessageEmbed" where "messageId" = any(array[?]::bigint[]) order by "messageId", id`;
 
 type EmbedRow = {

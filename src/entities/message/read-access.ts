@@ -58,12 +58,15 @@ export interface ReadAccess {
 }
 
 const CHANNEL_ACCESS_SQL = `
-select c.id::text as id, c.type, c."serverId"::text as "serverId", s."ownerId"::text as "ownerId", e.permissions::text as everyone,
+select c.id::text as id, c.type, c."serverId"::text as "serverId", s."ownerId"::text as "ownerId",
+  e.permissions::text as everyone,
        sm."userId" is not null as member, sm."timedOutUntil",
        (select coalesce(json_agg(json_build_array(r.id::text, r.permissions::text)), '[]'::json)
-          from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = c."serverId" and mr."userId" = ?) as roles,
+          from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = c."serverId"
+            and mr."userId" = ?) as roles,
        (select coalesce(json_agg(json_build_array(o."targetId"::text, o.type, o.allow::text, o.deny::text)), '[]'::json)
-          from "PermissionOverwrite" o where o."channelId" = case when c.type in (${THREAD_TYPES_SQL}) then c."parentId" else c.id end) as overwrites,
+          from "PermissionOverwrite" o where o."channelId" = case when c.type in (${THREAD_TYPES_SQL}) then c."parentId"
+            else c.id end) as overwrites,
        exists (select 1 from "ThreadMember" tm where tm."threadId" = c.id and tm."userId" = ?) as "threadMember",
        exists (select 1 from "ChannelRecipient" cr where cr."channelId" = c.id and cr."userId" = ?) as recipient
   from "Channel" c
@@ -129,20 +132,27 @@ export async function loadReadAccess(
   return { ...base, permissions };
 }
 
+const DMS_SQL = `(select coalesce(json_agg(cr."channelId"::text), '[]'::json)
+         from "ChannelRecipient" cr where cr."userId" = ?)`;
+
 const VIEWABLE_SQL = (oneServer: boolean) => `
 select (select coalesce(json_agg(json_build_array(
           sm."serverId"::text, s."ownerId"::text, e.permissions::text, sm."timedOutUntil",
           (select coalesce(json_agg(json_build_array(r.id::text, r.permissions::text)), '[]'::json)
-             from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = sm."serverId" and mr."userId" = sm."userId"),
+             from "ServerMemberRole" mr join "Role" r on r.id = mr."roleId" where mr."serverId" = sm."serverId"
+               and mr."userId" = sm."userId"),
           (select coalesce(json_agg(json_build_array(c.id::text, c.type,
-                    (select coalesce(json_agg(json_build_array(o."targetId"::text, o.type, o.allow::text, o.deny::text)), '[]'::json)
+                    (select coalesce(json_agg(json_build_array(o."targetId"::text, o.type, o.allow::text,
+                      o.deny::text)), '[]'::json)
                        from "PermissionOverwrite" o where o."channelId" = c.id))), '[]'::json)
-             from "Channel" c where c."serverId" = sm."serverId" and c.type not in (${THREAD_TYPES_SQL}, ${PRIVATE_TYPES_SQL})))), '[]'::json)
+             from "Channel" c where c."serverId" = sm."serverId" and c.type not in (${THREAD_TYPES_SQL},
+               ${PRIVATE_TYPES_SQL})))), '[]'::json)
           from "ServerMember" sm join "Server" s on s.id = sm."serverId" join "Role" e on e.id = sm."serverId"
          where sm."userId" = ?${oneServer ? ' and sm."serverId" = ?' : ''}) as servers,
-       ${oneServer ? `'[]'::json` : `(select coalesce(json_agg(cr."channelId"::text), '[]'::json) from "ChannelRecipient" cr where cr."userId" = ?)`} as dms,
+       ${oneServer ? `'[]'::json` : DMS_SQL} as dms,
        exists (select 1 from "ServerMember" sm join "Channel" c on c."serverId" = sm."serverId"
-                where sm."userId" = ?${oneServer ? ' and sm."serverId" = ?' : ''} and c.type in (${THREAD_TYPES_SQL})) as "anyThreads"`;
+                where sm."userId" = ?${oneServer ? ' and sm."serverId" = ?' : ''}
+                  and c.type in (${THREAD_TYPES_SQL})) as "anyThreads"`;
 
 const THREADS_SQL = `
 select c.id::text as id, c.type, c."parentId"::text as "parentId",

@@ -293,7 +293,8 @@ export function searchBucketQuery(
   return { sql, params: [parsed.text, ...params, limit] };
 }
 
-const PAGE_ROWS_SQL = `select ${MESSAGE_COLUMNS}\n  from "Message" m ${MESSAGE_JOINS}\n where m.id = any(array[?]::bigint[])`;
+const PAGE_ROWS_SQL = `select ${MESSAGE_COLUMNS}\n  from "Message" m ${MESSAGE_JOINS}\n
+  where m.id = any(array[?]::bigint[])`;
 
 type Hit = { id: string; rank: number };
 

@@ -56,11 +56,13 @@ export const memberFactsSql = (
   userId: string,
 ) => `
   (select ${json('Server', 's')} from "Server" s where s."id" = ${serverId}) as "server",
-  (select ${json('ServerMember', 'm')} from "ServerMember" m where m."serverId" = ${serverId} and m."userId" = ${userId}) as "member",
+  (select ${json('ServerMember', 'm')} from "ServerMember" m where m."serverId" = ${serverId}
+    and m."userId" = ${userId}) as "member",
   (select coalesce(json_agg(${json('Role', 'r')}), '[]') from (
      select * from "Role" where "id" = ${serverId}
      union all
-     select r.* from "ServerMemberRole" mr join "Role" r on r."id" = mr."roleId" where mr."serverId" = ${serverId} and mr."userId" = ${userId} and mr."roleId" <> ${serverId}
+     select r.* from "ServerMemberRole" mr join "Role" r on r."id" = mr."roleId" where mr."serverId" = ${serverId}
+       and mr."userId" = ${userId} and mr."roleId" <> ${serverId}
    ) r) as "roles"`;
 
 export type JsonRow = Record<string, unknown>;

@@ -59,9 +59,11 @@ export class VoiceRepository extends EntityRepository<VoiceState> {
     }
     if (period.to.getTime() < period.from.getTime()) throw new ValidationFailed('period', 'ends before it starts');
     const [row] = await this.em.execute<{ seconds: string | null }[]>(
-      `select coalesce(sum(extract(epoch from (least(coalesce("endedAt", now()), ?::timestamptz) - greatest("startedAt", ?::timestamptz)))), 0)::float8 as seconds
+      `select coalesce(sum(extract(epoch from (least(coalesce("endedAt", now()), ?::timestamptz) - greatest("startedAt",
+        ?::timestamptz)))), 0)::float8 as seconds
          from "VoiceSession"
-        where "serverId" = ? and "userId" = ? and "startedAt" < ?::timestamptz and coalesce("endedAt", now()) > ?::timestamptz`,
+        where "serverId" = ? and "userId" = ? and "startedAt" < ?::timestamptz and coalesce("endedAt",
+          now()) > ?::timestamptz`,
       [period.to, period.from, serverId, userId, period.to, period.from],
     );
     return Math.floor(Number(row?.seconds ?? 0));

@@ -112,32 +112,39 @@ export async function relationFacts(q: Query, t: HealthThresholds) {
     rowEstimate: string;
   }>(
     `select format('%I.%I', n.nspname, c.relname) as name, pg_total_relation_size(c.oid) as bytes,
-            pg_table_size(c.oid) as "tableBytes", pg_indexes_size(c.oid) as "indexBytes", greatest(c.reltuples, 0)::bigint as "rowEstimate"
+            pg_table_size(c.oid) as "tableBytes", pg_indexes_size(c.oid) as "indexBytes", greatest(c.reltuples,
+              0)::bigint as "rowEstimate"
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+      where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
+        and n.nspname not like 'pg_toast%'
         and n.nspname not like '\\_timescaledb%'
         and not exists (select 1 from pg_locks l where l.relation = c.oid and l.mode = 'AccessExclusiveLock')
       order by pg_total_relation_size(c.oid) desc limit $1`,
     [t.top],
   );
   const largestIndexes = await q<{ name: string; table: string; bytes: string }>(
-    `select format('%I.%I', schemaname, indexrelname) as name, format('%I.%I', schemaname, relname) as table, pg_relation_size(indexrelid) as bytes
+    `select format('%I.%I', schemaname, indexrelname) as name, format('%I.%I', schemaname, relname) as table,
+      pg_relation_size(indexrelid) as bytes
        from pg_stat_user_indexes s
       where s.schemaname not like '\\_timescaledb%'
-        and not exists (select 1 from pg_locks l where l.relation in (s.relid, s.indexrelid) and l.mode = 'AccessExclusiveLock')
+        and not exists (select 1 from pg_locks l where l.relation in (s.relid, s.indexrelid)
+          and l.mode = 'AccessExclusiveLock')
       order by pg_relation_size(indexrelid) desc limit $1`,
     [t.top],
   );
   // Unique and primary-key indexes enforce rules even when no query reads them.
   const unusedIndexes = await q<{ name: string; table: string; bytes: string }>(
-    `select format('%I.%I', s.schemaname, s.indexrelname) as name, format('%I.%I', s.schemaname, s.relname) as table, pg_relation_size(s.indexrelid) as bytes
+    `select format('%I.%I', s.schemaname, s.indexrelname) as name, format('%I.%I', s.schemaname, s.relname) as table,
+      pg_relation_size(s.indexrelid) as bytes
        from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
       where s.idx_scan = 0 and not i.indisunique and not i.indisprimary and s.schemaname not like '\\_timescaledb%'
-        and not exists (select 1 from pg_locks l where l.relation in (s.relid, s.indexrelid) and l.mode = 'AccessExclusiveLock')
+        and not exists (select 1 from pg_locks l where l.relation in (s.relid, s.indexrelid)
+          and l.mode = 'AccessExclusiveLock')
       order by pg_relation_size(s.indexrelid) desc, s.indexrelname`,
   );
   const seqScanHeavyTables = await q<{ name: string; seqScans: string; indexScans: string; liveRows: string }>(
-    `select format('%I.%I', schemaname, relname) as name, seq_scan as "seqScans", coalesce(idx_scan, 0) as "indexScans", n_live_tup as "liveRows"
+    `select format('%I.%I', schemaname, relname) as name, seq_scan as "seqScans", coalesce(idx_scan, 0) as "indexScans",
+      n_live_tup as "liveRows"
        from pg_stat_user_tables
       where n_live_tup >= $1 and seq_scan > coalesce(idx_scan, 0) and schemaname not like '\\_timescaledb%'
       order by seq_scan * n_live_tup desc limit $2`,
@@ -189,11 +196,13 @@ export async function sessionFacts(q: Query, t: HealthThresholds) {
   );
   const idleInTransaction = await q<SessionRow>(
     `select ${SESSION_COLUMNS}, extract(epoch from now() - state_change) as seconds from pg_stat_activity
-      where state like 'idle in transaction%' and now() - state_change > make_interval(secs => $1) order by state_change`,
+      where state like 'idle in transaction%' and now() - state_change > make_interval(secs => $1)
+        order by state_change`,
     [t.idleInTransactionWarningSeconds],
   );
   const blocked = await q<SessionRow>(
-    `select ${SESSION_COLUMNS}, extract(epoch from now() - coalesce(query_start, state_change)) as seconds, pg_blocking_pids(pid) as "blockedBy"
+    `select ${SESSION_COLUMNS}, extract(epoch from now() - coalesce(query_start, state_change)) as seconds,
+      pg_blocking_pids(pid) as "blockedBy"
        from pg_stat_activity where cardinality(pg_blocking_pids(pid)) > 0 order by query_start`,
   );
   const [{ waiting }] = await q<{ waiting: string }>(`select count(*) as waiting from pg_locks where not granted`);
@@ -223,7 +232,8 @@ export async function replicationFacts(
     replayLag: string | null;
   }>(
     `select application_name as "applicationName", client_addr::text as "clientAddress", state,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) as "lagBytes", extract(epoch from replay_lag) as "replayLag"
+            pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) as "lagBytes", extract(epoch
+              from replay_lag) as "replayLag"
        from pg_stat_replication order by application_name`,
   );
   return {
@@ -268,7 +278,8 @@ export async function slowestStatements(
     return {
       available: false,
       reason:
-        'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then CREATE EXTENSION pg_stat_statements)',
+        'pg_stat_statements is not installed in this database (shared_preload_libraries = pg_stat_statements, then ' +
+        'CREATE EXTENSION pg_stat_statements)',
     };
   }
   try {
@@ -297,7 +308,8 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
   const version = await extensionVersion(q, 'timescaledb');
   if (!version) return { available: false, reason: 'the timescaledb extension is not installed in this database' };
   const hypertables = await q<{ schema: string; name: string; chunks: string; compression: boolean }>(
-    `select hypertable_schema as schema, hypertable_name as name, num_chunks as chunks, compression_enabled as compression
+    `select hypertable_schema as schema, hypertable_name as name, num_chunks as chunks,
+      compression_enabled as compression
        from timescaledb_information.hypertables order by 1, 2`,
   );
   const withStats = [];
@@ -305,7 +317,8 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
     const qualified = `${JSON.stringify(h.schema)}.${JSON.stringify(h.name)}`;
     const [stats] = h.compression
       ? await q<{ before: string | null; after: string | null }>(
-          `select sum(before_compression_total_bytes) as before, sum(after_compression_total_bytes) as after from hypertable_compression_stats($1::regclass)`,
+          `select sum(before_compression_total_bytes) as before, sum(after_compression_total_bytes) as after
+            from hypertable_compression_stats($1::regclass)`,
           [qualified],
         )
       : [{ before: null, after: null }];
@@ -325,7 +338,8 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
     `select to_regclass('timescaledb_information.job_errors') is not null as "hasErrors"`,
   );
   const lastError = hasErrors
-    ? `(select e.err_message from timescaledb_information.job_errors e where e.job_id = j.job_id order by e.finish_time desc nulls last limit 1)`
+    ? `(select e.err_message from timescaledb_information.job_errors e where e.job_id = j.job_id
+      order by e.finish_time desc nulls last limit 1)`
     : 'null::text';
   const jobs = await q<{
     id: number;
@@ -338,10 +352,13 @@ export async function timescaleFacts(q: Query): Promise<TimescaleReport | { avai
     nextStart: string | null;
     lastError: string | null;
   }>(
-    `select j.job_id as id, j.application_name as application, j.hypertable_name as hypertable, s.job_status as "jobStatus",
-            s.last_run_status as "lastRun", s.total_failures as failures, s.last_run_started_at::text as "lastStart", s.next_start::text as "nextStart",
+    `select j.job_id as id, j.application_name as application, j.hypertable_name as hypertable,
+      s.job_status as "jobStatus",
+            s.last_run_status as "lastRun", s.total_failures as failures, s.last_run_started_at::text as "lastStart",
+              s.next_start::text as "nextStart",
             ${lastError} as "lastError"
-       from timescaledb_information.jobs j left join timescaledb_information.job_stats s using (job_id) order by j.job_id`,
+       from timescaledb_information.jobs j left join timescaledb_information.job_stats s using (job_id)
+         order by j.job_id`,
   );
   return {
     version,

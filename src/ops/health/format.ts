@@ -29,11 +29,13 @@ export function formatHealthReport(report: HealthReport): string {
   }
   const s = report.server!;
   const c = report.connections!;
+  const ratio = report.cacheHitRatio;
   lines.push(
-    `server      ${s.version.split(' on ')[0]}, up ${duration(s.uptimeSeconds)}${s.inRecovery ? ' (replica, in recovery)' : ''}`,
+    `server      ${s.version.split(' on ')[0]}, ` +
+      `up ${duration(s.uptimeSeconds)}${s.inRecovery ? ' (replica, in recovery)' : ''}`,
     `database    ${s.database}, ${formatBytes(s.databaseSizeBytes)}`,
     `connections ${c.total}/${c.max} (${c.active} active, ${c.idle} idle, ${c.idleInTransaction} idle in transaction)`,
-    `cache hit   ${report.cacheHitRatio === null || report.cacheHitRatio === undefined ? 'n/a' : `${(report.cacheHitRatio * 100).toFixed(2)}%`}`,
+    `cache hit   ${ratio === null || ratio === undefined ? 'n/a' : `${(ratio * 100).toFixed(2)}%`}`,
   );
   if (report.metrics) lines.push(`throughput  ${report.metrics.transactionsPerSecond} transactions/s`);
   const list = (title: string, rows: string[], empty: string) => {
@@ -85,11 +87,13 @@ export function formatHealthReport(report: HealthReport): string {
     `replication (${r.role})`,
     r.role === 'replica'
       ? [
-          `last replayed transaction ${r.replayDelaySeconds === null ? 'unknown' : `${r.replayDelaySeconds.toFixed(1)}s ago`}`,
+          'last replayed transaction ' +
+            (r.replayDelaySeconds === null ? 'unknown' : `${r.replayDelaySeconds.toFixed(1)}s ago`),
         ]
       : r.replicas.map(
           (x) =>
-            `${x.applicationName} ${x.state}, ${x.lagBytes ?? '?'} bytes, ${(x.replayLagSeconds ?? 0).toFixed(2)}s behind`,
+            `${x.applicationName} ${x.state}, ${x.lagBytes ?? '?'} bytes, ` +
+            `${(x.replayLagSeconds ?? 0).toFixed(2)}s behind`,
         ),
     'no replicas connected',
   );
@@ -100,7 +104,8 @@ export function formatHealthReport(report: HealthReport): string {
       a.mode === 'off'
         ? ['archive_mode off: no point-in-time recovery (pg_dump backups only)']
         : [
-            `archive_mode ${a.mode}: ${a.archived} archived (last ${a.lastArchivedWal ?? 'none'} at ${a.lastArchivedAt ?? '-'}), ${a.failed} failed`,
+            `archive_mode ${a.mode}: ${a.archived} archived ` +
+              `(last ${a.lastArchivedWal ?? 'none'} at ${a.lastArchivedAt ?? '-'}), ${a.failed} failed`,
           ],
       '',
     );
@@ -121,11 +126,14 @@ export function formatHealthReport(report: HealthReport): string {
           `version ${ts.version}`,
           ...ts.hypertables.map(
             (h) =>
-              `${h.name}: ${h.chunks} chunks, compression ${h.compressionEnabled ? (h.ratio ? `${h.ratio.toFixed(1)}x` : 'on, nothing compressed yet') : 'off'}`,
+              `${h.name}: ${h.chunks} chunks, compression ` +
+              (h.compressionEnabled ? (h.ratio ? `${h.ratio.toFixed(1)}x` : 'on, nothing compressed yet') : 'off'),
           ),
           ...ts.jobs.map(
             (j) =>
-              `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, next ${j.nextStart ?? '-'}${j.lastError ? `; last error: ${j.lastError}` : ''}`,
+              `job ${j.id} ${j.application}: ${j.jobStatus ?? 'unknown'}, last ` +
+              `run ${j.lastRunStatus ?? 'never'}, ${j.totalFailures} failures, ` +
+              `next ${j.nextStart ?? '-'}${j.lastError ? `; last error: ${j.lastError}` : ''}`,
           ),
         ]
       : [`not present: ${ts.reason}`],

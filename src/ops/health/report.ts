@@ -101,7 +101,8 @@ export function evaluate(report: HealthReport, t: HealthThresholds): Finding[] {
       add(
         level,
         'replication',
-        `replica ${replica.applicationName} ${replica.state}, ${replica.lagBytes ?? '?'} bytes and ${lag.toFixed(1)}s behind`,
+        `replica ${replica.applicationName} ${replica.state}, ${replica.lagBytes ?? '?'} bytes ` +
+          `and ${lag.toFixed(1)}s behind`,
       );
     }
   }
@@ -114,7 +115,8 @@ export function evaluate(report: HealthReport, t: HealthThresholds): Finding[] {
       failing ? 'critical' : 'ok',
       'wal archiving',
       failing
-        ? `archive_command is failing (${a.failed} failures, last at ${a.lastFailedAt}): point-in-time recovery is at risk`
+        ? `archive_command is failing (${a.failed} failures, last at ${a.lastFailedAt}): point-in-time recovery ` +
+            `is at risk`
         : `${a.archived} WAL segments archived, last ${a.lastArchivedWal ?? 'none yet'}`,
     );
   }
@@ -138,7 +140,9 @@ export function evaluate(report: HealthReport, t: HealthThresholds): Finding[] {
       add(
         'warning',
         'timescaledb job',
-        `job ${job.id} (${job.application}) last run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures${job.lastError ? `: ${job.lastError}` : ''}; \`npx cryb-db maintain\` runs the policies with CALL run_job`,
+        `job ${job.id} (${job.application}) last run ${job.lastRunStatus ?? 'never'}, ${job.totalFailures} failures` +
+          (job.lastError ? `: ${job.lastError}` : '') +
+          '; `npx cryb-db maintain` runs the policies with CALL run_job',
       );
     }
   }
@@ -154,7 +158,10 @@ function explainConnectionError(error: Error & { code?: string }, url: string): 
     }
   })();
   if (error.code === 'ECONNREFUSED')
-    return `the server at ${host} refused the connection: PostgreSQL is not running there (or not listening on that port)`;
+    return (
+      `the server at ${host} refused the connection: PostgreSQL is not running there (or not listening on ` +
+      `that port)`
+    );
   if (error.code === 'ENOTFOUND') return `the host of ${host} does not resolve`;
   if (/timeout/i.test(error.message)) return `no answer from ${host} within the connect timeout`;
   if (error.code === '57P03') return `the server at ${host} is starting up or shutting down: ${error.message}`;

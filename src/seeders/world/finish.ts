@@ -24,7 +24,8 @@ export const FINISH_STEPS: [string, string][] = [
       join "Channel" c on c."id" = m."channelId" and c."type" in ${THREAD_TYPES}
      group by m."channelId", m."authorId"
     union all
-    select c."id", c."ownerId", c."createdAt" from "Channel" c where c."type" in ${THREAD_TYPES} and c."ownerId" is not null
+    select c."id", c."ownerId", c."createdAt" from "Channel" c where c."type" in ${THREAD_TYPES}
+      and c."ownerId" is not null
     on conflict do nothing`,
   ],
   [

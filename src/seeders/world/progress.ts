@@ -32,7 +32,8 @@ export class Progress {
       const width = 28;
       const filled = Math.round((pct / 100) * width);
       this.write?.(
-        `\r${name.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}% ${fmt(done)}/${fmt(total)} ${fmt(rate)}/s ETA ${eta.toFixed(0)}s   `,
+        `\r${name.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}% ` +
+          `${fmt(done)}/${fmt(total)} ${fmt(rate)}/s ETA ${eta.toFixed(0)}s   `,
       );
       if (done >= total) this.write?.('\n');
       return;

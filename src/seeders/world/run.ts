@@ -170,7 +170,8 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     };
 
     progress.phase(
-      `${spec.name}: ${spec.users} users, ${spec.servers} servers, ${spec.messages} messages (seed ${seed}${state.resumed ? ', resuming' : ''})`,
+      `${spec.name}: ${spec.users} users, ${spec.servers} servers, ${spec.messages} messages ` +
+        `(seed ${seed}${state.resumed ? ', resuming' : ''})`,
     );
     await phase('structure', async () => {
       for (const table of STRUCTURE_ORDER) await copyRows(client, table, plan.tables[table] ?? []);
@@ -241,7 +242,8 @@ export async function seedScenario(em: EntityManager, options: SeedRunOptions): 
     // Kept on the report but not serialised.
     Object.defineProperty(report, 'world', { enumerable: false });
     progress.line(
-      `done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`,
+      `done: ${totalRows.toLocaleString('en-US')} rows in ${(wallMs / 1000).toFixed(1)} s ` +
+        `(${report.rowsPerSecond.toLocaleString('en-US')} rows/s), peak RSS ${report.peakRssMb} MB`,
     );
     return report;
   } catch (error) {
@@ -270,7 +272,8 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
     if (run?.indexes) await leaveBulkMode(client, run.indexes, (name) => progress.line(`restoring ${name}`));
     const tables = (
       await client.query<{ name: string }>(
-        `select tablename as name from pg_tables where schemaname = current_schema() and tablename <> 'mikro_orm_migrations'`,
+        `select tablename as name from pg_tables where schemaname = current_schema()
+          and tablename <> 'mikro_orm_migrations'`,
       )
     ).rows;
     progress.line(`reset: emptying ${tables.length} tables`);
@@ -279,8 +282,9 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
   } else if (run) {
     if (!options.resume || run.scenario !== spec.name || Number(run.seed) !== seed) {
       throw new SeedRefused(
-        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) is in this database: ` +
-          `finish it with --resume (SEED_RESUME=1) and the same scenario and seed, or start over with --reset (SEED_RESET=1)`,
+        `an interrupted seed of "${run.scenario}" (seed ${run.seed}, ${run.done.length} phases done) ` +
+          'is in this database: finish it with --resume (SEED_RESUME=1) and the same scenario and seed, ' +
+          'or start over with --reset (SEED_RESET=1)',
       );
     }
     return { anchorMs: Number(run.anchor_ms), done: run.done, resumed: true, indexes: run.indexes ?? [] };
@@ -296,7 +300,8 @@ async function prepare(client: Client, spec: ScenarioSpec, seed: number, options
   const anchorMs = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const indexes = spec.bulkMode ? await secondaryIndexes(client) : [];
   await client.query(
-    `create table ${PROGRESS_TABLE} (scenario text not null, seed int not null, anchor_ms bigint not null, done text[] not null default '{}', handles jsonb, indexes jsonb, started_at timestamptz not null default now())`,
+    `create table ${PROGRESS_TABLE} (scenario text not null, seed int not null, anchor_ms bigint not null,
+      done text[] not null default '{}', handles jsonb, indexes jsonb, started_at timestamptz not null default now())`,
   );
   await client.query(`insert into ${PROGRESS_TABLE} (scenario, seed, anchor_ms, indexes) values ($1, $2, $3, $4)`, [
     spec.name,

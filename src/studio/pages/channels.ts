@@ -32,7 +32,8 @@ export async function channelHead(em: EntityManager, channelArg: string): Promis
             c."parentId"::text as "parentId", p.name as "parentName", c."messageCount",
             v.id::text as "viewerId", v.username || '#' || v.discriminator as "viewerTag"
        from "Channel" c left join "Server" s on s.id = c."serverId" left join "Channel" p on p.id = c."parentId"
-       left join "User" v on v.id = coalesce(s."ownerId", (select r."userId" from "ChannelRecipient" r where r."channelId" = c.id order by r."userId" limit 1))
+       left join "User" v on v.id = coalesce(s."ownerId", (select r."userId" from "ChannelRecipient" r
+         where r."channelId" = c.id order by r."userId" limit 1))
       where c.id = ?`,
     [channelId],
   );
@@ -44,7 +45,8 @@ async function threadsOf(em: EntityManager, channelId: string) {
   return query<{ id: string; name: string | null; type: string; messageCount: number; archived: boolean }>(
     em,
     `select id::text as id, name, type, "messageCount", archived from "Channel"
-      where "parentId" = ? and type in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD') order by id desc limit 50`,
+      where "parentId" = ? and type in ('PUBLIC_THREAD', 'PRIVATE_THREAD', 'ANNOUNCEMENT_THREAD') order by id desc
+        limit 50`,
     [channelId],
   );
 }
@@ -67,18 +69,28 @@ async function channelMessages(ctx: Ctx) {
 
 export function messageCard(ctx: Ctx, m: MessageView, head: ChannelHead, link = true): Html {
   const when = m.createdAt.toISOString().replace('T', ' ').slice(0, 19);
+  const stamp = link ? html`<a class="message-link" href="/messages/${seg(m.id)}">${when}</a>` : when;
+  const marks =
+    (m.editedAt ? ' (edited)' : '') + (m.pinned ? ' · pinned' : '') + (m.type !== 'DEFAULT' ? ` · ${m.type}` : '');
+  const files = m.attachments.map((a) => a.filename).join(', ');
+  const reactions = m.reactions.map((r) => {
+    const title = r.emoji.id ? `custom emoji ${r.emoji.id}` : 'emoji';
+    return html`<span class="reaction" title="${title}">${r.emoji.name} ${r.count}</span>`;
+  });
+  const thread = m.thread;
+  const threadLink = thread && html`<a href="/channels/${seg(thread.id)}">${thread.name ?? thread.id}</a>`;
+  const threadCount = thread ? `${thread.messageCount} messages${thread.archived ? ' · archived' : ''}` : '';
+  const threadLine = thread ? html`<div class="thread">🧵 thread ${threadLink} · ${threadCount}</div>` : '';
   return html`<article class="msg" data-message-id="${m.id}">
     <div class="meta">
       <a href="/users/${seg(m.author.id)}">${m.author.displayName ?? m.author.username}</a>
-      <span class="mono">${m.author.username}#${m.author.discriminator}</span> ·
-      ${link ? html`<a class="message-link" href="/messages/${seg(m.id)}">${when}</a>` : when}${m.editedAt ? ' (edited)' : ''}${m.pinned ? ' · pinned' : ''}${m.type !== 'DEFAULT' ? ` · ${m.type}` : ''}
+      <span class="mono">${m.author.username}#${m.author.discriminator}</span> · ${stamp}${marks}
       ${m.replyToId ? html` · reply to <a href="/messages/${seg(m.replyToId)}">${m.replyToId}</a>` : ''}
     </div>
     <div class="content">${m.content}</div>
-    ${m.attachments.length ? html`<div class="meta">${m.attachments.length} attachment(s): ${m.attachments.map((a) => a.filename).join(', ')}</div>` : ''}
+    ${m.attachments.length ? html`<div class="meta">${m.attachments.length} attachment(s): ${files}</div>` : ''}
     ${m.embeds.length ? html`<div class="meta">${m.embeds.length} embed(s)</div>` : ''}
-    ${m.reactions.length ? html`<div class="reactions">${m.reactions.map((r) => html`<span class="reaction" title="${r.emoji.id ? `custom emoji ${r.emoji.id}` : 'emoji'}">${r.emoji.name} ${r.count}</span>`)}</div>` : ''}
-    ${m.thread ? html`<div class="thread">🧵 thread <a href="/channels/${seg(m.thread.id)}">${m.thread.name ?? m.thread.id}</a> · ${m.thread.messageCount} messages${m.thread.archived ? ' · archived' : ''}</div>` : ''}
+    ${m.reactions.length ? html`<div class="reactions">${reactions}</div>` : ''} ${threadLine}
     ${ctx.write && head.viewerId ? messageActions(ctx, m, head.serverId) : ''}
   </article>`;
 }
@@ -87,22 +99,39 @@ async function channelPage(ctx: Ctx) {
   const { head, messages } = await channelMessages(ctx);
   const threads = await threadsOf(ctx.em, head.id);
   const last = messages[messages.length - 1];
+  const parentLink = head.parentId && html`<a href="/channels/${seg(head.parentId)}">#${head.parentName}</a>`;
+  const parent = !head.parentId
+    ? ''
+    : THREADS.has(head.type)
+      ? html` · thread of ${parentLink} · ${head.messageCount} messages`
+      : html` · category ${head.parentName}`;
+  const permissionsHref = head.serverId && href(`/servers/${seg(head.serverId)}/permissions`, { channel: head.id });
+  const threadLinks = threads.map(
+    (t) => html`<a href="/channels/${seg(t.id)}">${t.name ?? t.id}</a>${t.archived ? ' (archived)' : ''} `,
+  );
+  const viewerLink = head.viewerId && html`<a href="/users/${seg(head.viewerId)}">${head.viewerTag}</a>`;
+  const sees = head.serverId ? ' (the owner sees every channel)' : ' (a recipient)';
+  const viewer = head.viewerId
+    ? html`<p class="muted">newest first, read through <code>history()</code> as ${viewerLink}${sees}</p>`
+    : html`<p class="muted">this channel holds no messages</p>`;
+  const older =
+    last && messages.length === limitOf(ctx)
+      ? html`<a rel="next" href="${href(`/channels/${seg(head.id)}`, { before: last.id })}">older →</a>`
+      : '';
   const body = html`${doneNotice(ctx.query)}
     <p>
       ${head.type}${head.serverId ? html` in <a href="/servers/${seg(head.serverId)}">${head.serverName}</a>` : ''}
-      ${head.parentId ? (THREADS.has(head.type) ? html` · thread of <a href="/channels/${seg(head.parentId)}">#${head.parentName}</a> · ${head.messageCount} messages` : html` · category ${head.parentName}`) : ''}
-      ·
+      ${parent} ·
       <a href="${href('/entities/Channel/row', { pk: head.id })}">row</a
-      >${head.serverId ? html` · <a href="${href(`/servers/${seg(head.serverId)}/permissions`, { channel: head.id })}">permissions here</a>` : ''}
+      >${permissionsHref ? html` · <a href="${permissionsHref}">permissions here</a>` : ''}
     </p>
     ${head.topic ? html`<p class="muted">${head.topic}</p>` : ''}
-    ${threads.length ? html`<p>threads: ${threads.map((t) => html`<a href="/channels/${seg(t.id)}">${t.name ?? t.id}</a>${t.archived ? ' (archived)' : ''} `)}</p>` : ''}
-    ${head.viewerId ? html`<p class="muted">newest first, read through <code>history()</code> as <a href="/users/${seg(head.viewerId)}">${head.viewerTag}</a>${head.serverId ? ' (the owner sees every channel)' : ' (a recipient)'}</p>` : html`<p class="muted">this channel holds no messages</p>`}
+    ${threads.length ? html`<p>threads: ${threadLinks}</p>` : ''} ${viewer}
     <section id="history">
       ${messages.length ? messages.map((m) => messageCard(ctx, m, head)) : html`<p class="empty">no messages</p>`}
     </section>
     <div class="pager">
-      ${ctx.query.get('before') ? html`<a href="/channels/${seg(head.id)}">newest</a>` : ''}${last && messages.length === limitOf(ctx) ? html`<a rel="next" href="${href(`/channels/${seg(head.id)}`, { before: last.id })}">older →</a>` : ''}
+      ${ctx.query.get('before') ? html`<a href="/channels/${seg(head.id)}">newest</a>` : ''}${older}
     </div>`;
   return page(ctx, `${head.name ? `#${head.name}` : head.type}`, 'servers', body);
 }
@@ -121,7 +150,8 @@ async function messageOf(ctx: Ctx) {
   const reactors = await query<{ emoji: string; userId: string; tag: string }>(
     ctx.em,
     `select r."emojiName" as emoji, r."userId"::text as "userId", u.username || '#' || u.discriminator as tag
-       from "Reaction" r join "User" u on u.id = r."userId" where r."messageId" = ? order by r."createdAt", r."userId" limit 200`,
+       from "Reaction" r join "User" u on u.id = r."userId" where r."messageId" = ? order by r."createdAt", r."userId"
+         limit 200`,
     [messageId],
   );
   return { head, message, reactors };

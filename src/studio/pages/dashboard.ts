@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { analytics } from '../../entities/analytics/AnalyticsQueries';
 import { idArg } from '../../domain/identity/ids';
 import { formatBytes } from '../../ops/health/format';
-import type { HealthReport } from '../../ops/health/types';
+import type { Finding, HealthReport } from '../../ops/health/types';
 import { studioHealthReport } from '../health';
 import { barChart, lineChart, rankChart } from '../charts';
 import { type Ctx, json, page, type Route } from '../context';
@@ -69,6 +69,9 @@ async function health(ctx: Ctx): Promise<HealthReport | null> {
   return studioHealthReport(ctx.orm, ctx.databaseUrl);
 }
 
+const findingItem = (f: Finding) =>
+  html`<li><span class="health-${f.level}">${f.level}</span> ${f.check}: ${f.message}</li>`;
+
 function healthPanel(report: HealthReport | null): Html {
   if (!report) return html`<p class="muted">no database URL to check</p>`;
   const s = report.server;
@@ -86,7 +89,7 @@ function healthPanel(report: HealthReport | null): Html {
         : ''
     }
     <ul>
-      ${report.findings.map((f) => html`<li><span class="health-${f.level}">${f.level}</span> ${f.check}: ${f.message}</li>`)}
+      ${report.findings.map(findingItem)}
     </ul>`;
 }
 
@@ -108,10 +111,12 @@ async function dashboardPage(ctx: Ctx) {
   }
   const data = await dashboardData(ctx.em, chosen);
   const server = servers.find((s) => s.id === data.serverId);
+  const serverOption = (s: (typeof servers)[number]) =>
+    html`<option value="${s.id}" ${s.id === data.serverId ? html` selected` : ''}>${s.name}</option>`;
   const body = html`<form method="get" action="/" class="filters">
       server
       <select name="server" data-autosubmit>
-        ${servers.map((s) => html`<option value="${s.id}" ${s.id === data.serverId ? html` selected` : ''}>${s.name}</option>`)}
+        ${servers.map(serverOption)}
       </select>
       <button type="submit">show</button>
       ${server ? html`<a href="/servers/${seg(server.id)}">open ${server.name}</a>` : ''}

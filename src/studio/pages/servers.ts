@@ -23,10 +23,10 @@ function channelItem(node: ChannelNode): Html {
             >${node.type.includes('VOICE') ? '♪ ' : '# '}${node.name ?? node.id}</a
           >`
         : html`${node.name ?? node.id}`;
+  const kind =
+    node.type + (node.archived ? ', archived' : '') + (node.messageCount ? `, ${node.messageCount} messages` : '');
   return html`<li>
-    ${label}<span class="kind"
-      >${node.type}${node.archived ? ', archived' : ''}${node.messageCount ? `, ${node.messageCount} messages` : ''}</span
-    >${
+    ${label}<span class="kind">${kind}</span>${
       node.children.length
         ? html`<ul>
             ${node.children.map(channelItem)}
@@ -125,10 +125,12 @@ async function permissionsPage(ctx: Ctx) {
   const userId = ctx.query.get('user') || view.ownerId;
   const channelId = ctx.query.get('channel') || null;
   const explained = await explainMember(ctx.em, view.id, userId, channelId);
+  const memberOption = (m: (typeof view.members)[number]) =>
+    html`<option value="${m.userId}" ${m.userId === userId ? html` selected` : ''}>${m.tag}</option>`;
   const form = html`<form method="get" action="/servers/${seg(view.id)}/permissions" id="explain-form">
     member
     <select name="user" data-autosubmit>
-      ${view.members.map((m) => html`<option value="${m.userId}" ${m.userId === userId ? html` selected` : ''}>${m.tag}</option>`)}
+      ${view.members.map(memberOption)}
     </select>
     in
     <select name="channel" data-autosubmit>
@@ -140,6 +142,13 @@ async function permissionsPage(ctx: Ctx) {
   const mismatch = explained.permissions !== explained.domainPermissions;
   const member = view.members.find((m) => m.userId === userId);
   const roleName = new Map(view.roles.map((r) => [r.id, r.name]));
+  const roleNames = member?.roleIds.length
+    ? member.roleIds.map((id) => roleName.get(id) ?? id).join(', ')
+    : '@everyone only';
+  const computed = explained.domainPermissions;
+  const mismatchNote = mismatch
+    ? html`<p class="error">the domain computed ${computed}, the explanation ${explained.permissions}</p>`
+    : '';
   // Flags an overwrite or an implicit rule changed: usually what someone opening the explainer asks about.
   const changed = explained.flags.filter((f) => f.history.length > 1);
   const verdict = (granted: boolean) =>
@@ -160,13 +169,11 @@ async function permissionsPage(ctx: Ctx) {
         <b>${explained.channelName ? `#${explained.channelName}` : 'server level'}</b><span>scope</span>
       </div>
       <div class="stat">
-        <b
-          >${member?.roleIds.length ? member.roleIds.map((id) => roleName.get(id) ?? id).join(', ') : '@everyone only'}</b
-        ><span>roles of ${member?.tag ?? userId}${userId === view.ownerId ? ' (owner)' : ''}</span>
+        <b>${roleNames}</b><span>roles of ${member?.tag ?? userId}${userId === view.ownerId ? ' (owner)' : ''}</span>
       </div>
       <div class="stat"><b class="mono">${explained.permissions}</b><span>bitfield</span></div>
     </div>
-    ${mismatch ? html`<p class="error">the domain computed ${explained.domainPermissions}, the explanation ${explained.permissions}</p>` : ''}
+    ${mismatchNote}
     ${
       changed.length
         ? html`<section class="card" id="changed">

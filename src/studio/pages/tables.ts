@@ -30,7 +30,8 @@ export async function rowCounts(ctx: Ctx): Promise<{ entity: StudioEntity; rows:
   const estimates = await query<{ table: string; estimate: string }>(
     ctx.em,
     `select c.relname as "table", c.reltuples::bigint::text as estimate from pg_class c
-       join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind in ('r', 'p') and c.relname = any(?::text[])`,
+       join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind in ('r', 'p')
+         and c.relname = any(?::text[])`,
     [tables],
   );
   const estimateOf = new Map(estimates.map((r) => [r.table, Number(r.estimate)]));
@@ -80,6 +81,10 @@ export async function tablePage(ctx: Ctx, entity: StudioEntity, request: TableRe
 
 function filterForm(entity: StudioEntity, ctx: Ctx): Html {
   const sortable = entity.columns.filter((c) => c.sortable);
+  const sortOption = (c: (typeof sortable)[number]) =>
+    html`<option${ctx.query.get('sort') === c.field ? html` selected` : ''}>${c.field}</option>`;
+  const limit = Number(ctx.query.get('limit') ?? PAGE_LIMITS.default);
+  const limitOption = (n: number) => html`<option${limit === n ? html` selected` : ''}>${n}</option>`;
   const active = [...ctx.query.keys()].filter(
     (k) => k.startsWith('f.') || (k.startsWith('op.') && ['null', 'notnull'].includes(ctx.query.get(k)!)),
   ).length;
@@ -91,11 +96,15 @@ function filterForm(entity: StudioEntity, ctx: Ctx): Html {
           ${entity.columns.map((c) => {
             const ops = OPS_BY_KIND[c.kind];
             const chosen = ctx.query.get(`op.${c.field}`) ?? ops[0];
+            const opOption = (op: (typeof ops)[number]) =>
+              html`<option value="${op}" ${op === chosen ? html` selected` : ''}>${OP_LABELS[op]}</option>`;
+            const filtered = ctx.query.get(`f.${c.field}`);
+            const enumOption = (v: string) => html`<option${filtered === v ? html` selected` : ''}>${v}</option>`;
             return html`<tr>
               <td><code>${c.field}</code> <span class="kind">${c.columnType}</span></td>
               <td>
                 <select name="op.${c.field}" aria-label="operator for ${c.field}">
-                  ${ops.map((op) => html`<option value="${op}" ${op === chosen ? html` selected` : ''}>${OP_LABELS[op]}</option>`)}
+                  ${ops.map(opOption)}
                 </select>
               </td>
               <td>
@@ -103,7 +112,7 @@ function filterForm(entity: StudioEntity, ctx: Ctx): Html {
                   c.enumItems
                     ? html`<select name="f.${c.field}" aria-label="filter ${c.field}">
                         <option value=""></option>
-                        ${c.enumItems.map((v) => html`<option${ctx.query.get(`f.${c.field}`) === v ? html` selected` : ''}>${v}</option>`)}
+                        ${c.enumItems.map(enumOption)}
                       </select>`
                     : html`<input
                         name="f.${c.field}"
@@ -120,14 +129,14 @@ function filterForm(entity: StudioEntity, ctx: Ctx): Html {
       sort by
       <select name="sort">
         <option value="">primary key</option>
-        ${sortable.map((c) => html`<option${ctx.query.get('sort') === c.field ? html` selected` : ''}>${c.field}</option>`)}
+        ${sortable.map(sortOption)}
       </select>
       <select name="dir">
         <option value="asc">ascending</option>
         <option value="desc" ${ctx.query.get('dir') === 'desc' ? html` selected` : ''}>descending</option>
       </select>
       <select name="limit">
-        ${[25, 50, 100, 200].map((n) => html`<option${Number(ctx.query.get('limit') ?? PAGE_LIMITS.default) === n ? html` selected` : ''}>${n}</option>`)}
+        ${[25, 50, 100, 200].map(limitOption)}
       </select>
       <button type="submit">apply</button> <a href="/entities/${seg(entity.name)}">clear</a>
     </form>
@@ -158,6 +167,8 @@ async function tableView(ctx: Ctx) {
   const request = parseTableRequest(entity, ctx.query);
   const { rows, next } = await tablePage(ctx, entity, request);
   const current = Object.fromEntries([...ctx.query].filter(([k]) => k !== 'after'));
+  const path = `/entities/${seg(entity.name)}`;
+  const nextLink = next ? html`<a rel="next" href="${href(path, { ...current, after: next })}">next page →</a>` : '';
   const body = html`<p class="muted">
       table <code>${entity.table}</code>, primary key (${entity.primaryKey.join(', ')}); sortable by indexed columns:
       ${entity.columns
@@ -180,9 +191,7 @@ async function tableView(ctx: Ctx) {
       ]),
       { empty: 'no rows match' },
     )}
-    <div class="pager">
-      ${request.after ? html`<a href="${href(`/entities/${seg(entity.name)}`, current)}">first page</a>` : ''}${next ? html`<a rel="next" href="${href(`/entities/${seg(entity.name)}`, { ...current, after: next })}">next page →</a>` : ''}
-    </div>`;
+    <div class="pager">${request.after ? html`<a href="${href(path, current)}">first page</a>` : ''}${nextLink}</div>`;
   return page(ctx, entity.name, 'entities', body);
 }
 
@@ -200,6 +209,11 @@ async function rowView(ctx: Ctx) {
   const referencing = entity.primaryKey.length === 1 ? ctx.model.referencing(entity.name) : [];
   const id = row[entity.primaryKey[0]]!;
   const domain = domainLinks(entity.name, id);
+  const referrer = ({ entity: other, relation }: (typeof referencing)[number]) => {
+    const field = relation.fields[0];
+    const link = href(`/entities/${seg(other.name)}`, { [`f.${field}`]: id, [`op.${field}`]: 'eq' });
+    return html`<li><a href="${link}">${other.name}.${relation.property}</a></li>`;
+  };
   const body = html`${domain}
   ${table(
     ['column', 'type', 'value'],
@@ -213,7 +227,7 @@ async function rowView(ctx: Ctx) {
     referencing.length
       ? html`<h2 class="spaced">Referenced by</h2>
           <ul>
-            ${referencing.map(({ entity: other, relation }) => html`<li><a href="${href(`/entities/${seg(other.name)}`, { [`f.${relation.fields[0]}`]: id, [`op.${relation.fields[0]}`]: 'eq' })}">${other.name}.${relation.property}</a></li>`)}
+            ${referencing.map(referrer)}
           </ul>`
       : ''
   }`;

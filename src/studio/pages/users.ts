@@ -57,7 +57,8 @@ export async function userView(em: EntityManager, userArg: string) {
     createdAt: string;
   }>(
     em,
-    `select u.id::text as id, u.username || '#' || u.discriminator as tag, u."displayName", u."premiumType", p.status, u."createdAt"::text as "createdAt"
+    `select u.id::text as id, u.username || '#' || u.discriminator as tag, u."displayName", u."premiumType", p.status,
+      u."createdAt"::text as "createdAt"
        from "User" u left join "UserPresence" p on p."userId" = u.id where u.id = ?`,
     [userId],
   );
@@ -75,21 +76,25 @@ export async function userView(em: EntityManager, userArg: string) {
   const tagOf = new Map(names.map((n) => [n.id, n.tag]));
   const blockedBy = await query<{ id: string; tag: string }>(
     em,
-    `select u.id::text as id, u.username || '#' || u.discriminator as tag from "Relationship" r join "User" u on u.id = case when r."userAId" = ? then r."userBId" else r."userAId" end
+    `select u.id::text as id, u.username || '#' || u.discriminator as tag from "Relationship" r join "User" u on u.id =
+      case when r."userAId" = ? then r."userBId" else r."userAId" end
       where (r."userAId" = ? and r."bBlocksA") or (r."userBId" = ? and r."aBlocksB")`,
     [userId, userId, userId],
   );
   const servers = await query<{ id: string; name: string; nickname: string | null; owner: boolean }>(
     em,
-    `select s.id::text as id, s.name, m.nickname, s."ownerId" = m."userId" as owner from "ServerMember" m join "Server" s on s.id = m."serverId"
+    `select s.id::text as id, s.name, m.nickname, s."ownerId" = m."userId" as owner from "ServerMember" m
+      join "Server" s on s.id = m."serverId"
       where m."userId" = ? order by s.name limit 200`,
     [userId],
   );
   const dms = await query<{ id: string; type: string; name: string | null; others: string | null }>(
     em,
     `select c.id::text as id, c.type, c.name,
-            (select string_agg(u.username || '#' || u.discriminator, ', ') from "ChannelRecipient" o join "User" u on u.id = o."userId" where o."channelId" = c.id and o."userId" <> ?) as others
-       from "ChannelRecipient" r join "Channel" c on c.id = r."channelId" where r."userId" = ? order by c."lastMessageId" desc nulls last limit 100`,
+            (select string_agg(u.username || '#' || u.discriminator, ', ') from "ChannelRecipient" o join "User" u
+              on u.id = o."userId" where o."channelId" = c.id and o."userId" <> ?) as others
+       from "ChannelRecipient" r join "Channel" c on c.id = r."channelId" where r."userId" = ?
+         order by c."lastMessageId" desc nulls last limit 100`,
     [userId, userId],
   );
   const engagement = await analytics(em).userEngagement(userId, { since: new Date(Date.now() - 14 * DAY) });
@@ -110,6 +115,7 @@ export async function userView(em: EntityManager, userArg: string) {
 
 async function userPage(ctx: Ctx) {
   const view = await userView(ctx.em, ctx.params.id);
+  const blockers = view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `);
   const u = view.user;
   const body = html`<p>
       ${u.displayName ? html`<b>${u.displayName}</b> · ` : ''}status ${u.status ?? 'unknown'} · premium ${u.premiumType}
@@ -126,7 +132,7 @@ async function userPage(ctx: Ctx) {
             r.since ? new Date(r.since).toISOString().slice(0, 10) : '',
           ]),
           { empty: 'no friends, requests or blocks' },
-        )}${view.blockedBy.length ? html`<p>blocked by ${view.blockedBy.map((b) => html`<a href="/users/${seg(b.id)}">${b.tag}</a> `)}</p>` : ''}
+        )}${view.blockedBy.length ? html`<p>blocked by ${blockers}</p>` : ''}
       </section>
       <section class="card">
         <h2>Servers</h2>
