@@ -31,7 +31,7 @@ async function snapshot() {
 /** The write studio's CSRF token, as a browser gets it: in the page and in a SameSite=Strict cookie. */
 async function csrf(): Promise<{ token: string; cookie: string }> {
   const page = await call(writable.url, `/servers/${world.server.id}`);
-  const token = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1];
+  const token = /<meta name="csrf-token" content="([^"]+)"\s*\/?>/.exec(page.body)![1];
   const setCookie = String(page.headers['set-cookie']);
   expect(setCookie).toContain('SameSite=Strict');
   expect(setCookie).toContain('HttpOnly');
