@@ -3,7 +3,7 @@
  * access modules import each other's entities, so the SQL is built from the ORM's metadata at first
  * use rather than from the entity classes at load time.
  */
-import type { EntityMetadata, EntityName } from '@mikro-orm/core';
+import type { EntityMetadata } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { columnProperties } from '../../db/rows';
 
@@ -33,14 +33,14 @@ const cached = new WeakMap<object, Map<string, string>>();
 export function sqlFor(
   em: EntityManager,
   key: string,
-  build: (json: (entity: EntityName<object>, alias: string) => string) => string,
+  build: (json: (entityName: string, alias: string) => string) => string,
 ): string {
   const metadata = em.getMetadata();
   let statements = cached.get(metadata);
   if (!statements) cached.set(metadata, (statements = new Map<string, string>()));
   let sql = statements.get(key);
   if (sql === undefined) {
-    sql = build((entity, alias) => rowJson(metadata.get(entity as never), alias));
+    sql = build((entity: string, alias: string) => rowJson(metadata.get(entity), alias));
     statements.set(key, sql);
   }
   return sql;
@@ -51,7 +51,7 @@ export function sqlFor(
  * roles are @everyone (its id is the server's) and the member's roles, as two index lookups.
  */
 export const memberFactsSql = (
-  json: (entity: EntityName<object>, alias: string) => string,
+  json: (entityName: string, alias: string) => string,
   serverId: string,
   userId: string,
 ) => `
